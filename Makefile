@@ -1,0 +1,51 @@
+# Two commands: `make run` (the whole console on the embedded default) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+PREDICTOR_PORT ?= 8001
+# Where pip finds the CPU build of torch on machines that carry it.
+export PIP_FIND_LINKS ?= $(wildcard /opt/wheels)
+
+TEST_ENV := DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15} \
+	CONSOLE_EMBEDDED=1 FAST_PASSWORD_HASHER=1 CONSOLE_DATA_DIR=$(CURDIR)/var/test
+
+.PHONY: run test lint typecheck frontend chromium clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+frontend/node_modules/.package-lock.json: frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+
+frontend/dist/manifest.json: frontend/node_modules/.package-lock.json $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/tsconfig.json -type f 2>/dev/null)
+	cd frontend && npm run build
+
+frontend: frontend/dist/manifest.json
+
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+run: $(VENV)/.installed frontend
+	CONSOLE_EMBEDDED=1 $(PY) manage.py migrate --noinput
+	CONSOLE_EMBEDDED=1 $(PY) manage.py bootstrap_user --credentials-file var/credentials.txt
+	@test ! -f var/credentials.txt || echo "Sign in as: $$(head -1 var/credentials.txt) / $$(tail -1 var/credentials.txt)"
+	CONSOLE_EMBEDDED=1 $(PY) manage.py runconsole --port $(PORT) --predictor-port $(PREDICTOR_PORT)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	CONSOLE_EMBEDDED=1 $(VENV)/bin/mypy console jobs models_registry tests
+
+test: $(VENV)/.installed frontend chromium lint typecheck
+	CONSOLE_EMBEDDED=1 $(PY) manage.py makemigrations --check --dry-run
+	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf var/test test-artifacts

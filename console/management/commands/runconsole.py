@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Start the web, worker and predictor processes together; stop all when one stops."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--predictor-port", type=int, default=8001)
+        parser.add_argument("--concurrency", type=int, default=1)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        host = options["host"]
+        python = sys.executable
+        (settings.DATA_DIR / "broker" / "processed").mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.setdefault("PREDICTOR_URL", f"http://{host}:{options['predictor_port']}")
+        commands = {
+            "web": [
+                python,
+                "-m",
+                "uvicorn",
+                "console.asgi:application",
+                "--host",
+                host,
+                "--port",
+                str(options["port"]),
+                "--lifespan",
+                "off",
+            ],
+            "predictor": [
+                python,
+                "-m",
+                "uvicorn",
+                "console.predictor_asgi:application",
+                "--host",
+                host,
+                "--port",
+                str(options["predictor_port"]),
+                "--lifespan",
+                "on",
+            ],
+            "worker": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "console",
+                "worker",
+                "-Q",
+                settings.CELERY_TASK_DEFAULT_QUEUE,
+                "--concurrency",
+                str(options["concurrency"]),
+                "--loglevel",
+                "INFO",
+                "--max-tasks-per-child",
+                "1",
+                "-n",
+                f"worker-{os.getpid()}@%h",
+            ],
+        }
+        envs = {
+            "web": env,
+            "worker": env,
+            "predictor": {**env, "DJANGO_SETTINGS_MODULE": "console.predictor_settings"},
+        }
+        processes = {
+            name: subprocess.Popen(cmd, env=envs[name], start_new_session=True)
+            for name, cmd in commands.items()
+        }
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Console at http://{host}:{options['port']}/ "
+                f"(predictor http://{host}:{options['predictor_port']}/, "
+                f"{'embedded' if settings.EMBEDDED else 'PostgreSQL + Redis'} mode)"
+            )
+        )
+        stopping = False
+
+        def stop(*_: Any) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        exit_code = 0
+        try:
+            while not stopping:
+                for name, proc in processes.items():
+                    if proc.poll() is not None:
+                        self.stderr.write(f"{name} exited with {proc.returncode}; stopping all.")
+                        exit_code = proc.returncode or 1
+                        stopping = True
+                time.sleep(0.5)
+        finally:
+            for proc in processes.values():
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGTERM)
+            deadline = time.monotonic() + 15
+            for proc in processes.values():
+                try:
+                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+        if exit_code:
+            sys.exit(exit_code)

@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from console import api, views
+from jobs.api import DatasetViewSet, JobViewSet
+from models_registry.api import DeploymentViewSet, ModelVersionViewSet, RegisteredModelViewSet
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("datasets", DatasetViewSet, basename="dataset")
+router.register("jobs", JobViewSet, basename="job")
+router.register("models", RegisteredModelViewSet, basename="model")
+router.register("model-versions", ModelVersionViewSet, basename="model-version")
+router.register("deployments", DeploymentViewSet, basename="deployment")
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz", views.healthz),
+    path("api/v1/auth/token/", api.ObtainToken.as_view(), name="api-token"),
+    path("api/v1/auth/me/", api.me, name="api-me"),
+    path("api/v1/", include(router.urls)),
+    path("", views.app_shell, name="app"),
+]

@@ -1,0 +1,39 @@
+"""Finds the built frontend's files through Vite's manifest."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+
+from django.conf import settings
+
+ENTRY = "src/main.ts"
+
+
+@dataclass(frozen=True)
+class Assets:
+    scripts: list[str]
+    styles: list[str]
+
+
+@lru_cache(maxsize=1)
+def _manifest(mtime: float) -> dict[str, dict[str, object]]:
+    path = settings.FRONTEND_DIST / "manifest.json"
+    manifest: dict[str, dict[str, object]] = json.loads(path.read_text())
+    return manifest
+
+
+def entry_assets() -> Assets | None:
+    path = settings.FRONTEND_DIST / "manifest.json"
+    if not path.exists():
+        return None
+    entry = _manifest(path.stat().st_mtime).get(ENTRY)
+    if entry is None:
+        return None
+    prefix = f"{settings.STATIC_URL}frontend/"
+    css = entry.get("css", [])
+    return Assets(
+        scripts=[prefix + str(entry["file"])],
+        styles=[prefix + str(c) for c in css] if isinstance(css, list) else [],
+    )

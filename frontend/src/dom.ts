@@ -1,0 +1,119 @@
+type AttrValue = string | number | boolean | null | undefined | ((ev: Event) => void);
+export type Attrs = Record<string, AttrValue>;
+export type Child = Node | string | number | null | undefined | false | Child[];
+
+/**
+ * Builds an element. Strings become Text nodes (never parsed as HTML), so server data
+ * such as column names like `<script>` is always shown literally.
+ */
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs?: Attrs | null,
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs ?? {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (typeof value === "function") {
+      el.addEventListener(key.replace(/^on/, ""), value);
+    } else if (value === true) {
+      el.setAttribute(key, "");
+    } else {
+      el.setAttribute(key, String(value));
+    }
+  }
+  appendChildren(el, children);
+  return el;
+}
+
+function appendChildren(el: Node, children: Child[]): void {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) appendChildren(el, child);
+    else if (child instanceof Node) el.appendChild(child);
+    else el.appendChild(document.createTextNode(String(child)));
+  }
+}
+
+export function isAbort(err: unknown): boolean {
+  return err instanceof DOMException && err.name === "AbortError";
+}
+
+export function messageOf(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/** A place in a view where an error message can appear and disappear. */
+export interface ErrorSlot {
+  el: HTMLElement;
+  show(err: unknown): void;
+  clear(): void;
+}
+
+export function errorSlot(): ErrorSlot {
+  const el = h("div", { class: "error-slot" });
+  return {
+    el,
+    show(err) {
+      // A request cancelled because the user navigated away is not an error to report.
+      if (isAbort(err)) return;
+      el.replaceChildren(h("p", { class: "error", role: "alert" }, messageOf(err)));
+    },
+    clear() {
+      el.replaceChildren();
+    },
+  };
+}
+
+export function table(attrs: Attrs, headers: string[], body: HTMLTableSectionElement): HTMLTableElement {
+  return h(
+    "table",
+    attrs,
+    h("thead", null, h("tr", null, headers.map((t) => h("th", null, t)))),
+    body,
+  );
+}
+
+/** A single full-width row for empty or loading tables. */
+export function messageRow(colspan: number, text: string): HTMLTableRowElement {
+  return h("tr", { class: "empty" }, h("td", { colspan }, text));
+}
+
+export function statusBadge(status: string, attrs: Attrs = {}): HTMLSpanElement {
+  return h("span", { class: "status", "data-status": status, ...attrs }, status);
+}
+
+export function formatNumber(value: unknown): string {
+  if (typeof value !== "number") return value === null || value === undefined ? "—" : String(value);
+  if (Number.isInteger(value)) return String(value);
+  return String(Number(value.toPrecision(4)));
+}
+
+/** `{a: 1, b: "x"}` → `a=1, b=x`, for compact metrics and hyperparameters. */
+export function formatPairs(obj: unknown): string {
+  if (!obj || typeof obj !== "object") return "—";
+  const parts = Object.entries(obj as Record<string, unknown>).map(([k, v]) => {
+    const shown = v !== null && typeof v === "object" ? JSON.stringify(v) : formatNumber(v);
+    return `${k}=${shown}`;
+  });
+  return parts.length ? parts.join(", ") : "—";
+}
+
+export function formatDate(value: string | null | undefined): string {
+  if (!value) return "—";
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? value : d.toLocaleString();
+}
+
+export function formatBytes(n: number | null | undefined): string {
+  if (typeof n !== "number") return "—";
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** A definition list of label/value pairs. */
+export function facts(pairs: Array<[string, Child]>, attrs: Attrs = {}): HTMLDListElement {
+  return h("dl", { class: "facts", ...attrs }, pairs.map(([k, v]) => [h("dt", null, k), h("dd", null, v)]));
+}

@@ -1,0 +1,87 @@
+import "./style.css";
+import { ApiError, api, csrfToken } from "./api";
+import { h } from "./dom";
+import { startRouter } from "./router";
+import { datasetDetailView, datasetsView } from "./views/datasets";
+import { jobsView } from "./views/jobs";
+import { jobView } from "./views/job";
+import { modelsView } from "./views/models";
+import { deploymentsView } from "./views/deployments";
+import { deploymentView } from "./views/deployment";
+
+const NAV: Array<[string, string]> = [
+  ["datasets", "Datasets"],
+  ["jobs", "Jobs"],
+  ["models", "Models"],
+  ["deployments", "Deployments"],
+];
+
+function signOutForm(): HTMLFormElement {
+  const token = h("input", { type: "hidden", name: "csrfmiddlewaretoken" });
+  const form = h(
+    "form",
+    { method: "post", action: "/logout/", class: "sign-out" },
+    token,
+    h("button", { type: "submit", id: "sign-out", class: "secondary" }, "Sign out"),
+  );
+  // Read the token at submit time: Django rotates it when the session changes.
+  form.addEventListener("submit", () => {
+    token.value = csrfToken();
+  });
+  return form;
+}
+
+function mount(): void {
+  let app = document.getElementById("app");
+  if (!app) {
+    app = h("div", { id: "app" });
+    document.body.append(app);
+  }
+
+  const links = new Map(
+    NAV.map(([key, label]) => [key, h("a", { id: `nav-${key}`, href: `#/${key}` }, label)] as const),
+  );
+  const whoami = h("span", { id: "whoami" });
+  const outlet = h("main", { id: "view" });
+
+  app.replaceChildren(
+    h(
+      "header",
+      { class: "topbar" },
+      h("a", { class: "brand", href: "#/datasets" }, "AutoML console"),
+      h("nav", null, [...links.values()]),
+      h("div", { class: "user" }, whoami, signOutForm()),
+    ),
+    outlet,
+  );
+
+  api.me().then(
+    (me) => {
+      whoami.textContent = me.username;
+    },
+    (err: unknown) => {
+      // The session expired or was never there: send the user to Django's sign-in form.
+      if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
+        location.assign(`/login/?next=${encodeURIComponent(location.pathname)}`);
+      }
+    },
+  );
+
+  startRouter(
+    outlet,
+    {
+      "/datasets": datasetsView,
+      "/datasets/:id": datasetDetailView,
+      "/jobs": jobsView,
+      "/jobs/:id": jobView,
+      "/models": modelsView,
+      "/deployments": deploymentsView,
+      "/deployments/:name": deploymentView,
+    },
+    (section) => {
+      for (const [key, link] of links) link.classList.toggle("active", key === section);
+    },
+  );
+}
+
+mount();

@@ -1,0 +1,93 @@
+import { ApiError, api, type Deployment, type ModelVersion } from "../api";
+import { errorSlot, facts, formatDate, formatPairs, h, statusBadge } from "../dom";
+import type { ViewContext } from "../router";
+import { predictForm, type PredictForm } from "./predict";
+
+const POLL_MS = 1000;
+
+export async function deploymentView(root: HTMLElement, { params, signal }: ViewContext): Promise<void> {
+  const name = params.name!;
+  const errors = errorSlot();
+  const statusEl = statusBadge("PENDING", { id: "deployment-status" });
+  const endpoint = h("code", { id: "deployment-endpoint" }, "—");
+  const deploymentError = h("div");
+  const info = h("div");
+  const versionBox = h("div", null, h("p", { class: "muted" }, "Loading model version…"));
+
+  root.append(
+    h("p", { class: "crumbs" }, h("a", { href: "#/deployments" }, "← Deployments")),
+    h("h1", null, name, " ", statusEl),
+    errors.el,
+    deploymentError,
+    // Shown as text, never as a link: the URL comes from the server.
+    h("p", null, "Endpoint: ", endpoint, h("span", { class: "hint" }, " (call it with an Authorization: Token header)")),
+    info,
+    h("h2", null, "Try a prediction"),
+    versionBox,
+  );
+
+  let form: PredictForm | null = null;
+  let current: Deployment | null = null;
+  let versionRequested = false;
+
+  function render(d: Deployment): void {
+    current = d;
+    statusEl.textContent = d.status;
+    statusEl.dataset.status = d.status;
+    endpoint.textContent = d.endpoint_url || "—";
+    deploymentError.replaceChildren(
+      d.status === "FAILED" ? h("p", { id: "deployment-error", class: "error" }, d.error || "Deployment failed.") : "",
+    );
+    info.replaceChildren(
+      facts([
+        ["Model version", `#${String(d.model_version)}`],
+        ["Created", formatDate(d.created_at)],
+        ["Ready", formatDate(d.ready_at)],
+      ]),
+    );
+    form?.setReady(d.status === "READY");
+  }
+
+  async function loadVersion(d: Deployment): Promise<void> {
+    try {
+      const v: ModelVersion = await api.modelVersion(d.model_version, signal);
+      form = predictForm(name, v, signal);
+      versionBox.replaceChildren(
+        h("p", { class: "muted" },
+          `${v.model_name} v${v.version} · ${v.task_type} · predicts “${v.target}”`,
+          v.metrics ? ` · ${formatPairs(v.metrics)}` : "",
+        ),
+        form.form,
+      );
+      form.setReady(current?.status === "READY");
+    } catch (err) {
+      const slot = errorSlot();
+      versionBox.replaceChildren(slot.el);
+      slot.show(err);
+    }
+  }
+
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  signal.addEventListener("abort", () => clearTimeout(timer));
+
+  async function poll(): Promise<void> {
+    let next = true;
+    try {
+      const d = await api.deployment(name, signal);
+      errors.clear();
+      render(d);
+      if (!versionRequested) {
+        versionRequested = true;
+        void loadVersion(d);
+      }
+      next = d.status !== "READY" && d.status !== "FAILED";
+    } catch (err) {
+      errors.show(err);
+      // A missing deployment will not appear by waiting.
+      next = !(err instanceof ApiError && err.status === 404);
+    }
+    if (next && !signal.aborted) timer = setTimeout(poll, POLL_MS);
+  }
+
+  await poll();
+}

@@ -1,0 +1,267 @@
+import { api, type Id, type Job, type JobEvent, type JobStatus, type Metrics, type Trial } from "../api";
+import {
+  errorSlot,
+  facts,
+  formatDate,
+  formatNumber,
+  formatPairs,
+  h,
+  messageRow,
+  statusBadge,
+  table,
+} from "../dom";
+import { followJob } from "../jobSocket";
+import { navigate, type ViewContext } from "../router";
+import { isFinished } from "./jobs";
+
+interface TrialState {
+  number: number;
+  id?: Id;
+  status: string;
+  score: number | null;
+  hyperparameters: Metrics | null;
+  epoch: number | null;
+  metrics: Metrics | null;
+}
+
+const LOG_LIMIT = 200;
+
+// Replayed events can be older than what the initial GET already showed; never move backwards.
+const JOB_RANK: Record<string, number> = { QUEUED: 0, RUNNING: 1, SUCCEEDED: 2, FAILED: 2 };
+const TRIAL_RANK: Record<string, number> = { RUNNING: 0, COMPLETED: 1, FAILED: 1 };
+const advances = (rank: Record<string, number>, from: string, to: string) => (rank[to] ?? 0) >= (rank[from] ?? 0);
+
+function trialFromApi(t: Trial): TrialState {
+  const last = t.epochs?.length ? t.epochs[t.epochs.length - 1]! : null;
+  let metrics: Metrics | null = t.metrics ?? null;
+  if (last) {
+    const { epoch: _epoch, ...rest } = last;
+    metrics = rest;
+  }
+  return {
+    number: t.number,
+    id: t.id,
+    status: t.status,
+    score: t.score,
+    hyperparameters: t.hyperparameters,
+    epoch: last ? last.epoch : null,
+    metrics,
+  };
+}
+
+export async function jobView(root: HTMLElement, { params, signal }: ViewContext): Promise<void> {
+  const id = params.id!;
+  const errors = errorSlot();
+  const wsErrors = errorSlot();
+  root.append(h("p", { class: "crumbs" }, h("a", { href: "#/jobs" }, "← Jobs")), errors.el);
+
+  let job: Job;
+  try {
+    job = await api.job(id, signal);
+  } catch (err) {
+    errors.show(err);
+    return;
+  }
+
+  const trials = new Map<number, TrialState>();
+  for (const t of job.trials ?? []) trials.set(t.number, trialFromApi(t));
+  const seen = new Set<number>();
+
+  const statusEl = statusBadge(job.status, { id: "job-status" });
+  const wsState = h("span", { id: "ws-state", class: "ws-state" }, "connecting");
+  const jobErrorHolder = h("div");
+  const info = h("div");
+  const outcome = h("div");
+  const trialBody = h("tbody");
+  const log = h("ol", { id: "epoch-log", class: "log" });
+  const deployErrors = errorSlot();
+  let outcomeKey = "";
+
+  root.append(
+    h("h1", null, `Job #${String(job.id)} `, statusEl),
+    h("p", { class: "muted" }, "Live updates: ", wsState),
+    jobErrorHolder,
+    wsErrors.el,
+    info,
+    outcome,
+    h("h2", null, "Trials"),
+    table({ id: "trials-table" }, ["#", "Status", "Score", "Epoch", "Latest metrics", "Hyperparameters"], trialBody),
+    h("h2", null, "Epoch log"),
+    log,
+  );
+
+  function renderHeader(): void {
+    statusEl.textContent = job.status;
+    statusEl.dataset.status = job.status;
+    jobErrorHolder.replaceChildren(job.error ? h("p", { id: "job-error", class: "error" }, job.error) : "");
+    const datasetId = String(job.dataset);
+    info.replaceChildren(
+      facts([
+        ["Dataset", h("a", { href: `#/datasets/${encodeURIComponent(datasetId)}` }, `#${datasetId}`)],
+        ["Target", job.target],
+        ["Task type", job.task_type ?? "suggested from target"],
+        ["Max trials / epochs", `${job.max_trials} / ${job.max_epochs}`],
+        ["Created", formatDate(job.created_at)],
+        ["Started", formatDate(job.started_at)],
+        ["Finished", formatDate(job.finished_at)],
+      ]),
+    );
+    // Rebuild the deploy card only when its inputs change, so a click in progress keeps its button.
+    const key = job.status === "SUCCEEDED" ? JSON.stringify([job.model_version, job.test_metrics]) : "";
+    if (key !== outcomeKey) {
+      outcomeKey = key;
+      outcome.replaceChildren(key ? renderOutcome() : "");
+    }
+  }
+
+  function renderOutcome(): HTMLElement {
+    const metrics = Object.entries(job.test_metrics ?? {});
+    const mv = job.model_version;
+    const button = h("button", { type: "button", id: "deploy-button", disabled: mv === null || mv === undefined }, "Deploy best model");
+    button.addEventListener("click", async () => {
+      if (mv === null || mv === undefined) return;
+      button.disabled = true;
+      deployErrors.clear();
+      try {
+        const dep = await api.deploy(mv, signal);
+        navigate(`#/deployments/${encodeURIComponent(dep.name)}`);
+      } catch (err) {
+        deployErrors.show(err);
+        button.disabled = false;
+      }
+    });
+    return h(
+      "div",
+      { class: "card" },
+      h("h2", null, "Test metrics"),
+      h(
+        "table",
+        { id: "test-metrics" },
+        h("tbody", null, metrics.length
+          ? metrics.map(([k, v]) => h("tr", null, h("th", null, k), h("td", { class: "num" }, formatNumber(v))))
+          : messageRow(2, "No test metrics reported.")),
+      ),
+      h("div", { class: "actions" }, button, mv !== null && mv !== undefined ? h("span", { class: "hint" }, `model version #${String(mv)}`) : ""),
+      deployErrors.el,
+    );
+  }
+
+  function renderTrials(): void {
+    const rows = [...trials.values()].sort((a, b) => a.number - b.number);
+    const best = job.best_trial;
+    trialBody.replaceChildren(
+      ...(rows.length
+        ? rows.map((t) =>
+            h(
+              "tr",
+              { "data-testid": "trial-row", "data-trial": t.number, class: best !== null && t.id === best ? "best" : null },
+              h("td", { class: "num" }, String(t.number)),
+              h("td", null, statusBadge(t.status)),
+              h("td", { class: "num" }, formatNumber(t.score)),
+              h("td", { class: "num" }, t.epoch === null ? "—" : String(t.epoch)),
+              h("td", { class: "compact" }, formatPairs(t.metrics)),
+              h("td", { class: "compact" }, formatPairs(t.hyperparameters)),
+            ),
+          )
+        : [messageRow(6, "No trials yet.")]),
+    );
+  }
+
+  function trial(n: number): TrialState {
+    let t = trials.get(n);
+    if (!t) {
+      t = { number: n, status: "RUNNING", score: null, hyperparameters: null, epoch: null, metrics: null };
+      trials.set(n, t);
+    }
+    return t;
+  }
+
+  function setJobStatus(status: JobStatus): void {
+    if (advances(JOB_RANK, job.status, status)) job.status = status;
+  }
+
+  function appendLog(ev: Extract<JobEvent, { kind: "epoch_end" }>): void {
+    const p = ev.payload;
+    log.append(h("li", null, `trial ${p.trial} · epoch ${p.epoch} · ${formatPairs(p.metrics)}`));
+    while (log.childElementCount > LOG_LIMIT) log.firstElementChild?.remove();
+    log.scrollTop = log.scrollHeight;
+  }
+
+  async function refresh(): Promise<void> {
+    try {
+      const fresh = await api.job(id, signal);
+      const status = job.status;
+      job = { ...fresh, status };
+      setJobStatus(fresh.status);
+      for (const t of fresh.trials ?? []) {
+        const cur = trials.get(t.number);
+        if (cur) cur.id = t.id;
+      }
+      renderHeader();
+      renderTrials();
+    } catch (err) {
+      errors.show(err);
+    }
+  }
+
+  function apply(ev: JobEvent): void {
+    if (typeof ev.seq === "number") {
+      if (seen.has(ev.seq)) return;
+      seen.add(ev.seq);
+    }
+    switch (ev.kind) {
+      case "job_status":
+        setJobStatus(ev.payload.status);
+        if (ev.payload.error) job.error = ev.payload.error;
+        break;
+      case "trial_started":
+        trial(ev.payload.trial);
+        break;
+      case "epoch_end": {
+        const t = trial(ev.payload.trial);
+        if (t.epoch === null || ev.payload.epoch >= t.epoch) {
+          t.epoch = ev.payload.epoch;
+          t.metrics = ev.payload.metrics;
+        }
+        appendLog(ev);
+        break;
+      }
+      case "trial_finished": {
+        const t = trial(ev.payload.trial);
+        if (advances(TRIAL_RANK, t.status, ev.payload.status)) t.status = ev.payload.status;
+        t.score = ev.payload.score;
+        if (ev.payload.hyperparameters) t.hyperparameters = ev.payload.hyperparameters;
+        break;
+      }
+      case "job_finished":
+        setJobStatus(ev.payload.status);
+        if (ev.payload.model_version !== undefined) job.model_version = ev.payload.model_version;
+        if (ev.payload.test_metrics !== undefined) job.test_metrics = ev.payload.test_metrics;
+        // The event carries only part of the outcome (error, best trial, timestamps).
+        void refresh();
+        break;
+    }
+    renderHeader();
+    renderTrials();
+  }
+
+  renderHeader();
+  renderTrials();
+  followJob(id, signal, {
+    onEvent: apply,
+    onState(state) {
+      wsState.textContent = state;
+      if (state === "live") wsErrors.clear();
+    },
+    onRefused(code) {
+      wsErrors.show(code === 4401 ? "Not signed in: live updates unavailable." : "Not allowed to follow this job.");
+    },
+    onDropped() {
+      if (isFinished(job.status)) return false;
+      // The job may have finished while we were disconnected; the header should say so.
+      void refresh();
+      return true;
+    },
+    shouldReconnect: () => !isFinished(job.status),
+  });
+}

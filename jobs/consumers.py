@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.contrib.auth.models import AnonymousUser
+from rest_framework.authtoken.models import Token
+
+from jobs import selectors
+from jobs.services import job_group
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+
+
+@database_sync_to_async
+def _user_from_token(key: str) -> Any:
+    token = Token.objects.select_related("user").filter(key=key).first()
+    return token.user if token and token.user.is_active else AnonymousUser()
+
+
+@database_sync_to_async
+def _owned_job_events(user: Any, job_id: int) -> list[dict[str, Any]] | None:
+    job = selectors.job_for_watcher(user=user, job_id=job_id)
+    if job is None:
+        return None
+    return [e.as_message() for e in selectors.job_events(job=job)]
+
+
+class JobProgressConsumer(AsyncJsonWebsocketConsumer):
+    """Streams a job's events to its owner: everything so far on connect, then live."""
+
+    async def connect(self) -> None:
+        self.last_seq = 0
+        self.group: str | None = None
+        user = self.scope.get("user") or AnonymousUser()
+        if not user.is_authenticated:
+            query = dict(
+                part.split("=", 1)
+                for part in self.scope.get("query_string", b"").decode().split("&")
+                if "=" in part
+            )
+            if query.get("token"):
+                user = await _user_from_token(query["token"])
+        await self.accept()
+        if not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        job_id = int(self.scope["url_route"]["kwargs"]["job_id"])
+        # Join before reading history so nothing falls between the replay and the live feed.
+        self.group = job_group(job_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        history = await _owned_job_events(user, job_id)
+        if history is None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            self.group = None
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        for event in history:
+            await self._forward(event)
+
+    async def disconnect(self, code: int) -> None:
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        """Watchers only listen."""
+
+    async def job_event(self, message: dict[str, Any]) -> None:
+        await self._forward(message["event"])
+
+    async def _forward(self, event: dict[str, Any]) -> None:
+        if event["seq"] <= self.last_seq:
+            return
+        self.last_seq = event["seq"]
+        await self.send_json(event)

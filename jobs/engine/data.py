@@ -1,0 +1,155 @@
+"""Reading tabular files, inferring column types, and checking a target before any training."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from typing import IO, Literal
+
+import numpy as np
+import pandas as pd
+
+ColumnType = Literal["numeric", "boolean", "categorical"]
+TaskType = Literal["binary", "multiclass", "regression"]
+TASK_TYPES: tuple[TaskType, ...] = ("binary", "multiclass", "regression")
+
+# A numeric target with at most this many distinct integer values is treated as classes.
+MAX_CLASSES_FROM_INTEGERS = 20
+_SNIFF_BYTES = 64 * 1024
+
+
+class DataError(ValueError):
+    """The data cannot be used as asked; the message is meant for the person who sent it."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType
+
+
+@dataclass(frozen=True)
+class TableSummary:
+    n_rows: int
+    columns: list[Column]
+
+
+def _looks_binary(head: bytes) -> bool:
+    if b"\x00" in head:
+        return True
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the end of the sample is still text.
+        if exc.start < len(head) - 4:
+            return True
+    return False
+
+
+def read_csv(fileobj: IO[bytes]) -> pd.DataFrame:
+    """Parse a CSV upload, refusing files that are empty, binary or not delimited text."""
+    head = fileobj.read(_SNIFF_BYTES)
+    fileobj.seek(0)
+    if not head.strip():
+        raise DataError("The file is empty.")
+    if _looks_binary(head):
+        raise DataError("The file is not a CSV text file (it contains binary data).")
+    # Decoding here, not in pandas, works the same for every storage backend's file objects.
+    text = io.TextIOWrapper(fileobj, encoding="utf-8-sig", newline="")  # type: ignore[type-var]
+    try:
+        frame = pd.read_csv(text, sep=None, engine="python")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"The file is not UTF-8 text: {exc}") from exc
+    except (pd.errors.ParserError, csv.Error) as exc:
+        raise DataError(f"The file could not be parsed as CSV: {exc}") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise DataError("The file has no columns.") from exc
+    finally:
+        text.detach()
+    if frame.shape[1] < 2:
+        raise DataError(
+            "The file has a single column; a CSV for training needs at least one feature "
+            "column and a target column, separated by commas."
+        )
+    if len(frame) == 0:
+        raise DataError("The file has a header but no data rows.")
+    blank = [str(c) for c in frame.columns if str(c).strip() == "" or str(c).startswith("Unnamed:")]
+    if blank:
+        raise DataError("Every column needs a name; some header cells are blank.")
+    return frame
+
+
+def infer_column_type(series: pd.Series) -> ColumnType:
+    values = series.dropna()
+    if pd.api.types.is_bool_dtype(series):
+        return "boolean"
+    if pd.api.types.is_numeric_dtype(series):
+        if len(values) and set(np.unique(values)).issubset({0, 1}) and values.nunique() == 2:
+            return "boolean"
+        return "numeric"
+    lowered = {str(v).strip().lower() for v in values.unique()}
+    if lowered and lowered.issubset({"true", "false"}):
+        return "boolean"
+    return "categorical"
+
+
+def summarize(frame: pd.DataFrame) -> TableSummary:
+    return TableSummary(
+        n_rows=len(frame),
+        columns=[Column(str(name), infer_column_type(frame[name])) for name in frame.columns],
+    )
+
+
+def suggest_task_type(target: pd.Series) -> TaskType:
+    values = target.dropna()
+    n_distinct = values.nunique()
+    if n_distinct == 2:
+        return "binary"
+    if pd.api.types.is_float_dtype(values) and not np.all(np.mod(values, 1) == 0):
+        return "regression"
+    if pd.api.types.is_numeric_dtype(values) and n_distinct > MAX_CLASSES_FROM_INTEGERS:
+        return "regression"
+    return "multiclass"
+
+
+def check_target(frame: pd.DataFrame, target: str, task_type: TaskType | None) -> TaskType:
+    """Validate target and task type together; return the task type to use."""
+    if target not in frame.columns:
+        known = ", ".join(map(str, frame.columns[:20]))
+        raise DataError(f"Column '{target}' is not in the dataset. Columns: {known}.")
+    series = frame[target]
+    values = series.dropna()
+    if len(values) == 0:
+        raise DataError(f"The target column '{target}' has no values.")
+    chosen = task_type or suggest_task_type(series)
+    if chosen not in TASK_TYPES:
+        raise DataError(f"Unknown task type '{chosen}'. Choose one of {', '.join(TASK_TYPES)}.")
+    n_distinct = values.nunique()
+    if chosen in ("binary", "multiclass"):
+        if n_distinct < 2:
+            raise DataError(
+                f"The target column '{target}' has a single class ({values.iloc[0]!r}); "
+                "classification needs at least two."
+            )
+        if chosen == "binary" and n_distinct != 2:
+            raise DataError(
+                f"A binary task needs exactly two classes; '{target}' has {n_distinct}. "
+                "Choose multiclass."
+            )
+        counts = values.value_counts()
+        if counts.min() < 2:
+            raise DataError(
+                f"Class {counts.idxmin()!r} of '{target}' has a single row; each class needs "
+                "at least two rows to be split into training and test data."
+            )
+    else:
+        if not pd.api.types.is_numeric_dtype(values):
+            raise DataError(f"Regression needs a numeric target; '{target}' is not numeric.")
+        if n_distinct < 2:
+            raise DataError(f"The target column '{target}' is constant; nothing to predict.")
+    if len(frame) < 10:
+        raise DataError(f"The dataset has {len(frame)} rows; training needs at least 10.")
+    if frame.shape[1] < 2:
+        raise DataError("The dataset has no feature column besides the target.")
+    return chosen

@@ -1,0 +1,234 @@
+"""A Keras Tuner search over a small MLP space, then one evaluation on the held-out test split."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+from sklearn.model_selection import train_test_split
+
+from jobs.engine.data import TaskType, infer_column_type
+from jobs.engine.model import ClassLabels, TabularEncoder, encode_frame, fit_column_specs
+
+
+class Reporter(Protocol):
+    def trial_started(self, number: int, hyperparameters: dict[str, Any]) -> None: ...
+
+    def epoch_end(self, number: int, epoch: int, metrics: dict[str, float]) -> None: ...
+
+    def trial_finished(
+        self, number: int, status: str, score: float | None, hyperparameters: dict[str, Any]
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    target: str
+    task_type: TaskType
+    max_trials: int = 5
+    max_epochs: int = 10
+    seed: int = 0
+    batch_size: int = 32
+    test_fraction: float = 0.2
+    validation_fraction: float = 0.2
+
+
+@dataclass
+class SearchResult:
+    model: keras.Model
+    test_metrics: dict[str, Any]
+    hyperparameters: dict[str, Any]
+    best_trial: int
+    n_train: int
+    n_validation: int
+    n_test: int
+    seconds: float
+
+
+def _split(
+    frame: pd.DataFrame, config: SearchConfig
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    classify = config.task_type != "regression"
+    strat = frame[config.target].astype(str) if classify else None
+    rest, test = train_test_split(
+        frame, test_size=config.test_fraction, random_state=config.seed, stratify=strat
+    )
+    strat = rest[config.target].astype(str) if classify else None
+    val_share = config.validation_fraction / (1 - config.test_fraction)
+    train, val = train_test_split(
+        rest, test_size=val_share, random_state=config.seed, stratify=strat
+    )
+    return train, val, test
+
+
+class _EpochReporter(keras.callbacks.Callback):
+    # Keras Tuner deep-copies callbacks for every trial; the reporter must stay shared.
+    def __init__(self, reporter: Reporter) -> None:
+        super().__init__()
+        self.reporter = reporter
+        self.trial_number = 0
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _EpochReporter:
+        return self
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        values = {k: float(v) for k, v in (logs or {}).items() if np.isscalar(v)}
+        self.reporter.epoch_end(self.trial_number, epoch + 1, values)
+
+
+class _ReportingSearch(kt.RandomSearch):
+    def __init__(self, *args: Any, reporter: Reporter, epochs: _EpochReporter, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._reporter = reporter
+        self._epochs = epochs
+        self._numbers: dict[str, int] = {}
+
+    def on_trial_begin(self, trial: Any) -> None:
+        super().on_trial_begin(trial)
+        number = self._numbers.setdefault(trial.trial_id, len(self._numbers) + 1)
+        self._epochs.trial_number = number
+        self._reporter.trial_started(number, dict(trial.hyperparameters.values))
+
+    def on_trial_end(self, trial: Any) -> None:
+        super().on_trial_end(trial)
+        # clear_session between trials keeps memory flat across a long search.
+        keras.backend.clear_session()
+        score = None if trial.score is None else float(trial.score)
+        self._reporter.trial_finished(
+            self._numbers[trial.trial_id],
+            str(trial.status),
+            score,
+            dict(trial.hyperparameters.values),
+        )
+
+
+def _hypermodel(
+    encoder_config: list[dict[str, Any]],
+    task_type: TaskType,
+    labels: list[str],
+    target_mean: float,
+    target_std: float,
+) -> Any:
+    def build(hp: kt.HyperParameters) -> keras.Model:
+        inputs = keras.Input(shape=(len(encoder_config),), name="features")
+        x = TabularEncoder(encoder_config, name="tabular_encoder")(inputs)
+        for i in range(hp.Int("layers", 1, 3)):
+            x = keras.layers.Dense(hp.Choice(f"units_{i}", [16, 32, 64, 128]), "relu")(x)
+            x = keras.layers.Dropout(hp.Float(f"dropout_{i}", 0.0, 0.4, step=0.1))(x)
+        learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log")
+        optimizer = keras.optimizers.Adam(learning_rate)
+        if task_type == "regression":
+            x = keras.layers.Dense(1)(x)
+            # The network learns a standardised target; the file answers in the user's units.
+            outputs = keras.layers.Rescaling(target_std, offset=target_mean, name="target_scale")(x)
+            model = keras.Model(inputs, outputs)
+            model.compile(optimizer, loss="mse", metrics=["mae"])
+            return model
+        x = keras.layers.Dense(len(labels), activation="softmax")(x)
+        outputs = ClassLabels(labels, name="class_labels")(x)
+        model = keras.Model(inputs, outputs)
+        model.compile(optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    return build
+
+
+def evaluate(
+    task_type: TaskType, y_true: np.ndarray, outputs: np.ndarray, labels: list[str]
+) -> dict[str, Any]:
+    if task_type == "regression":
+        pred = outputs.reshape(-1)
+        residuals = y_true - pred
+        return {
+            "rmse": float(np.sqrt(np.mean(residuals**2))),
+            "mae": float(np.mean(np.abs(residuals))),
+            "r2": float(skm.r2_score(y_true, pred)),
+        }
+    y = y_true.astype(int)
+    pred = outputs.argmax(axis=1)
+    clipped = np.clip(outputs, 1e-7, 1.0)
+    clipped = clipped / clipped.sum(axis=1, keepdims=True)
+    result: dict[str, Any] = {
+        "accuracy": float(skm.accuracy_score(y, pred)),
+        "balanced_accuracy": float(skm.balanced_accuracy_score(y, pred)),
+        "macro_f1": float(skm.f1_score(y, pred, average="macro")),
+        "log_loss": float(skm.log_loss(y, clipped, labels=list(range(len(labels))))),
+        "confusion_matrix": skm.confusion_matrix(y, pred, labels=range(len(labels))).tolist(),
+    }
+    if len(labels) == 2 and len(np.unique(y)) == 2:
+        result["roc_auc"] = float(skm.roc_auc_score(y, outputs[:, 1]))
+    return result
+
+
+def run_search(
+    frame: pd.DataFrame, config: SearchConfig, *, workdir: Path, reporter: Reporter
+) -> SearchResult:
+    """Search, keep the best trial's weights, and evaluate them once on the test split."""
+    started = time.monotonic()
+    keras.utils.set_random_seed(config.seed)
+    frame = frame[frame[config.target].notna()].reset_index(drop=True)
+    features = [str(c) for c in frame.columns if c != config.target]
+    types = {name: infer_column_type(frame[name]) for name in features}
+    train, val, test = _split(frame, config)
+    specs = fit_column_specs(train, types)
+    encoder_config = [s.to_config() for s in specs]
+
+    labels: list[str] = []
+    target_mean, target_std = 0.0, 1.0
+    if config.task_type == "regression":
+        y_all = frame[config.target].to_numpy(dtype="float32")
+        y_train = train[config.target].to_numpy(dtype="float32")
+        target_mean, target_std = float(y_train.mean()), float(y_train.std() or 1.0)
+    else:
+        labels = sorted({str(v) for v in frame[config.target]})
+        index = {label: i for i, label in enumerate(labels)}
+        y_all = frame[config.target].astype(str).map(index).to_numpy(dtype="float32")
+
+    def targets(part: pd.DataFrame) -> np.ndarray:
+        return y_all[part.index.to_numpy()]
+
+    x_train, x_val, x_test = (encode_frame(specs, p) for p in (train, val, test))
+    epochs = _EpochReporter(reporter)
+    tuner = _ReportingSearch(
+        hypermodel=_hypermodel(encoder_config, config.task_type, labels, target_mean, target_std),
+        objective="val_loss",
+        max_trials=config.max_trials,
+        seed=config.seed,
+        directory=str(workdir),
+        project_name="search",
+        overwrite=True,
+        reporter=reporter,
+        epochs=epochs,
+    )
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=5)
+    tuner.search(
+        x_train,
+        targets(train),
+        validation_data=(x_val, targets(val)),
+        epochs=config.max_epochs,
+        batch_size=config.batch_size,
+        callbacks=[epochs, stop],
+        verbose=0,
+    )
+    best_hp = tuner.get_best_hyperparameters(1)[0]
+    best_trial = tuner.oracle.get_best_trials(1)[0]
+    model = tuner.get_best_models(1)[0]
+    outputs = keras.ops.convert_to_numpy(model.predict(x_test, verbose=0))
+    test_metrics = evaluate(config.task_type, targets(test), outputs, labels)
+    return SearchResult(
+        model=model,
+        test_metrics=test_metrics,
+        hyperparameters=dict(best_hp.values),
+        best_trial=tuner._numbers.get(best_trial.trial_id, 0),
+        n_train=len(train),
+        n_validation=len(val),
+        n_test=len(test),
+        seconds=time.monotonic() - started,
+    )

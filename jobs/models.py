@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Dataset(models.Model):
+    class Status(models.TextChoices):
+        READY = "READY"
+        FAILED = "FAILED"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    name = models.CharField(max_length=200)
+    # Stored under a server-generated name; the user's file name is only shown.
+    file = models.FileField(upload_to="datasets/", max_length=300)
+    original_filename = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.READY)
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField()
+    n_rows = models.IntegerField()
+    n_columns = models.IntegerField()
+    columns = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.n_rows}x{self.n_columns})"
+
+
+class TrainingJob(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "QUEUED"
+        RUNNING = "RUNNING"
+        SUCCEEDED = "SUCCEEDED"
+        FAILED = "FAILED"
+
+    class TaskType(models.TextChoices):
+        BINARY = "binary"
+        MULTICLASS = "multiclass"
+        REGRESSION = "regression"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED)
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="jobs")
+    dataset_sha256 = models.CharField(max_length=64)
+    target = models.CharField(max_length=255)
+    task_type = models.CharField(max_length=16, choices=TaskType.choices)
+    max_trials = models.PositiveIntegerField(default=5)
+    max_epochs = models.PositiveIntegerField(default=10)
+    seed = models.IntegerField(default=0)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    error = models.TextField(blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    best_trial = models.PositiveIntegerField(null=True, blank=True)
+    best_hyperparameters = models.JSONField(default=dict, blank=True)
+    test_metrics = models.JSONField(default=dict, blank=True)
+    split_sizes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Job {self.pk} ({self.task_type} on {self.target}, {self.status})"
+
+
+class Trial(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "RUNNING"
+        COMPLETED = "COMPLETED"
+        FAILED = "FAILED"
+
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="trials")
+    number = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    hyperparameters = models.JSONField(default=dict)
+    score = models.FloatField(null=True, blank=True)
+    epochs = models.JSONField(default=list, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "number"], name="trial_number_unique_per_job")
+        ]
+
+    def __str__(self) -> str:
+        return f"Trial {self.number} of job {self.job_id}"
+
+
+class JobEvent(models.Model):
+    """Every progress event, persisted in order so a watcher that connects late sees it all."""
+
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    kind = models.CharField(max_length=32)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["job", "seq"]
+        constraints = [models.UniqueConstraint(fields=["job", "seq"], name="event_seq_unique")]
+
+    def __str__(self) -> str:
+        return f"Event {self.seq} of job {self.job_id}: {self.kind}"
+
+    def as_message(self) -> dict[str, object]:
+        return {
+            "seq": self.seq,
+            "kind": self.kind,
+            "payload": self.payload,
+            "created_at": self.created_at.isoformat(),
+        }

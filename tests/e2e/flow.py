@@ -1,0 +1,78 @@
+"""The walking skeleton's path, driven through the public REST API and the websocket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+
+from tests.stack import Stack
+
+
+def upload(client: httpx.Client, content: bytes, name: str = "cancer.csv") -> dict[str, Any]:
+    answer = client.post("/api/v1/datasets/", files={"file": (name, content, "text/csv")})
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
+
+
+def create_job(client: httpx.Client, dataset_id: int, **extra: Any) -> dict[str, Any]:
+    body = {"dataset": dataset_id, "target": "diagnosis", "max_trials": 2, "max_epochs": 3}
+    answer = client.post("/api/v1/jobs/", json={**body, **extra})
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
+
+
+async def _watch(url: str, origin: str, timeout: float) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    async with websockets.connect(url, origin=origin) as socket:  # type: ignore[arg-type]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            raw = await asyncio.wait_for(socket.recv(), timeout=deadline - time.monotonic())
+            event = json.loads(raw)
+            events.append(event)
+            if event["kind"] == "job_finished":
+                return events
+    raise AssertionError(f"no job_finished within {timeout}s: {events[-3:]}")
+
+
+def watch_job(stack: Stack, job_id: int, user: str, timeout: float = 300) -> list[dict[str, Any]]:
+    url = f"{stack.ws_url}/ws/jobs/{job_id}/?token={stack.tokens[user]}"
+    return asyncio.run(_watch(url, stack.url, timeout))
+
+
+async def _close_code(url: str, origin: str) -> int | None:
+    async with websockets.connect(url, origin=origin) as socket:  # type: ignore[arg-type]
+        try:
+            await asyncio.wait_for(socket.recv(), timeout=10)
+        except websockets.ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else None
+    return None
+
+
+def ws_close_code(stack: Stack, job_id: int, token: str | None) -> int | None:
+    query = f"?token={token}" if token else ""
+    return asyncio.run(_close_code(f"{stack.ws_url}/ws/jobs/{job_id}/{query}", stack.url))
+
+
+def wait_ready(client: httpx.Client, name: str, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        deployment = client.get(f"/api/v1/deployments/{name}/").json()
+        if deployment["status"] != "PENDING":
+            return dict(deployment)
+        time.sleep(0.3)
+    raise AssertionError(f"deployment {name} still PENDING after {timeout}s")
+
+
+def artifact_path(stack: Stack, sha256: str) -> Path:
+    import hashlib
+
+    for path in (stack.data_dir / "media" / "models").glob("*.keras"):
+        if hashlib.sha256(path.read_bytes()).hexdigest() == sha256:
+            return path
+    raise AssertionError("the registered model's file is not in storage")

@@ -1,0 +1,157 @@
+"""Starts the real console (web, worker, predictor) in subprocesses, as `make run` does."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    mode: str
+    url: str
+    predictor_url: str
+    data_dir: Path
+    env: dict[str, str]
+    tokens: dict[str, str] = field(default_factory=dict)
+    passwords: dict[str, str] = field(default_factory=dict)
+
+    def client(self, user: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Token {self.tokens[user]}"} if user else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://")
+
+
+def _manage(env: dict[str, str], *args: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    if out.returncode:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
+    return out.stdout
+
+
+_MAKE_USERS = """
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+User = get_user_model()
+for name in ("owner", "teammate", "outsider"):
+    user = User.objects.create_user(name, password=name + "-Passw0rd!")
+    print("TOKEN", name, Token.objects.create(user=user).key)
+"""
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the console exited early:\n{log.read_text()[-4000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} did not come up:\n{log.read_text()[-4000:]}")
+
+
+@contextlib.contextmanager
+def running_stack(mode: str, data_dir: Path) -> Iterator[Stack]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
+    }
+    env.update(
+        CONSOLE_EMBEDDED="1",
+        FAST_PASSWORD_HASHER="1",
+        CONSOLE_DATA_DIR=str(data_dir),
+        PYTHONUNBUFFERED="1",
+    )
+    db_name = f"automl_e2e_{uuid.uuid4().hex[:10]}"
+    redis_db = 14
+    if mode == "postgres":
+        with psycopg.connect(ADMIN_PG_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{db_name}"')
+        redis.Redis.from_url(f"redis://127.0.0.1:6379/{redis_db}").flushdb()
+        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{db_name}"
+        env["REDIS_URL"] = f"redis://127.0.0.1:6379/{redis_db}"
+        env["CHANNEL_PREFIX"] = f"e2e{db_name}"
+    port, predictor_port = free_port(), free_port()
+    log = data_dir / "console.log"
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        _manage(env, "migrate", "--noinput")
+        stack = Stack(
+            mode=mode,
+            url=f"http://127.0.0.1:{port}",
+            predictor_url=f"http://127.0.0.1:{predictor_port}",
+            data_dir=data_dir,
+            env=env,
+        )
+        for row in _manage(env, "shell", "-c", _MAKE_USERS).splitlines():
+            if not row.startswith("TOKEN "):
+                continue
+            _, name, key = row.split()
+            stack.tokens[name] = key
+            stack.passwords[name] = f"{name}-Passw0rd!"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "manage.py",
+                    "runconsole",
+                    "--port",
+                    str(port),
+                    "--predictor-port",
+                    str(predictor_port),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        _wait_http(f"{stack.url}/healthz", proc, log)
+        _wait_http(f"{stack.predictor_url}/healthz", proc, log)
+        yield stack
+    finally:
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        if mode == "postgres":
+            with psycopg.connect(ADMIN_PG_URL, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
