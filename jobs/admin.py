@@ -15,7 +15,7 @@ class TrialInline(admin.TabularInline[Trial, TrainingJob]):
     model = Trial
     extra = 0
     fields = ["number", "status", "score", "hyperparameters", "finished_at"]
-    readonly_fields = fields
+    readonly_fields = ["number", "status", "score", "hyperparameters", "finished_at"]
     can_delete = False
 
 

@@ -12,7 +12,7 @@ from typing import IO, Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -42,9 +42,7 @@ def _sha256(fileobj: IO[bytes]) -> str:
     return digest.hexdigest()
 
 
-def dataset_create(
-    *, owner: AbstractBaseUser, uploaded_file: UploadedFile, name: str = ""
-) -> Dataset:
+def dataset_create(*, owner: User, uploaded_file: UploadedFile, name: str = "") -> Dataset:
     """Validate a CSV upload, store it under a server-generated name, and record its summary."""
     if uploaded_file.size is not None and uploaded_file.size > settings.DATASET_MAX_BYTES:
         raise DataError(
@@ -93,7 +91,7 @@ def dataset_delete(*, dataset: Dataset) -> None:
 
 def job_create(
     *,
-    owner: AbstractBaseUser,
+    owner: User,
     dataset: Dataset,
     target: str,
     task_type: TaskType | None = None,

@@ -10,7 +10,7 @@ class VersionInline(admin.TabularInline[ModelVersion, RegisteredModel]):
     model = ModelVersion
     extra = 0
     fields = ["version", "task_type", "metrics", "created_at"]
-    readonly_fields = fields
+    readonly_fields = ["version", "task_type", "metrics", "created_at"]
     can_delete = False
 
 

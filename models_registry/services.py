@@ -6,7 +6,7 @@ import hashlib
 import uuid
 from pathlib import Path
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -59,9 +59,7 @@ def model_version_register(*, job: TrainingJob, model_path: Path) -> ModelVersio
     return version
 
 
-def deployment_create(
-    *, owner: AbstractBaseUser, model_version: ModelVersion, name: str = ""
-) -> Deployment:
+def deployment_create(*, owner: User, model_version: ModelVersion, name: str = "") -> Deployment:
     """Ask the predictor service to serve a version under a name unique to its owner."""
     chosen = (
         slugify(name) if name else slugify(f"{model_version.model.name}-v{model_version.version}")

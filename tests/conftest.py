@@ -3,10 +3,13 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
 
+from jobs.engine.search import SearchConfig, SearchResult, run_search
 from tests.stack import Stack, running_stack
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -26,6 +29,40 @@ def breast_cancer_csv(rows: int | None = None) -> bytes:
     return buffer.getvalue().encode()
 
 
+class RecordingReporter:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    def trial_started(self, number: int, hyperparameters: dict[str, Any]) -> None:
+        self.calls.append(("trial_started", number))
+
+    def epoch_end(self, number: int, epoch: int, metrics: dict[str, float]) -> None:
+        self.calls.append(("epoch_end", (number, epoch, sorted(metrics))))
+
+    def trial_finished(
+        self, number: int, status: str, score: float | None, hyperparameters: dict[str, Any]
+    ) -> None:
+        self.calls.append(("trial_finished", (number, status)))
+
+
+@pytest.fixture(scope="session")
+def cancer_frame() -> pd.DataFrame:
+    return pd.read_csv(io.BytesIO(breast_cancer_csv()))
+
+
+@pytest.fixture(scope="session")
+def searched(
+    cancer_frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[SearchResult, RecordingReporter, Path]:
+    reporter = RecordingReporter()
+    workdir = tmp_path_factory.mktemp("search")
+    config = SearchConfig(target="diagnosis", task_type="binary", max_trials=2, max_epochs=2)
+    result = run_search(cancer_frame, config, workdir=workdir, reporter=reporter)
+    path = workdir / "model.keras"
+    result.model.save(path)
+    return result, reporter, path
+
+
 @pytest.fixture(scope="session")
 def embedded_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with running_stack("embedded", tmp_path_factory.mktemp("embedded")) as stack:
@@ -36,6 +73,34 @@ def embedded_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def postgres_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with running_stack("postgres", tmp_path_factory.mktemp("postgres")) as stack:
         yield stack
+
+
+@pytest.fixture
+def media_root(settings: Any, tmp_path: Path) -> Path:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return Path(settings.MEDIA_ROOT)
+
+
+@pytest.fixture
+def personas(db: None) -> dict[str, Any]:
+    """Owner, teammate and outsider. Projects with roles come later (roadmap); until then a
+    teammate sees no more of the owner's objects than an outsider does."""
+    from tests.factories import UserFactory
+
+    return {name: UserFactory(username=name) for name in ("owner", "teammate", "outsider")}
+
+
+@pytest.fixture
+def api_as(personas: dict[str, Any]) -> Any:
+    from rest_framework.test import APIClient
+
+    def client(name: str | None) -> APIClient:
+        api = APIClient()
+        if name:
+            api.force_authenticate(personas[name])
+        return api
+
+    return client
 
 
 @pytest.fixture(scope="session")

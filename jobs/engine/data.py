@@ -17,6 +17,7 @@ TASK_TYPES: tuple[TaskType, ...] = ("binary", "multiclass", "regression")
 # A numeric target with at most this many distinct integer values is treated as classes.
 MAX_CLASSES_FROM_INTEGERS = 20
 _SNIFF_BYTES = 64 * 1024
+DELIMITERS = ",;\t|"
 
 
 class DataError(ValueError):
@@ -35,16 +36,17 @@ class TableSummary:
     columns: list[Column]
 
 
-def _looks_binary(head: bytes) -> bool:
+def _check_text(head: bytes) -> None:
     if b"\x00" in head:
-        return True
+        raise DataError("The file is not a CSV text file (it contains binary data).")
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
         # A multi-byte character cut at the end of the sample is still text.
         if exc.start < len(head) - 4:
-            return True
-    return False
+            raise DataError(
+                f"The file is not UTF-8 text: undecodable bytes at offset {exc.start}."
+            ) from exc
 
 
 def read_csv(fileobj: IO[bytes]) -> pd.DataFrame:
@@ -53,12 +55,17 @@ def read_csv(fileobj: IO[bytes]) -> pd.DataFrame:
     fileobj.seek(0)
     if not head.strip():
         raise DataError("The file is empty.")
-    if _looks_binary(head):
-        raise DataError("The file is not a CSV text file (it contains binary data).")
+    _check_text(head)
     # Decoding here, not in pandas, works the same for every storage backend's file objects.
-    text = io.TextIOWrapper(fileobj, encoding="utf-8-sig", newline="")  # type: ignore[type-var]
+    text = io.TextIOWrapper(fileobj, encoding="utf-8-sig", newline="")
     try:
-        frame = pd.read_csv(text, sep=None, engine="python")
+        sample = text.read(_SNIFF_BYTES)
+        text.seek(0)
+        try:
+            delimiter = csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+        except csv.Error:
+            delimiter = ","
+        frame = pd.read_csv(text, sep=delimiter)
     except UnicodeDecodeError as exc:
         raise DataError(f"The file is not UTF-8 text: {exc}") from exc
     except (pd.errors.ParserError, csv.Error) as exc:

@@ -79,7 +79,7 @@ class _EpochReporter(keras.callbacks.Callback):
         return self
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        values = {k: float(v) for k, v in (logs or {}).items() if np.isscalar(v)}
+        values = {k: float(np.asarray(v)) for k, v in (logs or {}).items() if np.isscalar(v)}
         self.reporter.epoch_end(self.trial_number, epoch + 1, values)
 
 

@@ -22,7 +22,8 @@ pytestmark = pytest.mark.stack
 
 @pytest.fixture(params=["embedded", "postgres"])
 def stack(request: pytest.FixtureRequest) -> Stack:
-    return request.getfixturevalue(f"{request.param}_stack")  # type: ignore[no-any-return]
+    stack: Stack = request.getfixturevalue(f"{request.param}_stack")
+    return stack
 
 
 def test_csv_to_live_prediction(stack: Stack) -> None:

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from jobs import services
+from jobs.models import JobEvent, TrainingJob
+from tests.factories import make_dataset
+
+pytestmark = pytest.mark.django_db
+
+THREE_CLASSES = b"x,y,label\n" + b"".join(
+    f"{i},{i % 7},{('a', 'b', 'c')[i % 3]}\n".encode() for i in range(30)
+)
+ONE_CLASS = b"x,y,label\n" + b"".join(f"{i},{i % 5},same\n".encode() for i in range(30))
+
+
+def _create(api: Any, **body: Any) -> Any:
+    return api.post("/api/v1/jobs/", {"max_trials": 1, "max_epochs": 1, **body}, format="json")
+
+
+def test_a_job_is_queued_after_commit_with_the_suggested_task_type(
+    api_as: Any, personas: dict[str, Any], media_root: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    # given a dataset of the owner
+    dataset = make_dataset(personas["owner"])
+
+    # when a job is created without a task type
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        answer = _create(api_as("owner"), dataset=dataset.pk, target="diagnosis")
+
+    # then it is queued as binary classification, recorded first and enqueued on commit
+    assert answer.status_code == 201, answer.content
+    job = TrainingJob.objects.get(pk=answer.json()["id"])
+    assert (job.status, job.task_type) == ("QUEUED", "binary")
+    assert job.dataset_sha256 == dataset.sha256
+    assert len(callbacks) == 2  # the QUEUED event's push, then the Celery message
+    assert [e.kind for e in JobEvent.objects.filter(job=job)] == ["job_status"]
+
+
+@pytest.mark.parametrize(
+    ("content", "body", "field", "message"),
+    [
+        (None, {"target": "no_such_column"}, "target", "not in the dataset"),
+        (ONE_CLASS, {"target": "label"}, "target", "single class"),
+        (THREE_CLASSES, {"target": "label", "task_type": "binary"}, "target", "exactly two"),
+        (THREE_CLASSES, {"target": "label", "task_type": "regression"}, "target", "numeric"),
+        (None, {"target": "diagnosis", "task_type": "ranking"}, "task_type", "valid choice"),
+        (None, {"target": "diagnosis", "max_trials": 0}, "max_trials", "greater than"),
+    ],
+    ids=["missing-target", "single-class", "binary-three", "regression-text", "bad-task", "trials"],
+)
+def test_bad_job_requests_get_a_400_and_create_nothing(
+    api_as: Any,
+    personas: dict[str, Any],
+    media_root: Any,
+    content: bytes | None,
+    body: dict[str, Any],
+    field: str,
+    message: str,
+) -> None:
+    dataset = make_dataset(personas["owner"], content)
+    answer = _create(api_as("owner"), dataset=dataset.pk, **body)
+    assert answer.status_code == 400
+    assert message in str(answer.json()[field][0])
+    assert TrainingJob.objects.count() == 0
+
+
+def test_a_job_on_someone_elses_dataset_is_refused(
+    api_as: Any, personas: dict[str, Any], media_root: Any
+) -> None:
+    dataset = make_dataset(personas["owner"])
+    answer = _create(api_as("outsider"), dataset=dataset.pk, target="diagnosis")
+    assert answer.status_code == 400
+    assert "no dataset" in answer.json()["dataset"][0]
+    assert TrainingJob.objects.count() == 0
+
+
+def test_a_dataset_used_by_a_job_cannot_be_deleted(
+    api_as: Any, personas: dict[str, Any], media_root: Any
+) -> None:
+    dataset = make_dataset(personas["owner"])
+    assert _create(api_as("owner"), dataset=dataset.pk, target="diagnosis").status_code == 201
+    answer = api_as("owner").delete(f"/api/v1/datasets/{dataset.pk}/")
+    assert answer.status_code == 409
+    assert "used by 1 training job" in answer.json()["detail"]
+    assert dataset.file.storage.exists(dataset.file.name)
+
+
+def test_a_redelivered_message_does_not_start_a_second_run(
+    personas: dict[str, Any], media_root: Any
+) -> None:
+    # given a queued job
+    dataset = make_dataset(personas["owner"])
+    job = services.job_create(owner=personas["owner"], dataset=dataset, target="diagnosis")
+
+    # when two deliveries of its message try to claim it
+    first = services.job_claim(job_id=job.pk, worker="w1")
+    second = services.job_claim(job_id=job.pk, worker="w2")
+
+    # then only the first runs it
+    assert first is not None
+    assert first.status == "RUNNING"
+    assert second is None
+    job.refresh_from_db()
+    assert job.worker == "w1"
+
+
+def test_jobs_are_private_to_their_owner(
+    api_as: Any, personas: dict[str, Any], media_root: Any
+) -> None:
+    dataset = make_dataset(personas["owner"])
+    job_id = _create(api_as("owner"), dataset=dataset.pk, target="diagnosis").json()["id"]
+    for name in ("teammate", "outsider"):
+        api = api_as(name)
+        assert api.get("/api/v1/jobs/").json()["count"] == 0
+        assert api.get(f"/api/v1/jobs/{job_id}/").status_code == 404
+        assert api.get(f"/api/v1/jobs/{job_id}/events/").status_code == 404
+    events = api_as("owner").get(f"/api/v1/jobs/{job_id}/events/?after=0").json()
+    assert [e["kind"] for e in events] == ["job_status"]
