@@ -85,6 +85,7 @@ export function statusBadge(status: string, attrs: Attrs = {}): HTMLSpanElement 
 }
 
 export function formatNumber(value: unknown): string {
+  if (value !== null && typeof value === "object") return JSON.stringify(value);
   if (typeof value !== "number") return value === null || value === undefined ? "—" : String(value);
   if (Number.isInteger(value)) return String(value);
   return String(Number(value.toPrecision(4)));

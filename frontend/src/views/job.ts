@@ -85,7 +85,7 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
     info,
     outcome,
     h("h2", null, "Trials"),
-    table({ id: "trials-table" }, ["#", "Status", "Score", "Epoch", "Latest metrics", "Hyperparameters"], trialBody),
+    table({ id: "trials-table" }, ["#", "Status", "Score (val. loss, lower is better)", "Epoch", "Latest metrics", "Hyperparameters"], trialBody),
     h("h2", null, "Epoch log"),
     log,
   );
@@ -212,6 +212,7 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
     switch (ev.kind) {
       case "job_status":
         setJobStatus(ev.payload.status);
+        if (ev.payload.status === "RUNNING") job.started_at ??= ev.created_at;
         if (ev.payload.error) job.error = ev.payload.error;
         break;
       case "trial_started":
