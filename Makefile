@@ -31,6 +31,7 @@ chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 run: $(VENV)/.installed frontend
+	mkdir -p var
 	CONSOLE_EMBEDDED=1 $(PY) manage.py migrate --noinput
 	CONSOLE_EMBEDDED=1 $(PY) manage.py bootstrap_user --credentials-file var/credentials.txt
 	@test ! -f var/credentials.txt || echo "Sign in as: $$(head -1 var/credentials.txt) / $$(tail -1 var/credentials.txt)"
@@ -44,6 +45,7 @@ typecheck: $(VENV)/.installed
 	CONSOLE_EMBEDDED=1 $(VENV)/bin/mypy console jobs models_registry tests
 
 test: $(VENV)/.installed frontend chromium lint typecheck
+	mkdir -p var
 	CONSOLE_EMBEDDED=1 $(PY) manage.py makemigrations --check --dry-run
 	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
 

@@ -141,8 +141,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-# Uploads stream to a temporary file past 2.5 MB; the body limit guards the non-file fields.
-FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Every uploaded file streams to disk, never to memory.
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
+# Resumable uploads and derived versions are staged next to the media folder, so that local
+# storage moves them into place instead of copying.
+UPLOAD_STAGING_DIR = str(DATA_DIR / "uploads")
 DATASET_MAX_BYTES = int(os.environ.get("DATASET_MAX_BYTES", str(1 << 30)))
 
 REST_FRAMEWORK = {

@@ -4,12 +4,13 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from console import api, views
-from jobs.api import DatasetViewSet, JobViewSet
+from jobs.api import DatasetViewSet, JobViewSet, UploadViewSet
 from models_registry.api import DeploymentViewSet, ModelVersionViewSet, RegisteredModelViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("datasets", DatasetViewSet, basename="dataset")
+router.register("uploads", UploadViewSet, basename="upload")
 router.register("jobs", JobViewSet, basename="job")
 router.register("models", RegisteredModelViewSet, basename="model")
 router.register("model-versions", ModelVersionViewSet, basename="model-version")

@@ -1,14 +1,19 @@
+from typing import Any
+
 from django.contrib import admin
 
-from jobs.models import Dataset, JobEvent, TrainingJob, Trial
+from jobs.models import Dataset, DatasetEvent, JobEvent, TrainingJob, Trial, Upload
 
 
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin[Dataset]):
-    list_display = ["id", "name", "owner", "status", "n_rows", "n_columns", "created_at"]
-    list_filter = ["status"]
+    list_display = ["id", "name", "version", "kind", "owner", "status", "n_rows", "created_at"]
+    list_filter = ["status", "kind", "format"]
     search_fields = ["name", "sha256"]
-    readonly_fields = ["sha256", "size_bytes", "n_rows", "n_columns", "columns", "created_at"]
+
+    # A dataset is immutable once stored; editing makes a new version through the API.
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
 
 
 class TrialInline(admin.TabularInline[Trial, TrainingJob]):
@@ -32,6 +37,17 @@ class TrainingJobAdmin(admin.ModelAdmin[TrainingJob]):
 class TrialAdmin(admin.ModelAdmin[Trial]):
     list_display = ["id", "job", "number", "status", "score"]
     list_filter = ["status"]
+
+
+@admin.register(Upload)
+class UploadAdmin(admin.ModelAdmin[Upload]):
+    list_display = ["id", "owner", "filename", "size", "offset", "updated_at"]
+
+
+@admin.register(DatasetEvent)
+class DatasetEventAdmin(admin.ModelAdmin[DatasetEvent]):
+    list_display = ["dataset", "seq", "kind", "created_at"]
+    list_filter = ["kind"]
 
 
 @admin.register(JobEvent)

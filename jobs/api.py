@@ -2,54 +2,249 @@
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 
 from jobs import selectors, services
 from jobs.engine.data import DataError
-from jobs.models import Dataset, TrainingJob
+from jobs.engine.formats import ReadOptions, iter_batches, write_csv_export
+from jobs.models import Dataset, TrainingJob, Upload
 from jobs.serializers import (
+    DatasetListSerializer,
     DatasetSerializer,
     DatasetUploadSerializer,
     JobCreateSerializer,
     JobSerializer,
+    UploadCreateSerializer,
+    UploadSerializer,
+    VersionRequestSerializer,
 )
+
+MAX_PREVIEW_ROWS = 500
+
+
+def _dataset_request(data: dict[str, Any]) -> services.DatasetRequest:
+    return services.DatasetRequest(
+        name=data.get("name", ""),
+        kind=data.get("kind", ""),
+        options=ReadOptions(
+            format=data.get("format"),
+            encoding=data.get("encoding"),
+            delimiter=data.get("delimiter"),
+            header=data.get("header", True),
+        ),
+        column_types=data.get("column_types") or {},
+        text_column=data.get("text_column", ""),
+        timestamp_column=data.get("timestamp_column", ""),
+    )
+
+
+def _created(dataset: Dataset, created: bool) -> Response:
+    body = {**DatasetSerializer(dataset).data, "existing": not created}
+    code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return Response(body, status=code, headers={"Location": f"/api/v1/datasets/{dataset.pk}/"})
 
 
 class DatasetViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Dataset]
 ):
-    serializer_class = DatasetSerializer
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     def get_queryset(self) -> QuerySet[Dataset]:
         return selectors.dataset_list(user=self.request.user)
 
+    def get_serializer_class(self) -> type[BaseSerializer[Dataset]]:
+        return DatasetListSerializer if self.action == "list" else DatasetSerializer
+
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        if declared > settings.DATASET_MAX_BYTES + (1 << 20):
+            # Refused before a byte of the body is read.
+            return Response(
+                {"file": [f"The upload is {declared} bytes; the limit is "
+                          f"{settings.DATASET_MAX_BYTES}. Use a smaller file."]},
+                status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )  # fmt: skip
         form = DatasetUploadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
+        data = form.validated_data
         try:
-            dataset = services.dataset_create(
-                owner=request.user,  # type: ignore[arg-type]
-                uploaded_file=form.validated_data["file"],
-                name=form.validated_data.get("name", ""),
-            )
+            if "upload" in data:
+                upload = get_object_or_404(
+                    selectors.upload_list(user=request.user), pk=data["upload"]
+                )
+                dataset, created = services.upload_finish(
+                    upload=upload, request=_dataset_request(data)
+                )
+            else:
+                uploaded = data["file"]
+                path = Path(uploaded.temporary_file_path())
+                dataset, created = services.dataset_create(
+                    owner=request.user,  # type: ignore[arg-type]
+                    path=path,
+                    filename=uploaded.name or "dataset.csv",
+                    sha256=services.file_sha256(path),
+                    request=_dataset_request(data),
+                )
         except DataError as exc:
             return Response({"file": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
+        return _created(dataset, created)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         try:
             services.dataset_delete(dataset=self.get_object())
         except services.ConflictError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["get", "post"])
+    def versions(self, request: Request, pk: str | None = None) -> Response:
+        dataset = self.get_object()
+        if request.method == "GET":
+            lineage = self.get_queryset().filter(pk__in=[d.pk for d in _lineage(dataset)])
+            return Response(DatasetListSerializer(lineage.order_by("version"), many=True).data)
+        form = VersionRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        try:
+            child = services.dataset_version_create(
+                parent=dataset,
+                changes=services.VersionChanges(
+                    drop_columns=data["drop_columns"],
+                    column_types=data["column_types"],
+                    relabel_column=data.get("relabel_column", ""),
+                    relabel=data.get("relabel") or {},
+                ),
+            )
+        except DataError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return _created(child, True)
+
+    @action(detail=True, methods=["get"])
+    def rows(self, request: Request, pk: str | None = None) -> Response:
+        dataset = self.get_object()
+        try:
+            offset = int(request.query_params.get("offset", "0"))
+            limit = int(request.query_params.get("limit", "50"))
+        except ValueError:
+            return Response({"detail": "offset and limit must be integers."}, status=400)
+        if offset < 0 or not 1 <= limit <= MAX_PREVIEW_ROWS:
+            return Response(
+                {"detail": f"offset must be >= 0 and limit between 1 and {MAX_PREVIEW_ROWS}."},
+                status=400,
+            )
+        if dataset.kind == Dataset.Kind.IMAGE or dataset.status != Dataset.Status.READY:
+            return Response({"detail": "Rows can be previewed for READY tables only."}, status=409)
+        rows = selectors.dataset_rows(dataset=dataset, offset=offset, limit=limit)
+        nxt = offset + limit if offset + limit < (dataset.n_rows or 0) else None
+        return Response(
+            {"count": dataset.n_rows, "offset": offset, "next_offset": nxt, "rows": rows}
+        )
+
+    @action(detail=True, methods=["get"])
+    def export(self, request: Request, pk: str | None = None) -> StreamingHttpResponse | Response:
+        dataset = self.get_object()
+        if dataset.kind == Dataset.Kind.IMAGE or dataset.status != Dataset.Status.READY:
+            # A READY table was read whole by the profiler, so the stream below cannot fail
+            # halfway through with a parse error after the 200 has gone out.
+            return Response({"detail": "Only READY tables can be exported."}, status=409)
+        source = selectors.dataset_source(dataset=dataset)
+
+        def chunks() -> Iterator[str]:
+            with selectors.dataset_local_path(dataset=dataset) as path:
+                for index, batch in enumerate(iter_batches(path, source)):
+                    buffer = io.StringIO()
+                    write_csv_export([batch], buffer, header=index == 0)
+                    yield buffer.getvalue()
+
+        response = StreamingHttpResponse(chunks(), content_type="text/csv")
+        response["Content-Disposition"] = (
+            f'attachment; filename="dataset-{dataset.pk}-v{dataset.version}.csv"'
+        )
+        return response
+
+    @action(detail=True, methods=["get"])
+    def events(self, request: Request, pk: str | None = None) -> Response:
+        dataset = self.get_object()
+        after = _after(request)
+        if after is None:
+            return Response({"after": ["Must be an integer."]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            [e.as_message() for e in selectors.dataset_events(dataset=dataset, after=after)]
+        )
+
+
+def _lineage(dataset: Dataset) -> Iterator[Dataset]:
+    root = dataset
+    while root.parent is not None:
+        root = root.parent
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(node.children.all())
+
+
+def _after(request: Request) -> int | None:
+    try:
+        return int(request.query_params.get("after", "0"))
+    except ValueError:
+        return None
+
+
+class UploadViewSet(
+    mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet[Upload]
+):
+    """Resumable uploads; the bytes themselves go through `jobs.upload_stream` (PATCH)."""
+
+    serializer_class = UploadSerializer
+    parser_classes = [JSONParser]
+
+    def get_queryset(self) -> QuerySet[Upload]:
+        return selectors.upload_list(user=self.request.user)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        form = UploadCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            upload = services.upload_create(
+                owner=request.user,  # type: ignore[arg-type]
+                filename=form.validated_data["filename"],
+                size=form.validated_data["size"],
+            )
+        except DataError as exc:
+            code = 413 if "limit" in str(exc) else 400
+            return Response({"size": [str(exc)]}, status=code)
+        url = f"/api/v1/uploads/{upload.pk}/"
+        return Response(
+            UploadSerializer(upload).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": url, "Upload-Offset": "0", "Tus-Resumable": "1.0.0"},
+        )
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        upload = self.get_object()
+        return Response(
+            UploadSerializer(upload).data,
+            headers={"Upload-Offset": str(upload.offset), "Upload-Length": str(upload.size),
+                     "Cache-Control": "no-store"},
+        )  # fmt: skip
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.upload_delete(upload=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -87,8 +282,7 @@ class JobViewSet(
     @action(detail=True, methods=["get"])
     def events(self, request: Request, pk: str | None = None) -> Response:
         job = get_object_or_404(self.get_queryset(), pk=pk)
-        try:
-            after = int(request.query_params.get("after", "0"))
-        except ValueError:
+        after = _after(request)
+        if after is None:
             return Response({"after": ["Must be an integer."]}, status=status.HTTP_400_BAD_REQUEST)
         return Response([e.as_message() for e in selectors.job_events(job=job, after=after)])

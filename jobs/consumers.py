@@ -8,7 +8,6 @@ from django.contrib.auth.models import AnonymousUser
 from rest_framework.authtoken.models import Token
 
 from jobs import selectors
-from jobs.services import job_group
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -21,15 +20,14 @@ def _user_from_token(key: str) -> Any:
 
 
 @database_sync_to_async
-def _owned_job_events(user: Any, job_id: int) -> list[dict[str, Any]] | None:
-    job = selectors.job_for_watcher(user=user, job_id=job_id)
-    if job is None:
-        return None
-    return [e.as_message() for e in selectors.job_events(job=job)]
+def _history(user: Any, topic: str, object_id: int) -> list[dict[str, Any]] | None:
+    return selectors.events_for_watcher(user=user, topic=topic, object_id=object_id)
 
 
-class JobProgressConsumer(AsyncJsonWebsocketConsumer):
-    """Streams a job's events to its owner: everything so far on connect, then live."""
+class ProgressConsumer(AsyncJsonWebsocketConsumer):
+    """Streams a job's or dataset's events to its owner: everything so far, then live."""
+
+    topic = "jobs"
 
     async def connect(self) -> None:
         self.last_seq = 0
@@ -47,11 +45,11 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
         if not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        job_id = int(self.scope["url_route"]["kwargs"]["job_id"])
+        object_id = int(self.scope["url_route"]["kwargs"]["object_id"])
         # Join before reading history so nothing falls between the replay and the live feed.
-        self.group = job_group(job_id)
+        self.group = f"{self.topic[:-1]}_{object_id}"
         await self.channel_layer.group_add(self.group, self.channel_name)
-        history = await _owned_job_events(user, job_id)
+        history = await _history(user, self.topic, object_id)
         if history is None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
             self.group = None
@@ -67,7 +65,7 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         """Watchers only listen."""
 
-    async def job_event(self, message: dict[str, Any]) -> None:
+    async def progress_event(self, message: dict[str, Any]) -> None:
         await self._forward(message["event"])
 
     async def _forward(self, event: dict[str, Any]) -> None:
@@ -75,3 +73,9 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
             return
         self.last_seq = event["seq"]
         await self.send_json(event)
+
+
+class DatasetProgressConsumer(ProgressConsumer):
+    """Streams a dataset's profiling events to its owner."""
+
+    topic = "datasets"

@@ -1,32 +1,85 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 
 
 class Dataset(models.Model):
+    """An immutable file and what was learnt about it; edits make a new version."""
+
     class Status(models.TextChoices):
+        PENDING = "PENDING"
+        PROFILING = "PROFILING"
         READY = "READY"
         FAILED = "FAILED"
 
+    class Kind(models.TextChoices):
+        TABULAR = "tabular"
+        IMAGE = "image"
+        TEXT = "text"
+        TIMESERIES = "timeseries"
+
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.TABULAR)
     # Stored under a server-generated name; the user's file name is only shown.
     file = models.FileField(upload_to="datasets/", max_length=300)
     original_filename = models.CharField(max_length=255, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.READY)
-    sha256 = models.CharField(max_length=64)
+    format = models.CharField(max_length=16, default="csv")
+    encoding = models.CharField(max_length=32, blank=True)
+    delimiter = models.CharField(max_length=4, blank=True)
+    has_header = models.BooleanField(default=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    error = models.TextField(blank=True)
+    sha256 = models.CharField(max_length=64, db_index=True)
     size_bytes = models.BigIntegerField()
-    n_rows = models.IntegerField()
-    n_columns = models.IntegerField()
-    columns = models.JSONField(default=list)
+    n_rows = models.BigIntegerField(null=True, blank=True)
+    n_columns = models.IntegerField(null=True, blank=True)
+    columns = models.JSONField(default=list, blank=True)
+    column_types = models.JSONField(default=dict, blank=True)
+    text_column = models.CharField(max_length=255, blank=True)
+    timestamp_column = models.CharField(max_length=255, blank=True)
+    profile = models.JSONField(default=dict, blank=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    version = models.PositiveIntegerField(default=1)
+    changes = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    profiled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.n_rows}x{self.n_columns})"
+        return f"{self.name} v{self.version}"
+
+
+class Upload(models.Model):
+    """A resumable upload in progress: bytes land in a staging file, at `offset`."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    filename = models.CharField(max_length=255)
+    size = models.BigIntegerField()
+    offset = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Upload {self.id} ({self.offset}/{self.size})"
+
+    @property
+    def complete(self) -> bool:
+        return self.offset == self.size
 
 
 class TrainingJob(models.Model):
@@ -96,21 +149,16 @@ class Trial(models.Model):
         return f"Trial {self.number} of job {self.job_id}"
 
 
-class JobEvent(models.Model):
-    """Every progress event, persisted in order so a watcher that connects late sees it all."""
+class ProgressEvent(models.Model):
+    """A progress event, persisted in order so a watcher that connects late sees it all."""
 
-    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="events")
     seq = models.PositiveIntegerField()
     kind = models.CharField(max_length=32)
     payload = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["job", "seq"]
-        constraints = [models.UniqueConstraint(fields=["job", "seq"], name="event_seq_unique")]
-
-    def __str__(self) -> str:
-        return f"Event {self.seq} of job {self.job_id}: {self.kind}"
+        abstract = True
 
     def as_message(self) -> dict[str, object]:
         return {
@@ -119,3 +167,27 @@ class JobEvent(models.Model):
             "payload": self.payload,
             "created_at": self.created_at.isoformat(),
         }
+
+
+class JobEvent(ProgressEvent):
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="events")
+
+    class Meta:
+        ordering = ["job", "seq"]
+        constraints = [models.UniqueConstraint(fields=["job", "seq"], name="event_seq_unique")]
+
+    def __str__(self) -> str:
+        return f"Event {self.seq} of job {self.job_id}: {self.kind}"
+
+
+class DatasetEvent(ProgressEvent):
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="events")
+
+    class Meta:
+        ordering = ["dataset", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "seq"], name="dataset_event_seq_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"Event {self.seq} of dataset {self.dataset_id}: {self.kind}"

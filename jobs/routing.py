@@ -1,7 +1,8 @@
 from django.urls import path
 
-from jobs.consumers import JobProgressConsumer
+from jobs.consumers import DatasetProgressConsumer, ProgressConsumer
 
 websocket_urlpatterns = [
-    path("ws/jobs/<int:job_id>/", JobProgressConsumer.as_asgi()),
+    path("ws/jobs/<int:object_id>/", ProgressConsumer.as_asgi()),
+    path("ws/datasets/<int:object_id>/", DatasetProgressConsumer.as_asgi()),
 ]

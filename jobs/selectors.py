@@ -1,25 +1,85 @@
-"""Reads for datasets, jobs and events, always scoped to the user asking."""
+"""Reads for datasets, uploads, jobs and events, always scoped to the user asking."""
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
 import pandas as pd
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
-from jobs.engine.data import read_csv
-from jobs.models import Dataset, JobEvent, TrainingJob
+from jobs.engine.formats import ReadOptions, TableSource, inspect_table, iter_batches, read_frame
+from jobs.models import Dataset, DatasetEvent, JobEvent, TrainingJob, Upload
+
+AnyUser = User | AnonymousUser
 
 
-def dataset_list(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Dataset]:
+def dataset_list(*, user: AnyUser) -> QuerySet[Dataset]:
     return Dataset.objects.filter(owner_id=user.pk)
 
 
-def dataset_frame(*, dataset: Dataset) -> pd.DataFrame:
-    with dataset.file.open("rb") as fileobj:
-        return read_csv(fileobj)
+def upload_list(*, user: AnyUser) -> QuerySet[Upload]:
+    return Upload.objects.filter(owner_id=user.pk)
 
 
-def job_list(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[TrainingJob]:
+@contextlib.contextmanager
+def dataset_local_path(*, dataset: Dataset) -> Iterator[Path]:
+    """The dataset's file as a local path: in place on local storage, else a temporary copy."""
+    try:
+        yield Path(dataset.file.path)
+        return
+    except NotImplementedError:
+        pass
+    suffix = "".join(Path(dataset.file.name).suffixes)
+    with tempfile.NamedTemporaryFile(suffix=suffix) as copy:
+        with dataset.file.open("rb") as remote:
+            shutil.copyfileobj(remote, copy, 1 << 20)
+        copy.flush()
+        yield Path(copy.name)
+
+
+def dataset_source(*, dataset: Dataset) -> TableSource:
+    with dataset_local_path(dataset=dataset) as path:
+        return inspect_table(
+            path,
+            dataset.original_filename if dataset.format != "parquet" else "data.parquet",
+            ReadOptions(
+                format=dataset.format,
+                encoding=dataset.encoding or None,
+                delimiter=dataset.delimiter or None,
+                header=dataset.has_header,
+            ),
+        )
+
+
+def dataset_frame(*, dataset: Dataset, max_rows: int | None = None) -> pd.DataFrame:
+    source = dataset_source(dataset=dataset)
+    with dataset_local_path(dataset=dataset) as path:
+        return read_frame(path, source, max_rows=max_rows)
+
+
+def dataset_rows(*, dataset: Dataset, offset: int, limit: int) -> list[dict[str, Any]]:
+    """One page of rows, read by streaming up to it."""
+    source = dataset_source(dataset=dataset)
+    rows: list[dict[str, Any]] = []
+    seen = 0
+    with dataset_local_path(dataset=dataset) as path:
+        for batch in iter_batches(path, source):
+            if seen + batch.num_rows > offset:
+                start = max(offset - seen, 0)
+                rows += batch.slice(start, limit - len(rows)).to_pylist()
+                if len(rows) >= limit:
+                    break
+            seen += batch.num_rows
+    return rows
+
+
+def job_list(*, user: AnyUser) -> QuerySet[TrainingJob]:
     return (
         TrainingJob.objects.filter(owner_id=user.pk)
         .select_related("dataset")
@@ -31,5 +91,14 @@ def job_events(*, job: TrainingJob, after: int = 0) -> QuerySet[JobEvent]:
     return JobEvent.objects.filter(job=job, seq__gt=after).order_by("seq")
 
 
-def job_for_watcher(*, user: AbstractBaseUser | AnonymousUser, job_id: int) -> TrainingJob | None:
-    return TrainingJob.objects.filter(owner_id=user.pk, pk=job_id).first()
+def dataset_events(*, dataset: Dataset, after: int = 0) -> QuerySet[DatasetEvent]:
+    return DatasetEvent.objects.filter(dataset=dataset, seq__gt=after).order_by("seq")
+
+
+def events_for_watcher(*, user: AnyUser, topic: str, object_id: int) -> list[dict[str, Any]] | None:
+    """Every stored event of a job or dataset the user owns; None if it is not theirs."""
+    if topic == "jobs":
+        job = TrainingJob.objects.filter(owner_id=user.pk, pk=object_id).first()
+        return None if job is None else [e.as_message() for e in job_events(job=job)]
+    dataset = Dataset.objects.filter(owner_id=user.pk, pk=object_id).first()
+    return None if dataset is None else [e.as_message() for e in dataset_events(dataset=dataset)]

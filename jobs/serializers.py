@@ -2,29 +2,121 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from jobs.models import Dataset, TrainingJob, Trial
+from jobs.models import Dataset, TrainingJob, Trial, Upload
+
+COLUMN_TYPES = [
+    "numeric",
+    "integer",
+    "boolean",
+    "categorical",
+    "text",
+    "datetime",
+    "image_path",
+    "identifier",
+    "constant",
+]
 
 
-class DatasetUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(allow_empty_file=True)
+class DatasetOptionsSerializer(serializers.Serializer):
+    """How to read a file: everything is detected unless given."""
+
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    kind = serializers.ChoiceField(choices=Dataset.Kind.choices, required=False, allow_blank=True)
+    format = serializers.ChoiceField(
+        choices=["csv", "tsv", "csv.gz", "parquet", "jsonl", "xlsx"], required=False
+    )
+    encoding = serializers.ChoiceField(
+        choices=["utf-8", "utf-8-sig", "latin-1", "cp1252"], required=False
+    )
+    delimiter = serializers.ChoiceField(choices=[",", ";", "\t", "|"], required=False)
+    header = serializers.BooleanField(required=False, default=True)
+    column_types = serializers.DictField(
+        child=serializers.ChoiceField(choices=COLUMN_TYPES), required=False
+    )
+    text_column = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    timestamp_column = serializers.CharField(max_length=255, required=False, allow_blank=True)
+
+
+class DatasetUploadSerializer(DatasetOptionsSerializer):
+    file = serializers.FileField(required=False, allow_empty_file=True)
+    upload = serializers.UUIDField(required=False)
+
+    def validate(self, attrs: dict[str, object]) -> dict[str, object]:
+        if ("file" in attrs) == ("upload" in attrs):
+            raise serializers.ValidationError(
+                "Send either a file (multipart) or the id of a finished upload."
+            )
+        return attrs
 
 
 class DatasetSerializer(serializers.ModelSerializer):
+    children: serializers.PrimaryKeyRelatedField[Dataset] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
+
     class Meta:
         model = Dataset
         fields = [
             "id",
             "name",
+            "kind",
+            "version",
+            "parent",
+            "children",
+            "changes",
             "original_filename",
+            "format",
+            "encoding",
+            "delimiter",
+            "has_header",
             "status",
+            "error",
             "sha256",
             "size_bytes",
             "n_rows",
             "n_columns",
             "columns",
+            "column_types",
+            "text_column",
+            "timestamp_column",
+            "profile",
             "created_at",
+            "profiled_at",
         ]
+
+
+class DatasetListSerializer(DatasetSerializer):
+    class Meta(DatasetSerializer.Meta):
+        fields = [f for f in DatasetSerializer.Meta.fields if f != "profile"]
+
+
+class VersionRequestSerializer(serializers.Serializer):
+    drop_columns = serializers.ListField(
+        child=serializers.CharField(max_length=255), required=False, default=list
+    )
+    column_types = serializers.DictField(
+        child=serializers.ChoiceField(choices=COLUMN_TYPES), required=False, default=dict
+    )
+    relabel_column = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    relabel = serializers.DictField(child=serializers.CharField(), required=False, default=dict)
+
+    def validate(self, attrs: dict[str, object]) -> dict[str, object]:
+        if not (attrs["drop_columns"] or attrs["column_types"] or attrs.get("relabel")):
+            raise serializers.ValidationError("Name at least one change for the new version.")
+        if attrs.get("relabel") and not attrs.get("relabel_column"):
+            raise serializers.ValidationError("'relabel' needs 'relabel_column'.")
+        return attrs
+
+
+class UploadCreateSerializer(serializers.Serializer):
+    filename = serializers.CharField(max_length=255)
+    size = serializers.IntegerField(min_value=0)
+
+
+class UploadSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Upload
+        fields = ["id", "filename", "size", "offset", "complete", "created_at", "updated_at"]
 
 
 class JobCreateSerializer(serializers.Serializer):

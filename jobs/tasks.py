@@ -14,3 +14,12 @@ def run_training_job(job_id: int) -> None:
     if job is None:
         return
     services.job_run(job=job)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def profile_dataset(dataset_id: int) -> None:
+    """Claim a pending dataset and profile it; a redelivered message finds it claimed."""
+    dataset = services.dataset_claim_profiling(dataset_id=dataset_id)
+    if dataset is None:
+        return
+    services.dataset_profile(dataset=dataset)

@@ -78,6 +78,7 @@ def postgres_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 @pytest.fixture
 def media_root(settings: Any, tmp_path: Path) -> Path:
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.UPLOAD_STAGING_DIR = str(tmp_path / "uploads")
     return Path(settings.MEDIA_ROOT)
 
 

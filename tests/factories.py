@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import hashlib
+import uuid
+from pathlib import Path
 from typing import Any
 
 import factory
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.files.uploadedfile import SimpleUploadedFile
 
 from jobs import services
 from jobs.models import Dataset
@@ -22,6 +25,32 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", "Passw0rd!-x")
 
 
-def make_dataset(owner: Any, content: bytes | None = None, name: str = "cancer") -> Dataset:
-    upload = SimpleUploadedFile(f"{name}.csv", content or breast_cancer_csv(), "text/csv")
-    return services.dataset_create(owner=owner, uploaded_file=upload, name=name)
+def stage(content: bytes, suffix: str = ".csv") -> Path:
+    """Put bytes where uploads land, as the upload views do."""
+    folder = Path(settings.UPLOAD_STAGING_DIR)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{uuid.uuid4().hex}{suffix}"
+    path.write_bytes(content)
+    return path
+
+
+def make_dataset(
+    owner: Any,
+    content: bytes | None = None,
+    name: str = "cancer",
+    filename: str = "cancer.csv",
+    **request: Any,
+) -> Dataset:
+    """A dataset created and profiled synchronously, as the worker would."""
+    content = content if content is not None else breast_cancer_csv()
+    dataset, _ = services.dataset_create(
+        owner=owner,
+        path=stage(content, "".join(Path(filename).suffixes)),
+        filename=filename,
+        sha256=hashlib.sha256(content).hexdigest(),
+        request=services.DatasetRequest(name=name, **request),
+    )
+    claimed = services.dataset_claim_profiling(dataset_id=dataset.pk)
+    if claimed is not None:
+        dataset = services.dataset_profile(dataset=claimed)
+    return dataset

@@ -1,147 +1,24 @@
 // Typed calls to the REST API in docs/api.md. Everything is same-origin with the session cookie.
 
-export type Id = number | string;
+import type {
+  Dataset,
+  DatasetOptions,
+  Deployment,
+  Id,
+  Instance,
+  Job,
+  Me,
+  ModelVersion,
+  NewJob,
+  Page,
+  Prediction,
+  RegisteredModel,
+  RowsPage,
+  Upload,
+  VersionRequest,
+} from "./types";
 
-export interface Me {
-  id: Id;
-  username: string;
-}
-
-export interface Page<T> {
-  count: number;
-  next: string | null;
-  previous: string | null;
-  results: T[];
-}
-
-export type ColumnType = "numeric" | "boolean" | "categorical";
-
-export interface Column {
-  name: string;
-  type: ColumnType;
-}
-
-export interface Dataset {
-  id: Id;
-  name: string;
-  status: string;
-  sha256: string;
-  size_bytes: number;
-  n_rows: number;
-  n_columns: number;
-  columns: Column[];
-  created_at: string;
-}
-
-export type TaskType = "binary" | "multiclass" | "regression";
-export type JobStatus = "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED";
-export type TrialStatus = "RUNNING" | "COMPLETED" | "FAILED";
-export type Metrics = Record<string, unknown>;
-
-export interface Epoch {
-  epoch: number;
-  [metric: string]: unknown;
-}
-
-export interface Trial {
-  id: Id;
-  number: number;
-  status: TrialStatus;
-  hyperparameters: Metrics | null;
-  score: number | null;
-  metrics: Metrics | null;
-  epochs: Epoch[];
-  started_at: string | null;
-  finished_at: string | null;
-}
-
-export interface Job {
-  id: Id;
-  dataset: Id;
-  target: string;
-  task_type: TaskType | null;
-  max_trials: number;
-  max_epochs: number;
-  status: JobStatus;
-  error: string | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  best_trial: Id | null;
-  test_metrics: Metrics | null;
-  model_version: Id | null;
-  trials?: Trial[];
-}
-
-export interface NewJob {
-  dataset: Id;
-  target: string;
-  task_type?: TaskType;
-  max_trials?: number;
-  max_epochs?: number;
-}
-
-interface EventBase<K extends string, P> {
-  seq: number;
-  kind: K;
-  payload: P;
-  created_at: string;
-}
-
-export type JobEvent =
-  | EventBase<"job_status", { status: JobStatus; error?: string | null }>
-  | EventBase<"trial_started", { trial: number }>
-  | EventBase<"epoch_end", { trial: number; epoch: number; metrics: Metrics }>
-  | EventBase<"trial_finished", { trial: number; status: TrialStatus; score: number | null; hyperparameters: Metrics | null }>
-  | EventBase<"job_finished", { status: JobStatus; model_version?: Id | null; test_metrics?: Metrics | null }>;
-
-export interface SchemaColumn {
-  name: string;
-  type: ColumnType;
-  values?: unknown[];
-}
-
-export interface ModelVersion {
-  id: Id;
-  model: Id;
-  model_name: string;
-  version: number;
-  job: Id | null;
-  dataset: Id | null;
-  task_type: TaskType;
-  metrics: Metrics | null;
-  hyperparameters: Metrics | null;
-  input_schema: SchemaColumn[];
-  target: string;
-  classes: unknown[] | null;
-  created_at: string;
-}
-
-export interface RegisteredModel {
-  id: Id;
-  name: string;
-  task_type: TaskType;
-  // The contract does not say whether this is a number, an id or a nested version.
-  latest_version: unknown;
-  created_at: string;
-  versions?: ModelVersion[];
-}
-
-export type DeploymentStatus = "PENDING" | "READY" | "FAILED";
-
-export interface Deployment {
-  id: Id;
-  name: string;
-  model_version: Id;
-  status: DeploymentStatus;
-  endpoint_url: string | null;
-  error: string | null;
-  created_at: string;
-  ready_at: string | null;
-}
-
-export type Prediction = number | { label: string; probabilities: Record<string, number> };
-export type Instance = Record<string, unknown>;
+export type * from "./types";
 
 /** An error answer; `message` is already readable, `field` names the offending column if any. */
 export class ApiError extends Error {
@@ -172,7 +49,10 @@ export function csrfToken(): string {
   return readCookie("csrftoken");
 }
 
-function errorMessage(status: number, body: unknown): string {
+// Field names whose messages read well on their own ("file": the upload could not be read).
+const BARE_FIELDS = new Set(["non_field_errors", "file", "size"]);
+
+export function errorMessage(status: number, body: unknown): string {
   if (body && typeof body === "object" && !Array.isArray(body)) {
     const obj = body as Record<string, unknown>;
     if (typeof obj.detail === "string") {
@@ -184,7 +64,7 @@ function errorMessage(status: number, body: unknown): string {
         : typeof value === "string"
           ? value
           : JSON.stringify(value);
-      return key === "non_field_errors" ? text : `${key}: ${text}`;
+      return BARE_FIELDS.has(key) ? text : `${key}: ${text}`;
     });
     if (parts.length) return parts.join("; ");
   }
@@ -209,22 +89,27 @@ async function request<T>(method: string, path: string, opts: RequestOptions = {
   }
   if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
   const res = await fetch(path, { method, headers, body, credentials: "same-origin", signal: opts.signal });
-  const text = res.status === 204 ? "" : await res.text();
-  let data: unknown = undefined;
-  if (text) {
-    try {
-      data = JSON.parse(text);
-    } catch {
-      data = null; // an HTML error page from a proxy or Django's debug view
-    }
-  }
+  const data = await readBody(res);
   if (!res.ok) throw new ApiError(res.status, data, errorMessage(res.status, data));
   return data as T;
+}
+
+/** The JSON body of an answer: undefined when empty, null when not JSON. */
+export async function readBody(res: Response): Promise<unknown> {
+  const text = res.status === 204 ? "" : await res.text();
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null; // an HTML error page from a proxy or Django's debug view
+  }
 }
 
 const get = <T>(path: string, signal?: AbortSignal) => request<T>("GET", path, { signal });
 const post = <T>(path: string, json: unknown, signal?: AbortSignal) => request<T>("POST", path, { json, signal });
 const enc = (v: Id) => encodeURIComponent(String(v));
+export const datasetPath = (id: Id) => `/api/v1/datasets/${enc(id)}/`;
+export const uploadPath = (id: string) => `/api/v1/uploads/${enc(id)}/`;
 
 /** `next` links may be absolute with whatever host the server believes it has; keep them same-origin. */
 function sameOriginPath(url: string): string {
@@ -248,13 +133,20 @@ export const api = {
   me: (signal?: AbortSignal) => get<Me>("/api/v1/auth/me/", signal),
 
   datasets: (signal?: AbortSignal) => listAll<Dataset>("/api/v1/datasets/", signal),
-  dataset: (id: Id, signal?: AbortSignal) => get<Dataset>(`/api/v1/datasets/${enc(id)}/`, signal),
-  uploadDataset(file: File, name: string, signal?: AbortSignal): Promise<Dataset> {
-    const form = new FormData();
-    form.append("file", file);
-    if (name) form.append("name", name);
-    return request<Dataset>("POST", "/api/v1/datasets/", { form, signal });
-  },
+  dataset: (id: Id, signal?: AbortSignal) => get<Dataset>(datasetPath(id), signal),
+  /** Turns a finished resumable upload into a dataset (200 with `existing` for a known file). */
+  createDataset: (upload: string, options: DatasetOptions, signal?: AbortSignal) =>
+    post<Dataset>("/api/v1/datasets/", { upload, ...options }, signal),
+  datasetRows: (id: Id, offset: number, limit: number, signal?: AbortSignal) =>
+    get<RowsPage>(`${datasetPath(id)}rows/?offset=${offset}&limit=${limit}`, signal),
+  datasetVersions: (id: Id, signal?: AbortSignal) => listAll<Dataset>(`${datasetPath(id)}versions/`, signal),
+  createVersion: (id: Id, changes: VersionRequest, signal?: AbortSignal) =>
+    post<Dataset>(`${datasetPath(id)}versions/`, changes, signal),
+  exportUrl: (id: Id) => `${datasetPath(id)}export/`,
+
+  createUpload: (filename: string, size: number, signal?: AbortSignal) =>
+    post<Upload>("/api/v1/uploads/", { filename, size }, signal),
+  upload: (id: string, signal?: AbortSignal) => get<Upload>(uploadPath(id), signal),
 
   jobs: (signal?: AbortSignal) => listAll<Job>("/api/v1/jobs/", signal),
   job: (id: Id, signal?: AbortSignal) => get<Job>(`/api/v1/jobs/${enc(id)}/`, signal),
@@ -272,7 +164,8 @@ export const api = {
     post<{ predictions: Prediction[] }>(`/api/v1/deployments/${enc(name)}/predict/`, { instances }, signal),
 };
 
-export function jobSocketUrl(id: Id): string {
+/** `/ws/jobs/<id>/` or `/ws/datasets/<id>/` on this host. */
+export function socketUrl(topic: "jobs" | "datasets", id: Id): string {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  return `${scheme}://${location.host}/ws/jobs/${enc(id)}/`;
+  return `${scheme}://${location.host}/ws/${topic}/${enc(id)}/`;
 }

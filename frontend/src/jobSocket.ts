@@ -1,25 +1,41 @@
-import { jobSocketUrl, type Id, type JobEvent } from "./api";
+import { socketUrl, type DatasetEvent, type Id, type JobEvent } from "./api";
 
 export type SocketState = "connecting" | "live" | "closed";
 
-export interface JobSocketHandlers {
-  onEvent(ev: JobEvent): void;
+export interface SocketHandlers<E> {
+  onEvent(ev: E): void;
   onState(state: SocketState): void;
   /** Called when the server refuses us (4401 anonymous, 4403 not the owner); no retry follows. */
   onRefused(code: number): void;
-  /** Called after an unexpected close; return false to stop reconnecting (job finished). */
+  /** Called after an unexpected close; return false to stop reconnecting (job or profiling finished). */
   onDropped(): boolean;
   /** Checked again right before reconnecting, since the job may finish while we wait. */
   shouldReconnect(): boolean;
 }
 
+export type JobSocketHandlers = SocketHandlers<JobEvent>;
+
 const MAX_BACKOFF_MS = 10_000;
 
+/** Follows a job's events (`/ws/jobs/<id>/`). */
+export function followJob(id: Id, signal: AbortSignal, handlers: SocketHandlers<JobEvent>): void {
+  followEvents(socketUrl("jobs", id), signal, handlers);
+}
+
+/** Follows a dataset's profiling events (`/ws/datasets/<id>/`). */
+export function followDataset(id: Id, signal: AbortSignal, handlers: SocketHandlers<DatasetEvent>): void {
+  followEvents(socketUrl("datasets", id), signal, handlers);
+}
+
 /**
- * Follows a job's event stream, reconnecting with exponential backoff. The server replays every
+ * Follows an event stream, reconnecting with exponential backoff. The server replays every
  * event on connect, so callers must dedupe by `seq`.
  */
-export function followJob(id: Id, signal: AbortSignal, handlers: JobSocketHandlers): void {
+export function followEvents<E extends { kind: string }>(
+  url: string,
+  signal: AbortSignal,
+  handlers: SocketHandlers<E>,
+): void {
   let socket: WebSocket | null = null;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let attempt = 0;
@@ -27,7 +43,7 @@ export function followJob(id: Id, signal: AbortSignal, handlers: JobSocketHandle
   function connect(): void {
     if (signal.aborted) return;
     handlers.onState("connecting");
-    const ws = new WebSocket(jobSocketUrl(id));
+    const ws = new WebSocket(url);
     socket = ws;
     ws.addEventListener("open", () => {
       attempt = 0;
@@ -41,7 +57,7 @@ export function followJob(id: Id, signal: AbortSignal, handlers: JobSocketHandle
         return;
       }
       for (const ev of Array.isArray(data) ? data : [data]) {
-        if (ev && typeof ev === "object" && "kind" in ev) handlers.onEvent(ev as JobEvent);
+        if (ev && typeof ev === "object" && "kind" in ev) handlers.onEvent(ev as E);
       }
     });
     ws.addEventListener("close", (ev) => {

@@ -15,9 +15,20 @@ from tests.stack import Stack
 
 
 def upload(client: httpx.Client, content: bytes, name: str = "cancer.csv") -> dict[str, Any]:
+    """Upload a file and wait for the worker to profile it."""
     answer = client.post("/api/v1/datasets/", files={"file": (name, content, "text/csv")})
     assert answer.status_code == 201, answer.text
-    return dict(answer.json())
+    return wait_dataset(client, answer.json()["id"])
+
+
+def wait_dataset(client: httpx.Client, dataset_id: int, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        dataset = client.get(f"/api/v1/datasets/{dataset_id}/").json()
+        if dataset["status"] in ("READY", "FAILED"):
+            return dict(dataset)
+        time.sleep(0.2)
+    raise AssertionError(f"dataset {dataset_id} still {dataset['status']} after {timeout}s")
 
 
 def create_job(client: httpx.Client, dataset_id: int, **extra: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from jobs.models import Dataset
+from jobs.tasks import profile_dataset
 from tests.conftest import breast_cancer_csv
 
 pytestmark = pytest.mark.django_db
@@ -19,6 +20,12 @@ def _upload(api: Any, content: bytes, filename: str = "data.csv") -> Any:
         {"file": SimpleUploadedFile(filename, content, "text/csv")},
         format="multipart",
     )
+
+
+def _profiled(api: Any, dataset_id: int) -> dict[str, Any]:
+    """Run the profiling task as the worker would, then read the dataset back."""
+    profile_dataset(dataset_id)
+    return dict(api.get(f"/api/v1/datasets/{dataset_id}/").json())
 
 
 def _stored_files(media_root: Path) -> list[Path]:
@@ -36,7 +43,9 @@ def test_upload_records_hash_shape_and_types_under_a_server_name(
 
     # then it is recorded with its hash, shape and column types
     assert answer.status_code == 201, answer.content
-    body = answer.json()
+    assert answer.json()["status"] == "PENDING"
+    body = _profiled(api_as("owner"), answer.json()["id"])
+    assert body["status"] == "READY", body["error"]
     assert body["sha256"] == hashlib.sha256(content).hexdigest()
     assert (body["n_rows"], body["n_columns"]) == (569, 10)
     assert {c["name"]: c["type"] for c in body["columns"]}["clinic"] == "categorical"
@@ -48,27 +57,45 @@ def test_upload_records_hash_shape_and_types_under_a_server_name(
 
 
 @pytest.mark.parametrize(
-    ("content", "message"),
+    ("content", "options", "message"),
     [
-        (b"", "empty"),
-        (b"   \n\n", "empty"),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4, "binary"),
-        (b"just one column\nhello\nworld\n", "single column"),
-        (b"a,b,c\n", "no data rows"),
-        (b"a,,c\n1,2,3\n4,5,6\n", "blank"),
-        (b"a,b\n1,2\n\xff\xfe\xfa,3\n", "UTF-8"),
+        (b"", {}, "empty"),
+        (b"   \n\n", {}, "empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4, {}, "not a table"),
+        (b"MZ\x90\x00" + bytes(range(256)) * 8, {}, "not a table"),
+        (b"just one column\nhello\nworld\n", {}, "does not look delimited"),
+        (b"a,b,c\n", {}, "no data rows"),
+        (b"a,,c\n1,2,3\n4,5,6\n", {}, "blank"),
+        (b"a,b,a\n1,2,3\n4,5,6\n", {}, "must be unique"),
+        (b"a,b,c\n1,2,3\n4,5\n6,7,8\n", {}, "row"),
+        (b"a,b\n1,2\n\xff\xfe\xfa,3\n", {"encoding": "utf-8"}, "utf-8"),
     ],
-    ids=["empty", "blank-lines", "binary", "not-csv", "header-only", "blank-header", "undecodable"],
+    ids=[
+        "empty",
+        "blank-lines",
+        "png-renamed",
+        "exe-renamed",
+        "not-delimited",
+        "header-only",
+        "blank-header",
+        "duplicate-header",
+        "ragged",
+        "undecodable",
+    ],
 )
 def test_bad_files_get_a_clear_400_and_leave_nothing(
-    api_as: Any, media_root: Path, content: bytes, message: str
+    api_as: Any, media_root: Path, content: bytes, options: dict[str, str], message: str
 ) -> None:
     # given an existing dataset that must stay untouched
     assert _upload(api_as("owner"), breast_cancer_csv()).status_code == 201
     before = _stored_files(media_root)
 
     # when a malformed file is uploaded
-    answer = _upload(api_as("owner"), content)
+    answer = api_as("owner").post(
+        "/api/v1/datasets/",
+        {"file": SimpleUploadedFile("data.csv", content, "text/csv"), **options},
+        format="multipart",
+    )
 
     # then the answer names the problem, and no row or file is left behind
     assert answer.status_code == 400
@@ -77,10 +104,29 @@ def test_bad_files_get_a_clear_400_and_leave_nothing(
     assert _stored_files(media_root) == before
 
 
+def test_latin1_is_detected_and_kept(api_as: Any, media_root: Path) -> None:
+    content = "name,city\n" + "".join(f"Zoë {i},Köln\n" for i in range(20))
+    answer = _upload(api_as("owner"), content.encode("latin-1"))
+    assert answer.status_code == 201, answer.content
+    assert answer.json()["encoding"] in ("latin-1", "cp1252")
+    body = _profiled(api_as("owner"), answer.json()["id"])
+    assert body["status"] == "READY", body["error"]
+
+
+def test_a_file_over_the_limit_is_refused_before_it_is_read(
+    api_as: Any, media_root: Path, settings: Any
+) -> None:
+    settings.DATASET_MAX_BYTES = 1000
+    answer = _upload(api_as("owner"), b"a,b\n" + b"1,2\n" * 300_000)
+    assert answer.status_code == 413
+    assert "limit is 1000" in answer.json()["file"][0]
+    assert Dataset.objects.count() == 0
+
+
 def test_upload_without_a_file_is_refused(api_as: Any, media_root: Path) -> None:
     answer = api_as("owner").post("/api/v1/datasets/", {}, format="multipart")
     assert answer.status_code == 400
-    assert "file" in answer.json()
+    assert "Send either a file" in answer.json()["non_field_errors"][0]
 
 
 def test_anonymous_upload_is_refused(api_as: Any, media_root: Path) -> None:

@@ -1,92 +1,22 @@
-"""Writes for datasets, training jobs, trials and their progress events."""
+"""Writes for training jobs and their trials."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import tempfile
-import uuid
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.files import File
-from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from jobs import selectors
-from jobs.engine.data import DataError, TaskType, check_target, read_csv, summarize
-from jobs.models import Dataset, JobEvent, TrainingJob, Trial
+from jobs.engine.data import DataError, TaskType, check_target
+from jobs.models import Dataset, TrainingJob, Trial
+from jobs.services.events import event_record
 
 logger = logging.getLogger(__name__)
-
-
-class ConflictError(Exception):
-    """The change would break an object that depends on this one."""
-
-
-def job_group(job_id: int) -> str:
-    return f"job_{job_id}"
-
-
-def _sha256(fileobj: IO[bytes]) -> str:
-    digest = hashlib.sha256()
-    for chunk in iter(lambda: fileobj.read(1 << 20), b""):
-        digest.update(chunk)
-    fileobj.seek(0)
-    return digest.hexdigest()
-
-
-def dataset_create(*, owner: User, uploaded_file: UploadedFile, name: str = "") -> Dataset:
-    """Validate a CSV upload, store it under a server-generated name, and record its summary."""
-    if uploaded_file.size is not None and uploaded_file.size > settings.DATASET_MAX_BYTES:
-        raise DataError(
-            f"The file is {uploaded_file.size} bytes; the limit is {settings.DATASET_MAX_BYTES}."
-        )
-    fileobj: IO[bytes] = uploaded_file.file  # type: ignore[assignment]
-    fileobj.seek(0)
-    sha256 = _sha256(fileobj)
-    frame = read_csv(fileobj)
-    fileobj.seek(0)
-    summary = summarize(frame)
-    display_name = (name or Path(uploaded_file.name or "dataset").stem or "dataset")[:200]
-    dataset = Dataset(
-        owner=owner,
-        name=display_name,
-        original_filename=(uploaded_file.name or "")[:255],
-        sha256=sha256,
-        size_bytes=uploaded_file.size or 0,
-        n_rows=summary.n_rows,
-        n_columns=len(summary.columns),
-        columns=[{"name": c.name, "type": c.type} for c in summary.columns],
-    )
-    dataset.file.save(f"{uuid.uuid4().hex}.csv", File(fileobj), save=False)
-    try:
-        with transaction.atomic():
-            dataset.save()
-    except BaseException:
-        # No orphan file when the row could not be written.
-        dataset.file.delete(save=False)
-        raise
-    return dataset
-
-
-def dataset_delete(*, dataset: Dataset) -> None:
-    """Delete a dataset and its file, unless a job still refers to it."""
-    if dataset.jobs.exists():
-        raise ConflictError(
-            f"Dataset '{dataset.name}' is used by {dataset.jobs.count()} training job(s) and "
-            "cannot be deleted."
-        )
-    with transaction.atomic():
-        stored = dataset.file.name
-        dataset.delete()
-        transaction.on_commit(lambda: dataset.file.storage.delete(stored))
 
 
 def job_create(
@@ -115,30 +45,9 @@ def job_create(
             max_trials=max_trials,
             max_epochs=max_epochs,
         )
-        job_event_record(job=job, kind="job_status", payload={"status": job.status})
+        event_record(subject=job, kind="job_status", payload={"status": job.status})
         transaction.on_commit(lambda: tasks.run_training_job.delay(job.pk))
     return job
-
-
-def job_event_record(*, job: TrainingJob, kind: str, payload: dict[str, Any]) -> JobEvent:
-    """Persist one progress event and push it to the job's watchers after commit."""
-    with transaction.atomic():
-        last = JobEvent.objects.filter(job=job).aggregate(m=Max("seq"))["m"] or 0
-        event = JobEvent.objects.create(job=job, seq=last + 1, kind=kind, payload=payload)
-        message = {"type": "job.event", "event": event.as_message()}
-        transaction.on_commit(lambda: _push(job.pk, message))
-    return event
-
-
-def _push(job_id: int, message: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(job_group(job_id), message)
-    except Exception:
-        # The event is already stored; a watcher that missed the push replays it on reconnect.
-        logger.exception("Could not push event of job %s", job_id)
 
 
 def job_claim(*, job_id: int, worker: str) -> TrainingJob | None:
@@ -150,7 +59,7 @@ def job_claim(*, job_id: int, worker: str) -> TrainingJob | None:
         if not claimed:
             return None
         job = TrainingJob.objects.get(pk=job_id)
-        job_event_record(job=job, kind="job_status", payload={"status": job.status})
+        event_record(subject=job, kind="job_status", payload={"status": job.status})
     return job
 
 
@@ -166,8 +75,8 @@ class _JobReporter:
             number=number,
             defaults={"hyperparameters": hyperparameters, "status": Trial.Status.RUNNING},
         )
-        job_event_record(
-            job=self.job,
+        event_record(
+            subject=self.job,
             kind="trial_started",
             payload={"trial": number, "hyperparameters": hyperparameters},
         )
@@ -177,8 +86,8 @@ class _JobReporter:
             trial = Trial.objects.select_for_update().get(job=self.job, number=number)
             trial.epochs = [*trial.epochs, {"epoch": epoch, **metrics}]
             trial.save(update_fields=["epochs"])
-        job_event_record(
-            job=self.job,
+        event_record(
+            subject=self.job,
             kind="epoch_end",
             payload={"trial": number, "epoch": epoch, "metrics": metrics},
         )
@@ -190,8 +99,8 @@ class _JobReporter:
         Trial.objects.filter(job=self.job, number=number).update(
             status=final, score=score, finished_at=timezone.now()
         )
-        job_event_record(
-            job=self.job,
+        event_record(
+            subject=self.job,
             kind="trial_finished",
             payload={
                 "trial": number,
@@ -253,8 +162,8 @@ def _job_finish(
         payload: dict[str, Any] = {"status": status}
         if error:
             payload["error"] = error
-        job_event_record(job=job, kind="job_status", payload=payload)
+        event_record(subject=job, kind="job_status", payload=payload)
         if version_id is not None:
             payload = {**payload, "model_version": version_id, "test_metrics": job.test_metrics}
-        job_event_record(job=job, kind="job_finished", payload=payload)
+        event_record(subject=job, kind="job_finished", payload=payload)
     return job

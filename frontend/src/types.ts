@@ -1,0 +1,273 @@
+// The shapes of docs/api.md's objects.
+
+export type Id = number | string;
+
+export interface Me {
+  id: Id;
+  username: string;
+}
+
+export interface Page<T> {
+  count: number;
+  next: string | null;
+  previous: string | null;
+  results: T[];
+}
+
+/** The column types of docs/api.md; a model's input schema uses the same names. */
+export const COLUMN_TYPES = [
+  "numeric",
+  "integer",
+  "boolean",
+  "categorical",
+  "text",
+  "datetime",
+  "image_path",
+  "identifier",
+  "constant",
+] as const;
+export type ColumnType = (typeof COLUMN_TYPES)[number];
+
+export interface Column {
+  name: string;
+  type: ColumnType;
+}
+
+export type DatasetStatus = "PENDING" | "PROFILING" | "READY" | "FAILED";
+export type DatasetKind = "tabular" | "image" | "text" | "timeseries";
+
+export interface Histogram {
+  edges: number[];
+  counts: number[];
+}
+
+export interface ColumnProfile {
+  name: string;
+  type: ColumnType;
+  inferred_type?: ColumnType | null;
+  missing?: number | null;
+  distinct?: number | null;
+  min?: unknown;
+  max?: unknown;
+  mean?: number | null;
+  std?: number | null;
+  histogram?: Histogram | null;
+  top?: Array<{ value: unknown; count: number }> | null;
+  length?: unknown;
+  empty?: number | null;
+  [extra: string]: unknown;
+}
+
+export interface ProfileWarning {
+  code: string;
+  column?: string | null;
+  message: string;
+}
+
+/**
+ * What the profile of an image zip says. The contract names the keys but not their shapes, so
+ * everything is `unknown` and rendered generically.
+ */
+export interface ImageSummary {
+  layout?: unknown;
+  task?: unknown;
+  n_images?: number | null;
+  classes?: unknown;
+  sizes?: unknown;
+  modes?: unknown;
+  formats?: unknown;
+  unreadable?: unknown;
+  [extra: string]: unknown;
+}
+
+export interface DatasetProfile {
+  n_rows?: number | null;
+  n_columns?: number | null;
+  duplicate_rows?: number | null;
+  memory_bytes?: number | null;
+  columns?: ColumnProfile[];
+  suggested_target?: string | null;
+  suggested_task_type?: TaskType | null;
+  warnings?: ProfileWarning[];
+  images?: ImageSummary;
+}
+
+export interface Dataset {
+  id: Id;
+  name: string;
+  kind: DatasetKind;
+  version: number;
+  parent: Id | null;
+  children?: Id[];
+  changes?: Record<string, unknown> | null;
+  original_filename?: string;
+  format?: string;
+  encoding?: string;
+  delimiter?: string;
+  has_header?: boolean;
+  status: DatasetStatus;
+  error?: string | null;
+  sha256: string;
+  size_bytes: number;
+  n_rows: number | null;
+  n_columns: number | null;
+  columns: Column[];
+  column_types?: Record<string, ColumnType>;
+  text_column?: string;
+  timestamp_column?: string;
+  /** Only on `GET /datasets/<id>/`, not in lists; `{}` until profiled. */
+  profile?: DatasetProfile | null;
+  created_at: string;
+  profiled_at?: string | null;
+  /** Only on the answer to a create: true when this exact file was already yours. */
+  existing?: boolean;
+}
+
+/** How to read an uploaded file; anything left out is detected. */
+export interface DatasetOptions {
+  name?: string;
+  kind?: Exclude<DatasetKind, "image">;
+  format?: string;
+  encoding?: string;
+  delimiter?: string;
+  header?: boolean;
+  column_types?: Record<string, ColumnType>;
+  text_column?: string;
+  timestamp_column?: string;
+}
+
+export interface RowsPage {
+  count: number | null;
+  offset: number;
+  next_offset: number | null;
+  rows: Array<Record<string, unknown>>;
+}
+
+export interface VersionRequest {
+  drop_columns?: string[];
+  column_types?: Record<string, ColumnType>;
+  relabel_column?: string;
+  relabel?: Record<string, string>;
+}
+
+export interface Upload {
+  id: string;
+  filename: string;
+  size: number;
+  offset: number;
+  complete?: boolean;
+}
+
+export type TaskType = "binary" | "multiclass" | "regression";
+export type JobStatus = "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED";
+export type TrialStatus = "RUNNING" | "COMPLETED" | "FAILED";
+export type Metrics = Record<string, unknown>;
+
+export interface Epoch {
+  epoch: number;
+  [metric: string]: unknown;
+}
+
+export interface Trial {
+  id: Id;
+  number: number;
+  status: TrialStatus;
+  hyperparameters: Metrics | null;
+  score: number | null;
+  metrics: Metrics | null;
+  epochs: Epoch[];
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface Job {
+  id: Id;
+  dataset: Id;
+  target: string;
+  task_type: TaskType | null;
+  max_trials: number;
+  max_epochs: number;
+  status: JobStatus;
+  error: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  best_trial: Id | null;
+  test_metrics: Metrics | null;
+  model_version: Id | null;
+  trials?: Trial[];
+}
+
+export interface NewJob {
+  dataset: Id;
+  target: string;
+  task_type?: TaskType;
+  max_trials?: number;
+  max_epochs?: number;
+}
+
+export interface EventBase<K extends string, P> {
+  seq: number;
+  kind: K;
+  payload: P;
+  created_at: string;
+}
+
+export type JobEvent =
+  | EventBase<"job_status", { status: JobStatus; error?: string | null }>
+  | EventBase<"trial_started", { trial: number }>
+  | EventBase<"epoch_end", { trial: number; epoch: number; metrics: Metrics }>
+  | EventBase<"trial_finished", { trial: number; status: TrialStatus; score: number | null; hyperparameters: Metrics | null }>
+  | EventBase<"job_finished", { status: JobStatus; model_version?: Id | null; test_metrics?: Metrics | null }>;
+
+export type DatasetEvent =
+  | EventBase<"dataset_status", { status: DatasetStatus; error?: string | null }>
+  | EventBase<"profile_progress", { fraction: number }>;
+
+export interface SchemaColumn {
+  name: string;
+  type: ColumnType;
+  values?: unknown[];
+}
+
+export interface ModelVersion {
+  id: Id;
+  model: Id;
+  model_name: string;
+  version: number;
+  job: Id | null;
+  dataset: Id | null;
+  task_type: TaskType;
+  metrics: Metrics | null;
+  hyperparameters: Metrics | null;
+  input_schema: SchemaColumn[];
+  target: string;
+  classes: unknown[] | null;
+  created_at: string;
+}
+
+export interface RegisteredModel {
+  id: Id;
+  name: string;
+  task_type: TaskType;
+  // The contract does not say whether this is a number, an id or a nested version.
+  latest_version: unknown;
+  created_at: string;
+  versions?: ModelVersion[];
+}
+
+export type DeploymentStatus = "PENDING" | "READY" | "FAILED";
+
+export interface Deployment {
+  id: Id;
+  name: string;
+  model_version: Id;
+  status: DeploymentStatus;
+  endpoint_url: string | null;
+  error: string | null;
+  created_at: string;
+  ready_at: string | null;
+}
+
+export type Prediction = number | { label: string; probabilities: Record<string, number> };
+export type Instance = Record<string, unknown>;

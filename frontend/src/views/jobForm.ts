@@ -1,0 +1,84 @@
+import { api, type Dataset, type NewJob, type TaskType } from "../api";
+import { errorSlot, h } from "../dom";
+import { navigate } from "../router";
+
+const TASK_TYPES: Array<[string, string]> = [
+  ["", "Suggest from target"],
+  ["binary", "binary"],
+  ["multiclass", "multiclass"],
+  ["regression", "regression"],
+];
+
+/** Start a training job on a READY table, pre-set to the profile's suggested target and task. */
+export function jobForm(ds: Dataset, signal: AbortSignal): HTMLFormElement {
+  const errors = errorSlot();
+  const columns = ds.columns ?? [];
+  const profile = ds.profile ?? {};
+  const target = h(
+    "select",
+    { id: "job-target", name: "target", required: true },
+    columns.map((c) => h("option", { value: c.name }, c.name)),
+  );
+  const suggested = profile.suggested_target;
+  const suggestedIndex = suggested ? columns.findIndex((c) => c.name === suggested) : -1;
+  // Otherwise the last column, the usual place for a label in a CSV.
+  if (suggestedIndex >= 0) target.selectedIndex = suggestedIndex;
+  else if (columns.length) target.selectedIndex = columns.length - 1;
+  const targetType = h("span", { class: "hint" });
+  const showType = () => {
+    const col = columns.find((c) => c.name === target.value);
+    targetType.textContent = col ? `type: ${col.type}` : "";
+  };
+  target.addEventListener("change", showType);
+  showType();
+
+  const taskType = h(
+    "select",
+    { id: "job-task-type", name: "task_type" },
+    TASK_TYPES.map(([value, label]) => h("option", { value }, label)),
+  );
+  const suggestedTask = profile.suggested_task_type;
+  // The suggestion belongs to the suggested target; another target gets the server's own guess.
+  if (suggestedTask && TASK_TYPES.some(([v]) => v === suggestedTask) && suggestedIndex >= 0) {
+    taskType.value = suggestedTask;
+    target.addEventListener("change", () => {
+      if (target.value !== suggested && taskType.value === suggestedTask) taskType.value = "";
+      else if (target.value === suggested && taskType.value === "") taskType.value = suggestedTask;
+    });
+  }
+  const maxTrials = h("input", { type: "number", id: "job-max-trials", name: "max_trials", min: 1, max: 50, step: 1, value: 2, required: true });
+  const maxEpochs = h("input", { type: "number", id: "job-max-epochs", name: "max_epochs", min: 1, max: 200, step: 1, value: 5, required: true });
+  const submit = h("button", { type: "submit", id: "job-submit", disabled: columns.length === 0 }, "Start training");
+
+  const form = h(
+    "form",
+    { id: "job-form", class: "card" },
+    h("h2", null, "Train a model"),
+    h("label", null, "Target column", target, targetType),
+    h("label", null, "Task type", taskType),
+    h("div", { class: "row" }, h("label", null, "Max trials", maxTrials), h("label", null, "Max epochs", maxEpochs)),
+    h("div", { class: "actions" }, submit),
+    errors.el,
+  );
+
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    errors.clear();
+    const body: NewJob = {
+      dataset: ds.id,
+      target: target.value,
+      max_trials: Number(maxTrials.value),
+      max_epochs: Number(maxEpochs.value),
+    };
+    if (taskType.value) body.task_type = taskType.value as TaskType;
+    submit.disabled = true;
+    try {
+      const job = await api.createJob(body, signal);
+      navigate(`#/jobs/${encodeURIComponent(String(job.id))}`);
+    } catch (err) {
+      errors.show(err);
+      submit.disabled = false;
+    }
+  });
+  return form;
+}

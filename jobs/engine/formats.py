@@ -1,0 +1,650 @@
+"""Tabular files of every common kind: detected from their content, read in bounded memory."""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import datetime as dt
+import decimal
+import gzip
+import io
+import json
+import re
+import zipfile
+import zlib
+from collections import Counter
+from collections.abc import Generator, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import openpyxl
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+from openpyxl.cell.cell import ERROR_CODES
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import InvalidFileException
+
+from jobs.engine.data import DELIMITERS, DataError
+
+FORMATS = ("csv", "tsv", "csv.gz", "parquet", "jsonl", "xlsx")
+FORMAT_NAMES = "CSV, TSV, gzip-compressed CSV, Parquet, JSON Lines or Excel .xlsx"
+# Inspection and type inference both look at this much of the (decompressed) start of a file.
+SAMPLE_BYTES = 4 << 20
+SAMPLE_ROWS = 100_000
+# Arrow's streaming CSV reader reads about 32 blocks ahead of its consumer, so its memory is
+# about 40 x block_size whatever the file size; 1 MiB keeps that near 40 MB.
+CSV_BLOCK_BYTES = 1 << 20
+JSONL_CHUNK_CHARS = 4 << 20
+MAX_LINE_CHARS = 64 << 20
+# A workbook is zipped XML; one that expands beyond this is a zip bomb, not a spreadsheet.
+MAX_XLSX_EXPANDED = 2 << 30
+XLSX_SAMPLE_ROWS = 2000
+_BINARY_MAGIC = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"\xd0\xcf\x11\xe0", "an old-style Office file (.xls or .doc); save it as .xlsx or CSV"),
+    (b"7z\xbc\xaf", "a 7-Zip archive"),
+    (b"Rar!", "a RAR archive"),
+    (b"\x7fELF", "a program"),
+)
+_CONTAINERS = ("csv.gz", "parquet", "xlsx")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_KIND_TYPES = {"bool": pa.bool_(), "int": pa.int64(), "float": pa.float64(), "str": pa.string()}
+_KIND_WORDS = {"int64": "whole numbers", "double": "numbers", "bool": "true/false values"}
+_QUOTING = "Check the quoting: a field holding the delimiter needs quotes, closed again."
+Record = tuple[int, list[str]]
+Row = tuple[int, list[Any]]
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    format: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    header: bool = True
+
+
+@dataclass(frozen=True)
+class TableSource:
+    format: str
+    encoding: str | None
+    delimiter: str | None
+    header: bool
+    columns: list[str]
+
+
+def inspect_table(path: Path, filename: str, options: ReadOptions = ReadOptions()) -> TableSource:
+    """Detect how a file is written and check its start; raise DataError for unusable files.
+
+    Empty strings in the options mean "detect", as None does.
+    """
+    wanted = options.format or None
+    if wanted is not None and wanted not in FORMATS:
+        raise DataError(f"Unknown format '{wanted}'. Choose one of: {', '.join(FORMATS)}.")
+    delimiter = "\t" if options.delimiter in ("\\t", "tab") else options.delimiter or None
+    if delimiter is not None and (len(delimiter) != 1 or delimiter in '"\r\n'):
+        raise DataError(f"The delimiter must be one character, not a quote; got {delimiter!r}.")
+    with path.open("rb") as f:
+        head = f.read(8)
+    if not head:
+        raise DataError(f"'{filename}' is empty.")
+    fmt = _container_format(path, filename, head, wanted)
+    if fmt == "parquet":
+        try:
+            metadata = pq.read_metadata(path)
+        except (pa.ArrowException, OSError) as exc:
+            raise DataError(f"'{filename}' is a damaged Parquet file: {exc}") from exc
+        if metadata.num_rows == 0:
+            raise DataError(f"'{filename}' has columns but no data rows.")
+        columns = metadata.schema.to_arrow_schema().names
+        return _checked(TableSource("parquet", None, None, True, columns), filename)
+    if fmt == "xlsx":
+        return _inspect_xlsx(path, filename, options.header)
+    raw, truncated = _raw_sample(path, fmt == "csv.gz", filename)
+    encoding = _choose_encoding(raw, truncated, options.encoding or None, filename)
+    text = _decode(raw, encoding, truncated, filename)
+    if not text.strip():
+        raise DataError(f"'{filename}' is empty (it holds only blank space).")
+    first = text.lstrip()[:1]
+    if first == "[" and filename.lower().endswith((".json", ".jsonl", ".ndjson")):
+        raise DataError(
+            f"'{filename}' is a JSON array; JSON Lines needs one object per line, e.g. "
+            '{"a": 1, "b": "x"} on each line, without enclosing brackets.'
+        )
+    if fmt == "csv.gz" and first == "{":
+        raise DataError(f"'{filename}' holds compressed JSON Lines; upload it uncompressed.")
+    fmt = fmt or wanted or ("jsonl" if first == "{" else None)
+    if fmt == "jsonl":
+        columns = _jsonl_schema(text, truncated).names
+        return _checked(TableSource("jsonl", encoding, None, True, columns), filename)
+    fmt = fmt or ("tsv" if filename.lower().endswith((".tsv", ".tab")) else "csv")
+    delimiter = delimiter or ("\t" if fmt == "tsv" else sniff_delimiter(text))
+    if delimiter is None:
+        raise DataError(
+            f"'{filename}' does not look delimited: no comma, semicolon, tab or | splits its "
+            "first line into columns. A table needs at least two columns; if another character "
+            "separates them, choose it as the delimiter."
+        )
+    records = _sample_records(text, delimiter, truncated)
+    _check_records(records, options.header, truncated, filename, delimiter)
+    columns = records[0][1] if options.header else _numbered(len(records[0][1]))
+    return _checked(TableSource(fmt, encoding, delimiter, options.header, columns), filename)
+
+
+def sniff_delimiter(text: str) -> str | None:
+    """The delimiter among , ; tab | that splits the first lines into the most regular columns."""
+    head, cut = text[: 64 << 10], len(text) > 64 << 10
+    best: tuple[float, int, int] | None = None
+    chosen = None
+    for rank, candidate in enumerate(DELIMITERS):
+        rows = [fields for _, fields in _sample_records(head, candidate, cut)[:50]]
+        if rows and len(rows[0]) > 1:
+            width = len(rows[0])
+            score = (sum(len(r) == width for r in rows) / len(rows), width, -rank)
+            if best is None or score > best:
+                best, chosen = score, candidate
+    return chosen
+
+
+def _container_format(path: Path, filename: str, head: bytes, wanted: str | None) -> str | None:
+    """The format told by the first bytes, or None for text; refuses other binary files."""
+    found = None
+    if head.startswith(b"\x1f\x8b"):
+        found = "csv.gz"
+    elif head.startswith(b"PAR1"):
+        found = "parquet"
+    elif head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        if not _is_xlsx(path, filename):
+            raise DataError(
+                f"'{filename}' is a zip archive but not an Excel workbook (it has no xl/ "
+                f"folder). Upload {FORMAT_NAMES}; image archives go to image datasets."
+            )
+        found = "xlsx"
+    for magic, what in _BINARY_MAGIC:
+        if head.startswith(magic):
+            raise DataError(f"'{filename}' is {what}, not a table. Upload {FORMAT_NAMES}.")
+    if wanted is not None and found != wanted and (found or wanted in _CONTAINERS):
+        raise DataError(
+            f"'{filename}' was given as {wanted} but its content is {found or 'a text file'}; "
+            "choose the matching format, or leave the format empty to detect it."
+        )
+    return found
+
+
+def _is_xlsx(path: Path, filename: str) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DataError(f"'{filename}' is a damaged zip archive or workbook ({exc}).") from exc
+    if sum(e.file_size for e in entries) > MAX_XLSX_EXPANDED:
+        raise DataError(f"'{filename}' expands to over 2 GB; export it as CSV instead.")
+    return any(e.filename.startswith("xl/") for e in entries)
+
+
+def _raw_sample(path: Path, gzipped: bool, filename: str) -> tuple[bytes, bool]:
+    try:
+        with gzip.open(path, "rb") if gzipped else path.open("rb") as f:
+            raw = f.read(SAMPLE_BYTES + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"'{filename}' is a damaged or truncated gzip file ({exc}).") from exc
+    if not raw:
+        raise DataError(f"'{filename}' is empty.")
+    if b"\x00" in raw and not raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        inside = " (inside the gzip file)" if gzipped else ""
+        raise DataError(f"'{filename}' is a binary file{inside}, not a table of text.")
+    return raw[:SAMPLE_BYTES], len(raw) > SAMPLE_BYTES
+
+
+def _choose_encoding(raw: bytes, truncated: bool, given: str | None, filename: str) -> str:
+    if given is not None:
+        try:
+            name = codecs.lookup(given).name
+        except LookupError as exc:
+            raise DataError(f"Unknown encoding '{given}' (try utf-8, latin-1 or cp1252).") from exc
+        given = "utf-8-sig" if name == "utf-8" and raw.startswith(codecs.BOM_UTF8) else given
+        _decode(raw, given, truncated, filename)
+        return given
+    if raw.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    # cp1252 only where its extra characters (bytes 0x80-0x9f) occur; else Latin-1.
+    for candidate in ("utf-8", "cp1252") if re.search(rb"[\x80-\x9f]", raw) else ("utf-8",):
+        with contextlib.suppress(DataError):
+            _decode(raw, candidate, truncated, filename)
+            return candidate
+    return "latin-1"
+
+
+def _decode(raw: bytes, encoding: str, truncated: bool, filename: str) -> str:
+    try:
+        # Not final when the sample was cut: a character split at its end is not an error.
+        return str(codecs.getincrementaldecoder(encoding)().decode(raw, final=not truncated))
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"'{filename}' is not valid {encoding} text: byte 0x{raw[exc.start]:02x} at offset "
+            f"{exc.start} cannot be decoded. Choose the encoding it was saved in (often latin-1 "
+            "or cp1252), or leave the encoding empty to detect it."
+        ) from exc
+
+
+def _sample_records(text: str, delimiter: str, truncated: bool) -> list[Record]:
+    """Non-blank records of a sample with the line each starts on."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    records: list[Record] = []
+    start = 1
+    with contextlib.suppress(csv.Error):  # a field over csv's size limit ends the sample there
+        for fields in reader:
+            if fields:
+                records.append((start, fields))
+            start = reader.line_num + 1
+            if len(records) > SAMPLE_ROWS:
+                truncated = True
+                break
+    return records[:-1] if truncated else records  # a cut may have left the last one short
+
+
+def _check_records(
+    records: list[Record], header: bool, truncated: bool, filename: str, delimiter: str
+) -> None:
+    if not records:
+        raise DataError(f"'{filename}' has no complete row in its first {SAMPLE_BYTES >> 20} MB.")
+    expected = len(records[0][1])
+    if expected < 2:
+        raise DataError(
+            f"'{filename}' does not look delimited by {delimiter!r}: its first line is a single "
+            "column. A table needs at least two columns; choose the right delimiter."
+        )
+    if header and len(records) == 1 and not truncated:
+        raise DataError(f"'{filename}' has a header but no data rows.")
+    for number, (line, fields) in enumerate(records[1:] if header else records, start=1):
+        if len(fields) != expected:
+            raise DataError(
+                f"Data row {number} (line {line} of '{filename}') has {len(fields)} fields but "
+                f"{'the header' if header else 'the first row'} has {expected}. {_QUOTING}"
+            )
+
+
+def _checked(source: TableSource, filename: str) -> TableSource:
+    blank = [str(i) for i, name in enumerate(source.columns, start=1) if not name.strip()]
+    if blank:
+        raise DataError(
+            f"Every column of '{filename}' needs a name; the header is blank at column "
+            f"position(s) {', '.join(blank)}."
+        )
+    repeated = ", ".join(repr(n) for n, count in Counter(source.columns).items() if count > 1)
+    if repeated:
+        raise DataError(f"Column names must be unique; '{filename}' repeats {repeated}.")
+    return source
+
+
+def _numbered(n: int) -> list[str]:
+    return [f"column_{i}" for i in range(1, n + 1)]
+
+
+def iter_batches(
+    path: Path, source: TableSource, batch_rows: int = 65_536
+) -> Generator[pa.RecordBatch, None, None]:
+    """Record batches of at most batch_rows rows, all with one schema, in bounded memory."""
+    if source.format == "parquet":
+        batches = _parquet_batches(path, batch_rows)
+    elif source.format == "jsonl":
+        batches = _jsonl_batches(path, source)
+    elif source.format == "xlsx":
+        batches = _xlsx_batches(path, source, batch_rows)
+    else:
+        batches = _delimited_batches(path, source)
+    for batch in batches:
+        if batch.schema.names != source.columns:
+            raise DataError(f"The columns of '{path.name}' changed since it was inspected.")
+        for offset in range(0, batch.num_rows, batch_rows):
+            yield batch.slice(offset, batch_rows)
+
+
+def read_frame(path: Path, source: TableSource, max_rows: int | None = None) -> pd.DataFrame:
+    batches: list[pa.RecordBatch] = []
+    n = 0
+    with contextlib.closing(iter_batches(path, source)) as stream:
+        for batch in stream:
+            if max_rows is not None and n + batch.num_rows >= max_rows:
+                batches.append(batch.slice(0, max_rows - n))
+                break
+            batches.append(batch)
+            n += batch.num_rows
+    if not batches:
+        return pd.DataFrame(columns=source.columns)
+    return pa.Table.from_batches(batches).to_pandas()
+
+
+def _parquet_batches(path: Path, rows: int) -> Iterator[pa.RecordBatch]:
+    try:
+        with pq.ParquetFile(path) as parquet:
+            yield from parquet.iter_batches(batch_size=rows)
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"'{path.name}' is a damaged Parquet file: {exc}") from exc
+
+
+def _text_sample(path: Path, source: TableSource) -> str:
+    """The whole lines of the inspected sample."""
+    raw, truncated = _raw_sample(path, source.format == "csv.gz", path.name)
+    text = _decode(raw, source.encoding or "utf-8", truncated, path.name)
+    return text[: text.rfind("\n") + 1] if truncated else text
+
+
+def _stable_types(schema: pa.Schema) -> pa.Schema:
+    """Types for the whole file: columns without values in the sample, and dates, stay text.
+
+    Dates stay text because pandas reads them so, and a model must see the same values from
+    an uploaded table as from a prediction request.
+    """
+    as_text = (pa.types.is_temporal, pa.types.is_null)
+    return pa.schema(
+        [(f.name, pa.string() if any(t(f.type) for t in as_text) else f.type) for f in schema]
+    )
+
+
+def _delimited_batches(path: Path, source: TableSource) -> Iterator[pa.RecordBatch]:
+    names = None if source.header else source.columns
+    bad_rows: list[pacsv.InvalidRow] = []
+
+    def parse(action: str) -> pacsv.ParseOptions:
+        def handle(row: pacsv.InvalidRow) -> str:
+            bad_rows.append(row)
+            return action
+
+        return pacsv.ParseOptions(
+            delimiter=source.delimiter or ",", newlines_in_values=True, invalid_row_handler=handle
+        )
+
+    # Types come from the sample, where a row that the cut left short is skipped.
+    try:
+        sample = pacsv.read_csv(
+            io.BytesIO(_text_sample(path, source).encode()),
+            pacsv.ReadOptions(use_threads=False, column_names=names),
+            parse("skip"),
+            pacsv.ConvertOptions(strings_can_be_null=True),
+        )
+    except pa.ArrowInvalid as exc:
+        raise DataError(f"The start of '{path.name}' cannot be read as a table: {exc}") from exc
+    types = {f.name: f.type for f in _stable_types(sample.schema)}
+    bad_rows.clear()
+    read = pacsv.ReadOptions(
+        use_threads=False,  # in order, so that Arrow knows the number of a bad row
+        block_size=CSV_BLOCK_BYTES,
+        # Arrow reads UTF-8 itself (skipping a BOM); other encodings go through Python codecs.
+        encoding="utf8" if source.encoding in (None, "utf-8", "utf-8-sig") else source.encoding,
+        column_names=names,
+    )
+    convert = pacsv.ConvertOptions(strings_can_be_null=True, column_types=types)
+    rows = 0
+    compression = "gzip" if source.format == "csv.gz" else None
+    with pa.input_stream(str(path), compression=compression) as stream:
+        try:
+            reader = pacsv.open_csv(stream, read, parse("error"), convert)
+            while True:
+                batch = reader.read_next_batch()
+                rows += batch.num_rows
+                yield batch
+        except StopIteration:
+            return
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            raise _csv_error(exc, bad_rows, source, rows, path.name) from exc
+
+
+def _csv_error(
+    exc: Exception, bad: list[pacsv.InvalidRow], source: TableSource, rows: int, name: str
+) -> DataError:
+    if bad:
+        row = bad[0]
+        where = f"Data row {row.number - source.header}" if row.number else "A row"
+        return DataError(
+            f"{where} of '{name}' has {row.actual_columns} fields but the file has "
+            f"{row.expected_columns} columns: {row.text[:80]!r}. {_QUOTING}"
+        )
+    message = str(exc)
+    column = re.search(r"column #(\d+)", message)
+    label = repr(source.columns[int(column.group(1))]) if column else "a column"
+    if isinstance(exc, UnicodeDecodeError) or "invalid UTF8" in message:
+        return DataError(
+            f"'{name}' is not valid {source.encoding or 'utf-8'} text after data row {rows} "
+            f"(in {label}). Choose the encoding it was saved in, often latin-1 or cp1252."
+        )
+    conversion = re.search(r"conversion error to (\w+)(?:: invalid value '(.*)')?", message)
+    if conversion:
+        kind, value = conversion.groups()
+        return DataError(
+            f"Column {label} of '{name}' has mixed values: its first rows hold "
+            f"{_KIND_WORDS.get(kind, kind)} but a row after data row {rows} holds {value!r}. "
+            "Make the column consistent."
+        )
+    if "straddling" in message:
+        return DataError(
+            f"A row of '{name}' after data row {rows} is longer than "
+            f"{CSV_BLOCK_BYTES >> 20} MB, or opens a quote that never closes."
+        )
+    return DataError(f"'{name}' could not be read after data row {rows}: {message}")
+
+
+def _jsonl_schema(text: str, truncated: bool) -> pa.Schema:
+    table = _read_json_chunk(text[: text.rfind("\n") + 1] if truncated else text, 1, None)
+    if table.num_rows == 0:
+        raise DataError("The JSON Lines file holds no records.")
+    return _stable_types(table.schema)
+
+
+def _read_json_chunk(text: str, first_line: int, schema: pa.Schema | None) -> pa.Table:
+    data = text.encode()
+    parse = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
+    read = pajson.ReadOptions(use_threads=False, block_size=max(len(data) + 1, 1 << 20))
+    try:
+        return pajson.read_json(io.BytesIO(data), read, parse if schema else None)
+    except pa.ArrowInvalid as exc:
+        raise _jsonl_error(text, first_line, schema, exc) from exc
+
+
+def _jsonl_batches(path: Path, source: TableSource) -> Iterator[pa.RecordBatch]:
+    schema = _jsonl_schema(_text_sample(path, source), False)
+    line, carry = 1, ""
+    with path.open(encoding=source.encoding or "utf-8", newline="") as f:
+        while True:
+            try:
+                block = f.read(JSONL_CHUNK_CHARS)
+            except UnicodeDecodeError as exc:
+                raise DataError(
+                    f"'{path.name}' is not valid {source.encoding} text after line {line}. "
+                    "Choose the encoding it was saved in, often latin-1 or cp1252."
+                ) from exc
+            text = carry + block
+            cut = text.rfind("\n") + 1 if block else len(text)
+            if cut == 0 and len(text) > MAX_LINE_CHARS:
+                raise DataError(f"Line {line} of '{path.name}' is longer than 64 MB.")
+            chunk, carry = text[:cut], text[cut:]
+            if chunk.strip():
+                yield from _read_json_chunk(chunk, line, schema).to_batches()
+            line += chunk.count("\n")
+            if not block:
+                return
+
+
+def _jsonl_error(text: str, first_line: int, schema: pa.Schema | None, exc: Exception) -> DataError:
+    """Find the line Arrow refused, which its own message does not name."""
+    for number, line in enumerate(text.splitlines(), start=first_line):
+        try:
+            record = json.loads(line) if line.strip() else {}
+        except json.JSONDecodeError as err:
+            return DataError(f"Line {number} is not valid JSON: {err.msg} at column {err.colno}.")
+        if not isinstance(record, dict):
+            return DataError(f"Line {number} is not a JSON object; each line needs {{...}}.")
+        if schema is None:
+            continue
+        for key, value in record.items():
+            if key not in schema.names:
+                return DataError(
+                    f"Line {number} has a field {key!r} that no record in the first "
+                    f"{SAMPLE_BYTES >> 20} MB has; give that field to an early record too."
+                )
+            arrow_type = schema.field(key).type
+            if value is not None and not _json_fits(value, arrow_type):
+                kind = _KIND_WORDS.get(str(arrow_type), f"{arrow_type} values")
+                return DataError(
+                    f"Field {key!r} has mixed values: line {number} holds {value!r:.40} but "
+                    f"earlier lines hold {kind}."
+                )
+    return DataError(f"The JSON Lines data could not be read: {exc}")
+
+
+def _json_fits(value: Any, arrow_type: pa.DataType) -> bool:
+    kind = {v: k for k, v in _KIND_TYPES.items()}.get(arrow_type)
+    if kind is not None:
+        return _kind(value) == kind or (kind == "float" and _kind(value) == "int")
+    try:
+        pa.array([value], type=arrow_type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return False
+    return True
+
+
+def _kind(value: Any) -> str:
+    return {bool: "bool", int: "int", float: "float", str: "str"}.get(type(value), "other")
+
+
+@contextlib.contextmanager
+def _sheet_rows(path: Path, filename: str) -> Iterator[Iterator[Row]]:
+    """Rows of the first worksheet with their spreadsheet row number, blank rows skipped."""
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
+        raise DataError(f"'{filename}' is a damaged Excel workbook: {exc}") from exc
+    try:
+        sheet = book.worksheets[0]
+        sheet.reset_dimensions()  # the stored size is often wrong; read what is there
+        rows = enumerate(sheet.iter_rows(values_only=True), start=1)
+        # Error cells (#N/A, #DIV/0!) are missing values, as "#N/A" is in a CSV.
+        yield (
+            (n, [None if v in ERROR_CODES or v == "" else v for v in values])
+            for n, values in rows
+            if any(v is not None and v != "" for v in values)
+        )
+    except (SyntaxError, KeyError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise DataError(f"'{filename}' is a damaged Excel workbook: {exc}") from exc
+    finally:
+        book.close()
+
+
+def _inspect_xlsx(path: Path, filename: str, header: bool) -> TableSource:
+    with _sheet_rows(path, filename) as rows:
+        sample = [values for _, (_, values) in zip(range(XLSX_SAMPLE_ROWS), rows, strict=False)]
+    if not sample:
+        raise DataError(f"The first sheet of '{filename}' is empty.")
+    if header and len(sample) == 1:
+        raise DataError(f"The first sheet of '{filename}' has a header but no data rows.")
+    width = max(_width(row) for row in sample)
+    if not header:
+        return _checked(TableSource("xlsx", None, None, False, _numbered(width)), filename)
+    columns = ["" if v is None else _text(v) for v in sample[0][:width]]
+    columns += [""] * (width - len(columns))
+    return _checked(TableSource("xlsx", None, None, True, columns), filename)
+
+
+def _width(row: list[Any]) -> int:
+    return max((i + 1 for i, v in enumerate(row) if v is not None), default=0)
+
+
+def _text(value: Any) -> str:
+    return value.isoformat() if isinstance(value, dt.date | dt.time) else str(value)
+
+
+def _xlsx_batches(path: Path, source: TableSource, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    width = len(source.columns)
+    schema: pa.Schema | None = None
+    buffer: list[Row] = []
+    with _sheet_rows(path, path.name) as rows:
+        if source.header:
+            next(rows, None)  # its names are already known
+        for number, values in rows:
+            if _width(values) > width:
+                raise DataError(
+                    f"Row {number} of '{path.name}' has a value in column "
+                    f"{get_column_letter(_width(values))}, beyond the {width} named columns."
+                )
+            buffer.append((number, values + [None] * (width - len(values))))
+            if len(buffer) == batch_rows:
+                schema = schema or _xlsx_schema(source.columns, buffer)
+                yield _xlsx_batch(buffer, schema, path.name)
+                buffer = []
+        if buffer:
+            yield _xlsx_batch(buffer, schema or _xlsx_schema(source.columns, buffer), path.name)
+
+
+def _xlsx_schema(columns: list[str], rows: list[Row]) -> pa.Schema:
+    """Types from the first batch: a column of one kind keeps it, mixed numbers are floats."""
+    fields = []
+    for i, name in enumerate(columns):
+        kinds = {_kind(values[i]) for _, values in rows if values[i] is not None}
+        kind = "float" if kinds == {"int", "float"} else kinds.pop() if len(kinds) == 1 else "str"
+        fields.append((name, _KIND_TYPES.get(kind, pa.string())))
+    return pa.schema(fields)
+
+
+def _xlsx_batch(rows: list[Row], schema: pa.Schema, name: str) -> pa.RecordBatch:
+    arrays = []
+    for i, field in enumerate(schema):
+        kind = {v: k for k, v in _KIND_TYPES.items()}[field.type]
+        column = []
+        for number, values in rows:
+            value = values[i]
+            found = _kind(value)
+            if value is None or kind == found or (kind, found) == ("float", "int"):
+                column.append(value)
+            elif kind == "str":
+                column.append(_text(value))
+            elif kind == "int" and found == "float" and float(value).is_integer():
+                column.append(int(value))
+            else:
+                raise DataError(
+                    f"Column {field.name!r} of '{name}' has mixed values: its first rows hold "
+                    f"{_KIND_WORDS.get(str(field.type), 'text')} but row {number} holds "
+                    f"{value!r:.40}. Make the column consistent."
+                )
+        arrays.append(pa.array(column, type=field.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def write_csv_export(
+    batches: Iterable[pa.RecordBatch], out: IO[str], *, header: bool = True
+) -> None:
+    """CSV for spreadsheets: text that a spreadsheet would run as a formula gets a leading '.
+
+    header=False leaves out the column names, for a stream written one batch at a time.
+    """
+    writer = csv.writer(out)
+    for batch in batches:
+        if header:
+            writer.writerow([_export_cell(name) for name in batch.schema.names])
+            header = False
+        columns = [column.to_pylist() for column in batch.columns]
+        writer.writerows([_export_cell(v) for v in row] for row in zip(*columns, strict=True))
+
+
+def _export_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | decimal.Decimal):
+        return str(value)  # a number is never a formula, even a negative one
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    elif isinstance(value, dt.date | dt.time):
+        value = value.isoformat()
+    elif not isinstance(value, str):
+        value = json.dumps(value, default=str)
+    return "'" + value if value.startswith(_FORMULA_START) else value

@@ -1,0 +1,45 @@
+"""Writes of the jobs app, one module per entity; the public names are re-exported here."""
+
+from jobs.services.datasets import (
+    ConflictError,
+    DatasetRequest,
+    VersionChanges,
+    dataset_claim_profiling,
+    dataset_create,
+    dataset_delete,
+    dataset_profile,
+    dataset_version_create,
+    file_sha256,
+)
+from jobs.services.events import dataset_group, event_record, job_group
+from jobs.services.training import job_claim, job_create, job_run
+from jobs.services.uploads import (
+    upload_advance,
+    upload_create,
+    upload_delete,
+    upload_finish,
+    upload_staging_path,
+)
+
+__all__ = [
+    "ConflictError",
+    "DatasetRequest",
+    "VersionChanges",
+    "dataset_claim_profiling",
+    "dataset_create",
+    "dataset_delete",
+    "dataset_group",
+    "dataset_profile",
+    "dataset_version_create",
+    "event_record",
+    "file_sha256",
+    "job_claim",
+    "job_create",
+    "job_group",
+    "job_run",
+    "upload_advance",
+    "upload_create",
+    "upload_delete",
+    "upload_finish",
+    "upload_staging_path",
+]

@@ -1,0 +1,377 @@
+"""Writes for datasets: create from an upload, profile, derive a new version, delete."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.files import File
+from django.db import transaction
+from django.utils import timezone
+
+from jobs import selectors
+from jobs.engine.data import DataError
+from jobs.engine.formats import ReadOptions, TableSource, inspect_table, iter_batches
+from jobs.models import Dataset
+from jobs.services.events import event_record
+
+logger = logging.getLogger(__name__)
+
+_EXTENSIONS = {"csv": ".csv", "tsv": ".tsv", "csv.gz": ".csv.gz", "parquet": ".parquet",
+               "jsonl": ".jsonl", "xlsx": ".xlsx", "image_zip": ".zip"}  # fmt: skip
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+class ConflictError(Exception):
+    """The change would break an object that depends on this one."""
+
+
+class _StagedFile(File):
+    # Storages that keep files on local disk move a file that has a temporary path instead of
+    # copying it, so a multi-gigabyte upload is written once.
+    def temporary_file_path(self) -> str:
+        return str(self.name)
+
+
+@dataclass(frozen=True)
+class DatasetRequest:
+    name: str = ""
+    kind: str = ""
+    options: ReadOptions = field(default_factory=ReadOptions)
+    column_types: Mapping[str, str] | None = None
+    text_column: str = ""
+    timestamp_column: str = ""
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fileobj:
+        for chunk in iter(lambda: fileobj.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _is_image_zip(path: Path, filename: str) -> bool:
+    with path.open("rb") as fileobj:
+        magic = fileobj.read(4)
+    return (
+        magic == _ZIP_MAGIC
+        and not filename.lower().endswith(".xlsx")
+        and (filename.lower().endswith(".zip") or not _looks_like_xlsx(path))
+    )
+
+
+def _looks_like_xlsx(path: Path) -> bool:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(n.startswith("xl/") for n in archive.namelist()[:50])
+    except zipfile.BadZipFile:
+        return False
+
+
+def _check_request(request: DatasetRequest, kind: str, source: TableSource | None) -> None:
+    columns = set(source.columns) if source else set()
+    if kind == Dataset.Kind.TEXT and request.text_column not in columns:
+        raise DataError("A text dataset needs 'text_column' naming one of its columns.")
+    if kind == Dataset.Kind.TIMESERIES and request.timestamp_column not in columns:
+        raise DataError("A time-series dataset needs 'timestamp_column' naming one of its columns.")
+    unknown = sorted(set(request.column_types or {}) - columns) if source else []
+    if unknown:
+        raise DataError(f"column_types names columns that are not in the file: {unknown}.")
+
+
+def dataset_create(
+    *, owner: User, path: Path, filename: str, sha256: str, request: DatasetRequest
+) -> tuple[Dataset, bool]:
+    """Turn a staged file into a dataset; an identical file of the same owner is recognised.
+
+    Returns the dataset and whether it is new. The staged file is moved into storage (or left
+    for the caller to discard when the answer is an existing dataset or an error).
+    """
+    size = path.stat().st_size
+    if size > settings.DATASET_MAX_BYTES:
+        raise DataError(f"The file is {size} bytes; the limit is {settings.DATASET_MAX_BYTES}.")
+    if size == 0:
+        raise DataError("The file is empty.")
+    existing = (
+        Dataset.objects.filter(owner=owner, sha256=sha256, parent__isnull=True)
+        .exclude(status=Dataset.Status.FAILED)
+        .first()
+    )
+    if existing is not None:
+        return existing, False
+    kind: str
+    if _is_image_zip(path, filename):
+        kind, source, fmt = Dataset.Kind.IMAGE, None, "image_zip"
+    else:
+        kind = request.kind or Dataset.Kind.TABULAR
+        if kind == Dataset.Kind.IMAGE:
+            raise DataError("An image dataset must be a .zip of images.")
+        source = inspect_table(path, filename, request.options)
+        fmt = source.format
+    _check_request(request, kind, source)
+    dataset = Dataset(
+        owner=owner,
+        name=(request.name or Path(filename).name.split(".")[0] or "dataset")[:200],
+        kind=kind,
+        original_filename=filename[:255],
+        format=fmt,
+        encoding=(source.encoding or "") if source else "",
+        delimiter=(source.delimiter or "") if source else "",
+        has_header=source.header if source else True,
+        sha256=sha256,
+        size_bytes=size,
+        n_columns=len(source.columns) if source else None,
+        columns=[{"name": c, "type": ""} for c in source.columns] if source else [],
+        column_types=dict(request.column_types or {}),
+        text_column=request.text_column,
+        timestamp_column=request.timestamp_column,
+    )
+    return _store_and_queue(dataset, path), True
+
+
+def _store_and_queue(dataset: Dataset, path: Path) -> Dataset:
+    from jobs import tasks
+
+    dataset.file.save(
+        f"{uuid.uuid4().hex}{_EXTENSIONS[dataset.format]}", _StagedFile(None, str(path)), save=False
+    )
+    try:
+        with transaction.atomic():
+            dataset.save()
+            event_record(subject=dataset, kind="dataset_status", payload={"status": dataset.status})
+            transaction.on_commit(lambda: tasks.profile_dataset.delay(dataset.pk))
+    except BaseException:
+        # No orphan file when the row could not be written.
+        dataset.file.delete(save=False)
+        raise
+    return dataset
+
+
+def dataset_claim_profiling(*, dataset_id: int) -> Dataset | None:
+    """Move a PENDING dataset to PROFILING; None when another delivery already took it."""
+    with transaction.atomic():
+        if not Dataset.objects.filter(pk=dataset_id, status=Dataset.Status.PENDING).update(
+            status=Dataset.Status.PROFILING
+        ):
+            return None
+        dataset = Dataset.objects.get(pk=dataset_id)
+        event_record(subject=dataset, kind="dataset_status", payload={"status": dataset.status})
+    return dataset
+
+
+def dataset_profile(*, dataset: Dataset) -> Dataset:
+    """Profile a claimed dataset's whole file, streaming, and mark it READY or FAILED."""
+    from jobs.engine.profile import profile_batches
+
+    last_sent = [-1.0]
+
+    def progress(fraction: float) -> None:
+        if fraction - last_sent[0] >= 0.05 or fraction >= 1.0:
+            last_sent[0] = fraction
+            event_record(
+                subject=dataset, kind="profile_progress", payload={"fraction": round(fraction, 3)}
+            )
+
+    try:
+        with selectors.dataset_local_path(dataset=dataset) as path:
+            if dataset.kind == Dataset.Kind.IMAGE:
+                profile = _profile_images(path, progress)
+            else:
+                source = selectors.dataset_source(dataset=dataset)
+                profile = profile_batches(
+                    iter_batches(path, source),
+                    total_bytes=dataset.size_bytes,
+                    progress=progress,
+                    overrides=dataset.column_types,
+                    target=None,
+                )
+                _check_kind(dataset, profile)
+    except DataError as exc:
+        return _dataset_finish(dataset=dataset, status=Dataset.Status.FAILED, error=str(exc))
+    except Exception as exc:
+        logger.exception("Profiling dataset %s failed", dataset.pk)
+        return _dataset_finish(
+            dataset=dataset, status=Dataset.Status.FAILED, error=f"{type(exc).__name__}: {exc}"
+        )
+    return _dataset_finish(dataset=dataset, status=Dataset.Status.READY, profile=profile)
+
+
+def _profile_images(path: Path, progress: Any) -> dict[str, Any]:
+    from jobs.engine.images import inspect_image_zip
+
+    summary = inspect_image_zip(path, progress=lambda done, total: progress(done / max(total, 1)))
+    return {"n_rows": summary.n_images, "n_columns": 2, "images": summary.to_dict()}
+
+
+def _check_kind(dataset: Dataset, profile: dict[str, Any]) -> None:
+    by_name = {c["name"]: c for c in profile.get("columns", [])}
+    if dataset.kind == Dataset.Kind.TEXT:
+        column = by_name[dataset.text_column]
+        if column["type"] not in ("text", "categorical"):
+            raise DataError(
+                f"Column '{dataset.text_column}' holds {column['type']} values, not text."
+            )
+    if dataset.kind == Dataset.Kind.TIMESERIES:
+        column = by_name[dataset.timestamp_column]
+        if column["type"] != "datetime":
+            raise DataError(
+                f"Column '{dataset.timestamp_column}' holds {column['type']} values, not "
+                "timestamps."
+            )
+
+
+def _dataset_finish(
+    *, dataset: Dataset, status: str, error: str = "", profile: dict[str, Any] | None = None
+) -> Dataset:
+    with transaction.atomic():
+        dataset.status = status
+        dataset.error = error
+        dataset.profiled_at = timezone.now()
+        if profile is not None:
+            dataset.profile = profile
+            dataset.n_rows = profile.get("n_rows")
+            dataset.n_columns = profile.get("n_columns")
+            if "columns" in profile:
+                dataset.columns = [
+                    {"name": c["name"], "type": c["type"]} for c in profile["columns"]
+                ]
+        dataset.save()
+        payload: dict[str, Any] = {"status": status}
+        if error:
+            payload["error"] = error
+        event_record(subject=dataset, kind="dataset_status", payload=payload)
+    return dataset
+
+
+def dataset_delete(*, dataset: Dataset) -> None:
+    """Delete a dataset and its file, unless a job or a model still refers to it."""
+    from models_registry.models import ModelVersion
+
+    n_jobs = dataset.jobs.count()
+    n_models = ModelVersion.objects.filter(dataset=dataset).count()
+    if n_jobs or n_models:
+        raise ConflictError(
+            f"Dataset '{dataset.name}' v{dataset.version} is used by {n_jobs} training job(s) "
+            f"and {n_models} model version(s) and cannot be deleted."
+        )
+    with transaction.atomic():
+        stored = dataset.file.name
+        storage = dataset.file.storage
+        dataset.delete()
+        transaction.on_commit(lambda: storage.delete(stored))
+
+
+# --- versions -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VersionChanges:
+    drop_columns: Sequence[str] = ()
+    column_types: Mapping[str, str] | None = None
+    relabel_column: str = ""
+    relabel: Mapping[str, str] | None = None
+
+
+def _apply(batch: pa.RecordBatch, changes: VersionChanges) -> pa.RecordBatch:
+    table = pa.Table.from_batches([batch]).drop_columns(list(changes.drop_columns))
+    if changes.relabel_column and changes.relabel:
+        index = table.schema.get_field_index(changes.relabel_column)
+        column = table.column(index).cast(pa.string())
+        for old, new in changes.relabel.items():
+            column = pc.if_else(pc.equal(column, old), pa.scalar(new), column)
+        table = table.set_column(index, changes.relabel_column, column)
+    return table.combine_chunks().to_batches()[0] if table.num_rows else batch.slice(0, 0)
+
+
+def dataset_version_create(*, parent: Dataset, changes: VersionChanges) -> Dataset:
+    """Derive a new immutable version (columns dropped, types changed, labels renamed)."""
+    if parent.kind == Dataset.Kind.IMAGE:
+        raise DataError("Image datasets cannot be edited yet; upload a new archive instead.")
+    if parent.status != Dataset.Status.READY:
+        raise DataError(f"Dataset '{parent.name}' is {parent.status}; wait until it is READY.")
+    names = [c["name"] for c in parent.columns]
+    missing = [c for c in [*changes.drop_columns, *(changes.column_types or {})] if c not in names]
+    if changes.relabel_column and changes.relabel_column not in names:
+        missing.append(changes.relabel_column)
+    if missing:
+        raise DataError(f"These columns are not in the dataset: {sorted(set(missing))}.")
+    if len(set(names) - set(changes.drop_columns)) < 1:
+        raise DataError("A version must keep at least one column.")
+    staging = Path(settings.UPLOAD_STAGING_DIR)
+    staging.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(dir=staging, suffix=".parquet", delete=False)  # noqa: SIM115
+    out_path = Path(handle.name)
+    handle.close()
+    try:
+        with selectors.dataset_local_path(dataset=parent) as path:
+            _write_version(path, selectors.dataset_source(dataset=parent), changes, out_path)
+        latest = max(parent.version, *(d.version for d in _lineage(parent)))
+        child = Dataset(
+            owner=parent.owner,
+            name=parent.name,
+            kind=parent.kind,
+            original_filename=parent.original_filename,
+            format="parquet",
+            sha256=file_sha256(out_path),
+            size_bytes=out_path.stat().st_size,
+            column_types={
+                k: v
+                for k, v in {**parent.column_types, **(changes.column_types or {})}.items()
+                if k not in changes.drop_columns
+            },
+            text_column=parent.text_column
+            if parent.text_column not in changes.drop_columns
+            else "",
+            timestamp_column=parent.timestamp_column
+            if parent.timestamp_column not in changes.drop_columns
+            else "",
+            parent=parent,
+            version=latest + 1,
+            changes={
+                "drop_columns": list(changes.drop_columns),
+                "column_types": dict(changes.column_types or {}),
+                "relabel_column": changes.relabel_column,
+                "relabel": dict(changes.relabel or {}),
+            },
+        )
+        return _store_and_queue(child, out_path)
+    finally:
+        out_path.unlink(missing_ok=True)
+
+
+def _lineage(dataset: Dataset) -> Iterator[Dataset]:
+    root = dataset
+    while root.parent is not None:
+        root = root.parent
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(node.children.all())
+
+
+def _write_version(path: Path, source: TableSource, changes: VersionChanges, out: Path) -> None:
+    writer: pq.ParquetWriter | None = None
+    try:
+        for batch in iter_batches(path, source):
+            changed = _apply(batch, changes)
+            if writer is None:
+                writer = pq.ParquetWriter(out, changed.schema)
+            writer.write_batch(changed)
+    finally:
+        if writer is not None:
+            writer.close()

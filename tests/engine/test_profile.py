@@ -1,0 +1,447 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from jobs.engine import profile as profile_module
+from jobs.engine import profile_columns
+from jobs.engine.profile import profile_batches
+
+RNG_SEED = 7
+
+
+def profile_of(table: pa.Table, batch_rows: int | None = None, **options: Any) -> dict[str, Any]:
+    batches = table.to_batches(max_chunksize=batch_rows) if batch_rows else table.to_batches()
+    result = profile_batches(batches, **options)
+    json.dumps(result, allow_nan=False)  # serialisable, and no NaN sneaks through
+    return result
+
+
+def column(profile: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(c for c in profile["columns"] if c["name"] == name)
+
+
+def codes(profile: dict[str, Any], column_name: str | None = None) -> set[str]:
+    return {
+        w["code"]
+        for w in profile["warnings"]
+        if column_name is None or w.get("column") == column_name
+    }
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(RNG_SEED)
+
+
+def mixed_table(rng: np.random.Generator, n: int = 120) -> pa.Table:
+    start = dt.datetime(2024, 1, 1)
+    return pa.table(
+        {
+            "row": np.arange(n) * 3,
+            "numeric": rng.normal(10, 2, n),
+            "integer": rng.integers(0, 10, n),
+            "flag": rng.random(n) < 0.5,
+            "flag01": rng.integers(0, 2, n),
+            "yesno": rng.choice(["Yes", "No"], n),
+            "colour": rng.choice(["red", "green", "blue", "grey", "pink"], n),
+            "comment": [
+                f"the parcel number {i} arrived {'late' if i % 3 else 'early'}" for i in range(n)
+            ],
+            "stamp": pa.array(
+                [start + dt.timedelta(hours=i) for i in range(n)], pa.timestamp("ms")
+            ),
+            "day": pa.array([dt.date(2024, 1, 1) + dt.timedelta(days=i % 40) for i in range(n)]),
+            "iso": [f"2023-{1 + i % 12:02d}-{1 + i % 28:02d}" for i in range(n)],
+            "picture": [f"images/{i}.{'png' if i % 2 else 'JPG'}" for i in range(n)],
+            "user_id": [f"{i * 7919:012x}" for i in range(n)],
+            "same": ["x"] * n,
+            "nothing": pa.nulls(n, pa.float64()),
+        }
+    )
+
+
+def test_every_type_is_inferred(rng: np.random.Generator) -> None:
+    table = mixed_table(rng)
+    profile = profile_of(table)
+    types = {c["name"]: c["inferred_type"] for c in profile["columns"]}
+    assert types == {
+        "row": "identifier",
+        "numeric": "numeric",
+        "integer": "integer",
+        "flag": "boolean",
+        "flag01": "boolean",
+        "yesno": "boolean",
+        "colour": "categorical",
+        "comment": "text",
+        "stamp": "datetime",
+        "day": "datetime",
+        "iso": "datetime",
+        "picture": "image_path",
+        "user_id": "identifier",
+        "same": "constant",
+        "nothing": "constant",
+    }
+    assert profile["n_rows"] == 120
+    assert profile["n_columns"] == 15
+    assert profile["memory_bytes"] == table.nbytes
+    assert column(profile, "iso")["min"] == "2023-01-01T00:00:00"
+    assert column(profile, "nothing")["missing"] == 120
+    assert column(profile, "nothing")["distinct"] == 0
+
+
+def test_numbers_have_exact_moments_and_a_histogram_of_every_row(rng: np.random.Generator) -> None:
+    values = rng.normal(5, 3, 500)
+    mask = rng.random(500) < 0.2
+    profile = profile_of(pa.table({"x": pa.array(values, mask=mask)}), batch_rows=64)
+    x = column(profile, "x")
+    present = values[~mask]
+    assert x["missing"] == mask.sum()
+    assert x["min"] == present.min()
+    assert x["max"] == present.max()
+    assert x["mean"] == pytest.approx(present.mean())
+    assert x["std"] == pytest.approx(present.std(ddof=1))
+    assert len(x["histogram"]["edges"]) == 21
+    assert len(x["histogram"]["counts"]) == 20
+    assert sum(x["histogram"]["counts"]) == len(present)  # small table: the sample is every row
+
+
+def test_histograms_cover_the_sampled_rows(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(profile_module, "SAMPLE_ROWS", 300)
+    n = 5000
+    table = pa.table(
+        {
+            "full": rng.normal(0, 1, n),
+            "holes": pa.array(rng.normal(0, 1, n), mask=rng.random(n) < 0.5),
+            "small": rng.integers(0, 5, n),
+        }
+    )
+    profile = profile_of(table, batch_rows=700)
+    assert profile["sample_rows"] == 300
+    assert sum(column(profile, "full")["histogram"]["counts"]) == 300
+    assert 50 < sum(column(profile, "holes")["histogram"]["counts"]) < 250
+    small = column(profile, "small")["histogram"]
+    # A few integers: one bin per value, centred on it.
+    assert small["edges"] == [-0.5, 0.5, 1.5, 2.5, 3.5, 4.5]
+    assert sum(small["counts"]) == 300
+
+
+def test_text_lengths_count_characters_and_empty_strings(monkeypatch: pytest.MonkeyPatch) -> None:
+    table = pa.table({"t": ["", "ab", "abcd", None, "héllo", "ab"]})
+    for cap in (100, 2):  # exact counts, and past the cap (lengths from the offsets)
+        monkeypatch.setattr(profile_columns, "DISTINCT_CAP", cap)
+        t = column(profile_of(table, batch_rows=4), "t")
+        assert t["empty"] == 1
+        assert t["missing"] == 1
+        assert t["length"]["min"] == 0
+        assert t["length"]["max"] == 5
+        assert t["length"]["mean"] == pytest.approx(13 / 5)
+        assert sum(t["length"]["histogram"]["counts"]) == 5
+
+
+def test_top_values_are_counted_exactly() -> None:
+    values = ["a"] * 5 + ["b"] * 3 + ["c"] * 3 + [None] * 2
+    c = column(profile_of(pa.table({"c": values}), batch_rows=3), "c")
+    assert c["top"] == [
+        {"value": "a", "count": 5},
+        {"value": "b", "count": 3},
+        {"value": "c", "count": 3},
+    ]
+    assert c["distinct"] == 3
+    assert "distinct_approx" not in c
+
+
+def test_distinct_past_the_cap_is_an_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(profile_columns, "DISTINCT_CAP", 1000)
+    monkeypatch.setattr(profile_columns, "SKETCH_K", 256)
+    rng = np.random.default_rng(1)
+    values = rng.permutation(20_000) % 8000
+    profile = profile_of(pa.table({"v": values, "s": [f"k{v}" for v in values]}), batch_rows=3000)
+    for name in ("v", "s"):
+        entry = column(profile, name)
+        assert entry["distinct_approx"] is True
+        assert entry["distinct"] == pytest.approx(8000, rel=0.25)
+
+
+def test_datetimes_report_order_and_gaps() -> None:
+    start = dt.datetime(2024, 3, 1)
+    minutes = [0, 1, 2, 3, 10, 11, 12, 12, 13, 30]
+    stamps = [start + dt.timedelta(minutes=m) for m in minutes]
+    table = pa.table(
+        {
+            "sorted": pa.array([*stamps[:5], None, *stamps[5:]], pa.timestamp("s")),
+            "shuffled": pa.array([stamps[1], stamps[0], *stamps[2:], stamps[9]], pa.timestamp("s")),
+        }
+    )
+    profile = profile_of(table, batch_rows=3)
+    ordered = column(profile, "sorted")
+    assert ordered["sorted"] is True
+    assert ordered["min"] == "2024-03-01T00:00:00"
+    assert ordered["max"] == "2024-03-01T00:30:00"
+    # Positive steps 1,1,1,7,1,1,1,17 minutes: median 60 s, two steps over 90 s.
+    assert ordered["gaps"] == {"median_step_seconds": 60.0, "n_gaps": 2}
+    assert column(profile, "shuffled")["sorted"] is False
+    assert column(profile, "shuffled")["gaps"] is None
+
+
+def test_iso_strings_are_parsed_as_datetimes_and_overrides_coerce() -> None:
+    n = 40
+    table = pa.table(
+        {
+            "when": [f"2024-02-{1 + i % 28:02d} 10:00:00" for i in range(n)],
+            "half": [f"2024-02-{1 + i % 28:02d}" if i % 2 else "soon" for i in range(n)],
+            "amount": [str(i * 1.5) if i % 4 else "n/a" for i in range(n)],
+            "code": [i % 3 for i in range(n)],
+        }
+    )
+    plain = profile_of(table)
+    assert column(plain, "when")["type"] == "datetime"
+    assert column(plain, "half")["type"] == "categorical"
+    assert column(plain, "amount")["type"] == "categorical"
+    overrides = {"half": "datetime", "amount": "numeric", "code": "categorical"}
+    forced = profile_of(table, batch_rows=7, overrides=overrides)
+    half = column(forced, "half")
+    assert (half["type"], half["inferred_type"]) == ("datetime", "datetime")
+    assert half["unparsed"] == 20
+    assert half["missing"] == 20
+    amount = column(forced, "amount")
+    assert (amount["type"], amount["unparsed"], amount["max"]) == ("numeric", 10, 58.5)
+    code = column(forced, "code")
+    assert (code["type"], code["inferred_type"]) == ("categorical", "integer")
+    assert [t["count"] for t in code["top"]] == [14, 13, 13]
+    assert "unparsed_values" in codes(forced, "amount")
+
+
+def test_bad_overrides_and_targets_are_refused() -> None:
+    table = pa.table({"a": [1, 2], "b": ["x", "y"]})
+    with pytest.raises(ValueError, match="Unknown column types"):
+        profile_of(table, overrides={"a": "fancy"})
+    with pytest.raises(ValueError, match="No column named 'c'"):
+        profile_of(table, overrides={"c": "numeric"})
+    with pytest.raises(ValueError, match="No column named 'z'"):
+        profile_of(table, target="z")
+
+
+def test_identifier_constant_missing_and_cardinality_warnings(rng: np.random.Generator) -> None:
+    n = 600
+    table = pa.table(
+        {
+            "customer_id": [f"c{i}" for i in rng.permutation(n)],
+            "plan": ["basic"] * n,
+            "phone": pa.array(rng.integers(0, 9, n), mask=rng.random(n) < 0.7),
+            "city": [f"city{i % 150}" for i in range(n)],
+            "colour": rng.choice(["red", "blue"], n).tolist(),
+            "spend": rng.normal(50, 10, n),
+        }
+    )
+    profile = profile_of(table, batch_rows=100)
+    assert codes(profile, "customer_id") == {"identifier"}
+    assert codes(profile, "plan") == {"constant"}
+    assert codes(profile, "phone") == {"high_missing"}
+    assert codes(profile, "city") == {"high_cardinality"}
+    assert codes(profile, "colour") == set()
+    assert "duplicate_rows" not in codes(profile)
+    assert profile["suggested_target"] == "spend"
+    assert profile["suggested_task_type"] == "regression"
+
+
+def test_duplicate_rows_are_counted_exactly() -> None:
+    table = pa.table(
+        {
+            "a": [1, 2, 1, 3, 1, None, None],
+            "b": ["x", "y", "x", "x", "x", None, None],
+            "c": [0.5, -0.0, 0.5, 0.5, 0.5, 2.0, 2.0],
+        }
+    )
+    profile = profile_of(table, batch_rows=2)
+    assert profile["duplicate_rows"] == 3  # two repeats of row 0, one of row 5
+    assert "duplicate_rows" in codes(profile)
+    # An increasing column proves every row distinct.
+    with_id = table.append_column("id", pa.array(range(7)))
+    assert profile_of(with_id, batch_rows=2)["duplicate_rows"] == 0
+
+
+def test_leakage_is_found_for_classification_targets(rng: np.random.Generator) -> None:
+    n = 500
+    label = rng.choice(["yes", "no"], n)
+    table = pa.table(
+        {
+            "id": np.arange(n),
+            "colour": rng.choice(["red", "green", "blue"], n),
+            "noise": rng.normal(0, 1, n),
+            "status": np.where(label == "yes", "closed", "open"),
+            "refund": np.where(label == "yes", 50.0, 0.0) + rng.random(n),
+            "label": label,
+        }
+    )
+    profile = profile_of(table, batch_rows=128)
+    assert profile["suggested_target"] == "label"
+    assert profile["suggested_task_type"] == "binary"
+    leaks = {w["column"] for w in profile["warnings"] if w["code"] == "target_leakage"}
+    assert leaks == {"status", "refund"}
+
+
+def test_leakage_is_found_for_regression_targets(rng: np.random.Generator) -> None:
+    n = 400
+    price = rng.normal(100, 20, n)
+    table = pa.table(
+        {
+            "size": rng.normal(0, 1, n),
+            "price_with_tax": price * 1.2 + rng.normal(0, 0.1, n),
+            "tier": rng.choice(["a", "b", "c"], n),
+            "price": price,
+        }
+    )
+    profile = profile_of(table, target="price")
+    assert profile["suggested_task_type"] == "regression"
+    leaks = {w["column"] for w in profile["warnings"] if w["code"] == "target_leakage"}
+    assert leaks == {"price_with_tax"}
+
+
+def test_an_imbalanced_target_is_not_blamed_on_its_features(rng: np.random.Generator) -> None:
+    n = 1000
+    outcome = np.where(np.arange(n) < 5, "fraud", "ok")
+    table = pa.table(
+        {"amount": rng.normal(0, 1, n), "shop": rng.choice(["a", "b"], n), "outcome": outcome}
+    )
+    profile = profile_of(table)
+    assert profile["suggested_target"] == "outcome"
+    target_codes = codes(profile, "outcome")
+    assert target_codes == {"class_imbalance", "few_rows_per_class"}
+    assert "target_leakage" not in codes(profile)
+
+
+def test_few_rows_in_a_class_without_imbalance() -> None:
+    kind = ["a"] * 26 + ["b"] * 26 + ["c"] * 8
+    profile = profile_of(pa.table({"x": np.arange(60) % 7, "kind": kind}))
+    assert profile["suggested_task_type"] == "multiclass"
+    assert codes(profile, "kind") == {"few_rows_per_class"}
+
+
+@pytest.mark.parametrize(
+    ("values", "task"),
+    [
+        ([1.5, 2.5] * 30, "binary"),
+        (["a", "b", "c"] * 20, "multiclass"),
+        ([1, 2, 3, 4, 5] * 12, "multiclass"),
+        (list(np.linspace(0, 1, 60)), "regression"),
+        (list(range(60)), None),  # an identifier is never suggested...
+    ],
+)
+def test_task_type_follows_the_target_values(values: list[Any], task: str | None) -> None:
+    table = pa.table({"feature": np.arange(60) % 4, "target": values})
+    profile = profile_of(table)
+    assert profile["suggested_target"] == "target"
+    if task is None:
+        assert column(profile, "target")["type"] == "identifier"
+    else:
+        assert profile["suggested_task_type"] == task
+
+
+def test_without_a_named_target_the_last_usable_column_is_suggested() -> None:
+    n = 80
+    table = pa.table(
+        {
+            "score": np.arange(n) % 30,
+            "segment": [f"s{i % 4}" for i in range(n)],
+            "note": [f"free text about case {i} and more" for i in range(n)],
+            "key": [f"k{i}" for i in range(n)],
+        }
+    )
+    profile = profile_of(table)
+    assert profile["suggested_target"] == "segment"
+    assert profile["suggested_task_type"] == "multiclass"
+    assert profile_of(table, target="score")["suggested_task_type"] == "regression"
+
+
+def test_progress_rises_to_one(rng: np.random.Generator) -> None:
+    table = mixed_table(rng, 1000)
+    seen: list[float] = []
+    profile_of(table, batch_rows=50, total_bytes=table.nbytes, progress=seen.append)
+    assert seen[-1] == 1.0
+    assert all(0 < a < b for a, b in zip(seen, seen[1:], strict=False))
+    assert 5 <= len(seen) <= 51
+    quiet: list[float] = []
+    profile_of(table, batch_rows=50, progress=quiet.append)  # no size known: just the end
+    assert quiet == [1.0]
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def test_batch_sizes_do_not_change_the_profile(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small limits, so that sampling, capped counts, merging rounds and the median step's
+    # cut-off all happen inside a few thousand rows.
+    monkeypatch.setattr(profile_module, "SAMPLE_ROWS", 400)
+    monkeypatch.setattr(profile_columns, "DISTINCT_CAP", 300)
+    monkeypatch.setattr(profile_columns, "MERGE_ROWS", 50)
+    monkeypatch.setattr(profile_columns, "SKETCH_K", 64)
+    monkeypatch.setattr(profile_columns, "MEDIAN_STEPS", 500)
+    n = 3000
+    table = mixed_table(rng, n).append_column(
+        "target", pa.array(rng.choice(["p", "q", "r"], n, p=[0.6, 0.35, 0.05]))
+    )
+    whole = profile_of(table)
+    assert whole["sample_rows"] == 400
+    assert column(whole, "comment")["distinct_approx"] is True
+    assert "class_imbalance" in codes(whole, "target")
+    for rows in (7, 128, 1000):
+        for prefetch in (True, False):
+            batched = profile_of(table, batch_rows=rows, prefetch=prefetch)
+            # Only the Arrow footprint may differ: slices share buffers.
+            assert _same({**batched, "memory_bytes": 0}, {**whole, "memory_bytes": 0}), rows
+
+
+def test_a_column_null_in_the_first_batch_takes_its_type_later() -> None:
+    first = pa.record_batch({"a": pa.nulls(3), "b": ["x", "y", "z"]})
+    second = pa.record_batch({"a": pa.array([1, 2, 3]), "b": ["x", "y", "w"]})
+    streamed = profile_batches([first, second])
+    whole = profile_of(pa.Table.from_batches([first.cast(second.schema), second]))
+    assert _same(streamed, {**whole, "memory_bytes": streamed["memory_bytes"]})
+    assert column(streamed, "a")["type"] == "integer"
+    assert column(streamed, "a")["missing"] == 3
+
+
+def test_reading_errors_and_changing_columns_surface() -> None:
+    def failing() -> Iterator[pa.RecordBatch]:
+        yield pa.record_batch({"a": [1, 2]})
+        raise RuntimeError("disk gone")
+
+    with pytest.raises(RuntimeError, match="disk gone"):
+        profile_batches(failing())
+    renamed = [pa.record_batch({"a": [1]}), pa.record_batch({"b": [1]})]
+    with pytest.raises(ValueError, match="columns"):
+        profile_batches(renamed)
+    retyped = [
+        pa.record_batch({"a": pa.array([dt.datetime(2024, 1, 1)] * 3000)}),
+        pa.record_batch({"a": ["soon"]}),
+    ]
+    with pytest.raises(ValueError, match="changes type"):
+        profile_batches(retyped)
+
+
+def test_an_empty_stream_gives_an_empty_profile() -> None:
+    profile = profile_batches(iter([]))
+    assert profile["n_rows"] == 0
+    assert profile["columns"] == []
+    assert profile["suggested_target"] is None
+    header_only = profile_batches([pa.record_batch({"a": pa.array([], pa.int64())})])
+    assert column(header_only, "a")["type"] == "constant"
