@@ -3,15 +3,15 @@
 The acceptance bar: profiling a CSV takes at most twice as long as `pyarrow.csv.read_csv`
 reading the same file in the same run, with the profiler's peak RSS under 2 GB.
 
-    python bench/profile_support.py /tmp/profile-1g.csv 1000000000
+    python bench/profile_support.py /tmp/profile-1g.csv 1e9 [--shuffled]
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
 import json
-import multiprocessing
-import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,14 +27,16 @@ _COLOURS = [
     "red", "green", "blue", "yellow", "black", "white", "orange", "purple", "pink", "brown",
     "grey", "cyan", "magenta", "olive", "navy", "teal", "maroon", "lime", "coral", "gold",
 ]  # fmt: skip
-_WORDS = (
-    "good bad fast slow cheap broken great item works fine never again would buy late early "
-    "box size colour quality price support refund happy sad okay love hate arrived product "
-    "small large battery screen sound light heavy strong weak nice poor delivery service"
-).split()
+_WORDS = [
+    "good", "bad", "fast", "slow", "cheap", "broken", "great", "item", "works", "fine", "never",
+    "again", "would", "buy", "late", "early", "box", "size", "colour", "quality", "price",
+    "support", "refund", "happy", "sad", "okay", "love", "hate", "arrived", "product", "small",
+    "large", "battery", "screen", "sound", "light", "heavy", "strong", "weak", "nice", "poor",
+    "delivery", "service",
+]  # fmt: skip
 
 
-def _chunk(rng: np.random.Generator, start: int, n: int, clock: int) -> pa.Table:
+def _chunk(rng: np.random.Generator, start: int, n: int, clock: int, ordered: bool) -> pa.Table:
     def with_missing(values: np.ndarray, share: float) -> pa.Array:
         return pa.array(values, mask=rng.random(n) < share)
 
@@ -55,9 +57,13 @@ def _chunk(rng: np.random.Generator, start: int, n: int, clock: int) -> pa.Table
     # Mostly one-minute steps, sometimes an hour: a sorted series with gaps.
     steps = np.where(rng.random(n) < 0.001, 3600, 60)
     seconds = clock + np.cumsum(steps)
+    ids = np.arange(start, start + n)
+    if not ordered:
+        # Nothing then proves the rows distinct: the profiler must sort its row hashes.
+        ids, seconds = rng.permutation(ids), rng.permutation(seconds)
     return pa.table(
         {
-            "id": pa.array(np.arange(start, start + n)),
+            "id": pa.array(ids),
             "score": with_missing(np.round(score, 4), 0.05),
             "income": with_missing(np.round(rng.lognormal(10, 0.7, n), 2), 0.2),
             "ratio": with_missing(np.round(rng.random(n), 3), 0.6),
@@ -73,8 +79,11 @@ def _chunk(rng: np.random.Generator, start: int, n: int, clock: int) -> pa.Table
     )
 
 
-def generate_csv(path: Path, target_bytes: int, seed: int = 0) -> int:
-    """Write a mixed CSV of about target_bytes to path; return its number of rows."""
+def generate_csv(path: Path, target_bytes: int, seed: int = 0, *, ordered: bool = True) -> int:
+    """Write a mixed CSV of about target_bytes to path; return its number of rows.
+
+    ordered=False shuffles the id and timestamp columns within each chunk of rows.
+    """
     rng = np.random.default_rng(seed)
     rows, clock = 0, 1_700_000_000
     with pa.OSFile(str(path), "wb") as sink:
@@ -85,8 +94,8 @@ def generate_csv(path: Path, target_bytes: int, seed: int = 0) -> int:
             if rows:
                 per_row = sink.tell() / rows
                 n = max(1, min(n, int((target_bytes - sink.tell()) / per_row) + 1))
-            table = _chunk(rng, rows, n, clock)
-            clock = table.column("seen_at")[-1].value
+            table = _chunk(rng, rows, n, clock, ordered)
+            clock = pc.max(table.column("seen_at")).value
             if writer is None:
                 writer = pacsv.CSVWriter(sink, table.schema)
             writer.write_table(table)
@@ -96,22 +105,22 @@ def generate_csv(path: Path, target_bytes: int, seed: int = 0) -> int:
     return rows
 
 
-def _vm_hwm_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _profile_in_this_process(path: str, queue: Any) -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from jobs.engine.profile import profile_batches
-
-    started = time.perf_counter()
-    reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=16 << 20))
-    profile = profile_batches(reader, total_bytes=os.path.getsize(path))
-    elapsed = time.perf_counter() - started
-    queue.put({"profile_s": elapsed, "peak_rss_mb": _vm_hwm_mb(), "rows": profile["n_rows"]})
+# Run by a fresh interpreter, so that its peak RSS is the profiler's alone.
+_CHILD = """
+import json, os, sys, time
+from pathlib import Path
+import pyarrow.csv as pacsv
+sys.path.insert(0, sys.argv[2])
+from jobs.engine.profile import profile_batches
+path = sys.argv[1]
+started = time.perf_counter()
+reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=16 << 20))
+profile = profile_batches(reader, total_bytes=os.path.getsize(path))
+elapsed = time.perf_counter() - started
+status = Path("/proc/self/status").read_text().splitlines()
+peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+print(json.dumps({"profile_s": elapsed, "peak_rss_mb": peak, "rows": profile["n_rows"]}))
+"""
 
 
 def measure_profile(path: Path) -> dict[str, Any]:
@@ -121,12 +130,11 @@ def measure_profile(path: Path) -> dict[str, Any]:
     read_csv_s = time.perf_counter() - started
     del table
     gc.collect()
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=_profile_in_this_process, args=(str(path), queue))
-    process.start()
-    result = queue.get()
-    process.join()
+    root = str(Path(__file__).resolve().parent.parent)
+    child = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(path), root], capture_output=True, text=True, check=True
+    )
+    result = json.loads(child.stdout.strip().splitlines()[-1])
     return {
         "read_csv_s": round(read_csv_s, 3),
         "profile_s": round(result["profile_s"], 3),
@@ -137,10 +145,13 @@ def measure_profile(path: Path) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1])
-    size = int(float(sys.argv[2])) if len(sys.argv) > 2 else 200_000_000
-    if not target.exists() or abs(target.stat().st_size - size) > size // 10:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path", type=Path, help="the CSV; generated when absent (keep it in /tmp)")
+    parser.add_argument("size", type=float, nargs="?", default=200e6, help="bytes to generate")
+    parser.add_argument("--shuffled", action="store_true", help="generate with shuffled ids")
+    args = parser.parse_args()
+    if not args.path.exists():
         t0 = time.perf_counter()
-        n_rows = generate_csv(target, size)
+        n_rows = generate_csv(args.path, int(args.size), ordered=not args.shuffled)
         print(f"generated {n_rows} rows in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    print(json.dumps(measure_profile(target)))
+    print(json.dumps(measure_profile(args.path)))

@@ -11,9 +11,11 @@ resume from.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,8 @@ from rest_framework.authtoken.models import Token
 from jobs import selectors, services
 from jobs.models import Upload
 
+BATCH_BYTES = 1 << 20
+_WRITERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="upload-writer")
 PATH = re.compile(r"^/api/v1/uploads/(?P<id>[0-9a-f-]{36})/$")
 CONTENT_TYPE = "application/offset+octet-stream"
 ASGIApp = Any
@@ -128,24 +132,7 @@ async def stream_patch(scope: dict[str, Any], receive: Any, send: Any, upload_id
         return
     path = services.upload_staging_path(upload)
     digest = await sync_to_async(_resume_hash)(path, upload.offset)
-    offset = upload.offset
-    too_large = False
-    with path.open("r+b") as out:
-        out.seek(offset)
-        out.truncate()
-        more = True
-        while more:
-            event = await receive()
-            if event["type"] == "http.disconnect":
-                break
-            chunk = event.get("body", b"")
-            more = event.get("more_body", False)
-            if offset + len(chunk) > upload.size:
-                too_large = True
-                break
-            out.write(chunk)
-            digest.update(chunk)
-            offset += len(chunk)
+    offset, too_large = await _append(receive, path, upload.offset, upload.size, digest)
     sha256 = digest.hexdigest() if offset == upload.size else ""
     await sync_to_async(services.upload_advance)(upload_id=upload_id, offset=offset, sha256=sha256)
     if too_large:
@@ -157,6 +144,57 @@ async def stream_patch(scope: dict[str, Any], receive: Any, send: Any, upload_id
         )
         return
     await _answer(send, 204, None, offset)
+
+
+async def _append(
+    receive: Any, path: Path, offset: int, size: int, digest: Any
+) -> tuple[int, bool]:
+    """Write the body at `offset`; return the new offset and whether too much was sent.
+
+    Hashing and writing run in a thread, a batch of about 1 MiB at a time, while the event
+    loop receives the next batch: both release the GIL, so on two cores the upload runs at
+    the speed the server can parse HTTP rather than the sum of the three. Two batches at most
+    are in memory.
+    """
+    loop = asyncio.get_running_loop()
+    pending: asyncio.Future[None] | None = None
+    parts: list[bytes] = []
+    buffered = 0
+    too_large = False
+    with path.open("r+b", buffering=0) as out:
+        out.seek(offset)
+        out.truncate()
+
+        def flush(batch: list[bytes]) -> None:
+            data = b"".join(batch)
+            digest.update(data)
+            out.write(data)
+
+        more = True
+        while more:
+            event = await receive()
+            if event["type"] == "http.disconnect":
+                break
+            chunk = event.get("body", b"")
+            more = event.get("more_body", False)
+            if offset + buffered + len(chunk) > size:
+                too_large = True
+                break
+            parts.append(chunk)
+            buffered += len(chunk)
+            if buffered >= BATCH_BYTES or not more:
+                if pending is not None:
+                    await pending
+                pending = loop.run_in_executor(_WRITERS, flush, parts)
+                offset += buffered
+                parts, buffered = [], 0
+        if pending is not None:
+            await pending
+        if parts:
+            # What arrived before a disconnect or an oversized chunk is kept, to resume from.
+            await loop.run_in_executor(_WRITERS, flush, parts)
+            offset += buffered
+    return offset, too_large
 
 
 class UploadStreamMiddleware:

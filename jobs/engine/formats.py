@@ -34,7 +34,9 @@ from jobs.engine.data import DELIMITERS, DataError
 FORMATS = ("csv", "tsv", "csv.gz", "parquet", "jsonl", "xlsx")
 FORMAT_NAMES = "CSV, TSV, gzip-compressed CSV, Parquet, JSON Lines or Excel .xlsx"
 # Inspection and type inference both look at this much of the (decompressed) start of a file.
-SAMPLE_BYTES = 4 << 20
+# Enough rows to catch most problems at upload time, small enough to answer at once; the
+# profiler reads the rest and fails the dataset with the row number if something is off.
+SAMPLE_BYTES = 1 << 20
 SAMPLE_ROWS = 100_000
 # Arrow's streaming CSV reader reads about 32 blocks ahead of its consumer, so its memory is
 # about 40 x block_size whatever the file size; 1 MiB keeps that near 40 MB.

@@ -218,8 +218,8 @@ def _iso(micros: int) -> str:
         return str(np.datetime64(micros, "us"))
 
 
-def _present(arr: pa.ChunkedArray | None) -> pa.Array:
-    return pa.array([]) if arr is None else pc.drop_null(arr.combine_chunks())
+def _is_string(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
 
 
 class _Profiler:
@@ -345,8 +345,10 @@ class _Profiler:
     ) -> dict[str, Any]:
         distinct, approximate = col.distinct(counts)
         few = counts[0].to_pylist() if counts is not None and distinct <= 2 else []
-        string_sample = _present(sample) if col.kind == "string" else None
-        inferred = infer_type(col, distinct, approximate, few, string_sample)
+        present = pc.drop_null(sample.combine_chunks())
+        inferred = infer_type(
+            col, distinct, approximate, few, present if col.kind == "string" else None
+        )
         kind = self.overrides.get(col.name, inferred)
         entry: dict[str, Any] = {
             "name": col.name,
@@ -359,7 +361,6 @@ class _Profiler:
             entry["distinct_approx"] = True
         if col.parse is not None:
             entry["unparsed"] = col.unparsed
-        present = _present(sample)
         if col.kind == "numeric" and col.valid_count:
             std = math.sqrt(col.m2 / (col.valid_count - 1)) if col.valid_count > 1 else 0.0
             values = np.asarray(present.cast(pa.float64()).to_numpy(), dtype=np.float64)

@@ -61,9 +61,9 @@ def infer_type(
     if col.kind == "datetime":
         return "datetime"
     lowered = {str(v).strip().lower() for v in values}
-    if col.kind == "boolean" or (distinct == 2 and any(lowered <= p for p in _BOOLEAN_PAIRS)):
-        if not col.is_float:
-            return "boolean"
+    two_flags = distinct == 2 and any(lowered <= pair for pair in _BOOLEAN_PAIRS)
+    if col.kind == "boolean" or (two_flags and not col.is_float):
+        return "boolean"
     unique_share = distinct / valid
     named_id = bool(_ID_NAME.search(col.name))
     # Past the cap the count is a sketch's estimate, within 5% (three standard errors).
@@ -132,7 +132,8 @@ def _purity(feature: np.ndarray, n_values: int, target: np.ndarray, n_classes: i
     if feature.size < MIN_LEAK_ROWS or n_values * n_classes > 5_000_000:
         return 0.0
     table = np.bincount(feature * n_classes + target, minlength=n_values * n_classes)
-    table = table.reshape(n_values, n_classes)[table.reshape(n_values, n_classes).sum(1) >= 5]
+    table = table.reshape(n_values, n_classes)
+    table = table[table.sum(1) >= MIN_ROWS_PER_VALUE]
     kept = table.sum()
     if len(table) < 2 or kept < 0.5 * feature.size:
         return 0.0
@@ -240,9 +241,9 @@ def warnings_for(
             share = column["missing"] / n_rows
             warn("high_missing", name, f"'{name}' is missing in {share:.0%} of rows.")
         distinct = column["distinct"]
-        if kind == "categorical" and distinct > 100:
-            if distinct > 1000 or distinct > col.valid_count / 20:
-                warn("high_cardinality", name, f"'{name}' has {distinct} distinct values.")
+        many = distinct > 100 and (distinct > 1000 or distinct > col.valid_count / 20)
+        if kind == "categorical" and many:
+            warn("high_cardinality", name, f"'{name}' has {distinct} distinct values.")
         if col.unparsed:
             warn("unparsed_values", name, f"{col.unparsed} values of '{name}' did not parse.")
     if profile["duplicate_rows"]:

@@ -275,7 +275,7 @@ class Sketch:
     def estimate(self) -> int:
         if len(self.smallest) < SKETCH_K:
             return len(self.smallest)
-        return int(round((SKETCH_K - 1) * 2.0**64 / float(self.smallest[-1])))
+        return round((SKETCH_K - 1) * 2.0**64 / float(self.smallest[-1]))
 
 
 class ColumnStats:

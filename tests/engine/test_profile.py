@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import math
 from collections.abc import Iterator
@@ -368,7 +369,7 @@ def test_progress_rises_to_one(rng: np.random.Generator) -> None:
     seen: list[float] = []
     profile_of(table, batch_rows=50, total_bytes=table.nbytes, progress=seen.append)
     assert seen[-1] == 1.0
-    assert all(0 < a < b for a, b in zip(seen, seen[1:], strict=False))
+    assert all(0 < a < b for a, b in itertools.pairwise(seen))
     assert 5 <= len(seen) <= 51
     quiet: list[float] = []
     profile_of(table, batch_rows=50, progress=quiet.append)  # no size known: just the end

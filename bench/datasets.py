@@ -1,0 +1,253 @@
+"""Datasets benchmark: upload and profile a large CSV through the real console.
+
+Generates a mixed CSV (about 1 GB by default), then, in one run:
+- copies it with `cp` to the console's data folder (the physical limit of the same disk);
+- uploads it over loopback through the resumable upload API (curl streams the file, the
+  web process writes it), sampling the web process' resident memory all the while;
+- times `pyarrow.csv.read_csv` on the same file (the peer for profiling);
+- times the console's own profiling (upload finished -> dataset READY, done by the worker),
+  sampling the worker processes' resident memory.
+
+    .venv/bin/python bench/datasets.py [--size-mb 1024] [--workdir /tmp/bench-datasets]
+
+Its last line is one JSON object with upload_rss_growth_mb, upload_vs_cp,
+profile_vs_pyarrow and profile_peak_rss_mb (targets: < 150, >= 0.5, <= 2.0, < 2000).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyarrow.csv as pacsv
+
+REPEATS = 3
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.profile_support import generate_csv  # noqa: E402
+from tests.stack import free_port  # noqa: E402
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _descendants(pid: int) -> list[int]:
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child in Path(f"/proc/{parent}/task/{parent}/children").read_text().split():
+            found.append(int(child))
+            frontier.append(int(child))
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+class Sampler(threading.Thread):
+    """Peak resident memory of the processes `select` picks, sampled every 20 ms."""
+
+    def __init__(self, root: int, select: str) -> None:
+        super().__init__(daemon=True)
+        self.root, self.select = root, select
+        self.peak = 0.0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            with_select = [p for p in _descendants(self.root) if self.select in _cmdline(p)]
+            for pid in with_select:
+                self.peak = max(self.peak, _rss_mb(pid))
+            time.sleep(0.02)
+
+
+def _console(workdir: Path) -> tuple[subprocess.Popen[bytes], str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(CONSOLE_EMBEDDED="1", CONSOLE_DATA_DIR=str(workdir / "console"),
+               DATASET_MAX_BYTES=str(64 << 30), PYTHONUNBUFFERED="1")  # fmt: skip
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    made = subprocess.run(
+        [*manage, "shell", "-c",
+         "from django.contrib.auth.models import User\n"
+         "from rest_framework.authtoken.models import Token\n"
+         "u = User.objects.create_user('bench', password='bench-Passw0rd!')\n"
+         "print('TOKEN', Token.objects.create(user=u).key)"],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    token = next(line.split()[1] for line in made.stdout.splitlines() if line.startswith("TOKEN"))
+    port, predictor_port = free_port(), free_port()
+    log = (workdir / "console.log").open("wb")
+    proc = subprocess.Popen(
+        [*manage, "runconsole", "--port", str(port), "--predictor-port", str(predictor_port)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    return proc, url, token
+
+
+def _web_pid(root: int) -> int:
+    for _ in range(100):
+        for pid in _descendants(root):
+            if "console.asgi" in _cmdline(pid):
+                return pid
+        time.sleep(0.1)
+    raise RuntimeError("web process not found")
+
+
+def _cp(data: Path, copy: Path) -> float:
+    # Both copies end with a sync, so both count getting the bytes onto the disk; a sync
+    # before each start keeps earlier writes out of either figure.
+    os.sync()
+    t0 = time.monotonic()
+    subprocess.run(["cp", str(data), str(copy)], check=True)
+    os.sync()
+    seconds = time.monotonic() - t0
+    copy.unlink()
+    return seconds
+
+
+def _upload(url: str, token: str, data: Path) -> tuple[float, dict[str, Any]]:
+    """Announce, stream with curl, and turn into a dataset: the whole upload, timed."""
+    auth = {"Authorization": f"Token {token}"}
+    size = data.stat().st_size
+    os.sync()
+    t0 = time.monotonic()
+    upload = httpx.post(f"{url}/api/v1/uploads/", headers=auth,
+                        json={"filename": "data.csv", "size": size}).json()  # fmt: skip
+    # curl streams the file from stdin (a URL ending in / would get the file name appended).
+    with data.open("rb") as stdin:
+        subprocess.run(
+            ["curl", "-sS", "-f", "-X", "PATCH", "-T", "-",
+             "-H", f"Content-Length: {size}", "-H", "Transfer-Encoding:",
+             "-H", f"Authorization: Token {token}", "-H", "Upload-Offset: 0",
+             "-H", "Content-Type: application/offset+octet-stream", "-H", "Expect:",
+             f"{url}/api/v1/uploads/{upload['id']}/"],
+            check=True,
+            stdin=stdin,
+        )  # fmt: skip
+    os.sync()
+    created = httpx.post(f"{url}/api/v1/datasets/", headers=auth,
+                         json={"upload": upload["id"]}, timeout=600)  # fmt: skip
+    seconds = time.monotonic() - t0
+    assert created.status_code in (200, 201), created.text
+    return seconds, dict(created.json())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size-mb", type=int, default=1024)
+    parser.add_argument(
+        "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "bench-datasets"
+    )
+    args = parser.parse_args()
+    workdir: Path = args.workdir
+    shutil.rmtree(workdir, ignore_errors=True)
+    (workdir / "console").mkdir(parents=True)
+    data = workdir / "data.csv"
+    started = time.monotonic()
+    rows = generate_csv(data, args.size_mb << 20)
+    size = data.stat().st_size
+    print(f"generated {size / 1e6:.0f} MB, {rows} rows in {time.monotonic() - started:.1f} s")
+
+    # The peer for profiling: pyarrow reading the same file, alone, before the console runs.
+    read_csv_times = []
+    for _ in range(REPEATS):
+        t0 = time.monotonic()
+        table = pacsv.read_csv(data)
+        read_csv_times.append(time.monotonic() - t0)
+        del table
+        gc.collect()
+
+    proc, url, token = _console(workdir)
+    try:
+        auth = {"Authorization": f"Token {token}"}
+        web = _web_pid(proc.pid)
+        time.sleep(1.0)
+        baseline = _rss_mb(web)
+        sampler = Sampler(proc.pid, "console.asgi")
+        sampler.start()
+        # This disk's write-back speed wanders from run to run, so cp and the upload alternate
+        # and each figure is the median of three. The first upload makes the dataset, whose
+        # profiling is timed before the next copies start; the later ones are recognised as
+        # the same file.
+        cp_times, upload_times = [_cp(data, workdir / "console" / "cp-copy.csv")], []
+        seconds, dataset = _upload(url, token, data)
+        upload_times.append(seconds)
+        sampler.stop.set()
+        sampler.join()
+
+        worker = Sampler(proc.pid, "celery")
+        worker.start()
+        t0 = time.monotonic()
+        while dataset["status"] not in ("READY", "FAILED"):
+            time.sleep(0.1)
+            dataset = httpx.get(f"{url}/api/v1/datasets/{dataset['id']}/", headers=auth).json()
+        profile_s = time.monotonic() - t0
+        worker.stop.set()
+        worker.join()
+        assert dataset["status"] == "READY", dataset["error"]
+
+        for _ in range(REPEATS - 1):
+            cp_times.append(_cp(data, workdir / "console" / "cp-copy.csv"))
+            seconds, again = _upload(url, token, data)
+            assert again["existing"], again
+            upload_times.append(seconds)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+    cp_s, upload_s = statistics.median(cp_times), statistics.median(upload_times)
+    read_csv_s = statistics.median(read_csv_times)
+
+    result: dict[str, Any] = {
+        "size_mb": round(size / 1e6, 1),
+        "rows": rows,
+        "cp_s": round(cp_s, 2),
+        "upload_s": round(upload_s, 2),
+        "cp_runs_s": [round(t, 2) for t in cp_times],
+        "upload_runs_s": [round(t, 2) for t in upload_times],
+        "read_csv_s": round(read_csv_s, 2),
+        "profile_s": round(profile_s, 2),
+        "upload_rss_growth_mb": round(sampler.peak - baseline, 1),
+        "upload_vs_cp": round(cp_s / upload_s, 3),
+        "profile_vs_pyarrow": round(profile_s / read_csv_s, 3),
+        "profile_peak_rss_mb": round(worker.peak, 1),
+    }
+    shutil.rmtree(workdir, ignore_errors=True)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
