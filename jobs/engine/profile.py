@@ -117,6 +117,39 @@ class _RowSample:
         return self.table
 
 
+class _RowHashes:
+    """Row hashes for counting duplicate rows, sorted and merged while the stream runs.
+
+    Sorting each batch and merging runs of similar size (as timsort does) spreads the sort
+    over the reading, where the profiling thread has time to spare, instead of the end.
+    """
+
+    def __init__(self) -> None:
+        self.runs: list[np.ndarray] = []
+        self.sorting = False
+
+    def add(self, hashes: np.ndarray, distinct_so_far: bool) -> None:
+        # While a column proves every row distinct, the hashes may never be needed.
+        if not distinct_so_far and not self.sorting:
+            self.sorting = True
+            self.runs = [np.sort(np.concatenate(self.runs))] if self.runs else []
+        if not self.sorting:
+            self.runs.append(hashes)
+            return
+        hashes.sort()
+        self.runs.append(hashes)
+        while len(self.runs) > 1 and len(self.runs[-2]) < 2 * len(self.runs[-1]):
+            last = self.runs.pop()
+            self.runs[-1] = np.sort(np.concatenate([self.runs[-1], last]), kind="stable")
+
+    def duplicates(self) -> int:
+        if not self.runs:
+            return 0
+        ordered = np.sort(np.concatenate(self.runs), kind="stable")  # timsort merges runs
+        self.runs = []
+        return int(ordered.size - 1 - np.count_nonzero(ordered[1:] != ordered[:-1]))
+
+
 class _Progress:
     def __init__(self, callback: Callable[[float], None] | None, total: int | None) -> None:
         self.callback, self.total = callback, total
@@ -232,7 +265,7 @@ class _Profiler:
         self.columns: list[ColumnStats] = []
         self.head: list[pa.RecordBatch] | None = []
         self.head_rows = self.rows = self.memory = 0
-        self.row_hashes: list[np.ndarray] = []
+        self.row_hashes = _RowHashes()
         self.sample = _RowSample(SAMPLE_ROWS)
 
     def feed(self, batch: pa.RecordBatch) -> None:
@@ -289,28 +322,18 @@ class _Profiler:
                 row_hash += hashes
             arrays.append(arr)
         if row_hash is not None:
-            # Sorted runs now, while the reader thread parses, make the final sort a merge;
-            # needless while some column still proves the rows distinct.
-            if not any(c.increasing for c in self.columns):
-                row_hash.sort()
-            self.row_hashes.append(row_hash)
+            self.row_hashes.add(row_hash, any(c.increasing for c in self.columns))
         self.sample.add(pa.RecordBatch.from_arrays(arrays, names=self.names), self.rows)
         self.rows += batch.num_rows
 
     def _duplicates(self, counts: dict[str, tuple[pa.Array, np.ndarray] | None]) -> int:
-        hashes, self.row_hashes = self.row_hashes, []
-        # A column with a different value on every row (an increasing id, a timestamp) proves
-        # every row distinct, and spares sorting all the row hashes.
-        unique = [
-            c.name
-            for c in self.columns
-            if c.rows
-            and (c.increasing or (c.missing == 0 and (v := counts[c.name]) and len(v[0]) == c.rows))
-        ]
-        if unique or not hashes:
-            return 0
-        ordered = np.sort(np.concatenate(hashes), kind="stable")  # timsort merges the runs
-        return int(ordered.size - 1 - np.count_nonzero(ordered[1:] != ordered[:-1]))
+        # A column with a different value on every row (an increasing id, a timestamp, a key
+        # counted exactly) proves every row distinct, and spares sorting the row hashes.
+        for c in self.columns:
+            exact = counts[c.name]
+            if c.increasing or (c.missing == 0 and exact is not None and len(exact[0]) == c.rows):
+                return 0
+        return self.row_hashes.duplicates()
 
     def finish(self) -> dict[str, Any]:
         if self.head is not None:

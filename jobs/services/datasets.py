@@ -23,6 +23,8 @@ from django.utils import timezone
 from jobs import selectors
 from jobs.engine.data import DataError
 from jobs.engine.formats import ReadOptions, TableSource, inspect_table, iter_batches
+from jobs.engine.images import inspect_image_zip
+from jobs.engine.profile import profile_batches
 from jobs.models import Dataset
 from jobs.services.events import event_record
 
@@ -175,8 +177,6 @@ def dataset_claim_profiling(*, dataset_id: int) -> Dataset | None:
 
 def dataset_profile(*, dataset: Dataset) -> Dataset:
     """Profile a claimed dataset's whole file, streaming, and mark it READY or FAILED."""
-    from jobs.engine.profile import profile_batches
-
     last_sent = [-1.0]
 
     def progress(fraction: float) -> None:
@@ -211,8 +211,6 @@ def dataset_profile(*, dataset: Dataset) -> Dataset:
 
 
 def _profile_images(path: Path, progress: Any) -> dict[str, Any]:
-    from jobs.engine.images import inspect_image_zip
-
     summary = inspect_image_zip(path, progress=lambda done, total: progress(done / max(total, 1)))
     return {"n_rows": summary.n_images, "n_columns": 2, "images": summary.to_dict()}
 

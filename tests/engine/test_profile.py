@@ -269,6 +269,9 @@ def test_duplicate_rows_are_counted_exactly() -> None:
     # An increasing column proves every row distinct.
     with_id = table.append_column("id", pa.array(range(7)))
     assert profile_of(with_id, batch_rows=2)["duplicate_rows"] == 0
+    # One that stops increasing late still finds rows repeated from before.
+    restarting = table.append_column("id", pa.array([1, 2, 3, 4, 1, 5, 5]))
+    assert profile_of(restarting, batch_rows=2)["duplicate_rows"] == 2  # rows 4 and 6
 
 
 def test_leakage_is_found_for_classification_targets(rng: np.random.Generator) -> None:
