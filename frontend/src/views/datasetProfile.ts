@@ -92,7 +92,7 @@ function columnSummary(c: ColumnProfile): Child {
   if (typeof c.std === "number") stats.push(`sd ${formatNumber(c.std)}`);
   const extra: string[] = [];
   if (c.length !== null && c.length !== undefined) {
-    extra.push(`length ${typeof c.length === "object" ? formatPairs(c.length) : formatNumber(c.length)}`);
+    extra.push(`length ${lengthText(c.length)}`);
   }
   if (typeof c.empty === "number" && c.empty > 0) extra.push(`${count(c.empty)} empty`);
   const top = Array.isArray(c.top) ? c.top : [];
@@ -109,6 +109,13 @@ function columnSummary(c: ColumnProfile): Child {
     extra.length ? h("div", { class: "hint" }, extra.join(" · ")) : "",
     !stats.length && !top.length && !extra.length ? "—" : "",
   ];
+}
+
+/** Text lengths as "4–9 chars, mean 7.1"; the histogram is drawn, not printed. */
+function lengthText(length: unknown): string {
+  if (length === null || typeof length !== "object") return formatNumber(length);
+  const l = length as { min?: unknown; max?: unknown; mean?: unknown };
+  return `${formatNumber(l.min)}–${formatNumber(l.max)} chars, mean ${formatNumber(l.mean)}`;
 }
 
 export function columnsTable(ds: Dataset): HTMLTableElement {
