@@ -274,10 +274,21 @@ class JobViewSet(
                 task_type=data.get("task_type") or None,
                 max_trials=data["max_trials"],
                 max_epochs=data["max_epochs"],
+                tuner=data["tuner"],
+                max_seconds=data.get("max_seconds"),
             )
         except DataError as exc:
             return Response({"target": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        job = get_object_or_404(self.get_queryset(), pk=pk)
+        try:
+            job = services.job_cancel(job=job)
+        except services.ConflictError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
     @action(detail=True, methods=["get"])
     def events(self, request: Request, pk: str | None = None) -> Response:

@@ -88,13 +88,19 @@ class TrainingJob(models.Model):
         RUNNING = "RUNNING"
         SUCCEEDED = "SUCCEEDED"
         FAILED = "FAILED"
+        CANCELLED = "CANCELLED"
+
+    class Tuner(models.TextChoices):
+        RANDOM = "random"
+        BAYESIAN = "bayesian"
+        HYPERBAND = "hyperband"
 
     class TaskType(models.TextChoices):
         BINARY = "binary"
         MULTICLASS = "multiclass"
         REGRESSION = "regression"
 
-    FINISHED = (Status.SUCCEEDED, Status.FAILED)
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="jobs")
@@ -104,6 +110,13 @@ class TrainingJob(models.Model):
     max_trials = models.PositiveIntegerField(default=5)
     max_epochs = models.PositiveIntegerField(default=10)
     seed = models.IntegerField(default=0)
+    tuner = models.CharField(max_length=16, choices=Tuner.choices, default=Tuner.RANDOM)
+    max_seconds = models.PositiveIntegerField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    # Why the search ended early, if it did: "time_limit" or "cancelled".
+    stopped = models.CharField(max_length=16, blank=True)
+    class_weights = models.JSONField(null=True, blank=True)
+    manifest = models.JSONField(default=dict, blank=True)
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
     )

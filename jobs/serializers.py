@@ -127,6 +127,10 @@ class JobCreateSerializer(serializers.Serializer):
     )
     max_trials = serializers.IntegerField(min_value=1, max_value=50, default=5)
     max_epochs = serializers.IntegerField(min_value=1, max_value=200, default=10)
+    tuner = serializers.ChoiceField(choices=TrainingJob.Tuner.choices, default="random")
+    max_seconds = serializers.IntegerField(
+        min_value=10, max_value=7 * 24 * 3600, required=False, allow_null=True
+    )
 
 
 class TrialSerializer(serializers.ModelSerializer):
@@ -159,6 +163,12 @@ class JobSerializer(serializers.ModelSerializer):
             "max_trials",
             "max_epochs",
             "seed",
+            "tuner",
+            "max_seconds",
+            "cancel_requested",
+            "stopped",
+            "class_weights",
+            "manifest",
             "status",
             "error",
             "created_at",

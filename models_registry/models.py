@@ -37,6 +37,7 @@ class ModelVersion(models.Model):
     metrics = models.JSONField(default=dict)
     hyperparameters = models.JSONField(default=dict)
     input_schema = models.JSONField(default=list)
+    manifest = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -25,6 +25,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "metrics",
             "hyperparameters",
             "input_schema",
+            "manifest",
             "artifact_sha256",
             "created_at",
         ]

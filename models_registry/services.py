@@ -47,6 +47,7 @@ def model_version_register(*, job: TrainingJob, model_path: Path) -> ModelVersio
             metrics=job.test_metrics,
             hyperparameters=job.best_hyperparameters,
             input_schema=engine_model.input_schema(keras_model),
+            manifest=job.manifest,
         )
         with model_path.open("rb") as fileobj:
             version.artifact.save(f"{uuid.uuid4().hex}.keras", File(fileobj), save=False)

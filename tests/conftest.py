@@ -30,8 +30,9 @@ def breast_cancer_csv(rows: int | None = None) -> bytes:
 
 
 class RecordingReporter:
-    def __init__(self) -> None:
+    def __init__(self, cancel_after: int | None = None) -> None:
         self.calls: list[tuple[str, Any]] = []
+        self.cancel_after = cancel_after
 
     def trial_started(self, number: int, hyperparameters: dict[str, Any]) -> None:
         self.calls.append(("trial_started", number))
@@ -43,6 +44,9 @@ class RecordingReporter:
         self, number: int, status: str, score: float | None, hyperparameters: dict[str, Any]
     ) -> None:
         self.calls.append(("trial_finished", (number, status)))
+
+    def cancelled(self) -> bool:
+        return self.cancel_after is not None and len(self.calls) >= self.cancel_after
 
 
 @pytest.fixture(scope="session")

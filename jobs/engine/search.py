@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import importlib
+import os
+import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +32,17 @@ class Reporter(Protocol):
         self, number: int, status: str, score: float | None, hyperparameters: dict[str, Any]
     ) -> None: ...
 
+    def cancelled(self) -> bool:
+        """Asked between batches (at most about once a second): should the search stop now?"""
+        ...
+
+
+class SearchStopped(Exception):
+    """The search was cancelled before any trial completed an epoch: there is no model."""
+
+
+TUNERS = ("random", "bayesian", "hyperband")
+
 
 @dataclass(frozen=True)
 class SearchConfig:
@@ -38,6 +54,12 @@ class SearchConfig:
     batch_size: int = 32
     test_fraction: float = 0.2
     validation_fraction: float = 0.2
+    tuner: str = "random"
+    # A hard wall-clock limit: the running trial stops at its next epoch boundary, no new
+    # trial starts, and the best model so far is kept.
+    max_seconds: float | None = None
+    # None: on when the rarest class has under 20% of the training rows.
+    class_weights: bool | None = None
 
 
 @dataclass
@@ -50,6 +72,9 @@ class SearchResult:
     n_validation: int
     n_test: int
     seconds: float
+    stopped: str  # "" when the search ran to its end, else "time_limit" or "cancelled"
+    class_weights: dict[int, float] | None
+    manifest: dict[str, Any]
 
 
 def _split(
@@ -68,45 +93,93 @@ def _split(
     return train, val, test
 
 
-class _EpochReporter(keras.callbacks.Callback):
+class _Guard(keras.callbacks.Callback):
+    """Reports epochs and enforces the time limit and cancellation inside `fit`."""
+
     # Keras Tuner deep-copies callbacks for every trial; the reporter must stay shared.
-    def __init__(self, reporter: Reporter) -> None:
+    def __init__(self, reporter: Reporter, deadline: float | None) -> None:
         super().__init__()
         self.reporter = reporter
+        self.deadline = deadline
         self.trial_number = 0
+        self.stopped = ""
+        self._next_cancel_check = 0.0
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> _EpochReporter:
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Guard:
         return self
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        now = time.monotonic()
+        if now >= self._next_cancel_check:
+            self._next_cancel_check = now + 1.0
+            if self.reporter.cancelled():
+                self.stopped = "cancelled"
+                self.model.stop_training = True
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         values = {k: float(np.asarray(v)) for k, v in (logs or {}).items() if np.isscalar(v)}
         self.reporter.epoch_end(self.trial_number, epoch + 1, values)
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            self.stopped = self.stopped or "time_limit"
+        if self.stopped:
+            self.model.stop_training = True
 
 
-class _ReportingSearch(kt.RandomSearch):
-    def __init__(self, *args: Any, reporter: Reporter, epochs: _EpochReporter, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self._reporter = reporter
-        self._epochs = epochs
-        self._numbers: dict[str, int] = {}
+class _Stop(Exception):
+    pass
 
-    def on_trial_begin(self, trial: Any) -> None:
-        super().on_trial_begin(trial)
-        number = self._numbers.setdefault(trial.trial_id, len(self._numbers) + 1)
-        self._epochs.trial_number = number
-        self._reporter.trial_started(number, dict(trial.hyperparameters.values))
 
-    def on_trial_end(self, trial: Any) -> None:
-        super().on_trial_end(trial)
-        # clear_session between trials keeps memory flat across a long search.
-        keras.backend.clear_session()
-        score = None if trial.score is None else float(trial.score)
-        self._reporter.trial_finished(
-            self._numbers[trial.trial_id],
-            str(trial.status),
-            score,
-            dict(trial.hyperparameters.values),
-        )
+def _tuner_class(name: str) -> type[Any]:
+    base = {
+        "random": kt.RandomSearch,
+        "bayesian": kt.BayesianOptimization,
+        "hyperband": kt.Hyperband,
+    }[name]
+
+    class ReportingTuner(base):  # type: ignore[valid-type, misc]
+        def __init__(
+            self,
+            *args: Any,
+            reporter: Reporter,
+            guard: _Guard,
+            max_trials_started: int,
+            **kwargs: Any,
+        ):
+            super().__init__(*args, **kwargs)
+            self._reporter = reporter
+            self._guard = guard
+            self._numbers: dict[str, int] = {}
+            # Hyperband sizes its own brackets; max_trials still caps what a job may start.
+            self._max_started = max_trials_started
+
+        def on_trial_begin(self, trial: Any) -> None:
+            if len(self._numbers) >= self._max_started:
+                raise _Stop
+            if self._reporter.cancelled():
+                self._guard.stopped = "cancelled"
+            if self._guard.stopped or (
+                self._guard.deadline is not None and time.monotonic() >= self._guard.deadline
+            ):
+                self._guard.stopped = self._guard.stopped or "time_limit"
+                raise _Stop
+            super().on_trial_begin(trial)
+            number = self._numbers.setdefault(trial.trial_id, len(self._numbers) + 1)
+            self._guard.trial_number = number
+            self._reporter.trial_started(number, dict(trial.hyperparameters.values))
+
+        def on_trial_end(self, trial: Any) -> None:
+            super().on_trial_end(trial)
+            # clear_session between trials keeps memory flat across a long search.
+            keras.backend.clear_session()
+            score = None if trial.score is None else float(trial.score)
+            self._reporter.trial_finished(
+                self._numbers[trial.trial_id],
+                str(trial.status),
+                score,
+                dict(trial.hyperparameters.values),
+            )
+
+    return ReportingTuner
 
 
 def _hypermodel(
@@ -195,40 +268,118 @@ def run_search(
         return y_all[part.index.to_numpy()]
 
     x_train, x_val, x_test = (encode_frame(specs, p) for p in (train, val, test))
-    epochs = _EpochReporter(reporter)
-    tuner = _ReportingSearch(
-        hypermodel=_hypermodel(encoder_config, config.task_type, labels, target_mean, target_std),
-        objective="val_loss",
-        max_trials=config.max_trials,
-        seed=config.seed,
-        directory=str(workdir),
-        project_name="search",
-        overwrite=True,
-        reporter=reporter,
-        epochs=epochs,
-    )
+    weights = _class_weights(config, targets(train), len(labels))
+    deadline = None if config.max_seconds is None else started + config.max_seconds
+    guard = _Guard(reporter, deadline)
+    common: dict[str, Any] = {
+        "hypermodel": _hypermodel(
+            encoder_config, config.task_type, labels, target_mean, target_std
+        ),
+        "objective": "val_loss",
+        "seed": config.seed,
+        "directory": str(workdir),
+        "project_name": "search",
+        "overwrite": True,
+        "reporter": reporter,
+        "guard": guard,
+        "max_trials_started": config.max_trials,
+    }
+    if config.tuner == "hyperband":
+        tuner = _tuner_class("hyperband")(max_epochs=config.max_epochs, factor=3, **common)
+    else:
+        tuner = _tuner_class(config.tuner)(max_trials=config.max_trials, **common)
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=5)
-    tuner.search(
-        x_train,
-        targets(train),
-        validation_data=(x_val, targets(val)),
-        epochs=config.max_epochs,
-        batch_size=config.batch_size,
-        callbacks=[epochs, stop],
-        verbose=0,
-    )
-    best_hp = tuner.get_best_hyperparameters(1)[0]
+    with contextlib.suppress(_Stop):
+        tuner.search(
+            x_train,
+            targets(train),
+            validation_data=(x_val, targets(val)),
+            epochs=config.max_epochs,
+            batch_size=config.batch_size,
+            callbacks=[guard, stop],
+            class_weight=weights,
+            verbose=0,
+        )
+    completed = [t for t in tuner.oracle.trials.values() if t.score is not None]
+    if not completed:
+        raise SearchStopped(
+            "The search was cancelled before any trial finished an epoch."
+            if guard.stopped == "cancelled"
+            else "No trial finished: every trial failed or the time limit was too short."
+        )
     best_trial = tuner.oracle.get_best_trials(1)[0]
-    model = tuner.get_best_models(1)[0]
+    model = tuner.load_model(best_trial)
     outputs = keras.ops.convert_to_numpy(model.predict(x_test, verbose=0))
     test_metrics = evaluate(config.task_type, targets(test), outputs, labels)
     return SearchResult(
         model=model,
         test_metrics=test_metrics,
-        hyperparameters=dict(best_hp.values),
+        hyperparameters=dict(best_trial.hyperparameters.values),
         best_trial=tuner._numbers.get(best_trial.trial_id, 0),
         n_train=len(train),
         n_validation=len(val),
         n_test=len(test),
         seconds=time.monotonic() - started,
+        stopped=guard.stopped,
+        class_weights=weights,
+        manifest=_manifest(config, (train, val, test), tuner),
     )
+
+
+def _class_weights(
+    config: SearchConfig, y_train: np.ndarray, n_classes: int
+) -> dict[int, float] | None:
+    """Balanced class weights, on by default when the rarest class is under 20% of rows."""
+    if config.task_type == "regression" or config.class_weights is False:
+        return None
+    counts = np.bincount(y_train.astype(int), minlength=n_classes)
+    if config.class_weights is None and counts.min() / counts.sum() >= 0.2:
+        return None
+    return {i: float(counts.sum() / (n_classes * max(c, 1))) for i, c in enumerate(counts)}
+
+
+def _manifest(config: SearchConfig, splits: tuple[pd.DataFrame, ...], tuner: Any) -> dict[str, Any]:
+    """What a rerun needs to give the same trials on the same machine."""
+    digest = hashlib.sha256()
+    for part in splits:
+        digest.update(np.asarray(part.index, dtype="int64").tobytes())
+        digest.update(b"|")
+    backend = keras.backend.backend()
+    versions = {
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "keras_tuner": kt.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        backend: importlib.import_module(backend).__version__,
+    }
+    return {
+        "seed": config.seed,
+        "tuner": config.tuner,
+        "max_trials": config.max_trials,
+        "max_epochs": config.max_epochs,
+        "max_seconds": config.max_seconds,
+        "batch_size": config.batch_size,
+        "split": {
+            "test_fraction": config.test_fraction,
+            "validation_fraction": config.validation_fraction,
+            "indices_sha256": digest.hexdigest(),
+        },
+        "search_space": tuner.oracle.hyperparameters.get_config(),
+        "backend": backend,
+        "versions": versions,
+        "hardware": {
+            "machine": platform.machine(),
+            "processor": platform.processor(),
+            "cpus": os.cpu_count(),
+            "gpus": _gpus(backend),
+        },
+    }
+
+
+def _gpus(backend: str) -> list[str]:
+    if backend == "torch":
+        import torch
+
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return []

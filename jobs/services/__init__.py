@@ -12,7 +12,7 @@ from jobs.services.datasets import (
     file_sha256,
 )
 from jobs.services.events import dataset_group, event_record, job_group
-from jobs.services.training import job_claim, job_create, job_run
+from jobs.services.training import job_cancel, job_claim, job_create, job_run
 from jobs.services.uploads import (
     upload_advance,
     upload_create,
@@ -33,6 +33,7 @@ __all__ = [
     "dataset_version_create",
     "event_record",
     "file_sha256",
+    "job_cancel",
     "job_claim",
     "job_create",
     "job_group",

@@ -14,6 +14,7 @@ from django.utils import timezone
 from jobs import selectors
 from jobs.engine.data import DataError, TaskType, check_target
 from jobs.models import Dataset, TrainingJob, Trial
+from jobs.services.datasets import ConflictError
 from jobs.services.events import event_record
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,8 @@ def job_create(
     task_type: TaskType | None = None,
     max_trials: int = 5,
     max_epochs: int = 10,
+    tuner: str = TrainingJob.Tuner.RANDOM,
+    max_seconds: int | None = None,
 ) -> TrainingJob:
     """Check the target against the data, record the job, and queue it once committed."""
     from jobs import tasks
@@ -44,9 +47,34 @@ def job_create(
             task_type=chosen,
             max_trials=max_trials,
             max_epochs=max_epochs,
+            tuner=tuner,
+            max_seconds=max_seconds,
         )
         event_record(subject=job, kind="job_status", payload={"status": job.status})
         transaction.on_commit(lambda: tasks.run_training_job.delay(job.pk))
+    return job
+
+
+def job_cancel(*, job: TrainingJob) -> TrainingJob:
+    """Cancel a job: a queued one at once, a running one at its next batch boundary."""
+    with transaction.atomic():
+        if TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.QUEUED).update(
+            status=TrainingJob.Status.CANCELLED, cancel_requested=True, finished_at=timezone.now()
+        ):
+            job.refresh_from_db()
+            payload = {"status": job.status}
+            event_record(subject=job, kind="job_status", payload=payload)
+            event_record(subject=job, kind="job_finished", payload=payload)
+            return job
+        if not TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.RUNNING).update(
+            cancel_requested=True
+        ):
+            job.refresh_from_db()
+            raise ConflictError(
+                f"Job {job.pk} is {job.status}; only a queued or running job can be cancelled."
+            )
+        job.refresh_from_db()
+        event_record(subject=job, kind="cancel_requested", payload={})
     return job
 
 
@@ -68,6 +96,9 @@ class _JobReporter:
 
     def __init__(self, job: TrainingJob) -> None:
         self.job = job
+
+    def cancelled(self) -> bool:
+        return TrainingJob.objects.filter(pk=self.job.pk, cancel_requested=True).exists()
 
     def trial_started(self, number: int, hyperparameters: dict[str, Any]) -> None:
         Trial.objects.update_or_create(
@@ -113,7 +144,7 @@ class _JobReporter:
 
 def job_run(*, job: TrainingJob) -> TrainingJob:
     """Run a claimed job's search, register the best model, and record how it ended."""
-    from jobs.engine.search import SearchConfig, run_search
+    from jobs.engine.search import SearchConfig, SearchStopped, run_search
     from models_registry.services import model_version_register
 
     try:
@@ -124,9 +155,20 @@ def job_run(*, job: TrainingJob) -> TrainingJob:
             max_trials=job.max_trials,
             max_epochs=job.max_epochs,
             seed=job.seed,
+            tuner=job.tuner,
+            max_seconds=job.max_seconds,
         )
         with tempfile.TemporaryDirectory(prefix=f"job{job.pk}-") as workdir:
             result = run_search(frame, config, workdir=Path(workdir), reporter=_JobReporter(job))
+            job.stopped = result.stopped
+            job.manifest = {**result.manifest, "dataset_sha256": job.dataset_sha256}
+            job.class_weights = (
+                {str(k): v for k, v in result.class_weights.items()}
+                if result.class_weights
+                else None
+            )
+            if result.stopped == "cancelled":
+                return _job_finish(job=job, status=TrainingJob.Status.CANCELLED)
             model_path = Path(workdir) / "model.keras"
             result.model.save(model_path)
             with transaction.atomic():
@@ -142,6 +184,10 @@ def job_run(*, job: TrainingJob) -> TrainingJob:
                 return _job_finish(
                     job=job, status=TrainingJob.Status.SUCCEEDED, version_id=version.pk
                 )
+    except SearchStopped as exc:
+        cancelled = TrainingJob.objects.filter(pk=job.pk, cancel_requested=True).exists()
+        status = TrainingJob.Status.CANCELLED if cancelled else TrainingJob.Status.FAILED
+        return _job_finish(job=job, status=status, error="" if cancelled else str(exc))
     except DataError as exc:
         return _job_finish(job=job, status=TrainingJob.Status.FAILED, error=str(exc))
     except Exception as exc:
@@ -158,7 +204,11 @@ def _job_finish(
         job.status = status
         job.error = error
         job.finished_at = timezone.now()
-        job.save()
+        # cancel_requested is written only by the API; saving the whole row would race it.
+        job.save(update_fields=[
+            "status", "error", "finished_at", "stopped", "manifest", "class_weights",
+            "best_trial", "best_hyperparameters", "test_metrics", "split_sizes",
+        ])  # fmt: skip
         payload: dict[str, Any] = {"status": status}
         if error:
             payload["error"] = error

@@ -173,6 +173,15 @@ def test_distinct_past_the_cap_is_an_estimate(monkeypatch: pytest.MonkeyPatch) -
         assert entry["distinct"] == pytest.approx(8000, rel=0.25)
 
 
+def test_top_values_past_the_cap_come_from_the_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(profile_columns, "DISTINCT_CAP", 10)
+    table = pa.table({"note": [f"one-off {i}" for i in range(100)] + ["again"] * 20})
+    note = column(profile_of(table, batch_rows=30), "note")
+    # Values seen once in the sample are left out: their counts would be guesses.
+    assert note["top"] == [{"value": "again", "count": 20}]
+    assert note["top_approx"] is True
+
+
 def test_datetimes_report_order_and_gaps() -> None:
     start = dt.datetime(2024, 3, 1)
     minutes = [0, 1, 2, 3, 10, 11, 12, 12, 13, 30]

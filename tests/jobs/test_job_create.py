@@ -119,3 +119,43 @@ def test_jobs_are_private_to_their_owner(
         assert api.get(f"/api/v1/jobs/{job_id}/events/").status_code == 404
     events = api_as("owner").get(f"/api/v1/jobs/{job_id}/events/?after=0").json()
     assert [e["kind"] for e in events] == ["job_status"]
+
+
+def test_a_queued_job_is_cancelled_at_once_and_never_runs(
+    api_as: Any, personas: dict[str, Any], media_root: Any
+) -> None:
+    dataset = make_dataset(personas["owner"])
+    job_id = _create(api_as("owner"), dataset=dataset.pk, target="diagnosis").json()["id"]
+
+    assert api_as("outsider").post(f"/api/v1/jobs/{job_id}/cancel/").status_code == 404
+    answer = api_as("owner").post(f"/api/v1/jobs/{job_id}/cancel/")
+
+    assert answer.status_code == 202
+    assert answer.json()["status"] == "CANCELLED"
+    assert services.job_claim(job_id=job_id, worker="w") is None
+    again = api_as("owner").post(f"/api/v1/jobs/{job_id}/cancel/")
+    assert again.status_code == 409
+    assert "CANCELLED" in again.json()["detail"]
+
+
+def test_a_running_job_is_flagged_for_its_worker(
+    api_as: Any, personas: dict[str, Any], media_root: Any
+) -> None:
+    dataset = make_dataset(personas["owner"])
+    job = services.job_create(owner=personas["owner"], dataset=dataset, target="diagnosis")
+    services.job_claim(job_id=job.pk, worker="w")
+    answer = api_as("owner").post(f"/api/v1/jobs/{job.pk}/cancel/")
+    assert answer.status_code == 202
+    assert (answer.json()["status"], answer.json()["cancel_requested"]) == ("RUNNING", True)
+
+
+def test_tuner_and_time_limit_are_recorded_and_checked(
+    api_as: Any, personas: dict[str, Any], media_root: Any
+) -> None:
+    dataset = make_dataset(personas["owner"])
+    api = api_as("owner")
+    body = {"dataset": dataset.pk, "target": "diagnosis", "tuner": "hyperband", "max_seconds": 60}
+    job = _create(api, **body).json()
+    assert (job["tuner"], job["max_seconds"]) == ("hyperband", 60)
+    assert _create(api, **{**body, "tuner": "grid"}).status_code == 400
+    assert _create(api, **{**body, "max_seconds": 1}).status_code == 400

@@ -1,0 +1,97 @@
+"""Wall-clock budgets, cancellation, tuner choice, class weights and the manifest."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jobs.engine.search import SearchConfig, SearchStopped, run_search
+from tests.conftest import RecordingReporter
+
+
+def _epochs(reporter: RecordingReporter) -> list[tuple[int, int]]:
+    return [value[:2] for kind, value in reporter.calls if kind == "epoch_end"]
+
+
+def test_a_time_limit_stops_at_an_epoch_boundary_and_keeps_the_best_so_far(
+    cancer_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    # given a search that would take far longer than its limit
+    reporter = RecordingReporter()
+    config = SearchConfig(
+        target="diagnosis", task_type="binary", max_trials=50, max_epochs=200, max_seconds=3.0
+    )
+
+    # when it runs
+    started = time.monotonic()
+    result = run_search(cancer_frame, config, workdir=tmp_path, reporter=reporter)
+    elapsed = time.monotonic() - started
+
+    # then it stops soon after the limit, with a model evaluated on the test split
+    longest_epoch = 1.0  # generous for one epoch of 341 rows on 2 cores
+    assert elapsed < 3.0 + longest_epoch + 5.0  # + the final load and evaluation
+    assert result.stopped == "time_limit"
+    assert result.test_metrics["accuracy"] > 0.5
+    assert len(_epochs(reporter)) < 50 * 200
+
+
+def test_cancelling_stops_the_search(cancer_frame: pd.DataFrame, tmp_path: Path) -> None:
+    reporter = RecordingReporter(cancel_after=6)
+    config = SearchConfig(target="diagnosis", task_type="binary", max_trials=20, max_epochs=50)
+    result = run_search(cancer_frame, config, workdir=tmp_path, reporter=reporter)
+    assert result.stopped == "cancelled"
+    assert len([c for c in reporter.calls if c[0] == "trial_started"]) <= 2
+
+
+def test_a_cancel_before_any_epoch_leaves_no_model(
+    cancer_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    reporter = RecordingReporter(cancel_after=0)
+    config = SearchConfig(target="diagnosis", task_type="binary", max_trials=3, max_epochs=50)
+    with pytest.raises(SearchStopped, match="cancelled"):
+        run_search(cancer_frame, config, workdir=tmp_path, reporter=reporter)
+
+
+@pytest.mark.parametrize("tuner", ["bayesian", "hyperband"])
+def test_each_tuner_runs_within_the_trial_cap(
+    cancer_frame: pd.DataFrame, tmp_path: Path, tuner: str
+) -> None:
+    reporter = RecordingReporter()
+    config = SearchConfig(
+        target="diagnosis", task_type="binary", max_trials=3, max_epochs=3, tuner=tuner
+    )
+    result = run_search(cancer_frame, config, workdir=tmp_path, reporter=reporter)
+    started = [c for c in reporter.calls if c[0] == "trial_started"]
+    assert 1 <= len(started) <= 3
+    assert result.manifest["tuner"] == tuner
+    assert result.test_metrics["accuracy"] > 0.5
+
+
+def test_class_weights_turn_on_for_imbalanced_targets(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3))
+    frame = pd.DataFrame(x, columns=["a", "b", "c"])
+    frame["y"] = np.where(x[:, 0] > 1.2, "rare", "common")  # about 11% rare
+    config = SearchConfig(target="y", task_type="binary", max_trials=1, max_epochs=2)
+    result = run_search(frame, config, workdir=tmp_path, reporter=RecordingReporter())
+    assert result.class_weights is not None
+    assert result.class_weights[1] > 3 * result.class_weights[0]  # "rare" sorts after "common"
+    balanced = frame.assign(y=np.where(x[:, 0] > 0, "p", "n"))
+    result = run_search(balanced, config, workdir=tmp_path, reporter=RecordingReporter())
+    assert result.class_weights is None
+
+
+def test_the_manifest_pins_what_a_rerun_needs(searched: tuple[object, ...]) -> None:
+    result = searched[0]
+    manifest = result.manifest  # type: ignore[attr-defined]
+    assert manifest["seed"] == 0
+    assert len(manifest["split"]["indices_sha256"]) == 64
+    assert manifest["backend"] == "torch"
+    assert {"keras", "keras_tuner", "torch", "python"} <= set(manifest["versions"])
+    names = {p["config"]["name"] for p in manifest["search_space"]["space"]}
+    assert {"layers", "units_0", "learning_rate"} <= names
+    assert manifest["hardware"]["cpus"] >= 1
