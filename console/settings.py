@@ -203,6 +203,10 @@ PREDICTOR_PUBLIC_URL = os.environ.get("PREDICTOR_PUBLIC_URL", PREDICTOR_URL).rst
 PREDICTOR_POLL_SECONDS = float(os.environ.get("PREDICTOR_POLL_SECONDS", "0.5"))
 
 KERAS_BACKEND = os.environ.get("KERAS_BACKEND", "torch")
+# A running job's worker beats about once a second during training; data loading and model
+# saving take longer, hence the margin.
+JOB_HEARTBEAT_STALE_SECONDS = int(os.environ.get("JOB_HEARTBEAT_STALE_SECONDS", "120"))
+JOB_REAP_INTERVAL_SECONDS = float(os.environ.get("JOB_REAP_INTERVAL_SECONDS", "30"))
 
 if not DEBUG:
     SESSION_COOKIE_HTTPONLY = True

@@ -101,6 +101,7 @@ class TrainingJob(models.Model):
         REGRESSION = "regression"
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+    MAX_ATTEMPTS = 3
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="jobs")
@@ -113,6 +114,10 @@ class TrainingJob(models.Model):
     tuner = models.CharField(max_length=16, choices=Tuner.choices, default=Tuner.RANDOM)
     max_seconds = models.PositiveIntegerField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
+    # A running job's worker touches heartbeat_at about once a second; a job whose heartbeat
+    # went stale lost its worker and is retried, up to MAX_ATTEMPTS runs in all.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
     # Why the search ended early, if it did: "time_limit" or "cancelled".
     stopped = models.CharField(max_length=16, blank=True)
     class_weights = models.JSONField(null=True, blank=True)

@@ -85,7 +85,9 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: floa
 
 
 @contextlib.contextmanager
-def running_stack(mode: str, data_dir: Path) -> Iterator[Stack]:
+def running_stack(
+    mode: str, data_dir: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[Stack]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -97,6 +99,7 @@ def running_stack(mode: str, data_dir: Path) -> Iterator[Stack]:
         CONSOLE_DATA_DIR=str(data_dir),
         PYTHONUNBUFFERED="1",
     )
+    env.update(extra_env or {})
     db_name = f"automl_e2e_{uuid.uuid4().hex[:10]}"
     redis_db = 14
     if mode == "postgres":

@@ -151,6 +151,8 @@ export const api = {
   jobs: (signal?: AbortSignal) => listAll<Job>("/api/v1/jobs/", signal),
   job: (id: Id, signal?: AbortSignal) => get<Job>(`/api/v1/jobs/${enc(id)}/`, signal),
   createJob: (job: NewJob, signal?: AbortSignal) => post<Job>("/api/v1/jobs/", job, signal),
+  /** 202 with the job; 409 when it has already finished. */
+  cancelJob: (id: Id, signal?: AbortSignal) => post<Job>(`/api/v1/jobs/${enc(id)}/cancel/`, {}, signal),
 
   models: (signal?: AbortSignal) => listAll<RegisteredModel>("/api/v1/models/", signal),
   model: (id: Id, signal?: AbortSignal) => get<RegisteredModel>(`/api/v1/models/${enc(id)}/`, signal),

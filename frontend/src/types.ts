@@ -159,7 +159,10 @@ export interface Upload {
 }
 
 export type TaskType = "binary" | "multiclass" | "regression";
-export type JobStatus = "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED";
+export type JobStatus = "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
+export type Tuner = "random" | "bayesian" | "hyperband";
+/** Why a search ended early; "" when it ran its course. */
+export type JobStopped = "" | "time_limit" | "cancelled";
 export type TrialStatus = "RUNNING" | "COMPLETED" | "FAILED";
 export type Metrics = Record<string, unknown>;
 
@@ -196,6 +199,14 @@ export interface Job {
   test_metrics: Metrics | null;
   model_version: Id | null;
   trials?: Trial[];
+  tuner?: Tuner;
+  max_seconds?: number | null;
+  cancel_requested?: boolean;
+  stopped?: JobStopped | null;
+  /** null unless class weighting was used. */
+  class_weights?: Record<string, unknown> | null;
+  /** Seed, split hash, search space, library and backend versions, hardware. */
+  manifest?: Record<string, unknown> | null;
 }
 
 export interface NewJob {
@@ -204,6 +215,9 @@ export interface NewJob {
   task_type?: TaskType;
   max_trials?: number;
   max_epochs?: number;
+  tuner?: Tuner;
+  /** 10-604800. */
+  max_seconds?: number;
 }
 
 export interface EventBase<K extends string, P> {
@@ -215,6 +229,7 @@ export interface EventBase<K extends string, P> {
 
 export type JobEvent =
   | EventBase<"job_status", { status: JobStatus; error?: string | null }>
+  | EventBase<"cancel_requested", Record<string, unknown>>
   | EventBase<"trial_started", { trial: number }>
   | EventBase<"epoch_end", { trial: number; epoch: number; metrics: Metrics }>
   | EventBase<"trial_finished", { trial: number; status: TrialStatus; score: number | null; hyperparameters: Metrics | null }>

@@ -12,7 +12,7 @@ from jobs.services.datasets import (
     file_sha256,
 )
 from jobs.services.events import dataset_group, event_record, job_group
-from jobs.services.training import job_cancel, job_claim, job_create, job_run
+from jobs.services.training import job_cancel, job_claim, job_create, job_run, jobs_reap
 from jobs.services.uploads import (
     upload_advance,
     upload_create,
@@ -38,6 +38,7 @@ __all__ = [
     "job_create",
     "job_group",
     "job_run",
+    "jobs_reap",
     "upload_advance",
     "upload_create",
     "upload_delete",

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from jobs import selectors
@@ -78,17 +81,75 @@ def job_cancel(*, job: TrainingJob) -> TrainingJob:
     return job
 
 
+def _stale_before() -> datetime.datetime:
+    return timezone.now() - datetime.timedelta(seconds=settings.JOB_HEARTBEAT_STALE_SECONDS)
+
+
 def job_claim(*, job_id: int, worker: str) -> TrainingJob | None:
-    """Move a queued job to RUNNING; None when another delivery already took it."""
+    """Move a queued job to RUNNING; None when another delivery already took it.
+
+    A RUNNING job whose heartbeat went stale lost its worker (killed, say); a redelivered
+    message may take it over, within the attempt limit.
+    """
+    now = timezone.now()
+    orphaned = Q(status=TrainingJob.Status.RUNNING, heartbeat_at__lt=_stale_before())
     with transaction.atomic():
-        claimed = TrainingJob.objects.filter(pk=job_id, status=TrainingJob.Status.QUEUED).update(
-            status=TrainingJob.Status.RUNNING, worker=worker, started_at=timezone.now()
+        claimed = (
+            TrainingJob.objects.filter(pk=job_id, attempts__lt=TrainingJob.MAX_ATTEMPTS)
+            .filter(Q(status=TrainingJob.Status.QUEUED) | orphaned)
+            .update(
+                status=TrainingJob.Status.RUNNING,
+                worker=worker,
+                started_at=now,
+                heartbeat_at=now,
+                attempts=F("attempts") + 1,
+            )
         )
         if not claimed:
             return None
         job = TrainingJob.objects.get(pk=job_id)
-        event_record(subject=job, kind="job_status", payload={"status": job.status})
+        payload = {"status": job.status, "attempt": job.attempts}
+        event_record(subject=job, kind="job_status", payload=payload)
     return job
+
+
+def jobs_reap() -> list[int]:
+    """Requeue RUNNING jobs whose worker stopped beating, or fail them past the attempt limit.
+
+    Covers what redelivery cannot: a message lost with the broker. Safe to run anywhere and
+    often: each change is a conditional update.
+    """
+    from jobs import tasks
+
+    touched = []
+    for job in TrainingJob.objects.filter(
+        status=TrainingJob.Status.RUNNING, heartbeat_at__lt=_stale_before()
+    ):
+        with transaction.atomic():
+            if job.attempts >= TrainingJob.MAX_ATTEMPTS:
+                if TrainingJob.objects.filter(pk=job.pk, status=job.status).update(
+                    status=TrainingJob.Status.FAILED,
+                    finished_at=timezone.now(),
+                    error=f"The worker was lost {job.attempts} times; giving up.",
+                ):
+                    job.refresh_from_db()
+                    payload = {"status": job.status, "error": job.error}
+                    event_record(subject=job, kind="job_status", payload=payload)
+                    event_record(subject=job, kind="job_finished", payload=payload)
+                    touched.append(job.pk)
+                continue
+            if TrainingJob.objects.filter(
+                pk=job.pk, status=TrainingJob.Status.RUNNING, heartbeat_at=job.heartbeat_at
+            ).update(status=TrainingJob.Status.QUEUED):
+                event_record(
+                    subject=job,
+                    kind="job_status",
+                    payload={"status": "QUEUED", "reason": "worker lost; retrying"},
+                )
+                job_id = job.pk
+                transaction.on_commit(lambda: tasks.run_training_job.delay(job_id))
+                touched.append(job.pk)
+    return touched
 
 
 class _JobReporter:
@@ -98,9 +159,15 @@ class _JobReporter:
         self.job = job
 
     def cancelled(self) -> bool:
+        # The engine asks about once a second: that question doubles as the heartbeat.
+        self._beat()
         return TrainingJob.objects.filter(pk=self.job.pk, cancel_requested=True).exists()
 
+    def _beat(self) -> None:
+        TrainingJob.objects.filter(pk=self.job.pk).update(heartbeat_at=timezone.now())
+
     def trial_started(self, number: int, hyperparameters: dict[str, Any]) -> None:
+        self._beat()
         Trial.objects.update_or_create(
             job=self.job,
             number=number,
@@ -113,6 +180,7 @@ class _JobReporter:
         )
 
     def epoch_end(self, number: int, epoch: int, metrics: dict[str, float]) -> None:
+        self._beat()
         with transaction.atomic():
             trial = Trial.objects.select_for_update().get(job=self.job, number=number)
             trial.epochs = [*trial.epochs, {"epoch": epoch, **metrics}]

@@ -12,6 +12,7 @@ import {
 } from "../dom";
 import { followJob } from "../jobSocket";
 import { navigate, type ViewContext } from "../router";
+import { cancelControl, formatLimit, stoppedNote } from "./jobCancel";
 import { isFinished } from "./jobs";
 
 interface TrialState {
@@ -27,7 +28,7 @@ interface TrialState {
 const LOG_LIMIT = 200;
 
 // Replayed events can be older than what the initial GET already showed; never move backwards.
-const JOB_RANK: Record<string, number> = { QUEUED: 0, RUNNING: 1, SUCCEEDED: 2, FAILED: 2 };
+const JOB_RANK: Record<string, number> = { QUEUED: 0, RUNNING: 1, SUCCEEDED: 2, FAILED: 2, CANCELLED: 2 };
 const TRIAL_RANK: Record<string, number> = { RUNNING: 0, COMPLETED: 1, FAILED: 1 };
 const advances = (rank: Record<string, number>, from: string, to: string) => (rank[to] ?? 0) >= (rank[from] ?? 0);
 
@@ -70,6 +71,17 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
   const statusEl = statusBadge(job.status, { id: "job-status" });
   const wsState = h("span", { id: "ws-state", class: "ws-state" }, "connecting");
   const jobErrorHolder = h("div");
+  const stoppedHolder = h("div");
+  const cancel = cancelControl(
+    job.id,
+    signal,
+    (answer) => {
+      job = { ...answer, status: job.status };
+      setJobStatus(answer.status);
+      renderHeader();
+    },
+    () => void refresh(),
+  );
   const info = h("div");
   const outcome = h("div");
   const trialBody = h("tbody");
@@ -80,7 +92,9 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
   root.append(
     h("h1", null, `Job #${String(job.id)} `, statusEl),
     h("p", { class: "muted" }, "Live updates: ", wsState),
+    cancel.el,
     jobErrorHolder,
+    stoppedHolder,
     wsErrors.el,
     info,
     outcome,
@@ -94,6 +108,8 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
     statusEl.textContent = job.status;
     statusEl.dataset.status = job.status;
     jobErrorHolder.replaceChildren(job.error ? h("p", { id: "job-error", class: "error" }, job.error) : "");
+    stoppedHolder.replaceChildren(stoppedNote(job));
+    cancel.update(job);
     const datasetId = String(job.dataset);
     info.replaceChildren(
       facts([
@@ -101,6 +117,8 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
         ["Target", job.target],
         ["Task type", job.task_type ?? "suggested from target"],
         ["Max trials / epochs", `${job.max_trials} / ${job.max_epochs}`],
+        ["Tuner", job.tuner ?? "random"],
+        ["Time limit", formatLimit(job.max_seconds)],
         ["Created", formatDate(job.created_at)],
         ["Started", formatDate(job.started_at)],
         ["Finished", formatDate(job.finished_at)],
@@ -214,6 +232,12 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
         setJobStatus(ev.payload.status);
         if (ev.payload.status === "RUNNING") job.started_at ??= ev.created_at;
         if (ev.payload.error) job.error = ev.payload.error;
+        // A queued job cancelled at once may get no job_finished; fetch its `stopped` and timestamps.
+        if (ev.payload.status === "CANCELLED") void refresh();
+        break;
+      case "cancel_requested":
+        job.cancel_requested = true;
+        cancel.markCancelling();
         break;
       case "trial_started":
         trial(ev.payload.trial);

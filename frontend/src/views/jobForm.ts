@@ -1,4 +1,4 @@
-import { api, type Dataset, type NewJob, type TaskType } from "../api";
+import { api, type Dataset, type NewJob, type TaskType, type Tuner } from "../api";
 import { errorSlot, h } from "../dom";
 import { navigate } from "../router";
 
@@ -7,6 +7,12 @@ const TASK_TYPES: Array<[string, string]> = [
   ["binary", "binary"],
   ["multiclass", "multiclass"],
   ["regression", "regression"],
+];
+
+const TUNERS: Array<[Tuner, string]> = [
+  ["random", "Random search"],
+  ["bayesian", "Bayesian optimisation"],
+  ["hyperband", "Hyperband"],
 ];
 
 /** Start a training job on a READY table, pre-set to the profile's suggested target and task. */
@@ -48,6 +54,14 @@ export function jobForm(ds: Dataset, signal: AbortSignal): HTMLFormElement {
   }
   const maxTrials = h("input", { type: "number", id: "job-max-trials", name: "max_trials", min: 1, max: 50, step: 1, value: 2, required: true });
   const maxEpochs = h("input", { type: "number", id: "job-max-epochs", name: "max_epochs", min: 1, max: 200, step: 1, value: 5, required: true });
+  const tuner = h(
+    "select",
+    { id: "job-tuner", name: "tuner" },
+    TUNERS.map(([value, label]) => h("option", { value }, label)),
+  );
+  tuner.value = "random";
+  // Minutes here; the API takes seconds.
+  const maxMinutes = h("input", { type: "number", id: "job-max-seconds", name: "max_minutes", min: 1, max: 10080, step: 1, placeholder: "no limit" });
   const submit = h("button", { type: "submit", id: "job-submit", disabled: columns.length === 0 }, "Start training");
 
   const form = h(
@@ -57,6 +71,7 @@ export function jobForm(ds: Dataset, signal: AbortSignal): HTMLFormElement {
     h("label", null, "Target column", target, targetType),
     h("label", null, "Task type", taskType),
     h("div", { class: "row" }, h("label", null, "Max trials", maxTrials), h("label", null, "Max epochs", maxEpochs)),
+    h("div", { class: "row" }, h("label", null, "Tuner", tuner), h("label", null, "Time limit (minutes, optional)", maxMinutes)),
     h("div", { class: "actions" }, submit),
     errors.el,
   );
@@ -71,6 +86,8 @@ export function jobForm(ds: Dataset, signal: AbortSignal): HTMLFormElement {
       max_epochs: Number(maxEpochs.value),
     };
     if (taskType.value) body.task_type = taskType.value as TaskType;
+    body.tuner = tuner.value as Tuner;
+    if (maxMinutes.value.trim() !== "") body.max_seconds = Math.round(Number(maxMinutes.value) * 60);
     submit.disabled = true;
     try {
       const job = await api.createJob(body, signal);

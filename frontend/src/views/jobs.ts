@@ -4,7 +4,7 @@ import type { ViewContext } from "../router";
 
 const REFRESH_MS = 3000;
 
-export const isFinished = (status: string) => status === "SUCCEEDED" || status === "FAILED";
+export const isFinished = (status: string) => status === "SUCCEEDED" || status === "FAILED" || status === "CANCELLED";
 
 function jobRow(job: Job, datasetNames: Map<string, string>): HTMLTableRowElement {
   const id = String(job.id);

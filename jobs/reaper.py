@@ -1,0 +1,35 @@
+"""A thread in each worker's main process that requeues jobs whose worker died."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from jobs import services
+
+logger = logging.getLogger(__name__)
+_started = threading.Event()
+
+
+def _reap_forever() -> None:
+    while True:
+        try:
+            reaped = services.jobs_reap()
+            if reaped:
+                logger.warning("Requeued or failed jobs whose worker was lost: %s", reaped)
+        except Exception:
+            logger.exception("Reaping jobs failed; trying again later")
+        finally:
+            close_old_connections()
+        threading.Event().wait(settings.JOB_REAP_INTERVAL_SECONDS)
+
+
+def start() -> None:
+    """Start the reaper once per process; every worker runs one, each change is conditional."""
+    if _started.is_set():
+        return
+    _started.set()
+    threading.Thread(target=_reap_forever, name="job-reaper", daemon=True).start()
