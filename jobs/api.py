@@ -114,7 +114,9 @@ class DatasetViewSet(
     def versions(self, request: Request, pk: str | None = None) -> Response:
         dataset = self.get_object()
         if request.method == "GET":
-            lineage = self.get_queryset().filter(pk__in=[d.pk for d in _lineage(dataset)])
+            lineage = self.get_queryset().filter(
+                pk__in=[d.pk for d in selectors.dataset_lineage(dataset=dataset)]
+            )
             return Response(DatasetListSerializer(lineage.order_by("version"), many=True).data)
         form = VersionRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -185,17 +187,6 @@ class DatasetViewSet(
         return Response(
             [e.as_message() for e in selectors.dataset_events(dataset=dataset, after=after)]
         )
-
-
-def _lineage(dataset: Dataset) -> Iterator[Dataset]:
-    root = dataset
-    while root.parent is not None:
-        root = root.parent
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(node.children.all())
 
 
 def _after(request: Request) -> int | None:

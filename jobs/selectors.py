@@ -43,6 +43,18 @@ def dataset_local_path(*, dataset: Dataset) -> Iterator[Path]:
         yield Path(copy.name)
 
 
+def dataset_lineage(*, dataset: Dataset) -> Iterator[Dataset]:
+    """Every version descended from the dataset's first version, itself included."""
+    root = dataset
+    while root.parent is not None:
+        root = root.parent
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(node.children.all())
+
+
 def dataset_source(*, dataset: Dataset) -> TableSource:
     with dataset_local_path(dataset=dataset) as path:
         return inspect_table(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import socket
@@ -19,6 +20,8 @@ import psycopg
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
+_REDIS_DBS = itertools.cycle(range(10, 15))  # 15 is the in-process tests'
+
 ADMIN_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
@@ -36,6 +39,7 @@ class Stack:
     data_dir: Path
     env: dict[str, str]
     tokens: dict[str, str] = field(default_factory=dict)
+    pid: int = 0  # of `runconsole`, the parent of web, worker and predictor
     passwords: dict[str, str] = field(default_factory=dict)
 
     def client(self, user: str | None = None) -> httpx.Client:
@@ -101,7 +105,9 @@ def running_stack(
     )
     env.update(extra_env or {})
     db_name = f"automl_e2e_{uuid.uuid4().hex[:10]}"
-    redis_db = 14
+    # Stacks can be up at the same time (the session's and a module's): each gets its own
+    # Redis database, so no worker takes another stack's tasks.
+    redis_db = next(_REDIS_DBS)
     if mode == "postgres":
         with psycopg.connect(ADMIN_PG_URL, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{db_name}"')
@@ -144,6 +150,7 @@ def running_stack(
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        stack.pid = proc.pid
         _wait_http(f"{stack.url}/healthz", proc, log)
         _wait_http(f"{stack.predictor_url}/healthz", proc, log)
         yield stack

@@ -6,7 +6,7 @@ import hashlib
 import logging
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -317,7 +317,7 @@ def dataset_version_create(*, parent: Dataset, changes: VersionChanges) -> Datas
     try:
         with selectors.dataset_local_path(dataset=parent) as path:
             _write_version(path, selectors.dataset_source(dataset=parent), changes, out_path)
-        latest = max(parent.version, *(d.version for d in _lineage(parent)))
+        latest = max(d.version for d in selectors.dataset_lineage(dataset=parent))
         child = Dataset(
             owner=parent.owner,
             name=parent.name,
@@ -349,17 +349,6 @@ def dataset_version_create(*, parent: Dataset, changes: VersionChanges) -> Datas
         return _store_and_queue(child, out_path)
     finally:
         out_path.unlink(missing_ok=True)
-
-
-def _lineage(dataset: Dataset) -> Iterator[Dataset]:
-    root = dataset
-    while root.parent is not None:
-        root = root.parent
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(node.children.all())
 
 
 def _write_version(path: Path, source: TableSource, changes: VersionChanges, out: Path) -> None:

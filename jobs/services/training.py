@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import logging
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -146,8 +147,7 @@ def jobs_reap() -> list[int]:
                     kind="job_status",
                     payload={"status": "QUEUED", "reason": "worker lost; retrying"},
                 )
-                job_id = job.pk
-                transaction.on_commit(lambda: tasks.run_training_job.delay(job_id))
+                transaction.on_commit(partial(tasks.run_training_job.delay, job.pk))
                 touched.append(job.pk)
     return touched
 

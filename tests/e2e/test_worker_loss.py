@@ -24,21 +24,16 @@ def quick_reaping_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
         yield stack
 
 
-def _training_child() -> int:
-    """The Celery pool process that runs the task (a child of the worker's main process)."""
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes()
-            status = (proc / "status").read_text()
-        except OSError:
-            continue
-        if b"celery" in cmdline and b"worker" in cmdline:
-            ppid = int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("PPid")))
-            parent = Path(f"/proc/{ppid}/cmdline")
-            if parent.exists() and b"celery" in parent.read_bytes():
-                return int(proc.name)
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _training_child(stack: Stack) -> int:
+    """This stack's Celery pool process: the worker main process' child."""
+    for pid in _children(stack.pid):
+        if b"celery" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            (child,) = _children(pid)
+            return child
     raise AssertionError("no Celery pool process found")
 
 
@@ -55,7 +50,7 @@ def test_a_killed_worker_is_replaced_and_the_job_still_finishes(
         time.sleep(0.2)
 
     # when the process training it is killed outright
-    os.kill(_training_child(), signal.SIGKILL)
+    os.kill(_training_child(stack), signal.SIGKILL)
 
     # then the job is taken up again and finishes, on its second attempt
     events = flow.watch_job(stack, job["id"], "owner", timeout=240)
