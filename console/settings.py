@@ -134,12 +134,26 @@ STATICFILES_DIRS = [("frontend", FRONTEND_DIST)] if FRONTEND_DIST.exists() else 
 WHITENOISE_USE_FINDERS = True
 
 MEDIA_ROOT = DATA_DIR / "media"
-STORAGES = {
-    "default": {
-        "BACKEND": os.environ.get("STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"),
-    },
+# "local" (default), "s3" for any S3-compatible store, or a storage class's dotted path.
+_storage = os.environ.get("STORAGE_BACKEND", "local")
+_STORAGE_BACKENDS = {
+    "local": "django.core.files.storage.FileSystemStorage",
+    "s3": "storages.backends.s3.S3Storage",
+}
+STORAGES: dict[str, dict[str, object]] = {
+    "default": {"BACKEND": _STORAGE_BACKENDS.get(_storage, _storage)},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+if _storage == "s3":
+    STORAGES["default"]["OPTIONS"] = {
+        "bucket_name": os.environ.get("S3_BUCKET", "automl-console"),
+        "endpoint_url": os.environ.get("S3_ENDPOINT_URL") or None,
+        "region_name": os.environ.get("S3_REGION") or None,
+        "access_key": _env_secret("S3_ACCESS_KEY_ID"),
+        "secret_key": _env_secret("S3_SECRET_ACCESS_KEY"),
+        "file_overwrite": False,
+        "default_acl": None,
+    }
 
 # Every uploaded file streams to disk, never to memory.
 FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]

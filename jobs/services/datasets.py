@@ -148,9 +148,14 @@ def dataset_create(
 def _store_and_queue(dataset: Dataset, path: Path) -> Dataset:
     from jobs import tasks
 
-    dataset.file.save(
-        f"{uuid.uuid4().hex}{_EXTENSIONS[dataset.format]}", _StagedFile(None, str(path)), save=False
-    )
+    with path.open("rb") as staged:
+        dataset.file.save(
+            f"{uuid.uuid4().hex}{_EXTENSIONS[dataset.format]}",
+            _StagedFile(staged, str(path)),
+            save=False,
+        )
+    # Local storage moved the file; a remote one copied it, and the staged copy is done with.
+    path.unlink(missing_ok=True)
     try:
         with transaction.atomic():
             dataset.save()
