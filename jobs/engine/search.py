@@ -16,10 +16,10 @@ import keras
 import keras_tuner as kt
 import numpy as np
 import pandas as pd
-from sklearn import metrics as skm
 from sklearn.model_selection import train_test_split
 
 from jobs.engine.data import TaskType, infer_column_type
+from jobs.engine.evaluation import evaluate, permutation_importance
 from jobs.engine.model import ClassLabels, TabularEncoder, encode_frame, fit_column_specs
 
 
@@ -213,33 +213,6 @@ def _hypermodel(
     return build
 
 
-def evaluate(
-    task_type: TaskType, y_true: np.ndarray, outputs: np.ndarray, labels: list[str]
-) -> dict[str, Any]:
-    if task_type == "regression":
-        pred = outputs.reshape(-1)
-        residuals = y_true - pred
-        return {
-            "rmse": float(np.sqrt(np.mean(residuals**2))),
-            "mae": float(np.mean(np.abs(residuals))),
-            "r2": float(skm.r2_score(y_true, pred)),
-        }
-    y = y_true.astype(int)
-    pred = outputs.argmax(axis=1)
-    clipped = np.clip(outputs, 1e-7, 1.0)
-    clipped = clipped / clipped.sum(axis=1, keepdims=True)
-    result: dict[str, Any] = {
-        "accuracy": float(skm.accuracy_score(y, pred)),
-        "balanced_accuracy": float(skm.balanced_accuracy_score(y, pred)),
-        "macro_f1": float(skm.f1_score(y, pred, average="macro")),
-        "log_loss": float(skm.log_loss(y, clipped, labels=list(range(len(labels))))),
-        "confusion_matrix": skm.confusion_matrix(y, pred, labels=range(len(labels))).tolist(),
-    }
-    if len(labels) == 2 and len(np.unique(y)) == 2:
-        result["roc_auc"] = float(skm.roc_auc_score(y, outputs[:, 1]))
-    return result
-
-
 def run_search(
     frame: pd.DataFrame, config: SearchConfig, *, workdir: Path, reporter: Reporter
 ) -> SearchResult:
@@ -311,6 +284,9 @@ def run_search(
     model = tuner.load_model(best_trial)
     outputs = keras.ops.convert_to_numpy(model.predict(x_test, verbose=0))
     test_metrics = evaluate(config.task_type, targets(test), outputs, labels)
+    test_metrics["feature_importance"] = permutation_importance(
+        model, x_test, targets(test), config.task_type, [s.name for s in specs], seed=config.seed
+    )
     return SearchResult(
         model=model,
         test_metrics=test_metrics,

@@ -102,3 +102,41 @@ def test_regression_answers_in_the_targets_units(tmp_path: Path) -> None:
     )
     # the diabetes target lies between 25 and 346; a model that forgot to rescale answers ~0
     assert 50 < float(np.mean(predictions)) < 300
+
+
+def test_classification_metrics_include_per_class_figures_and_importance(searched: Any) -> None:
+    metrics = searched[0].test_metrics
+    assert metrics["labels"] == ["benign", "malignant"]
+    per_class = metrics["per_class"]
+    assert sum(c["support"] for c in per_class.values()) == 114
+    assert 0 <= per_class["malignant"]["recall"] <= 1
+    importance = metrics["feature_importance"]
+    assert {i["feature"] for i in importance} == {
+        "mean_radius", "mean_texture", "mean_perimeter", "mean_area", "worst_radius",
+        "worst_texture", "worst_perimeter", "worst_area", "clinic",
+    }  # fmt: skip
+    scores = [i["importance"] for i in importance]
+    assert scores == sorted(scores, reverse=True)
+    # the clinic column is noise: shuffling it cannot matter more than the best feature
+    assert importance[0]["feature"] != "clinic"
+    assert next(i for i in importance if i["feature"] == "clinic")["importance"] < 0.02
+
+
+def test_regression_metrics_summarise_residuals(tmp_path: Path) -> None:
+    frame = load_diabetes(as_frame=True).frame
+    config = SearchConfig(target="target", task_type="regression", max_trials=1, max_epochs=3)
+    metrics = run_search(frame, config, workdir=tmp_path, reporter=RecordingReporter()).test_metrics
+    quantiles = metrics["residuals"]["quantiles"]
+    assert quantiles["p0"] <= quantiles["p50"] <= quantiles["p100"]
+    assert abs(metrics["residuals"]["std"] - metrics["rmse"]) < metrics["rmse"]
+    assert len(metrics["feature_importance"]) == 10
+
+
+def test_multiclass_gets_a_macro_roc_auc(tmp_path: Path) -> None:
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).frame
+    config = SearchConfig(target="target", task_type="multiclass", max_trials=1, max_epochs=5)
+    metrics = run_search(frame, config, workdir=tmp_path, reporter=RecordingReporter()).test_metrics
+    assert 0.5 <= metrics["roc_auc"] <= 1.0
+    assert len(metrics["confusion_matrix"]) == 3

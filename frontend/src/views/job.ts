@@ -133,7 +133,10 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
   }
 
   function renderOutcome(): HTMLElement {
-    const metrics = Object.entries(job.test_metrics ?? {});
+    // Lists and per-class figures get their own tables below; the rest are single figures.
+    const detailed = new Set(["feature_importance", "per_class", "labels", "residuals"]);
+    const all = (job.test_metrics ?? {}) as Record<string, unknown>;
+    const metrics = Object.entries(all).filter(([k]) => !detailed.has(k));
     const mv = job.model_version;
     const button = h("button", { type: "button", id: "deploy-button", disabled: mv === null || mv === undefined }, "Deploy best model");
     button.addEventListener("click", async () => {
@@ -159,6 +162,7 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
           ? metrics.map(([k, v]) => h("tr", null, h("th", null, k), h("td", { class: "num" }, formatNumber(v))))
           : messageRow(2, "No test metrics reported.")),
       ),
+      detailTables(all),
       h("div", { class: "actions" }, button, mv !== null && mv !== undefined ? h("span", { class: "hint" }, `model version #${String(mv)}`) : ""),
       deployErrors.el,
     );
@@ -289,4 +293,33 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
     },
     shouldReconnect: () => !isFinished(job.status),
   });
+}
+
+type Importance = { feature: string; importance: number; std: number };
+type ClassFigures = { precision: number; recall: number; f1: number; support: number };
+
+/** Per-class precision/recall and permutation importance, when the job reported them. */
+function detailTables(all: Record<string, unknown>): HTMLElement {
+  const perClass = (all.per_class ?? {}) as Record<string, ClassFigures>;
+  const importance = (all.feature_importance ?? []) as Importance[];
+  const residuals = all.residuals as { quantiles?: Record<string, number> } | undefined;
+  return h(
+    "div",
+    null,
+    Object.keys(perClass).length
+      ? h("table", { id: "per-class" },
+          h("thead", null, h("tr", null, ...["Class", "Precision", "Recall", "F1", "Rows"].map((c) => h("th", null, c)))),
+          h("tbody", null, Object.entries(perClass).map(([label, c]) =>
+            h("tr", null, h("td", null, label), h("td", { class: "num" }, formatNumber(c.precision)),
+              h("td", { class: "num" }, formatNumber(c.recall)), h("td", { class: "num" }, formatNumber(c.f1)),
+              h("td", { class: "num" }, formatNumber(c.support))))))
+      : "",
+    residuals?.quantiles ? h("p", { class: "hint" }, `residual quantiles: ${formatPairs(residuals.quantiles)}`) : "",
+    importance.length
+      ? h("table", { id: "feature-importance" },
+          h("thead", null, h("tr", null, h("th", null, "Feature"), h("th", null, "Importance (score drop when shuffled)"))),
+          h("tbody", null, importance.map((i) =>
+            h("tr", null, h("td", null, i.feature), h("td", { class: "num" }, `${formatNumber(i.importance)} ± ${formatNumber(i.std)}`)))))
+      : "",
+  );
 }

@@ -1,0 +1,107 @@
+"""Metrics on the held-out test split, and which features the model leans on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import numpy as np
+from sklearn import metrics as skm
+
+from jobs.engine.data import TaskType
+
+QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
+
+
+def evaluate(
+    task_type: TaskType, y_true: np.ndarray, outputs: np.ndarray, labels: list[str]
+) -> dict[str, Any]:
+    """Classification: accuracy, balanced accuracy, macro F1, ROC AUC, log loss, confusion
+    matrix, per-class precision/recall. Regression: RMSE, MAE, R², residual summary."""
+    if task_type == "regression":
+        pred = outputs.reshape(-1)
+        residuals = y_true - pred
+        return {
+            "rmse": float(np.sqrt(np.mean(residuals**2))),
+            "mae": float(np.mean(np.abs(residuals))),
+            "r2": float(skm.r2_score(y_true, pred)),
+            "residuals": {
+                "mean": float(residuals.mean()),
+                "std": float(residuals.std()),
+                "quantiles": {
+                    f"p{round(q * 100)}": float(v)
+                    for q, v in zip(QUANTILES, np.quantile(residuals, QUANTILES), strict=True)
+                },
+            },
+        }
+    y = y_true.astype(int)
+    pred = outputs.argmax(axis=1)
+    clipped = np.clip(outputs, 1e-7, 1.0)
+    clipped = clipped / clipped.sum(axis=1, keepdims=True)
+    classes = list(range(len(labels)))
+    precision, recall, f1, support = skm.precision_recall_fscore_support(
+        y, pred, labels=classes, zero_division=0
+    )
+    result: dict[str, Any] = {
+        "accuracy": float(skm.accuracy_score(y, pred)),
+        "balanced_accuracy": float(skm.balanced_accuracy_score(y, pred)),
+        "macro_f1": float(skm.f1_score(y, pred, average="macro")),
+        "log_loss": float(skm.log_loss(y, clipped, labels=classes)),
+        "confusion_matrix": skm.confusion_matrix(y, pred, labels=classes).tolist(),
+        "labels": list(labels),
+        "per_class": {
+            label: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
+            for i, label in enumerate(labels)
+        },
+    }
+    if len(labels) == 2 and len(np.unique(y)) == 2:
+        result["roc_auc"] = float(skm.roc_auc_score(y, outputs[:, 1]))
+    elif len(np.unique(y)) == len(labels) > 2:
+        result["roc_auc"] = float(
+            skm.roc_auc_score(y, clipped, multi_class="ovr", average="macro", labels=classes)
+        )
+    return result
+
+
+def _score(task_type: TaskType, y: np.ndarray, outputs: np.ndarray) -> float:
+    """Higher is better: accuracy, or minus the RMSE."""
+    if task_type == "regression":
+        return -float(np.sqrt(np.mean((y - outputs.reshape(-1)) ** 2)))
+    return float(np.mean(outputs.argmax(axis=1) == y.astype(int)))
+
+
+def permutation_importance(
+    model: keras.Model,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    task_type: TaskType,
+    names: Sequence[str],
+    *,
+    repeats: int = 3,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """How much the test score drops when one column's values are shuffled, most important
+    first (accuracy points for classification, RMSE units for regression)."""
+    rng = np.random.default_rng(seed)
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        return keras.ops.convert_to_numpy(model.predict(x, verbose=0, batch_size=1024))
+
+    baseline = _score(task_type, y_test, predict(x_test))
+    result = []
+    for column, name in enumerate(names):
+        drops = []
+        for _ in range(repeats):
+            shuffled = x_test.copy()
+            shuffled[:, column] = rng.permutation(shuffled[:, column])
+            drops.append(baseline - _score(task_type, y_test, predict(shuffled)))
+        result.append(
+            {"feature": name, "importance": float(np.mean(drops)), "std": float(np.std(drops))}
+        )
+    return sorted(result, key=lambda r: r["importance"], reverse=True)
