@@ -21,7 +21,9 @@ class DeploymentNameTaken(Exception):
     """Another deployment of the same owner already uses the name."""
 
 
-def model_version_register(*, job: TrainingJob, model_path: Path) -> ModelVersion:
+def model_version_register(
+    *, job: TrainingJob, model_path: Path, source: str = "best_trial_weights"
+) -> ModelVersion:
     """Store a job's saved model as the next version of the model named after its data."""
     from jobs.engine import model as engine_model
 
@@ -48,6 +50,7 @@ def model_version_register(*, job: TrainingJob, model_path: Path) -> ModelVersio
             hyperparameters=job.best_hyperparameters,
             input_schema=engine_model.input_schema(keras_model),
             manifest=job.manifest,
+            source=source,
         )
         with model_path.open("rb") as fileobj:
             version.artifact.save(f"{uuid.uuid4().hex}.keras", File(fileobj), save=False)

@@ -216,19 +216,28 @@ def encode_records(specs: Sequence[ColumnSpec], records: Sequence[Any]) -> np.nd
     return out
 
 
+def _find(model: keras.Model, kind: type[keras.layers.Layer]) -> Any:
+    """The first layer of a kind, also inside nested models (an ensemble's members)."""
+    for layer in model.layers:
+        if isinstance(layer, kind):
+            return layer
+        if isinstance(layer, keras.Model):
+            found = _find(layer, kind)
+            if found is not None:
+                return found
+    return None
+
+
 def column_specs(model: keras.Model) -> list[ColumnSpec]:
-    layer = model.get_layer("tabular_encoder")
-    assert isinstance(layer, TabularEncoder)
+    layer = _find(model, TabularEncoder)
+    if layer is None:
+        raise ValueError("The model has no TabularEncoder layer; it was not made by the console.")
     return list(layer.columns)
 
 
 def class_labels(model: keras.Model) -> list[str] | None:
-    try:
-        layer = model.get_layer("class_labels")
-    except ValueError:
-        return None
-    assert isinstance(layer, ClassLabels)
-    return list(layer.labels)
+    layer = _find(model, ClassLabels)
+    return None if layer is None else list(layer.labels)
 
 
 def input_schema(model: keras.Model) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from jobs.engine.data import TaskType, infer_column_type
+from jobs.engine.ensemble import choose
 from jobs.engine.evaluation import evaluate, permutation_importance
 from jobs.engine.model import ClassLabels, TabularEncoder, encode_frame, fit_column_specs
 
@@ -60,6 +61,8 @@ class SearchConfig:
     max_seconds: float | None = None
     # None: on when the rarest class has under 20% of the training rows.
     class_weights: bool | None = None
+    # Average up to this many best trials' models when that beats the best alone (1: never).
+    ensemble_size: int = 3
 
 
 @dataclass
@@ -73,6 +76,8 @@ class SearchResult:
     n_test: int
     seconds: float
     stopped: str  # "" when the search ran to its end, else "time_limit" or "cancelled"
+    source: str  # "best_trial_weights" or "ensemble_top<k>": what the model file holds
+    ensemble: dict[str, Any]
     class_weights: dict[int, float] | None
     manifest: dict[str, Any]
 
@@ -280,8 +285,11 @@ def run_search(
             if guard.stopped == "cancelled"
             else "No trial finished: every trial failed or the time limit was too short."
         )
-    best_trial = tuner.oracle.get_best_trials(1)[0]
-    model = tuner.load_model(best_trial)
+    ranked = tuner.oracle.get_best_trials(min(config.ensemble_size, len(completed)) or 1)
+    best_trial = ranked[0]
+    members = [tuner.load_model(trial) for trial in ranked]
+    model, ensemble_report = choose(config.task_type, members, x_val, targets(val), labels)
+    source = f"ensemble_top{len(members)}" if ensemble_report["chosen"] else "best_trial_weights"
     outputs = keras.ops.convert_to_numpy(model.predict(x_test, verbose=0))
     test_metrics = evaluate(config.task_type, targets(test), outputs, labels)
     test_metrics["feature_importance"] = permutation_importance(
@@ -297,6 +305,8 @@ def run_search(
         n_test=len(test),
         seconds=time.monotonic() - started,
         stopped=guard.stopped,
+        source=source,
+        ensemble=ensemble_report,
         class_weights=weights,
         manifest=_manifest(config, (train, val, test), tuner),
     )

@@ -229,7 +229,11 @@ def job_run(*, job: TrainingJob) -> TrainingJob:
         with tempfile.TemporaryDirectory(prefix=f"job{job.pk}-") as workdir:
             result = run_search(frame, config, workdir=Path(workdir), reporter=_JobReporter(job))
             job.stopped = result.stopped
-            job.manifest = {**result.manifest, "dataset_sha256": job.dataset_sha256}
+            job.manifest = {
+                **result.manifest,
+                "dataset_sha256": job.dataset_sha256,
+                "final_model": {"source": result.source, **result.ensemble},
+            }
             job.class_weights = (
                 {str(k): v for k, v in result.class_weights.items()}
                 if result.class_weights
@@ -248,7 +252,9 @@ def job_run(*, job: TrainingJob) -> TrainingJob:
                     "validation": result.n_validation,
                     "test": result.n_test,
                 }
-                version = model_version_register(job=job, model_path=model_path)
+                version = model_version_register(
+                    job=job, model_path=model_path, source=result.source
+                )
                 return _job_finish(
                     job=job, status=TrainingJob.Status.SUCCEEDED, version_id=version.pk
                 )

@@ -1,0 +1,60 @@
+"""Averaging the best trials' models, kept only when it beats the best one on validation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import numpy as np
+
+from jobs.engine.data import TaskType
+from jobs.engine.model import ClassLabels
+
+
+def validation_loss(task_type: TaskType, y: np.ndarray, outputs: np.ndarray) -> float:
+    """The search's own objective: cross-entropy for classes, squared error for values."""
+    if task_type == "regression":
+        return float(np.mean((y - outputs.reshape(-1)) ** 2))
+    probabilities = np.clip(outputs[np.arange(len(y)), y.astype(int)], 1e-7, 1.0)
+    return float(-np.mean(np.log(probabilities)))
+
+
+def build_ensemble(
+    members: Sequence[keras.Model], labels: Sequence[str], n_features: int
+) -> keras.Model:
+    """One Keras model (one file, one signature) whose output is the members' mean."""
+    inputs = keras.Input(shape=(n_features,), name="features")
+    outputs = []
+    for index, member in enumerate(members):
+        member.name = f"member_{index}"  # nested models need distinct names to be saved
+        outputs.append(member(inputs))
+    averaged: Any = keras.layers.Average(name="average")(outputs)
+    if labels:
+        averaged = ClassLabels(list(labels), name="ensemble_labels")(averaged)
+    return keras.Model(inputs, averaged, name="ensemble")
+
+
+def choose(
+    task_type: TaskType,
+    members: Sequence[keras.Model],
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    labels: Sequence[str],
+) -> tuple[keras.Model, dict[str, Any]]:
+    """The best member alone, or the ensemble of all when its validation loss is lower."""
+
+    def predict(model: keras.Model) -> np.ndarray:
+        return keras.ops.convert_to_numpy(model.predict(x_val, verbose=0, batch_size=1024))
+
+    outputs = [predict(m) for m in members]
+    single = validation_loss(task_type, y_val, outputs[0])
+    report: dict[str, Any] = {"best_trial_val_loss": single, "size": len(members)}
+    if len(members) < 2:
+        return members[0], {**report, "chosen": False}
+    averaged = validation_loss(task_type, y_val, np.mean(outputs, axis=0))
+    report["ensemble_val_loss"] = averaged
+    if averaged >= single:
+        return members[0], {**report, "chosen": False}
+    ensemble = build_ensemble(members, labels, x_val.shape[1])
+    return ensemble, {**report, "chosen": True}
