@@ -154,6 +154,7 @@ class Trial(models.Model):
     hyperparameters = models.JSONField(default=dict)
     score = models.FloatField(null=True, blank=True)
     epochs = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

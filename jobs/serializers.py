@@ -143,6 +143,7 @@ class TrialSerializer(serializers.ModelSerializer):
             "hyperparameters",
             "score",
             "epochs",
+            "error",
             "started_at",
             "finished_at",
         ]

@@ -32,6 +32,7 @@ def breast_cancer_csv(rows: int | None = None) -> bytes:
 class RecordingReporter:
     def __init__(self, cancel_after: int | None = None) -> None:
         self.calls: list[tuple[str, Any]] = []
+        self.errors: list[str] = []
         self.cancel_after = cancel_after
 
     def trial_started(self, number: int, hyperparameters: dict[str, Any]) -> None:
@@ -41,9 +42,15 @@ class RecordingReporter:
         self.calls.append(("epoch_end", (number, epoch, sorted(metrics))))
 
     def trial_finished(
-        self, number: int, status: str, score: float | None, hyperparameters: dict[str, Any]
+        self,
+        number: int,
+        status: str,
+        score: float | None,
+        hyperparameters: dict[str, Any],
+        error: str = "",
     ) -> None:
         self.calls.append(("trial_finished", (number, status)))
+        self.errors.append(error)
 
     def cancelled(self) -> bool:
         return self.cancel_after is not None and len(self.calls) >= self.cancel_after

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import importlib
 import os
@@ -30,7 +31,12 @@ class Reporter(Protocol):
     def epoch_end(self, number: int, epoch: int, metrics: dict[str, float]) -> None: ...
 
     def trial_finished(
-        self, number: int, status: str, score: float | None, hyperparameters: dict[str, Any]
+        self,
+        number: int,
+        status: str,
+        score: float | None,
+        hyperparameters: dict[str, Any],
+        error: str = "",
     ) -> None: ...
 
     def cancelled(self) -> bool:
@@ -134,6 +140,20 @@ class _Stop(Exception):
     pass
 
 
+def _reason(message: str | None) -> str:
+    """The exception line of a failed trial's traceback, e.g. an out-of-memory error."""
+    lines = [line for line in (message or "").strip().splitlines() if line.strip()]
+    return lines[-1][:500] if lines else "The trial failed without a message."
+
+
+def _empty_device_cache() -> None:
+    if keras.backend.backend() == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
 def _tuner_class(name: str) -> type[Any]:
     base = {
         "random": kt.RandomSearch,
@@ -174,14 +194,19 @@ def _tuner_class(name: str) -> type[Any]:
 
         def on_trial_end(self, trial: Any) -> None:
             super().on_trial_end(trial)
-            # clear_session between trials keeps memory flat across a long search.
+            # Freeing between trials keeps memory flat across a long search, and lets the
+            # next trial run after one that ran out of memory.
             keras.backend.clear_session()
-            score = None if trial.score is None else float(trial.score)
+            gc.collect()
+            _empty_device_cache()
+            failed = str(trial.status) in ("FAILED", "INVALID")
+            score = None if trial.score is None or failed else float(trial.score)
             self._reporter.trial_finished(
                 self._numbers[trial.trial_id],
-                str(trial.status),
+                "FAILED" if failed else str(trial.status),
                 score,
                 dict(trial.hyperparameters.values),
+                _reason(trial.message) if failed else "",
             )
 
     return ReportingTuner

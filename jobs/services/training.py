@@ -192,11 +192,16 @@ class _JobReporter:
         )
 
     def trial_finished(
-        self, number: int, status: str, score: float | None, hyperparameters: dict[str, Any]
+        self,
+        number: int,
+        status: str,
+        score: float | None,
+        hyperparameters: dict[str, Any],
+        error: str = "",
     ) -> None:
         final = Trial.Status.COMPLETED if status == "COMPLETED" else Trial.Status.FAILED
         Trial.objects.filter(job=self.job, number=number).update(
-            status=final, score=score, finished_at=timezone.now()
+            status=final, score=score, finished_at=timezone.now(), error=error
         )
         event_record(
             subject=self.job,
@@ -206,6 +211,7 @@ class _JobReporter:
                 "status": final,
                 "score": score,
                 "hyperparameters": hyperparameters,
+                "error": error,
             },
         )
 

@@ -95,3 +95,39 @@ def test_the_manifest_pins_what_a_rerun_needs(searched: tuple[object, ...]) -> N
     names = {p["config"]["name"] for p in manifest["search_space"]["space"]}
     assert {"layers", "units_0", "learning_rate"} <= names
     assert manifest["hardware"]["cpus"] >= 1
+
+
+def test_a_trial_that_runs_out_of_memory_is_recorded_and_the_search_goes_on(
+    cancer_frame: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a device that runs out of memory for the first model built (the one true
+    # boundary faked here: a real out-of-memory needs a full accelerator)
+    from jobs.engine import search
+
+    real = search._hypermodel
+    built = {"n": 0}
+
+    def hypermodel(*args: object, **kwargs: object) -> object:
+        build = real(*args, **kwargs)  # type: ignore[arg-type]
+
+        def flaky(hp: object) -> object:
+            built["n"] += 1
+            if built["n"] == 2:  # the first build only discovers the search space
+                raise MemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+            return build(hp)
+
+        return flaky
+
+    monkeypatch.setattr(search, "_hypermodel", hypermodel)
+    reporter = RecordingReporter()
+    config = SearchConfig(target="diagnosis", task_type="binary", max_trials=3, max_epochs=2)
+
+    # when the search runs
+    result = run_search(cancer_frame, config, workdir=tmp_path, reporter=reporter)
+
+    # then the first trial is FAILED with the reason, and later trials produced the model
+    finished = [value for kind, value in reporter.calls if kind == "trial_finished"]
+    assert finished[0] == (1, "FAILED")
+    assert "out of memory" in reporter.errors[0]
+    assert (2, "COMPLETED") in finished
+    assert result.best_trial != 1
