@@ -160,6 +160,8 @@ FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHand
 # Resumable uploads and derived versions are staged next to the media folder, so that local
 # storage moves them into place instead of copying.
 UPLOAD_STAGING_DIR = str(DATA_DIR / "uploads")
+# A resumable upload left untouched this long is forgotten, with its staged bytes.
+UPLOAD_EXPIRY_SECONDS = int(os.environ.get("UPLOAD_EXPIRY_SECONDS", str(24 * 3600)))
 DATASET_MAX_BYTES = int(os.environ.get("DATASET_MAX_BYTES", str(1 << 30)))
 
 REST_FRAMEWORK = {

@@ -1,4 +1,5 @@
-"""A thread in each worker's main process that requeues jobs whose worker died."""
+"""A thread in each worker's main process that requeues jobs whose worker died and forgets
+abandoned uploads."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ def _reap_forever() -> None:
             reaped = services.jobs_reap()
             if reaped:
                 logger.warning("Requeued or failed jobs whose worker was lost: %s", reaped)
+            expired = services.uploads_expire()
+            if expired:
+                logger.info("Forgot %s abandoned uploads", expired)
         except Exception:
             logger.exception("Reaping jobs failed; trying again later")
         finally:

@@ -19,6 +19,7 @@ from jobs.services.uploads import (
     upload_delete,
     upload_finish,
     upload_staging_path,
+    uploads_expire,
 )
 
 __all__ = [
@@ -44,4 +45,5 @@ __all__ = [
     "upload_delete",
     "upload_finish",
     "upload_staging_path",
+    "uploads_expire",
 ]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils import timezone
 
 from jobs.engine.data import DataError
 from jobs.models import Dataset, Upload
@@ -32,7 +34,10 @@ def upload_create(*, owner: User, filename: str, size: int) -> Upload:
 
 def upload_advance(*, upload_id: str, offset: int, sha256: str = "") -> None:
     """Record how many bytes are safely in the staging file (and their hash once complete)."""
-    Upload.objects.filter(pk=upload_id).update(offset=offset, sha256=sha256)
+    # update() skips auto_now; the expiry counts from the last bytes received.
+    Upload.objects.filter(pk=upload_id).update(
+        offset=offset, sha256=sha256, updated_at=timezone.now()
+    )
 
 
 def upload_finish(*, upload: Upload, request: DatasetRequest) -> tuple[Dataset, bool]:
@@ -47,6 +52,15 @@ def upload_finish(*, upload: Upload, request: DatasetRequest) -> tuple[Dataset, 
     )
     upload_delete(upload=upload)
     return dataset, created
+
+
+def uploads_expire() -> int:
+    """Forget resumable uploads untouched for UPLOAD_EXPIRY_SECONDS, and their staged bytes."""
+    cutoff = timezone.now() - datetime.timedelta(seconds=settings.UPLOAD_EXPIRY_SECONDS)
+    stale = list(Upload.objects.filter(updated_at__lt=cutoff))
+    for upload in stale:
+        upload_delete(upload=upload)
+    return len(stale)
 
 
 def upload_delete(*, upload: Upload) -> None:

@@ -159,3 +159,22 @@ def test_tuner_and_time_limit_are_recorded_and_checked(
     assert (job["tuner"], job["max_seconds"]) == ("hyperband", 60)
     assert _create(api, **{**body, "tuner": "grid"}).status_code == 400
     assert _create(api, **{**body, "max_seconds": 1}).status_code == 400
+
+
+def test_abandoned_uploads_expire_with_their_bytes(
+    personas: dict[str, Any], media_root: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    import datetime
+
+    from django.utils import timezone
+
+    from jobs.models import Upload
+
+    old = services.upload_create(owner=personas["owner"], filename="old.csv", size=10)
+    fresh = services.upload_create(owner=personas["owner"], filename="new.csv", size=10)
+    Upload.objects.filter(pk=old.pk).update(updated_at=timezone.now() - datetime.timedelta(days=2))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.uploads_expire() == 1
+    assert list(Upload.objects.values_list("pk", flat=True)) == [fresh.pk]
+    assert not services.upload_staging_path(old).exists()
+    assert services.upload_staging_path(fresh).exists()
