@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -8,6 +9,7 @@ from django.contrib.auth.models import AnonymousUser
 from rest_framework.authtoken.models import Token
 
 from jobs import selectors
+from jobs.services.events import dataset_group, job_group
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -28,6 +30,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     """Streams a job's or dataset's events to its owner: everything so far, then live."""
 
     topic = "jobs"
+    group_of: Callable[[int], str] = staticmethod(job_group)
 
     async def connect(self) -> None:
         self.last_seq = 0
@@ -47,7 +50,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             return
         object_id = int(self.scope["url_route"]["kwargs"]["object_id"])
         # Join before reading history so nothing falls between the replay and the live feed.
-        self.group = f"{self.topic[:-1]}_{object_id}"
+        self.group = self.group_of(object_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         history = await _history(user, self.topic, object_id)
         if history is None:
@@ -79,3 +82,4 @@ class DatasetProgressConsumer(ProgressConsumer):
     """Streams a dataset's profiling events to its owner."""
 
     topic = "datasets"
+    group_of = staticmethod(dataset_group)

@@ -15,17 +15,19 @@ from jobs.models import Dataset, DatasetEvent, JobEvent, ProgressEvent, Training
 logger = logging.getLogger(__name__)
 
 
-def event_group(subject: TrainingJob | Dataset) -> str:
-    prefix = "job" if isinstance(subject, TrainingJob) else "dataset"
-    return f"{prefix}_{subject.pk}"
-
-
 def job_group(job_id: int) -> str:
     return f"job_{job_id}"
 
 
 def dataset_group(dataset_id: int) -> str:
     return f"dataset_{dataset_id}"
+
+
+def event_group(subject: TrainingJob | Dataset) -> str:
+    """The channel-layer group whose members watch this job or dataset."""
+    if isinstance(subject, TrainingJob):
+        return job_group(subject.pk)
+    return dataset_group(subject.pk)
 
 
 def event_record(
