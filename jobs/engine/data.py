@@ -1,11 +1,8 @@
-"""Reading tabular files, inferring column types, and checking a target before any training."""
+"""Inferring column types and checking a target before any training."""
 
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import dataclass
-from typing import IO, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -16,75 +13,11 @@ TASK_TYPES: tuple[TaskType, ...] = ("binary", "multiclass", "regression")
 
 # A numeric target with at most this many distinct integer values is treated as classes.
 MAX_CLASSES_FROM_INTEGERS = 20
-_SNIFF_BYTES = 64 * 1024
 DELIMITERS = ",;\t|"
 
 
 class DataError(ValueError):
     """The data cannot be used as asked; the message is meant for the person who sent it."""
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    type: ColumnType
-
-
-@dataclass(frozen=True)
-class TableSummary:
-    n_rows: int
-    columns: list[Column]
-
-
-def _check_text(head: bytes) -> None:
-    if b"\x00" in head:
-        raise DataError("The file is not a CSV text file (it contains binary data).")
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        # A multi-byte character cut at the end of the sample is still text.
-        if exc.start < len(head) - 4:
-            raise DataError(
-                f"The file is not UTF-8 text: undecodable bytes at offset {exc.start}."
-            ) from exc
-
-
-def read_csv(fileobj: IO[bytes]) -> pd.DataFrame:
-    """Parse a CSV upload, refusing files that are empty, binary or not delimited text."""
-    head = fileobj.read(_SNIFF_BYTES)
-    fileobj.seek(0)
-    if not head.strip():
-        raise DataError("The file is empty.")
-    _check_text(head)
-    # Decoding here, not in pandas, works the same for every storage backend's file objects.
-    text = io.TextIOWrapper(fileobj, encoding="utf-8-sig", newline="")
-    try:
-        sample = text.read(_SNIFF_BYTES)
-        text.seek(0)
-        try:
-            delimiter = csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
-        except csv.Error:
-            delimiter = ","
-        frame = pd.read_csv(text, sep=delimiter)
-    except UnicodeDecodeError as exc:
-        raise DataError(f"The file is not UTF-8 text: {exc}") from exc
-    except (pd.errors.ParserError, csv.Error) as exc:
-        raise DataError(f"The file could not be parsed as CSV: {exc}") from exc
-    except pd.errors.EmptyDataError as exc:
-        raise DataError("The file has no columns.") from exc
-    finally:
-        text.detach()
-    if frame.shape[1] < 2:
-        raise DataError(
-            "The file has a single column; a CSV for training needs at least one feature "
-            "column and a target column, separated by commas."
-        )
-    if len(frame) == 0:
-        raise DataError("The file has a header but no data rows.")
-    blank = [str(c) for c in frame.columns if str(c).strip() == "" or str(c).startswith("Unnamed:")]
-    if blank:
-        raise DataError("Every column needs a name; some header cells are blank.")
-    return frame
 
 
 def infer_column_type(series: pd.Series) -> ColumnType:
@@ -99,13 +32,6 @@ def infer_column_type(series: pd.Series) -> ColumnType:
     if lowered and lowered.issubset({"true", "false"}):
         return "boolean"
     return "categorical"
-
-
-def summarize(frame: pd.DataFrame) -> TableSummary:
-    return TableSummary(
-        n_rows=len(frame),
-        columns=[Column(str(name), infer_column_type(frame[name])) for name in frame.columns],
-    )
 
 
 def suggest_task_type(target: pd.Series) -> TaskType:
