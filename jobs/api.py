@@ -163,10 +163,9 @@ class DatasetViewSet(
             # A READY table was read whole by the profiler, so the stream below cannot fail
             # halfway through with a parse error after the 200 has gone out.
             return Response({"detail": "Only READY tables can be exported."}, status=409)
-        source = selectors.dataset_source(dataset=dataset)
 
         def chunks() -> Iterator[str]:
-            with selectors.dataset_local_path(dataset=dataset) as path:
+            with selectors.dataset_table(dataset=dataset) as (path, source):
                 for index, batch in enumerate(iter_batches(path, source)):
                     buffer = io.StringIO()
                     write_csv_export([batch], buffer, header=index == 0)

@@ -31,10 +31,12 @@ def upload_list(*, user: AnyUser) -> QuerySet[Upload]:
 def dataset_local_path(*, dataset: Dataset) -> Iterator[Path]:
     """The dataset's file as a local path: in place on local storage, else a temporary copy."""
     try:
-        yield Path(dataset.file.path)
-        return
+        local = Path(dataset.file.path)
     except NotImplementedError:
-        pass
+        local = None
+    if local is not None:
+        yield local
+        return
     suffix = "".join(Path(dataset.file.name).suffixes)
     with tempfile.NamedTemporaryFile(suffix=suffix) as copy:
         with dataset.file.open("rb") as remote:
@@ -55,32 +57,35 @@ def dataset_lineage(*, dataset: Dataset) -> Iterator[Dataset]:
         stack.extend(node.children.all())
 
 
-def dataset_source(*, dataset: Dataset) -> TableSource:
+@contextlib.contextmanager
+def dataset_table(*, dataset: Dataset) -> Iterator[tuple[Path, TableSource]]:
+    """A table dataset's local file and how to read it, fetched once from remote storage."""
     with dataset_local_path(dataset=dataset) as path:
-        return inspect_table(
+        yield (
             path,
-            dataset.original_filename if dataset.format != "parquet" else "data.parquet",
-            ReadOptions(
-                format=dataset.format,
-                encoding=dataset.encoding or None,
-                delimiter=dataset.delimiter or None,
-                header=dataset.has_header,
+            inspect_table(
+                path,
+                dataset.original_filename if dataset.format != "parquet" else "data.parquet",
+                ReadOptions(
+                    format=dataset.format,
+                    encoding=dataset.encoding or None,
+                    delimiter=dataset.delimiter or None,
+                    header=dataset.has_header,
+                ),
             ),
         )
 
 
 def dataset_frame(*, dataset: Dataset, max_rows: int | None = None) -> pd.DataFrame:
-    source = dataset_source(dataset=dataset)
-    with dataset_local_path(dataset=dataset) as path:
+    with dataset_table(dataset=dataset) as (path, source):
         return read_frame(path, source, max_rows=max_rows)
 
 
 def dataset_rows(*, dataset: Dataset, offset: int, limit: int) -> list[dict[str, Any]]:
     """One page of rows, read by streaming up to it."""
-    source = dataset_source(dataset=dataset)
     rows: list[dict[str, Any]] = []
     seen = 0
-    with dataset_local_path(dataset=dataset) as path:
+    with dataset_table(dataset=dataset) as (path, source):
         for batch in iter_batches(path, source):
             if seen + batch.num_rows > offset:
                 start = max(offset - seen, 0)

@@ -12,7 +12,6 @@ resume from.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -69,21 +68,6 @@ def _user_and_upload(scope: dict[str, Any], upload_id: str) -> tuple[int, str, U
     return 200, "", upload
 
 
-def _resume_hash(path: Path, offset: int) -> Any:
-    # The hash state of an interrupted request is gone; rebuilding it costs one read of the
-    # bytes already stored, and only on resume.
-    digest = hashlib.sha256()
-    with path.open("rb") as fileobj:
-        remaining = offset
-        while remaining:
-            chunk = fileobj.read(min(remaining, 1 << 20))
-            if not chunk:
-                break
-            digest.update(chunk)
-            remaining -= len(chunk)
-    return digest
-
-
 async def _answer(send: Any, status: int, body: dict[str, Any] | None, offset: int | None) -> None:
     headers = [(b"tus-resumable", b"1.0.0"), (b"cache-control", b"no-store")]
     if offset is not None:
@@ -131,7 +115,9 @@ async def stream_patch(scope: dict[str, Any], receive: Any, send: Any, upload_id
         )
         return
     path = services.upload_staging_path(upload)
-    digest = await sync_to_async(_resume_hash)(path, upload.offset)
+    # The hash state of an interrupted request is gone; rebuilding it costs one read of the
+    # bytes already stored, and only on resume.
+    digest = await sync_to_async(services.file_digest)(path, upload.offset)
     offset, too_large = await _append(receive, path, upload.offset, upload.size, digest)
     sha256 = digest.hexdigest() if offset == upload.size else ""
     await sync_to_async(services.upload_advance)(upload_id=upload_id, offset=offset, sha256=sha256)

@@ -9,6 +9,7 @@ from jobs.services.datasets import (
     dataset_delete,
     dataset_profile,
     dataset_version_create,
+    file_digest,
     file_sha256,
 )
 from jobs.services.events import dataset_group, event_record, job_group
@@ -33,6 +34,7 @@ __all__ = [
     "dataset_profile",
     "dataset_version_create",
     "event_record",
+    "file_digest",
     "file_sha256",
     "job_cancel",
     "job_claim",

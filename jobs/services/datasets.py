@@ -56,12 +56,22 @@ class DatasetRequest:
     timestamp_column: str = ""
 
 
-def file_sha256(path: Path) -> str:
+def file_digest(path: Path, limit: int | None = None) -> Any:
+    """A sha256 of the file's first `limit` bytes (all of it by default), open to more."""
     digest = hashlib.sha256()
+    remaining = path.stat().st_size if limit is None else limit
     with path.open("rb") as fileobj:
-        for chunk in iter(lambda: fileobj.read(1 << 20), b""):
+        while remaining > 0:
+            chunk = fileobj.read(min(remaining, 1 << 20))
+            if not chunk:
+                break
             digest.update(chunk)
-    return digest.hexdigest()
+            remaining -= len(chunk)
+    return digest
+
+
+def file_sha256(path: Path) -> str:
+    return str(file_digest(path).hexdigest())
 
 
 def _is_image_zip(path: Path, filename: str) -> bool:
@@ -192,11 +202,11 @@ def dataset_profile(*, dataset: Dataset) -> Dataset:
             )
 
     try:
-        with selectors.dataset_local_path(dataset=dataset) as path:
-            if dataset.kind == Dataset.Kind.IMAGE:
+        if dataset.kind == Dataset.Kind.IMAGE:
+            with selectors.dataset_local_path(dataset=dataset) as path:
                 profile = _profile_images(path, progress)
-            else:
-                source = selectors.dataset_source(dataset=dataset)
+        else:
+            with selectors.dataset_table(dataset=dataset) as (path, source):
                 profile = profile_batches(
                     iter_batches(path, source),
                     total_bytes=dataset.size_bytes,
@@ -320,8 +330,8 @@ def dataset_version_create(*, parent: Dataset, changes: VersionChanges) -> Datas
     out_path = Path(handle.name)
     handle.close()
     try:
-        with selectors.dataset_local_path(dataset=parent) as path:
-            _write_version(path, selectors.dataset_source(dataset=parent), changes, out_path)
+        with selectors.dataset_table(dataset=parent) as (path, source):
+            _write_version(path, source, changes, out_path)
         latest = max(d.version for d in selectors.dataset_lineage(dataset=parent))
         child = Dataset(
             owner=parent.owner,
