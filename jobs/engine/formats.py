@@ -13,39 +13,49 @@ import json
 import re
 import zipfile
 import zlib
-from collections import Counter
 from collections.abc import Generator, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import openpyxl
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.json as pajson
 import pyarrow.parquet as pq
-from openpyxl.cell.cell import ERROR_CODES
-from openpyxl.utils import get_column_letter
-from openpyxl.utils.exceptions import InvalidFileException
 
 from jobs.engine.data import DELIMITERS, DataError
+from jobs.engine.formats_common import (
+    KIND_WORDS,
+    SAMPLE_BYTES,
+    ReadOptions,
+    Record,
+    TableSource,
+    checked,
+    numbered,
+    stable_types,
+)
+from jobs.engine.formats_sheets import inspect_xlsx, jsonl_batches, jsonl_schema, xlsx_batches
+
+__all__ = [
+    "FORMATS",
+    "SAMPLE_BYTES",
+    "ReadOptions",
+    "TableSource",
+    "inspect_table",
+    "iter_batches",
+    "read_frame",
+    "sniff_delimiter",
+    "write_csv_export",
+]
 
 FORMATS = ("csv", "tsv", "csv.gz", "parquet", "jsonl", "xlsx")
 FORMAT_NAMES = "CSV, TSV, gzip-compressed CSV, Parquet, JSON Lines or Excel .xlsx"
-# Inspection and type inference both look at this much of the (decompressed) start of a file.
-# Enough rows to catch most problems at upload time, small enough to answer at once; the
-# profiler reads the rest and fails the dataset with the row number if something is off.
-SAMPLE_BYTES = 1 << 20
+# Inspection stops at SAMPLE_BYTES of the (decompressed) start of a file, or this many rows.
 SAMPLE_ROWS = 100_000
 # Arrow's streaming CSV reader reads about 32 blocks ahead of its consumer, so its memory is
 # about 40 x block_size whatever the file size; 1 MiB keeps that near 40 MB.
 CSV_BLOCK_BYTES = 1 << 20
-JSONL_CHUNK_CHARS = 4 << 20
-MAX_LINE_CHARS = 64 << 20
 # A workbook is zipped XML; one that expands beyond this is a zip bomb, not a spreadsheet.
 MAX_XLSX_EXPANDED = 2 << 30
-XLSX_SAMPLE_ROWS = 2000
 _BINARY_MAGIC = (
     (b"\x89PNG", "a PNG image"),
     (b"\xff\xd8\xff", "a JPEG image"),
@@ -58,31 +68,11 @@ _BINARY_MAGIC = (
 )
 _CONTAINERS = ("csv.gz", "parquet", "xlsx")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_KIND_TYPES = {"bool": pa.bool_(), "int": pa.int64(), "float": pa.float64(), "str": pa.string()}
-_KIND_WORDS = {"int64": "whole numbers", "double": "numbers", "bool": "true/false values"}
+DETECT = ReadOptions()  # everything detected from the content
 _QUOTING = "Check the quoting: a field holding the delimiter needs quotes, closed again."
-Record = tuple[int, list[str]]
-Row = tuple[int, list[Any]]
 
 
-@dataclass(frozen=True)
-class ReadOptions:
-    format: str | None = None
-    encoding: str | None = None
-    delimiter: str | None = None
-    header: bool = True
-
-
-@dataclass(frozen=True)
-class TableSource:
-    format: str
-    encoding: str | None
-    delimiter: str | None
-    header: bool
-    columns: list[str]
-
-
-def inspect_table(path: Path, filename: str, options: ReadOptions = ReadOptions()) -> TableSource:
+def inspect_table(path: Path, filename: str, options: ReadOptions = DETECT) -> TableSource:
     """Detect how a file is written and check its start; raise DataError for unusable files.
 
     Empty strings in the options mean "detect", as None does.
@@ -106,9 +96,9 @@ def inspect_table(path: Path, filename: str, options: ReadOptions = ReadOptions(
         if metadata.num_rows == 0:
             raise DataError(f"'{filename}' has columns but no data rows.")
         columns = metadata.schema.to_arrow_schema().names
-        return _checked(TableSource("parquet", None, None, True, columns), filename)
+        return checked(TableSource("parquet", None, None, True, columns), filename)
     if fmt == "xlsx":
-        return _inspect_xlsx(path, filename, options.header)
+        return inspect_xlsx(path, filename, options.header)
     raw, truncated = _raw_sample(path, fmt == "csv.gz", filename)
     encoding = _choose_encoding(raw, truncated, options.encoding or None, filename)
     text = _decode(raw, encoding, truncated, filename)
@@ -124,8 +114,8 @@ def inspect_table(path: Path, filename: str, options: ReadOptions = ReadOptions(
         raise DataError(f"'{filename}' holds compressed JSON Lines; upload it uncompressed.")
     fmt = fmt or wanted or ("jsonl" if first == "{" else None)
     if fmt == "jsonl":
-        columns = _jsonl_schema(text, truncated).names
-        return _checked(TableSource("jsonl", encoding, None, True, columns), filename)
+        columns = jsonl_schema(text, truncated).names
+        return checked(TableSource("jsonl", encoding, None, True, columns), filename)
     fmt = fmt or ("tsv" if filename.lower().endswith((".tsv", ".tab")) else "csv")
     delimiter = delimiter or ("\t" if fmt == "tsv" else sniff_delimiter(text))
     if delimiter is None:
@@ -136,8 +126,8 @@ def inspect_table(path: Path, filename: str, options: ReadOptions = ReadOptions(
         )
     records = _sample_records(text, delimiter, truncated)
     _check_records(records, options.header, truncated, filename, delimiter)
-    columns = records[0][1] if options.header else _numbered(len(records[0][1]))
-    return _checked(TableSource(fmt, encoding, delimiter, options.header, columns), filename)
+    columns = records[0][1] if options.header else numbered(len(records[0][1]))
+    return checked(TableSource(fmt, encoding, delimiter, options.header, columns), filename)
 
 
 def sniff_delimiter(text: str) -> str | None:
@@ -275,23 +265,6 @@ def _check_records(
             )
 
 
-def _checked(source: TableSource, filename: str) -> TableSource:
-    blank = [str(i) for i, name in enumerate(source.columns, start=1) if not name.strip()]
-    if blank:
-        raise DataError(
-            f"Every column of '{filename}' needs a name; the header is blank at column "
-            f"position(s) {', '.join(blank)}."
-        )
-    repeated = ", ".join(repr(n) for n, count in Counter(source.columns).items() if count > 1)
-    if repeated:
-        raise DataError(f"Column names must be unique; '{filename}' repeats {repeated}.")
-    return source
-
-
-def _numbered(n: int) -> list[str]:
-    return [f"column_{i}" for i in range(1, n + 1)]
-
-
 def iter_batches(
     path: Path, source: TableSource, batch_rows: int = 65_536
 ) -> Generator[pa.RecordBatch, None, None]:
@@ -299,9 +272,9 @@ def iter_batches(
     if source.format == "parquet":
         batches = _parquet_batches(path, batch_rows)
     elif source.format == "jsonl":
-        batches = _jsonl_batches(path, source)
+        batches = jsonl_batches(path, source, _text_sample(path, source))
     elif source.format == "xlsx":
-        batches = _xlsx_batches(path, source, batch_rows)
+        batches = xlsx_batches(path, source, batch_rows)
     else:
         batches = _delimited_batches(path, source)
     for batch in batches:
@@ -341,18 +314,6 @@ def _text_sample(path: Path, source: TableSource) -> str:
     return text[: text.rfind("\n") + 1] if truncated else text
 
 
-def _stable_types(schema: pa.Schema) -> pa.Schema:
-    """Types for the whole file: columns without values in the sample, and dates, stay text.
-
-    Dates stay text because pandas reads them so, and a model must see the same values from
-    an uploaded table as from a prediction request.
-    """
-    as_text = (pa.types.is_temporal, pa.types.is_null)
-    return pa.schema(
-        [(f.name, pa.string() if any(t(f.type) for t in as_text) else f.type) for f in schema]
-    )
-
-
 def _delimited_batches(path: Path, source: TableSource) -> Iterator[pa.RecordBatch]:
     names = None if source.header else source.columns
     bad_rows: list[pacsv.InvalidRow] = []
@@ -376,7 +337,7 @@ def _delimited_batches(path: Path, source: TableSource) -> Iterator[pa.RecordBat
         )
     except pa.ArrowInvalid as exc:
         raise DataError(f"The start of '{path.name}' cannot be read as a table: {exc}") from exc
-    types = {f.name: f.type for f in _stable_types(sample.schema)}
+    types = {f.name: f.type for f in stable_types(sample.schema)}
     bad_rows.clear()
     read = pacsv.ReadOptions(
         use_threads=False,  # in order, so that Arrow knows the number of a bad row
@@ -424,7 +385,7 @@ def _csv_error(
         kind, value = conversion.groups()
         return DataError(
             f"Column {label} of '{name}' has mixed values: its first rows hold "
-            f"{_KIND_WORDS.get(kind, kind)} but a row after data row {rows} holds {value!r}. "
+            f"{KIND_WORDS.get(kind, kind)} but a row after data row {rows} holds {value!r}. "
             "Make the column consistent."
         )
     if "straddling" in message:
@@ -433,191 +394,6 @@ def _csv_error(
             f"{CSV_BLOCK_BYTES >> 20} MB, or opens a quote that never closes."
         )
     return DataError(f"'{name}' could not be read after data row {rows}: {message}")
-
-
-def _jsonl_schema(text: str, truncated: bool) -> pa.Schema:
-    table = _read_json_chunk(text[: text.rfind("\n") + 1] if truncated else text, 1, None)
-    if table.num_rows == 0:
-        raise DataError("The JSON Lines file holds no records.")
-    return _stable_types(table.schema)
-
-
-def _read_json_chunk(text: str, first_line: int, schema: pa.Schema | None) -> pa.Table:
-    data = text.encode()
-    parse = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
-    read = pajson.ReadOptions(use_threads=False, block_size=max(len(data) + 1, 1 << 20))
-    try:
-        return pajson.read_json(io.BytesIO(data), read, parse if schema else None)
-    except pa.ArrowInvalid as exc:
-        raise _jsonl_error(text, first_line, schema, exc) from exc
-
-
-def _jsonl_batches(path: Path, source: TableSource) -> Iterator[pa.RecordBatch]:
-    schema = _jsonl_schema(_text_sample(path, source), False)
-    line, carry = 1, ""
-    with path.open(encoding=source.encoding or "utf-8", newline="") as f:
-        while True:
-            try:
-                block = f.read(JSONL_CHUNK_CHARS)
-            except UnicodeDecodeError as exc:
-                raise DataError(
-                    f"'{path.name}' is not valid {source.encoding} text after line {line}. "
-                    "Choose the encoding it was saved in, often latin-1 or cp1252."
-                ) from exc
-            text = carry + block
-            cut = text.rfind("\n") + 1 if block else len(text)
-            if cut == 0 and len(text) > MAX_LINE_CHARS:
-                raise DataError(f"Line {line} of '{path.name}' is longer than 64 MB.")
-            chunk, carry = text[:cut], text[cut:]
-            if chunk.strip():
-                yield from _read_json_chunk(chunk, line, schema).to_batches()
-            line += chunk.count("\n")
-            if not block:
-                return
-
-
-def _jsonl_error(text: str, first_line: int, schema: pa.Schema | None, exc: Exception) -> DataError:
-    """Find the line Arrow refused, which its own message does not name."""
-    for number, line in enumerate(text.splitlines(), start=first_line):
-        try:
-            record = json.loads(line) if line.strip() else {}
-        except json.JSONDecodeError as err:
-            return DataError(f"Line {number} is not valid JSON: {err.msg} at column {err.colno}.")
-        if not isinstance(record, dict):
-            return DataError(f"Line {number} is not a JSON object; each line needs {{...}}.")
-        if schema is None:
-            continue
-        for key, value in record.items():
-            if key not in schema.names:
-                return DataError(
-                    f"Line {number} has a field {key!r} that no record in the first "
-                    f"{SAMPLE_BYTES >> 20} MB has; give that field to an early record too."
-                )
-            arrow_type = schema.field(key).type
-            if value is not None and not _json_fits(value, arrow_type):
-                kind = _KIND_WORDS.get(str(arrow_type), f"{arrow_type} values")
-                return DataError(
-                    f"Field {key!r} has mixed values: line {number} holds {value!r:.40} but "
-                    f"earlier lines hold {kind}."
-                )
-    return DataError(f"The JSON Lines data could not be read: {exc}")
-
-
-def _json_fits(value: Any, arrow_type: pa.DataType) -> bool:
-    kind = {v: k for k, v in _KIND_TYPES.items()}.get(arrow_type)
-    if kind is not None:
-        return _kind(value) == kind or (kind == "float" and _kind(value) == "int")
-    try:
-        pa.array([value], type=arrow_type)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return False
-    return True
-
-
-def _kind(value: Any) -> str:
-    return {bool: "bool", int: "int", float: "float", str: "str"}.get(type(value), "other")
-
-
-@contextlib.contextmanager
-def _sheet_rows(path: Path, filename: str) -> Iterator[Iterator[Row]]:
-    """Rows of the first worksheet with their spreadsheet row number, blank rows skipped."""
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
-        raise DataError(f"'{filename}' is a damaged Excel workbook: {exc}") from exc
-    try:
-        sheet = book.worksheets[0]
-        sheet.reset_dimensions()  # the stored size is often wrong; read what is there
-        rows = enumerate(sheet.iter_rows(values_only=True), start=1)
-        # Error cells (#N/A, #DIV/0!) are missing values, as "#N/A" is in a CSV.
-        yield (
-            (n, [None if v in ERROR_CODES or v == "" else v for v in values])
-            for n, values in rows
-            if any(v is not None and v != "" for v in values)
-        )
-    except (SyntaxError, KeyError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise DataError(f"'{filename}' is a damaged Excel workbook: {exc}") from exc
-    finally:
-        book.close()
-
-
-def _inspect_xlsx(path: Path, filename: str, header: bool) -> TableSource:
-    with _sheet_rows(path, filename) as rows:
-        sample = [values for _, (_, values) in zip(range(XLSX_SAMPLE_ROWS), rows, strict=False)]
-    if not sample:
-        raise DataError(f"The first sheet of '{filename}' is empty.")
-    if header and len(sample) == 1:
-        raise DataError(f"The first sheet of '{filename}' has a header but no data rows.")
-    width = max(_width(row) for row in sample)
-    if not header:
-        return _checked(TableSource("xlsx", None, None, False, _numbered(width)), filename)
-    columns = ["" if v is None else _text(v) for v in sample[0][:width]]
-    columns += [""] * (width - len(columns))
-    return _checked(TableSource("xlsx", None, None, True, columns), filename)
-
-
-def _width(row: list[Any]) -> int:
-    return max((i + 1 for i, v in enumerate(row) if v is not None), default=0)
-
-
-def _text(value: Any) -> str:
-    return value.isoformat() if isinstance(value, dt.date | dt.time) else str(value)
-
-
-def _xlsx_batches(path: Path, source: TableSource, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    width = len(source.columns)
-    schema: pa.Schema | None = None
-    buffer: list[Row] = []
-    with _sheet_rows(path, path.name) as rows:
-        if source.header:
-            next(rows, None)  # its names are already known
-        for number, values in rows:
-            if _width(values) > width:
-                raise DataError(
-                    f"Row {number} of '{path.name}' has a value in column "
-                    f"{get_column_letter(_width(values))}, beyond the {width} named columns."
-                )
-            buffer.append((number, values + [None] * (width - len(values))))
-            if len(buffer) == batch_rows:
-                schema = schema or _xlsx_schema(source.columns, buffer)
-                yield _xlsx_batch(buffer, schema, path.name)
-                buffer = []
-        if buffer:
-            yield _xlsx_batch(buffer, schema or _xlsx_schema(source.columns, buffer), path.name)
-
-
-def _xlsx_schema(columns: list[str], rows: list[Row]) -> pa.Schema:
-    """Types from the first batch: a column of one kind keeps it, mixed numbers are floats."""
-    fields = []
-    for i, name in enumerate(columns):
-        kinds = {_kind(values[i]) for _, values in rows if values[i] is not None}
-        kind = "float" if kinds == {"int", "float"} else kinds.pop() if len(kinds) == 1 else "str"
-        fields.append((name, _KIND_TYPES.get(kind, pa.string())))
-    return pa.schema(fields)
-
-
-def _xlsx_batch(rows: list[Row], schema: pa.Schema, name: str) -> pa.RecordBatch:
-    arrays = []
-    for i, field in enumerate(schema):
-        kind = {v: k for k, v in _KIND_TYPES.items()}[field.type]
-        column = []
-        for number, values in rows:
-            value = values[i]
-            found = _kind(value)
-            if value is None or kind == found or (kind, found) == ("float", "int"):
-                column.append(value)
-            elif kind == "str":
-                column.append(_text(value))
-            elif kind == "int" and found == "float" and float(value).is_integer():
-                column.append(int(value))
-            else:
-                raise DataError(
-                    f"Column {field.name!r} of '{name}' has mixed values: its first rows hold "
-                    f"{_KIND_WORDS.get(str(field.type), 'text')} but row {number} holds "
-                    f"{value!r:.40}. Make the column consistent."
-                )
-        arrays.append(pa.array(column, type=field.type))
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 def write_csv_export(
