@@ -20,7 +20,8 @@ RNG_SEED = 7
 
 def profile_of(table: pa.Table, batch_rows: int | None = None, **options: Any) -> dict[str, Any]:
     batches = table.to_batches(max_chunksize=batch_rows) if batch_rows else table.to_batches()
-    result = profile_batches(batches, **options)
+    # Small batches are kept as they come, so that merging across batches is exercised.
+    result = profile_batches(batches, min_batch_rows=1, **options)
     json.dumps(result, allow_nan=False)  # serialisable, and no NaN sneaks through
     return result
 
@@ -458,3 +459,30 @@ def test_an_empty_stream_gives_an_empty_profile() -> None:
     assert profile["suggested_target"] is None
     header_only = profile_batches([pa.record_batch({"a": pa.array([], pa.int64())})])
     assert column(header_only, "a")["type"] == "constant"
+
+
+def test_threads_and_joined_batches_do_not_change_the_profile(rng: np.random.Generator) -> None:
+    table = mixed_table(rng, 3000)
+
+    def run(threads: int, min_batch_rows: int) -> dict[str, Any]:
+        batches = table.to_batches(max_chunksize=100)
+        return profile_batches(batches, threads=threads, min_batch_rows=min_batch_rows)
+
+    alone = run(threads=1, min_batch_rows=1)
+    # The same batches folded in on several threads: the very same profile.
+    assert run(threads=4, min_batch_rows=1) == alone
+    joined = run(threads=4, min_batch_rows=1000)
+    assert joined["n_rows"] == alone["n_rows"] == 3000
+    assert joined["duplicate_rows"] == alone["duplicate_rows"]
+    assert joined["warnings"] == alone["warnings"]
+    for a, b in zip(joined["columns"], alone["columns"], strict=True):
+        assert (a["name"], a["type"], a["missing"], a["distinct"]) == (
+            b["name"],
+            b["type"],
+            b["missing"],
+            b["distinct"],
+        )
+        assert a.get("top") == b.get("top")
+        if "mean" in a:
+            assert a["mean"] == pytest.approx(b["mean"])
+            assert a["std"] == pytest.approx(b["std"])
