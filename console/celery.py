@@ -1,19 +1,70 @@
+import logging
 import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_ready
+from celery.signals import task_prerun, worker_init, worker_ready, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+# Before any backend is imported: take GPU memory as needed and give it back between trials,
+# instead of jax/tensorflow reserving most of the card at start-up (torch already grows).
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+
+logger = logging.getLogger(__name__)
 
 app = Celery("console")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+@worker_init.connect
+def _preload_engine(sender: Any = None, **_: Any) -> None:
+    # Each job runs in a fresh child (--max-tasks-per-child 1): importing Keras, torch and the
+    # engine once here, before the pool forks, saves every job those seconds of imports. Not
+    # where the worker takes gpu jobs: Keras' torch backend asks CUDA about devices on import,
+    # and CUDA does not survive a fork, so there the job's child imports it (_before_job).
+    queues = set(sender.app.amqp.queues.consume_from) if sender is not None else set()
+    if "gpu" not in queues:
+        import jobs.engine.search  # noqa: F401
+
+        _freeze_imports()
+
+
+@task_prerun.connect
+def _before_job(sender: Any = None, **_: Any) -> None:
+    if getattr(sender, "name", "") == "jobs.tasks.run_training_job":
+        import jobs.engine.search  # noqa: F401
+
+        _freeze_imports()
+
+
+def _freeze_imports() -> None:
+    # Keras Tuner and the engine collect garbage around every trial (gc.collect() and
+    # clear_session(), four times per trial); with Keras and torch loaded each pass walks
+    # millions of import-time objects (~0.2 s). Freezing them, which are never garbage, makes
+    # a pass take milliseconds: 8 trials of a small search ran in 5.4 s instead of 12.2 s.
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 @worker_ready.connect
-def _start_reaper(**_: Any) -> None:
+def _start_reaper(sender: Any = None, **_: Any) -> None:
     # Celery's start-up hook: the worker's main process outlives its recycled children.
     from jobs import reaper
 
-    reaper.start()
+    queues = list(sender.app.amqp.queues.consume_from) if sender is not None else []
+    reaper.start(worker=getattr(sender, "hostname", ""), queues=queues)
+
+
+@worker_shutdown.connect
+def _forget_worker(sender: Any = None, **_: Any) -> None:
+    from jobs import services
+
+    if getattr(sender, "hostname", ""):
+        try:
+            services.worker_gone(name=sender.hostname)
+        except Exception:  # a stopping worker must not fail on the database
+            logger.warning("Could not forget worker %s", sender.hostname)

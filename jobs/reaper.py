@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -15,9 +16,11 @@ logger = logging.getLogger(__name__)
 _started = threading.Event()
 
 
-def _reap_forever() -> None:
+def _reap_forever(worker: str, queues: list[str]) -> None:
     while True:
         try:
+            if worker:
+                services.worker_beat(name=worker, queues=queues)
             reaped = services.jobs_reap()
             if reaped:
                 logger.warning("Requeued or failed jobs whose worker was lost: %s", reaped)
@@ -31,9 +34,13 @@ def _reap_forever() -> None:
         threading.Event().wait(settings.JOB_REAP_INTERVAL_SECONDS)
 
 
-def start() -> None:
-    """Start the reaper once per process; every worker runs one, each change is conditional."""
+def start(*, worker: str = "", queues: Iterable[str] = ()) -> None:
+    """Start the reaper once per process; every worker runs one, each change is conditional.
+
+    It also reports the worker's queues, so the API can say when no worker takes a queue.
+    """
     if _started.is_set():
         return
     _started.set()
-    threading.Thread(target=_reap_forever, name="job-reaper", daemon=True).start()
+    args = (worker, list(queues))
+    threading.Thread(target=_reap_forever, args=args, name="job-reaper", daemon=True).start()

@@ -23,8 +23,8 @@ DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 SCHEMA_FILE = Path(__file__).resolve().parent / "data" / "compose-spec.json"
 
-REQUIRED_SERVICES = {"postgres", "redis", "migrate", "web", "worker", "predictor"}
-APP_SERVICES = ("web", "worker", "predictor")
+REQUIRED_SERVICES = {"postgres", "redis", "migrate", "web", "worker", "worker-cpu", "predictor"}
+APP_SERVICES = ("web", "worker", "worker-cpu", "predictor")
 # `${SECRET_KEY:?message}` or `${SECRET_KEY?message}`: Compose refuses to start without it.
 REQUIRED_SECRET_KEY = re.compile(r"^\$\{SECRET_KEY:?\?[^}]*\}$")
 # Lets the settings fall back to the published development key when SECRET_KEY is empty.
@@ -225,24 +225,30 @@ def test_worker_reserves_one_nvidia_gpu(services: dict[str, dict[str, Any]]) -> 
     assert all(d.get("count", "all") not in (0, "0") for d in gpus)
     env = _environment(worker)
     assert env.get("XLA_PYTHON_CLIENT_PREALLOCATE") == "false"
-    assert env.get("CELERY_DEFAULT_QUEUE") == "gpu"
+    assert env.get("TF_FORCE_GPU_ALLOW_GROWTH") == "true"
+    # One worker per GPU: it is given exactly one card.
+    assert (env.get("CUDA_VISIBLE_DEVICES") or "").isdigit()
+    assert not (services["worker-cpu"].get("deploy") or {}).get("resources")
+    assert _environment(services["worker-cpu"]).get("CUDA_VISIBLE_DEVICES") == ""
 
 
-def test_worker_consumes_the_queue_that_web_publishes_to(
-    services: dict[str, dict[str, Any]],
-) -> None:
-    argv = _argv(services["worker"]["command"])
+def _worker_queues(service: dict[str, Any]) -> list[str]:
+    argv = _argv(service["command"])
     assert argv[:3] == ["python", "-m", "celery"]
     assert "worker" in argv
-    queues = argv[argv.index("-Q") + 1].split(",")
-    assert queues == ["gpu"]
-    assert argv[argv.index("--concurrency") + 1] == "1"
     assert argv[argv.index("--max-tasks-per-child") + 1] == "1"
-    # Jobs go to the sender's default queue: web's must be one the worker consumes.
-    for name in ("web", "predictor"):
-        assert _environment(services[name]).get("CELERY_DEFAULT_QUEUE") in queues
-    ping = " ".join(_argv(services["worker"]["healthcheck"]["test"]))
-    assert "inspect ping" in ping
+    assert "inspect ping" in " ".join(_argv(service["healthcheck"]["test"]))
+    return argv[argv.index("-Q") + 1].split(",")
+
+
+def test_workers_consume_the_gpu_and_cpu_queues(services: dict[str, dict[str, Any]]) -> None:
+    assert _worker_queues(services["worker"]) == ["gpu"]
+    argv = _argv(services["worker"]["command"])
+    assert argv[argv.index("--concurrency") + 1] == "1"
+    assert _worker_queues(services["worker-cpu"]) == ["cpu"]
+    # Dataset profiling goes to the sender's default queue: a worker must consume it.
+    for name in ("web", "predictor", "worker", "worker-cpu"):
+        assert _environment(services[name]).get("CELERY_DEFAULT_QUEUE") == "cpu", name
 
 
 def test_app_waits_for_healthy_postgres_and_redis(services: dict[str, dict[str, Any]]) -> None:

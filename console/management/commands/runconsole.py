@@ -5,10 +5,36 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+
+
+def _gpu_present() -> bool:
+    """torch.cuda.is_available(), asked in a short-lived process so that this supervisor
+    neither holds torch in memory nor touches CUDA; skipped without a GPU kernel driver."""
+    if not (Path("/proc/driver/nvidia").exists() or Path("/dev/kfd").exists()):
+        return False
+    code = "import torch; print(torch.cuda.is_available())"
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return False
+    return out.stdout.strip() == "True"
+
+
+def _worker_queues() -> list[str]:
+    """The default queue, plus gpu when this machine has a GPU; without one, gpu jobs wait
+    (and the API says so) rather than train on the CPU they did not ask for."""
+    # The default queue carries dataset profiling; jobs name "cpu" or "gpu" themselves.
+    queues = dict.fromkeys([settings.CELERY_TASK_DEFAULT_QUEUE, "cpu"])
+    if _gpu_present():
+        queues["gpu"] = None
+    return list(queues)
 
 
 class Command(BaseCommand):
@@ -59,7 +85,7 @@ class Command(BaseCommand):
                 "console",
                 "worker",
                 "-Q",
-                settings.CELERY_TASK_DEFAULT_QUEUE,
+                ",".join(_worker_queues()),
                 "--concurrency",
                 str(options["concurrency"]),
                 "--loglevel",
