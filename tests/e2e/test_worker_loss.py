@@ -37,24 +37,42 @@ def _training_child(stack: Stack) -> int:
     raise AssertionError("no Celery pool process found")
 
 
-def test_a_killed_worker_is_replaced_and_the_job_still_finishes(
-    quick_reaping_stack: Stack,
-) -> None:
+def test_a_killed_worker_is_replaced_and_the_search_resumes(quick_reaping_stack: Stack) -> None:
     stack = quick_reaping_stack
     client = stack.client("owner")
     dataset = flow.upload(client, breast_cancer_csv())
-    job = flow.create_job(client, dataset["id"], max_trials=2, max_epochs=40)
-    deadline = time.monotonic() + 120
-    while not client.get(f"/api/v1/jobs/{job['id']}/").json()["trials"]:
-        assert time.monotonic() < deadline, "no trial started"
-        time.sleep(0.2)
+    job = flow.create_job(client, dataset["id"], max_trials=3, max_epochs=25)
+    url = f"/api/v1/jobs/{job['id']}/"
+    deadline = time.monotonic() + 180
+    # Wait for a finished trial and the next one under way: the kill then lands mid-search.
+    while True:
+        trials = client.get(url).json()["trials"]
+        done = {t["number"] for t in trials if t["status"] == "COMPLETED"}
+        if done and any(t["status"] == "RUNNING" for t in trials):
+            break
+        assert time.monotonic() < deadline, f"no trial finished with another running: {trials}"
+        time.sleep(0.1)
+    finished_before = {t["number"]: t["finished_at"] for t in trials if t["number"] in done}
 
     # when the process training it is killed outright
     os.kill(_training_child(stack), signal.SIGKILL)
 
     # then the job is taken up again and finishes, on its second attempt
     events = flow.watch_job(stack, job["id"], "owner", timeout=240)
-    final = client.get(f"/api/v1/jobs/{job['id']}/").json()
+    final = client.get(url).json()
     assert final["status"] == "SUCCEEDED", final["error"]
     attempts = [e["payload"].get("attempt") for e in events if e["kind"] == "job_status"]
     assert 2 in attempts
+    resumed = [e["payload"] for e in events if e["kind"] == "search_resumed"]
+    assert resumed, "the second attempt did not resume the saved search"
+    assert resumed[0]["attempt"] == 2
+    assert resumed[0]["trials_done"] >= len(finished_before)
+    # and the trials finished before the kill were not run again: one start each, the same
+    # finish time, while the search still ran all three trials
+    starts = [e["payload"]["trial"] for e in events if e["kind"] == "trial_started"]
+    for number in finished_before:
+        assert starts.count(number) == 1, starts
+    after = {t["number"]: t for t in final["trials"]}
+    assert sorted(after) == [1, 2, 3]
+    for number, finished_at in finished_before.items():
+        assert after[number]["finished_at"] == finished_at
