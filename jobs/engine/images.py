@@ -184,7 +184,14 @@ def open_image(zf: zipfile.ZipFile, name: str, limits: ImageLimits) -> Image.Ima
         raise ImageError(name, "it is not in the archive.") from exc
     if info.file_size > limits.max_image_bytes:
         raise ImageError(name, f"{_size(info.file_size)}, over {_size(limits.max_image_bytes)}.")
-    data = _read_member(zf, info, limits.max_image_bytes)
+    return decode_image(_read_member(zf, info, limits.max_image_bytes), name, limits)
+
+
+def decode_image(data: bytes, name: str, limits: ImageLimits) -> Image.Image:
+    """Bytes decoded as `open_image` does: accepted formats only, the pixel limit checked on
+    the header before anything is decoded, then verified and loaded."""
+    if len(data) > limits.max_image_bytes:
+        raise ImageError(name, f"{_size(len(data))}, over {_size(limits.max_image_bytes)}.")
     image = _identify(data, name)
     if image.width * image.height > limits.max_image_pixels:
         image.close()
@@ -202,6 +209,76 @@ def open_image(zf: zipfile.ZipFile, name: str, limits: ImageLimits) -> Image.Ima
         image.close()
         raise ImageError(name, f"damaged or truncated {image.format} image: {exc}") from exc
     return image
+
+
+def peek_image(zf: zipfile.ZipFile, name: str, limits: ImageLimits) -> tuple[int, int, str]:
+    """Width, height and mode from an archive member's header, without decoding its pixels."""
+    try:
+        info = zf.getinfo(name)
+    except KeyError as exc:
+        raise ImageError(name, "it is not in the archive.") from exc
+    if info.file_size > limits.max_image_bytes:
+        raise ImageError(name, f"{_size(info.file_size)}, over {_size(limits.max_image_bytes)}.")
+    with _identify(_read_member(zf, info, limits.max_image_bytes), name) as image:
+        if image.width * image.height > limits.max_image_pixels:
+            raise ImageError(
+                name, f"{image.width}x{image.height} pixels, over {limits.max_image_pixels:,}."
+            )
+        return image.width, image.height, image.mode
+
+
+def check_image_target(
+    summary: dict[str, Any], target: str, task_type: str | None
+) -> tuple[str, str]:
+    """The target and task type of a job on a profiled image archive; DataError otherwise.
+
+    The target is implied by the archive: `label` for classes (folders or filename,label),
+    `value` for numbers (filename,value).
+    """
+    regression = summary.get("task") == "regression"
+    implied = "value" if regression else "label"
+    if target and target != implied:
+        what = "a number (filename,value)" if regression else "a class"
+        raise DataError(
+            f"An image dataset's target is implied: each image has {what}, so the target is "
+            f"'{implied}'; leave it empty or send '{implied}', not '{target}'."
+        )
+    classes: dict[str, int] = summary.get("classes") or {}
+    if regression:
+        chosen = task_type or "regression"
+        if chosen != "regression":
+            raise DataError(
+                f"This archive gives each image a number (filename,value): its task is "
+                f"regression, not {chosen}. For classes, use folders or filename,label."
+            )
+    else:
+        chosen = task_type or ("binary" if len(classes) == 2 else "multiclass")
+        if chosen == "regression":
+            raise DataError(
+                "This archive gives each image a class; regression needs a CSV of "
+                "filename,value with a number per image."
+            )
+        if chosen not in ("binary", "multiclass"):
+            raise DataError(
+                f"Image datasets train binary, multiclass or regression models, not {chosen}."
+            )
+        if chosen == "binary" and len(classes) != 2:
+            raise DataError(
+                f"A binary task needs exactly two classes; the archive has {len(classes)}. "
+                "Choose multiclass."
+            )
+        single = [name for name, count in classes.items() if count < 2]
+        if single:
+            raise DataError(
+                f"Class {single[0]!r} has a single readable image; each class needs at least "
+                "two to be split into training and test data."
+            )
+    if int(summary.get("n_images") or 0) < 10:
+        raise DataError(
+            f"The archive has {summary.get('n_images') or 0} readable images; training needs "
+            "at least 10."
+        )
+    return implied, chosen
 
 
 def _identify(data: bytes, name: str) -> Image.Image:
