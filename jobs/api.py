@@ -266,9 +266,15 @@ class JobViewSet(
                 max_epochs=data["max_epochs"],
                 tuner=data["tuner"],
                 max_seconds=data.get("max_seconds"),
+                queue=data["queue"],
+                horizon=data.get("horizon"),
+                lookback=data.get("lookback"),
+                label_delimiter=data.get("label_delimiter") or None,
             )
         except DataError as exc:
-            return Response({"target": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+            # Errors about an option (horizon, say) name it; the rest are about the target.
+            field = getattr(exc, "field", "") or "target"
+            return Response({field: [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["post"])

@@ -99,6 +99,12 @@ class TrainingJob(models.Model):
         BINARY = "binary"
         MULTICLASS = "multiclass"
         REGRESSION = "regression"
+        MULTILABEL = "multilabel"
+        FORECASTING = "forecasting"
+
+    class Queue(models.TextChoices):
+        CPU = "cpu"
+        GPU = "gpu"
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
     MAX_ATTEMPTS = 3
@@ -113,6 +119,11 @@ class TrainingJob(models.Model):
     seed = models.IntegerField(default=0)
     tuner = models.CharField(max_length=16, choices=Tuner.choices, default=Tuner.RANDOM)
     max_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # What the task needs beyond a target: text_column, timestamp_column, horizon, lookback,
+    # label_delimiter (see jobs.engine.checks); empty for tabular classification/regression.
+    task_options = models.JSONField(default=dict, blank=True)
+    # The Celery queue the job is sent to: only workers started with `-Q gpu` take gpu jobs.
+    queue = models.CharField(max_length=16, choices=Queue.choices, default=Queue.CPU)
     cancel_requested = models.BooleanField(default=False)
     # A running job's worker touches heartbeat_at about once a second; a job whose heartbeat
     # went stale lost its worker and is retried, up to MAX_ATTEMPTS runs in all.
@@ -140,6 +151,20 @@ class TrainingJob(models.Model):
 
     def __str__(self) -> str:
         return f"Job {self.pk} ({self.task_type} on {self.target}, {self.status})"
+
+
+class Worker(models.Model):
+    """A running Celery worker and the queues it takes jobs from, as it last reported them.
+
+    Lets the API say why a job waits: a gpu job with no live gpu worker never starts.
+    """
+
+    name = models.CharField(max_length=255, unique=True)
+    queues = models.JSONField(default=list)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Worker {self.name} ({', '.join(self.queues)})"
 
 
 class Trial(models.Model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -10,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from jobs.engine.formats import ReadOptions, TableSource, inspect_table, iter_batches, read_frame
-from jobs.models import Dataset, DatasetEvent, JobEvent, TrainingJob, Upload
+from jobs.models import Dataset, DatasetEvent, JobEvent, TrainingJob, Upload, Worker
 
 AnyUser = User | AnonymousUser
 
@@ -102,6 +105,30 @@ def job_list(*, user: AnyUser) -> QuerySet[TrainingJob]:
         .select_related("dataset")
         .prefetch_related("trials")
     )
+
+
+def queues_served() -> set[str]:
+    """The queues some live worker takes jobs from (each reports itself about every 30 s)."""
+    stale = timezone.now() - datetime.timedelta(
+        seconds=max(settings.JOB_HEARTBEAT_STALE_SECONDS, 3 * settings.JOB_REAP_INTERVAL_SECONDS)
+    )
+    return {q for queues in Worker.objects.filter(seen_at__gte=stale).values_list(
+        "queues", flat=True) for q in queues}  # fmt: skip
+
+
+def job_waiting_for(*, job: TrainingJob, served: set[str] | None = None) -> str:
+    """Why a queued job has not started, when no running worker can take it; else ""."""
+    if job.status != TrainingJob.Status.QUEUED:
+        return ""
+    if job.queue in (queues_served() if served is None else served):
+        return ""
+    if job.queue == TrainingJob.Queue.GPU:
+        return (
+            "Waiting for a GPU worker: no running worker takes jobs from the 'gpu' queue. "
+            "Start one on a machine with a GPU (`celery -A console worker -Q gpu`), or cancel "
+            "this job and train on the 'cpu' queue."
+        )
+    return f"Waiting for a worker: no running worker takes jobs from the '{job.queue}' queue."
 
 
 def job_events(*, job: TrainingJob, after: int = 0) -> QuerySet[JobEvent]:

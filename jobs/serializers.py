@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from jobs import selectors
 from jobs.models import Dataset, TrainingJob, Trial, Upload
 
 COLUMN_TYPES = [
@@ -121,7 +122,8 @@ class UploadSerializer(serializers.ModelSerializer):
 
 class JobCreateSerializer(serializers.Serializer):
     dataset = serializers.IntegerField()
-    target = serializers.CharField(max_length=255)
+    # Optional only for image archives, whose target is implied ("label" or "value").
+    target = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     task_type = serializers.ChoiceField(
         choices=TrainingJob.TaskType.choices, required=False, allow_null=True, allow_blank=True
     )
@@ -130,6 +132,21 @@ class JobCreateSerializer(serializers.Serializer):
     tuner = serializers.ChoiceField(choices=TrainingJob.Tuner.choices, default="random")
     max_seconds = serializers.IntegerField(
         min_value=10, max_value=7 * 24 * 3600, required=False, allow_null=True
+    )
+    # Forecasting: steps ahead, and a fixed window (searched when absent).
+    horizon = serializers.IntegerField(min_value=1, max_value=365, required=False, allow_null=True)
+    lookback = serializers.IntegerField(min_value=1, max_value=512, required=False, allow_null=True)
+    # Multi-label: what separates the labels in the target column (detected when absent).
+    label_delimiter = serializers.ChoiceField(
+        choices=[";", "|", ","], required=False, allow_null=True, allow_blank=True
+    )
+    queue = serializers.ChoiceField(
+        choices=TrainingJob.Queue.choices,
+        default=TrainingJob.Queue.CPU,
+        error_messages={
+            "invalid_choice": "'{input}' is not a queue; choose 'cpu' or 'gpu' (a worker on a "
+            "machine with a GPU)."
+        },
     )
 
 
@@ -152,6 +169,7 @@ class TrialSerializer(serializers.ModelSerializer):
 class JobSerializer(serializers.ModelSerializer):
     trials = TrialSerializer(many=True, read_only=True)
     model_version = serializers.SerializerMethodField()
+    waiting_for = serializers.SerializerMethodField()
 
     class Meta:
         model = TrainingJob
@@ -166,6 +184,9 @@ class JobSerializer(serializers.ModelSerializer):
             "seed",
             "tuner",
             "max_seconds",
+            "task_options",
+            "queue",
+            "waiting_for",
             "cancel_requested",
             "stopped",
             "class_weights",
@@ -182,6 +203,14 @@ class JobSerializer(serializers.ModelSerializer):
             "model_version",
             "trials",
         ]
+
+    def get_waiting_for(self, job: TrainingJob) -> str:
+        if job.status != TrainingJob.Status.QUEUED:
+            return ""
+        # One look at the workers per response, however many jobs it lists.
+        if "queues_served" not in self.context:
+            self.context["queues_served"] = selectors.queues_served()
+        return selectors.job_waiting_for(job=job, served=self.context["queues_served"])
 
     def get_model_version(self, job: TrainingJob) -> int | None:
         version = getattr(job, "model_version", None)

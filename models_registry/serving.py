@@ -25,6 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from jobs.engine import image_model
 from jobs.engine import model as engine_model
 from models_registry import selectors, services
 from models_registry.models import Deployment, ModelVersion
@@ -95,7 +96,8 @@ def reconcile_forever(stop: threading.Event) -> None:
 
 
 class PredictView(APIView):
-    """`POST /v1/deployments/<name>/predict` with `{"instances": [{column: value}]}`."""
+    """`POST /v1/deployments/<name>/predict` with `{"instances": [{column: value}]}`, or
+    `{"instances": [{"image": "<base64>"}]}` for an image model."""
 
     authentication_classes = [TokenAuthentication]
     permission_classes = [IsAuthenticated]
@@ -126,7 +128,10 @@ class PredictView(APIView):
             )
         model = cache.get(deployment.model_version)
         try:
-            predictions = engine_model.predict_records(model, instances)
+            if image_model.is_image_model(model):
+                predictions = image_model.predict_images(model, instances)
+            else:
+                predictions = engine_model.predict_records(model, instances)
         except engine_model.RecordError as exc:
             return Response(
                 {"detail": str(exc), "field": exc.field, "instance": exc.instance}, status=400

@@ -158,9 +158,11 @@ export interface Upload {
   complete?: boolean;
 }
 
-export type TaskType = "binary" | "multiclass" | "regression";
+export type TaskType = "binary" | "multiclass" | "regression" | "multilabel" | "forecasting";
 export type JobStatus = "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
 export type Tuner = "random" | "bayesian" | "hyperband";
+/** The worker queue a job runs on: "gpu" jobs wait for a worker on a machine with a GPU. */
+export type Queue = "cpu" | "gpu";
 /** Why a search ended early; "" when it ran its course. */
 export type JobStopped = "" | "time_limit" | "cancelled";
 export type TrialStatus = "RUNNING" | "COMPLETED" | "FAILED";
@@ -201,6 +203,12 @@ export interface Job {
   trials?: Trial[];
   tuner?: Tuner;
   max_seconds?: number | null;
+  /** What the task needed beyond a target: text_column, label_delimiter, or timestamp_column,
+   * horizon and lookback. */
+  task_options?: Record<string, unknown>;
+  queue?: Queue;
+  /** Why a QUEUED job has not started when no running worker takes its queue; else "". */
+  waiting_for?: string;
   cancel_requested?: boolean;
   stopped?: JobStopped | null;
   /** null unless class weighting was used. */
@@ -216,8 +224,14 @@ export interface NewJob {
   max_trials?: number;
   max_epochs?: number;
   tuner?: Tuner;
+  queue?: Queue;
   /** 10-604800. */
   max_seconds?: number;
+  /** Forecasting: steps ahead (default 1) and a fixed window (searched when absent). */
+  horizon?: number;
+  lookback?: number;
+  /** Multi-label: what separates the labels in the target column (detected when absent). */
+  label_delimiter?: ";" | "|" | ",";
 }
 
 export interface EventBase<K extends string, P> {
@@ -230,7 +244,8 @@ export interface EventBase<K extends string, P> {
 export type JobEvent =
   | EventBase<"job_status", { status: JobStatus; error?: string | null }>
   | EventBase<"cancel_requested", Record<string, unknown>>
-  | EventBase<"trial_started", { trial: number }>
+  | EventBase<"trial_started", { trial: number; rerun?: boolean }>
+  | EventBase<"search_resumed", { attempt: number; trials_done: number }>
   | EventBase<"epoch_end", { trial: number; epoch: number; metrics: Metrics }>
   | EventBase<"trial_finished", { trial: number; status: TrialStatus; score: number | null; hyperparameters: Metrics | null }>
   | EventBase<"job_finished", { status: JobStatus; model_version?: Id | null; test_metrics?: Metrics | null }>;
@@ -241,8 +256,19 @@ export type DatasetEvent =
 
 export interface SchemaColumn {
   name: string;
-  type: ColumnType;
+  /** "image": an image model's one input, sent as base64 file bytes. "history": a forecaster's
+   * one input, the last `lookback` rows of `columns`. */
+  type: ColumnType | "image" | "history";
+  lookback?: number;
+  horizon?: number;
+  target?: string;
+  columns?: Array<{ name: string; type: string }>;
   values?: unknown[];
+  /** Image inputs: the accepted formats and the size the predictor decodes to. */
+  formats?: string[];
+  height?: number;
+  width?: number;
+  channels?: number;
 }
 
 export interface ModelVersion {
@@ -284,5 +310,9 @@ export interface Deployment {
   ready_at: string | null;
 }
 
-export type Prediction = number | { label: string; probabilities: Record<string, number> };
+export type Prediction =
+  | number
+  | number[]
+  | { labels: string[]; probabilities: Record<string, number> }
+  | { label: string; probabilities: Record<string, number> };
 export type Instance = Record<string, unknown>;

@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 
 ColumnType = Literal["numeric", "boolean", "categorical"]
-TaskType = Literal["binary", "multiclass", "regression"]
+TaskType = Literal["binary", "multiclass", "regression", "multilabel", "forecasting"]
+# What check_target validates; multi-label and forecasting are checked by jobs.engine.checks.
 TASK_TYPES: tuple[TaskType, ...] = ("binary", "multiclass", "regression")
+ALL_TASK_TYPES: tuple[TaskType, ...] = (*TASK_TYPES, "multilabel", "forecasting")
 
 # A numeric target with at most this many distinct integer values is treated as classes.
 MAX_CLASSES_FROM_INTEGERS = 20

@@ -21,10 +21,18 @@ def validation_loss(task_type: TaskType, y: np.ndarray, outputs: np.ndarray) -> 
 
 
 def build_ensemble(
-    members: Sequence[keras.Model], labels: Sequence[str], n_features: int
+    members: Sequence[keras.Model],
+    labels: Sequence[str],
+    n_features: int | None = None,
+    *,
+    shape: tuple[int, ...] | None = None,
+    input_name: str = "features",
 ) -> keras.Model:
-    """One Keras model (one file, one signature) whose output is the members' mean."""
-    inputs = keras.Input(shape=(n_features,), name="features")
+    """One Keras model (one file, one signature) whose output is the members' mean.
+
+    A table's members take `n_features` values; others (images) take an input of `shape`.
+    """
+    inputs = keras.Input(shape=shape or (n_features,), name=input_name)
     outputs = []
     for index, member in enumerate(members):
         member.name = f"member_{index}"  # nested models need distinct names to be saved
@@ -41,11 +49,14 @@ def choose(
     x_val: np.ndarray,
     y_val: np.ndarray,
     labels: Sequence[str],
+    *,
+    input_name: str = "features",
+    batch_size: int = 1024,
 ) -> tuple[keras.Model, dict[str, Any]]:
     """The best member alone, or the ensemble of all when its validation loss is lower."""
 
     def predict(model: keras.Model) -> np.ndarray:
-        return keras.ops.convert_to_numpy(model.predict(x_val, verbose=0, batch_size=1024))
+        return keras.ops.convert_to_numpy(model.predict(x_val, verbose=0, batch_size=batch_size))
 
     outputs = [predict(m) for m in members]
     single = validation_loss(task_type, y_val, outputs[0])
@@ -56,5 +67,5 @@ def choose(
     report["ensemble_val_loss"] = averaged
     if averaged >= single:
         return members[0], {**report, "chosen": False}
-    ensemble = build_ensemble(members, labels, x_val.shape[1])
+    ensemble = build_ensemble(members, labels, shape=x_val.shape[1:], input_name=input_name)
     return ensemble, {**report, "chosen": True}

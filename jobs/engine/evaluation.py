@@ -50,15 +50,7 @@ def evaluate(
         "log_loss": float(skm.log_loss(y, clipped, labels=classes)),
         "confusion_matrix": skm.confusion_matrix(y, pred, labels=classes).tolist(),
         "labels": list(labels),
-        "per_class": {
-            label: {
-                "precision": float(precision[i]),
-                "recall": float(recall[i]),
-                "f1": float(f1[i]),
-                "support": int(support[i]),
-            }
-            for i, label in enumerate(labels)
-        },
+        "per_class": per_label_scores(labels, precision, recall, f1, support),
     }
     if len(labels) == 2 and len(np.unique(y)) == 2:
         result["roc_auc"] = float(skm.roc_auc_score(y, outputs[:, 1]))
@@ -105,3 +97,18 @@ def permutation_importance(
             {"feature": name, "importance": float(np.mean(drops)), "std": float(np.std(drops))}
         )
     return sorted(result, key=lambda r: r["importance"], reverse=True)
+
+
+def per_label_scores(
+    labels: Sequence[str], precision: Any, recall: Any, f1: Any, support: Any
+) -> dict[str, dict[str, float | int]]:
+    """Precision, recall, F1 and support by label, from scikit-learn's per-label arrays."""
+    return {
+        label: {
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "support": int(support[i]),
+        }
+        for i, label in enumerate(labels)
+    }

@@ -240,7 +240,22 @@ def class_labels(model: keras.Model) -> list[str] | None:
     return None if layer is None else list(layer.labels)
 
 
+def _special_input(model: keras.Model) -> Any:
+    """The text or forecasting module's input layer, for models that do not read a table."""
+    from jobs.engine.forecast import ForecastWindow
+    from jobs.engine.text import TextVectorizer
+
+    for kind in (TextVectorizer, ForecastWindow):
+        found = _find(model, kind)
+        if found is not None:
+            return found
+    return None
+
+
 def input_schema(model: keras.Model) -> list[dict[str, Any]]:
+    special = _special_input(model)
+    if special is not None:
+        return list(special.input_schema())
     schema = []
     for spec in column_specs(model):
         entry: dict[str, Any] = {"name": spec.name, "type": spec.type}
@@ -262,9 +277,19 @@ def decode_outputs(outputs: np.ndarray, labels: Sequence[str] | None) -> list[An
 
 def predict_records(model: keras.Model, records: Sequence[Any]) -> list[Any]:
     """What the prediction endpoint answers for these instances (raises RecordError)."""
-    features = encode_records(column_specs(model), records)
+    special = _special_input(model)
+    if special is not None:
+        features = special.encode_records(records)
+    else:
+        features = encode_records(column_specs(model), records)
     outputs = model.predict_on_batch(features) if len(features) else np.empty((0,))
-    return decode_outputs(keras.ops.convert_to_numpy(outputs), class_labels(model))
+    outputs = keras.ops.convert_to_numpy(outputs)
+    labels_layer = _find(model, ClassLabels)
+    if labels_layer is not None and hasattr(labels_layer, "decode"):
+        return list(labels_layer.decode(outputs))
+    if special is not None and hasattr(special, "decode"):
+        return list(special.decode(outputs))
+    return decode_outputs(outputs, class_labels(model))
 
 
 def load(path: str) -> keras.Model:

@@ -6,6 +6,7 @@ import contextlib
 import gc
 import hashlib
 import importlib
+import logging
 import os
 import platform
 import time
@@ -19,10 +20,14 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from jobs.engine import checkpoint
+from jobs.engine.config import SearchConfig
 from jobs.engine.data import TaskType, infer_column_type
 from jobs.engine.ensemble import choose
 from jobs.engine.evaluation import evaluate, permutation_importance
 from jobs.engine.model import ClassLabels, TabularEncoder, encode_frame, fit_column_specs
+
+logger = logging.getLogger(__name__)
 
 
 class Reporter(Protocol):
@@ -49,26 +54,6 @@ class SearchStopped(Exception):
 
 
 TUNERS = ("random", "bayesian", "hyperband")
-
-
-@dataclass(frozen=True)
-class SearchConfig:
-    target: str
-    task_type: TaskType
-    max_trials: int = 5
-    max_epochs: int = 10
-    seed: int = 0
-    batch_size: int = 32
-    test_fraction: float = 0.2
-    validation_fraction: float = 0.2
-    tuner: str = "random"
-    # A hard wall-clock limit: the running trial stops at its next epoch boundary, no new
-    # trial starts, and the best model so far is kept.
-    max_seconds: float | None = None
-    # None: on when the rarest class has under 20% of the training rows.
-    class_weights: bool | None = None
-    # Average up to this many best trials' models when that beats the best alone (1: never).
-    ensemble_size: int = 3
 
 
 @dataclass
@@ -168,14 +153,24 @@ def _tuner_class(name: str) -> type[Any]:
             reporter: Reporter,
             guard: _Guard,
             max_trials_started: int,
+            state: checkpoint.TunerState | None = None,
             **kwargs: Any,
         ):
+            # Before the base class, which reloads a saved project (and so these numbers).
+            self._numbers: dict[str, int] = {}
             super().__init__(*args, **kwargs)
             self._reporter = reporter
             self._guard = guard
-            self._numbers: dict[str, int] = {}
+            self._state = state
             # Hyperband sizes its own brackets; max_trials still caps what a job may start.
             self._max_started = max_trials_started
+
+        def get_state(self) -> dict[str, Any]:
+            return {**super().get_state(), "trial_numbers": self._numbers}
+
+        def set_state(self, state: dict[str, Any]) -> None:
+            super().set_state(state)
+            self._numbers = {str(k): int(v) for k, v in state.get("trial_numbers", {}).items()}
 
         def on_trial_begin(self, trial: Any) -> None:
             if len(self._numbers) >= self._max_started:
@@ -208,8 +203,22 @@ def _tuner_class(name: str) -> type[Any]:
                 dict(trial.hyperparameters.values),
                 _reason(trial.message) if failed else "",
             )
+            # After the report: a death in between re-runs this trial rather than leaving its
+            # row RUNNING with a state that says it finished.
+            if self._state is not None:
+                self._state.save_tuner_state(checkpoint.pack(Path(self.project_dir)))
 
     return ReportingTuner
+
+
+def tabular_body(hp: kt.HyperParameters, encoder_config: list[dict[str, Any]]) -> tuple[Any, Any]:
+    """The tabular input and its MLP: shared by every head that reads a table."""
+    inputs = keras.Input(shape=(len(encoder_config),), name="features")
+    x = TabularEncoder(encoder_config, name="tabular_encoder")(inputs)
+    for i in range(hp.Int("layers", 1, 3)):
+        x = keras.layers.Dense(hp.Choice(f"units_{i}", [16, 32, 64, 128]), "relu")(x)
+        x = keras.layers.Dropout(hp.Float(f"dropout_{i}", 0.0, 0.4, step=0.1))(x)
+    return inputs, x
 
 
 def _hypermodel(
@@ -220,11 +229,7 @@ def _hypermodel(
     target_std: float,
 ) -> Any:
     def build(hp: kt.HyperParameters) -> keras.Model:
-        inputs = keras.Input(shape=(len(encoder_config),), name="features")
-        x = TabularEncoder(encoder_config, name="tabular_encoder")(inputs)
-        for i in range(hp.Int("layers", 1, 3)):
-            x = keras.layers.Dense(hp.Choice(f"units_{i}", [16, 32, 64, 128]), "relu")(x)
-            x = keras.layers.Dropout(hp.Float(f"dropout_{i}", 0.0, 0.4, step=0.1))(x)
+        inputs, x = tabular_body(hp, encoder_config)
         learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log")
         optimizer = keras.optimizers.Adam(learning_rate)
         if task_type == "regression":
@@ -247,6 +252,19 @@ def run_search(
     frame: pd.DataFrame, config: SearchConfig, *, workdir: Path, reporter: Reporter
 ) -> SearchResult:
     """Search, keep the best trial's weights, and evaluate them once on the test split."""
+    # Other inputs and targets have their own modules; this function keeps the tabular case.
+    if config.task_type == "forecasting":
+        from jobs.engine.forecast import run_forecast_search
+
+        return run_forecast_search(frame, config, workdir=workdir, reporter=reporter)
+    if config.text_column:
+        from jobs.engine.text import run_text_search
+
+        return run_text_search(frame, config, workdir=workdir, reporter=reporter)
+    if config.task_type == "multilabel":
+        from jobs.engine.multilabel import run_multilabel_search
+
+        return run_multilabel_search(frame, config, workdir=workdir, reporter=reporter)
     started = time.monotonic()
     keras.utils.set_random_seed(config.seed)
     frame = frame[frame[config.target].notna()].reset_index(drop=True)
@@ -274,43 +292,22 @@ def run_search(
     weights = _class_weights(config, targets(train), len(labels))
     deadline = None if config.max_seconds is None else started + config.max_seconds
     guard = _Guard(reporter, deadline)
-    common: dict[str, Any] = {
-        "hypermodel": _hypermodel(
-            encoder_config, config.task_type, labels, target_mean, target_std
-        ),
-        "objective": "val_loss",
-        "seed": config.seed,
-        "directory": str(workdir),
-        "project_name": "search",
-        "overwrite": True,
-        "reporter": reporter,
-        "guard": guard,
-        "max_trials_started": config.max_trials,
-    }
-    if config.tuner == "hyperband":
-        tuner = _tuner_class("hyperband")(max_epochs=config.max_epochs, factor=3, **common)
-    else:
-        tuner = _tuner_class(config.tuner)(max_trials=config.max_trials, **common)
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=5)
-    with contextlib.suppress(_Stop):
-        tuner.search(
-            x_train,
-            targets(train),
-            validation_data=(x_val, targets(val)),
-            epochs=config.max_epochs,
-            batch_size=config.batch_size,
-            callbacks=[guard, stop],
-            class_weight=weights,
-            verbose=0,
-        )
-    completed = [t for t in tuner.oracle.trials.values() if t.score is not None]
-    if not completed:
-        raise SearchStopped(
-            "The search was cancelled before any trial finished an epoch."
-            if guard.stopped == "cancelled"
-            else "No trial finished: every trial failed or the time limit was too short."
-        )
-    ranked = tuner.oracle.get_best_trials(min(config.ensemble_size, len(completed)) or 1)
+    tuner = make_tuner(
+        config,
+        _hypermodel(encoder_config, config.task_type, labels, target_mean, target_std),
+        workdir=workdir,
+        reporter=reporter,
+        guard=guard,
+    )
+    ranked = search_ranked(
+        tuner,
+        guard,
+        config,
+        (x_train, targets(train)),
+        (x_val, targets(val)),
+        class_weight=weights,
+        keep=config.ensemble_size,
+    )
     best_trial = ranked[0]
     members = [tuner.load_model(trial) for trial in ranked]
     model, ensemble_report = choose(config.task_type, members, x_val, targets(val), labels)
@@ -335,6 +332,75 @@ def run_search(
         class_weights=weights,
         manifest=_manifest(config, (train, val, test), tuner),
     )
+
+
+def make_tuner(
+    config: SearchConfig, hypermodel: Any, *, workdir: Path, reporter: Reporter, guard: _Guard
+) -> Any:
+    """The configured Keras Tuner, reporting trials and epochs, for any hypermodel.
+
+    When the reporter keeps tuner state (`checkpoint.TunerState`), the search is saved after
+    every trial and resumes from what an earlier attempt saved.
+    """
+    state = checkpoint.state_of(reporter)
+    common: dict[str, Any] = {
+        "hypermodel": hypermodel,
+        "objective": "val_loss",
+        "seed": config.seed,
+        "directory": str(workdir),
+        "project_name": "search",
+        "overwrite": True,
+        "reporter": reporter,
+        "guard": guard,
+        "max_trials_started": config.max_trials,
+        "state": state,
+    }
+    tuner_class = _tuner_class(config.tuner)
+    if config.tuner == "hyperband":
+        common.update(max_epochs=config.max_epochs, factor=3)
+    else:
+        common.update(max_trials=config.max_trials)
+    saved = state.load_tuner_state() if state is not None else None
+    if saved:
+        try:
+            checkpoint.unpack(saved, workdir / "search")
+            return tuner_class(**{**common, "overwrite": False})
+        except Exception:
+            # An unreadable state costs the finished trials, not the job: start again.
+            logger.exception("Could not resume the search from its saved state")
+    return tuner_class(**common)
+
+
+def search_ranked(
+    tuner: Any,
+    guard: _Guard,
+    config: SearchConfig,
+    train: tuple[Any, np.ndarray],
+    validation: tuple[Any, np.ndarray],
+    *,
+    class_weight: dict[int, float] | None = None,
+    keep: int = 1,
+) -> list[Any]:
+    """Run the search; the best `keep` completed trials, best first (SearchStopped if none)."""
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=5)
+    with contextlib.suppress(_Stop):
+        tuner.search(
+            *train,
+            validation_data=validation,
+            epochs=config.max_epochs,
+            batch_size=config.batch_size,
+            callbacks=[guard, stop],
+            class_weight=class_weight,
+            verbose=0,
+        )
+    completed = [t for t in tuner.oracle.trials.values() if t.score is not None]
+    if not completed:
+        raise SearchStopped(
+            "The search was cancelled before any trial finished an epoch."
+            if guard.stopped == "cancelled"
+            else "No trial finished: every trial failed or the time limit was too short."
+        )
+    return list(tuner.oracle.get_best_trials(min(keep, len(completed)) or 1))
 
 
 def _class_weights(

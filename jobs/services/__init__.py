@@ -14,6 +14,7 @@ from jobs.services.datasets import (
 )
 from jobs.services.events import dataset_group, event_record, job_group
 from jobs.services.training import job_cancel, job_claim, job_create, job_run, jobs_reap
+from jobs.services.tuner_state import tuner_state_delete, tuner_state_load, tuner_state_save
 from jobs.services.uploads import (
     upload_advance,
     upload_create,
@@ -22,6 +23,7 @@ from jobs.services.uploads import (
     upload_staging_path,
     uploads_expire,
 )
+from jobs.services.workers import worker_beat, worker_gone
 
 __all__ = [
     "ConflictError",
@@ -42,10 +44,15 @@ __all__ = [
     "job_group",
     "job_run",
     "jobs_reap",
+    "tuner_state_delete",
+    "tuner_state_load",
+    "tuner_state_save",
     "upload_advance",
     "upload_create",
     "upload_delete",
     "upload_finish",
     "upload_staging_path",
     "uploads_expire",
+    "worker_beat",
+    "worker_gone",
 ]

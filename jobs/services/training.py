@@ -16,10 +16,13 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from jobs import selectors
-from jobs.engine.data import DataError, TaskType, check_target
+from jobs.engine.checks import TaskRequest, check_task
+from jobs.engine.data import DataError, TaskType
+from jobs.engine.images import check_image_target
 from jobs.models import Dataset, TrainingJob, Trial
 from jobs.services.datasets import ConflictError
 from jobs.services.events import event_record
+from jobs.services.tuner_state import tuner_state_delete, tuner_state_load, tuner_state_save
 
 logger = logging.getLogger(__name__)
 
@@ -34,14 +37,33 @@ def job_create(
     max_epochs: int = 10,
     tuner: str = TrainingJob.Tuner.RANDOM,
     max_seconds: int | None = None,
+    queue: str = TrainingJob.Queue.CPU,
+    horizon: int | None = None,
+    lookback: int | None = None,
+    label_delimiter: str | None = None,
 ) -> TrainingJob:
     """Check the target against the data, record the job, and queue it once committed."""
-    from jobs import tasks
-
     if dataset.status != Dataset.Status.READY:
         raise DataError(f"Dataset '{dataset.name}' is not ready.")
-    frame = selectors.dataset_frame(dataset=dataset)
-    chosen = check_target(frame, target, task_type)
+    task_options: dict[str, Any] = {}
+    if dataset.kind == Dataset.Kind.IMAGE:
+        # The archive implies the target: "label" for classes, "value" for numbers.
+        target, chosen = check_image_target(dataset.profile.get("images", {}), target, task_type)
+    else:
+        frame = selectors.dataset_frame(dataset=dataset)
+        chosen, task_options = check_task(
+            frame,
+            TaskRequest(
+                target=target,
+                task_type=task_type,
+                dataset_kind=dataset.kind,
+                text_column=dataset.text_column if dataset.kind == Dataset.Kind.TEXT else "",
+                timestamp_column=dataset.timestamp_column,
+                horizon=horizon,
+                lookback=lookback,
+                label_delimiter=label_delimiter,
+            ),
+        )
     with transaction.atomic():
         job = TrainingJob.objects.create(
             owner=owner,
@@ -53,10 +75,19 @@ def job_create(
             max_epochs=max_epochs,
             tuner=tuner,
             max_seconds=max_seconds,
+            queue=queue,
+            task_options=task_options,
         )
         event_record(subject=job, kind="job_status", payload={"status": job.status})
-        transaction.on_commit(lambda: tasks.run_training_job.delay(job.pk))
+        transaction.on_commit(partial(_job_enqueue, job))
     return job
+
+
+def _job_enqueue(job: TrainingJob) -> None:
+    from jobs import tasks
+
+    # Routed by the job, not by the sender's default queue: a gpu job waits for a gpu worker.
+    tasks.run_training_job.apply_async(args=[job.pk], queue=job.queue)
 
 
 def job_cancel(*, job: TrainingJob) -> TrainingJob:
@@ -69,6 +100,8 @@ def job_cancel(*, job: TrainingJob) -> TrainingJob:
             payload = {"status": job.status}
             event_record(subject=job, kind="job_status", payload=payload)
             event_record(subject=job, kind="job_finished", payload=payload)
+            # A job requeued after losing its worker may have a saved search.
+            tuner_state_delete(job=job)
             return job
         if not TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.RUNNING).update(
             cancel_requested=True
@@ -120,8 +153,6 @@ def jobs_reap() -> list[int]:
     Covers what redelivery cannot: a message lost with the broker. Safe to run anywhere and
     often: each change is a conditional update.
     """
-    from jobs import tasks
-
     touched = []
     for job in TrainingJob.objects.filter(
         status=TrainingJob.Status.RUNNING, heartbeat_at__lt=_stale_before()
@@ -137,6 +168,7 @@ def jobs_reap() -> list[int]:
                     payload = {"status": job.status, "error": job.error}
                     event_record(subject=job, kind="job_status", payload=payload)
                     event_record(subject=job, kind="job_finished", payload=payload)
+                    tuner_state_delete(job=job)
                     touched.append(job.pk)
                 continue
             if TrainingJob.objects.filter(
@@ -147,7 +179,7 @@ def jobs_reap() -> list[int]:
                     kind="job_status",
                     payload={"status": "QUEUED", "reason": "worker lost; retrying"},
                 )
-                transaction.on_commit(partial(tasks.run_training_job.delay, job.pk))
+                transaction.on_commit(partial(_job_enqueue, job))
                 touched.append(job.pk)
     return touched
 
@@ -168,16 +200,38 @@ class _JobReporter:
 
     def trial_started(self, number: int, hyperparameters: dict[str, Any]) -> None:
         self._beat()
-        Trial.objects.update_or_create(
+        # One row per trial number: a trial that was running when an earlier attempt's worker
+        # died starts again from its first epoch, in the same row.
+        _, created = Trial.objects.update_or_create(
             job=self.job,
             number=number,
-            defaults={"hyperparameters": hyperparameters, "status": Trial.Status.RUNNING},
+            defaults={
+                "hyperparameters": hyperparameters,
+                "status": Trial.Status.RUNNING,
+                "epochs": [],
+                "score": None,
+                "error": "",
+                "finished_at": None,
+            },
         )
-        event_record(
-            subject=self.job,
-            kind="trial_started",
-            payload={"trial": number, "hyperparameters": hyperparameters},
-        )
+        payload: dict[str, Any] = {"trial": number, "hyperparameters": hyperparameters}
+        if not created:
+            payload["rerun"] = True
+        event_record(subject=self.job, kind="trial_started", payload=payload)
+
+    def load_tuner_state(self) -> bytes | None:
+        data = tuner_state_load(job=self.job)
+        if data is not None:
+            done = self.job.trials.exclude(status=Trial.Status.RUNNING).count()
+            event_record(
+                subject=self.job,
+                kind="search_resumed",
+                payload={"attempt": self.job.attempts, "trials_done": done},
+            )
+        return data
+
+    def save_tuner_state(self, data: bytes) -> None:
+        tuner_state_save(job=self.job, data=data)
 
     def epoch_end(self, number: int, epoch: int, metrics: dict[str, float]) -> None:
         self._beat()
@@ -216,13 +270,25 @@ class _JobReporter:
         )
 
 
+def _search(job: TrainingJob, config: Any, workdir: Path) -> Any:
+    """Image archives go to the CNN search, tables to run_search (which routes the rest)."""
+    from jobs.engine.search import run_search
+
+    if job.dataset.kind == Dataset.Kind.IMAGE:
+        from jobs.engine.image_search import run_image_search
+
+        with selectors.dataset_local_path(dataset=job.dataset) as archive:
+            return run_image_search(archive, config, workdir=workdir, reporter=_JobReporter(job))
+    frame = selectors.dataset_frame(dataset=job.dataset)
+    return run_search(frame, config, workdir=workdir, reporter=_JobReporter(job))
+
+
 def job_run(*, job: TrainingJob) -> TrainingJob:
     """Run a claimed job's search, register the best model, and record how it ended."""
-    from jobs.engine.search import SearchConfig, SearchStopped, run_search
+    from jobs.engine.search import SearchConfig, SearchStopped
     from models_registry.services import model_version_register
 
     try:
-        frame = selectors.dataset_frame(dataset=job.dataset)
         config = SearchConfig(
             target=job.target,
             task_type=job.task_type,  # type: ignore[arg-type]
@@ -231,9 +297,14 @@ def job_run(*, job: TrainingJob) -> TrainingJob:
             seed=job.seed,
             tuner=job.tuner,
             max_seconds=job.max_seconds,
+            text_column=job.task_options.get("text_column", ""),
+            timestamp_column=job.task_options.get("timestamp_column", ""),
+            horizon=job.task_options.get("horizon", 1),
+            lookback=job.task_options.get("lookback"),
+            label_delimiter=job.task_options.get("label_delimiter"),
         )
         with tempfile.TemporaryDirectory(prefix=f"job{job.pk}-") as workdir:
-            result = run_search(frame, config, workdir=Path(workdir), reporter=_JobReporter(job))
+            result = _search(job, config, Path(workdir))
             job.stopped = result.stopped
             job.manifest = {
                 **result.manifest,
@@ -284,6 +355,7 @@ def _job_finish(
         job.status = status
         job.error = error
         job.finished_at = timezone.now()
+        tuner_state_delete(job=job)
         # cancel_requested is written only by the API; saving the whole row would race it.
         job.save(update_fields=[
             "status", "error", "finished_at", "stopped", "manifest", "class_weights",

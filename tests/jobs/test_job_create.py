@@ -178,3 +178,68 @@ def test_abandoned_uploads_expire_with_their_bytes(
     assert list(Upload.objects.values_list("pk", flat=True)) == [fresh.pk]
     assert not services.upload_staging_path(old).exists()
     assert services.upload_staging_path(fresh).exists()
+
+
+def test_an_unknown_queue_gets_a_400_naming_the_queues(
+    api_as: Any, personas: dict[str, Any], media_root: Any
+) -> None:
+    dataset = make_dataset(personas["owner"])
+    answer = _create(api_as("owner"), dataset=dataset.pk, target="diagnosis", queue="tpu")
+    assert answer.status_code == 400
+    message = answer.json()["queue"][0]
+    assert "'tpu' is not a queue" in message
+    assert "'cpu' or 'gpu'" in message
+    assert TrainingJob.objects.count() == 0
+
+
+def test_a_job_is_published_to_the_queue_it_names(
+    api_as: Any, personas: dict[str, Any], media_root: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.conf import settings
+    from kombu import Connection
+
+    dataset = make_dataset(personas["owner"])
+    transport_options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {})
+    with Connection(settings.CELERY_BROKER_URL, transport_options=transport_options) as broker:
+        gpu = broker.SimpleQueue("gpu")
+        gpu.clear()
+
+        # when a gpu job is created and committed (a real message to the test broker)
+        with django_capture_on_commit_callbacks(execute=True):
+            answer = _create(api_as("owner"), dataset=dataset.pk, target="diagnosis", queue="gpu")
+
+        # then the job records its queue and its message waits in the gpu queue
+        assert answer.status_code == 201, answer.content
+        assert answer.json()["queue"] == "gpu"
+        message = gpu.get(timeout=5)
+        message.ack()
+        assert message.headers["task"] == "jobs.tasks.run_training_job"
+        assert message.payload[0] == [answer.json()["id"]]
+        assert TrainingJob.objects.get().queue == "gpu"
+        gpu.close()
+    assert _create(api_as("owner"), dataset=dataset.pk, target="diagnosis").json()["queue"] == "cpu"
+
+
+def test_a_gpu_job_without_a_gpu_worker_says_what_it_waits_for(
+    api_as: Any, personas: dict[str, Any], media_root: Any
+) -> None:
+    # given a cpu worker alive, and no gpu worker
+    services.worker_beat(name="cpu@host", queues=["cpu"])
+    dataset = make_dataset(personas["owner"])
+    api = api_as("owner")
+    gpu_job = _create(api, dataset=dataset.pk, target="diagnosis", queue="gpu").json()
+    cpu_job = _create(api, dataset=dataset.pk, target="diagnosis").json()
+
+    # then the gpu job says why it waits, the cpu job is just in line
+    assert gpu_job["status"] == "QUEUED"
+    assert gpu_job["waiting_for"].startswith("Waiting for a GPU worker")
+    assert cpu_job["waiting_for"] == ""
+    listed = {j["id"]: j for j in api.get("/api/v1/jobs/").json()["results"]}
+    assert "'gpu' queue" in listed[gpu_job["id"]]["waiting_for"]
+
+    # when a gpu worker reports itself, the job no longer claims to lack one
+    services.worker_beat(name="gpu@host", queues=["gpu"])
+    assert api.get(f"/api/v1/jobs/{gpu_job['id']}/").json()["waiting_for"] == ""
+    services.job_claim(job_id=cpu_job["id"], worker="w")
+    services.worker_gone(name="cpu@host")
+    assert api.get(f"/api/v1/jobs/{cpu_job['id']}/").json()["waiting_for"] == ""

@@ -19,7 +19,7 @@ function readyBody(ds: Dataset, signal: AbortSignal): HTMLElement[] {
   const profile = ds.profile ?? {};
   if (ds.kind === "image" || profile.images) {
     return [
-      h("div", { class: "split" }, summaryCard(ds)),
+      h("div", { class: "split" }, summaryCard(ds), jobForm(ds, signal)),
       imageSummary(profile.images ?? {}),
     ];
   }

@@ -72,6 +72,7 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
   const wsState = h("span", { id: "ws-state", class: "ws-state" }, "connecting");
   const jobErrorHolder = h("div");
   const stoppedHolder = h("div");
+  const waitingHolder = h("div");
   const cancel = cancelControl(
     job.id,
     signal,
@@ -95,6 +96,7 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
     cancel.el,
     jobErrorHolder,
     stoppedHolder,
+    waitingHolder,
     wsErrors.el,
     info,
     outcome,
@@ -109,6 +111,9 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
     statusEl.dataset.status = job.status;
     jobErrorHolder.replaceChildren(job.error ? h("p", { id: "job-error", class: "error" }, job.error) : "");
     stoppedHolder.replaceChildren(stoppedNote(job));
+    waitingHolder.replaceChildren(
+      job.status === "QUEUED" && job.waiting_for ? h("p", { id: "job-waiting", class: "note" }, job.waiting_for) : "",
+    );
     cancel.update(job);
     const datasetId = String(job.dataset);
     info.replaceChildren(
@@ -118,6 +123,7 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
         ["Task type", job.task_type ?? "suggested from target"],
         ["Max trials / epochs", `${job.max_trials} / ${job.max_epochs}`],
         ["Tuner", job.tuner ?? "random"],
+        ["Queue", job.queue ?? "cpu"],
         ["Time limit", formatLimit(job.max_seconds)],
         ["Created", formatDate(job.created_at)],
         ["Started", formatDate(job.started_at)],
@@ -134,7 +140,7 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
 
   function renderOutcome(): HTMLElement {
     // Lists and per-class figures get their own tables below; the rest are single figures.
-    const detailed = new Set(["feature_importance", "per_class", "labels", "residuals"]);
+    const detailed = new Set(["feature_importance", "per_class", "per_label", "per_step", "labels", "residuals"]);
     const all = (job.test_metrics ?? {}) as Record<string, unknown>;
     const metrics = Object.entries(all).filter(([k]) => !detailed.has(k));
     const mv = job.model_version;
@@ -243,8 +249,14 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
         job.cancel_requested = true;
         cancel.markCancelling();
         break;
-      case "trial_started":
-        trial(ev.payload.trial);
+      case "trial_started": {
+        const t = trial(ev.payload.trial);
+        // Running when an earlier attempt's worker died: it starts again from its first epoch.
+        if (ev.payload.rerun) Object.assign(t, { status: "RUNNING", score: null, epoch: null, metrics: null });
+        break;
+      }
+      case "search_resumed":
+        log.append(h("li", null, `attempt ${ev.payload.attempt} · resumed after ${ev.payload.trials_done} finished trial(s)`));
         break;
       case "epoch_end": {
         const t = trial(ev.payload.trial);
@@ -300,7 +312,9 @@ type ClassFigures = { precision: number; recall: number; f1: number; support: nu
 
 /** Per-class precision/recall and permutation importance, when the job reported them. */
 function detailTables(all: Record<string, unknown>): HTMLElement {
-  const perClass = (all.per_class ?? {}) as Record<string, ClassFigures>;
+  // Multi-label jobs report the same figures per label.
+  const perClass = (all.per_class ?? all.per_label ?? {}) as Record<string, ClassFigures>;
+  const perStep = (all.per_step ?? []) as Array<Record<string, number>>;
   const importance = (all.feature_importance ?? []) as Importance[];
   const residuals = all.residuals as { quantiles?: Record<string, number> } | undefined;
   return h(
@@ -315,6 +329,12 @@ function detailTables(all: Record<string, unknown>): HTMLElement {
               h("td", { class: "num" }, formatNumber(c.support))))))
       : "",
     residuals?.quantiles ? h("p", { class: "hint" }, `residual quantiles: ${formatPairs(residuals.quantiles)}`) : "",
+    perStep.length
+      ? h("table", { id: "per-step" },
+          h("thead", null, h("tr", null, ...["Step ahead", "RMSE", "MAE", "R²", "Naive RMSE"].map((c) => h("th", null, c)))),
+          h("tbody", null, perStep.map((s) =>
+            h("tr", null, ...[s.step, s.rmse, s.mae, s.r2, s.naive_rmse].map((v) => h("td", { class: "num" }, formatNumber(v)))))))
+      : "",
     importance.length
       ? h("table", { id: "feature-importance" },
           h("thead", null, h("tr", null, h("th", null, "Feature"), h("th", null, "Importance (score drop when shuffled)"))),

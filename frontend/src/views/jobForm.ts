@@ -1,4 +1,4 @@
-import { api, type Dataset, type NewJob, type TaskType, type Tuner } from "../api";
+import { api, type Column, type Dataset, type NewJob, type Queue, type TaskType, type Tuner } from "../api";
 import { errorSlot, h } from "../dom";
 import { navigate } from "../router";
 
@@ -7,6 +7,8 @@ const TASK_TYPES: Array<[string, string]> = [
   ["binary", "binary"],
   ["multiclass", "multiclass"],
   ["regression", "regression"],
+  ["multilabel", "multi-label (labels like a;b)"],
+  ["forecasting", "forecasting (time series)"],
 ];
 
 const TUNERS: Array<[Tuner, string]> = [
@@ -15,11 +17,21 @@ const TUNERS: Array<[Tuner, string]> = [
   ["hyperband", "Hyperband"],
 ];
 
-/** Start a training job on a READY table, pre-set to the profile's suggested target and task. */
+const QUEUES: Array<[Queue, string]> = [
+  ["cpu", "CPU"],
+  ["gpu", "GPU (waits for a GPU worker)"],
+];
+
+/** Start a training job on a READY table (pre-set to the profile's suggested target and task)
+ * or image archive. */
 export function jobForm(ds: Dataset, signal: AbortSignal): HTMLFormElement {
   const errors = errorSlot();
-  const columns = ds.columns ?? [];
   const profile = ds.profile ?? {};
+  // An image archive has no columns: its target is implied, "label" (classes) or "value".
+  const columns: Column[] =
+    ds.kind === "image"
+      ? [profile.images?.task === "regression" ? { name: "value", type: "numeric" } : { name: "label", type: "categorical" }]
+      : ds.columns ?? [];
   const target = h(
     "select",
     { id: "job-target", name: "target", required: true },
@@ -52,6 +64,29 @@ export function jobForm(ds: Dataset, signal: AbortSignal): HTMLFormElement {
       else if (target.value === suggested && taskType.value === "") taskType.value = suggestedTask;
     });
   }
+  // Options of the multi-label and forecasting tasks, shown only for them.
+  const delimiter = h(
+    "select",
+    { id: "job-label-delimiter", name: "label_delimiter" },
+    [["", "detect"], [";", ";"], ["|", "|"], [",", ","]].map(([value, label]) => h("option", { value }, label)),
+  );
+  const horizon = h("input", { type: "number", id: "job-horizon", name: "horizon", min: 1, max: 365, step: 1, value: 1 });
+  const lookback = h("input", { type: "number", id: "job-lookback", name: "lookback", min: 1, max: 512, step: 1, placeholder: "searched" });
+  const multilabelOptions = h("label", { id: "job-multilabel-options" }, "Label delimiter", delimiter);
+  const forecastOptions = h(
+    "div",
+    { class: "row", id: "job-forecast-options" },
+    h("label", null, "Horizon (steps ahead)", horizon),
+    h("label", null, "Lookback (rows, optional)", lookback),
+  );
+  // A time series is there to be forecast; another task can still be chosen.
+  if (ds.kind === "timeseries") taskType.value = "forecasting";
+  const showOptions = () => {
+    multilabelOptions.hidden = taskType.value !== "multilabel";
+    forecastOptions.hidden = taskType.value !== "forecasting";
+  };
+  taskType.addEventListener("change", showOptions);
+  showOptions();
   const maxTrials = h("input", { type: "number", id: "job-max-trials", name: "max_trials", min: 1, max: 50, step: 1, value: 2, required: true });
   const maxEpochs = h("input", { type: "number", id: "job-max-epochs", name: "max_epochs", min: 1, max: 200, step: 1, value: 5, required: true });
   const tuner = h(
@@ -60,6 +95,12 @@ export function jobForm(ds: Dataset, signal: AbortSignal): HTMLFormElement {
     TUNERS.map(([value, label]) => h("option", { value }, label)),
   );
   tuner.value = "random";
+  const queue = h(
+    "select",
+    { id: "job-queue", name: "queue" },
+    QUEUES.map(([value, label]) => h("option", { value }, label)),
+  );
+  queue.value = "cpu";
   // Minutes here; the API takes seconds.
   const maxMinutes = h("input", { type: "number", id: "job-max-seconds", name: "max_minutes", min: 1, max: 10080, step: 1, placeholder: "no limit" });
   const submit = h("button", { type: "submit", id: "job-submit", disabled: columns.length === 0 }, "Start training");
@@ -70,8 +111,11 @@ export function jobForm(ds: Dataset, signal: AbortSignal): HTMLFormElement {
     h("h2", null, "Train a model"),
     h("label", null, "Target column", target, targetType),
     h("label", null, "Task type", taskType),
+    multilabelOptions,
+    forecastOptions,
     h("div", { class: "row" }, h("label", null, "Max trials", maxTrials), h("label", null, "Max epochs", maxEpochs)),
     h("div", { class: "row" }, h("label", null, "Tuner", tuner), h("label", null, "Time limit (minutes, optional)", maxMinutes)),
+    h("label", null, "Run on", queue),
     h("div", { class: "actions" }, submit),
     errors.el,
   );
@@ -86,7 +130,13 @@ export function jobForm(ds: Dataset, signal: AbortSignal): HTMLFormElement {
       max_epochs: Number(maxEpochs.value),
     };
     if (taskType.value) body.task_type = taskType.value as TaskType;
+    if (taskType.value === "multilabel" && delimiter.value) body.label_delimiter = delimiter.value as NewJob["label_delimiter"];
+    if (!forecastOptions.hidden) {
+      body.horizon = Number(horizon.value);
+      if (lookback.value.trim() !== "") body.lookback = Number(lookback.value);
+    }
     body.tuner = tuner.value as Tuner;
+    body.queue = queue.value as Queue;
     if (maxMinutes.value.trim() !== "") body.max_seconds = Math.round(Number(maxMinutes.value) * 60);
     submit.disabled = true;
     try {

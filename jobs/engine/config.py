@@ -1,0 +1,35 @@
+"""What a search is asked to do: a plain record, importable without Keras."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jobs.engine.data import TaskType
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    target: str
+    task_type: TaskType
+    max_trials: int = 5
+    max_epochs: int = 10
+    seed: int = 0
+    batch_size: int = 32
+    test_fraction: float = 0.2
+    validation_fraction: float = 0.2
+    tuner: str = "random"
+    # A hard wall-clock limit: the running trial stops at its next epoch boundary, no new
+    # trial starts, and the best model so far is kept.
+    max_seconds: float | None = None
+    # None: on when the rarest class has under 20% of the training rows.
+    class_weights: bool | None = None
+    # Average up to this many best trials' models when that beats the best alone (1: never).
+    ensemble_size: int = 3
+    # Text datasets: the column holding the text (the only input of a text model).
+    text_column: str = ""
+    # Forecasting: the time order, how many steps ahead, and the window (None: searched).
+    timestamp_column: str = ""
+    horizon: int = 1
+    lookback: int | None = None
+    # Multi-label: what separates the labels in the target column (None: detected).
+    label_delimiter: str | None = None

@@ -1,0 +1,165 @@
+"""What the searches beyond the tabular MLP share: targets and output heads per task type,
+a split, and one search followed by one evaluation of the best trial on the test split.
+
+The text, multi-label and forecasting searches build their own inputs and hypermodels and
+hand them to `run_with`; tuning, reporting, time limits and cancellation are the tabular
+search's own (`jobs.engine.search.make_tuner`/`search_ranked`), so every task behaves alike.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from jobs.engine.data import TaskType
+from jobs.engine.evaluation import evaluate
+from jobs.engine.model import ClassLabels
+from jobs.engine.search import (
+    Reporter,
+    SearchConfig,
+    SearchResult,
+    _Guard,
+    _manifest,
+    make_tuner,
+    search_ranked,
+)
+
+
+@dataclass
+class Targets:
+    """The target of every row of a frame, in the form the network learns."""
+
+    task_type: TaskType
+    y: np.ndarray  # class index, value, or one 0/1 column per label, one row per frame row
+    labels: list[str] = field(default_factory=list)
+    mean: float = 0.0
+    std: float = 1.0
+    delimiter: str = ""
+
+    def of(self, part: pd.DataFrame) -> np.ndarray:
+        return self.y[part.index.to_numpy()]
+
+
+def prepare_targets(frame: pd.DataFrame, config: SearchConfig, train_index: Any) -> Targets:
+    """Targets for a frame whose index is 0..n-1; statistics from the training rows only."""
+    series = frame[config.target]
+    if config.task_type == "regression":
+        y = series.to_numpy(dtype="float32")
+        y_train = y[np.asarray(train_index)]
+        return Targets("regression", y, mean=float(y_train.mean()), std=float(y_train.std() or 1.0))
+    if config.task_type == "multilabel":
+        from jobs.engine.task_data import detect_delimiter, label_matrix, parse_label_sets
+
+        delimiter = config.label_delimiter or detect_delimiter(series)
+        sets = parse_label_sets(series, delimiter)
+        labels = sorted(set().union(*sets))
+        return Targets("multilabel", label_matrix(sets, labels), labels, delimiter=delimiter)
+    labels = sorted({str(v) for v in series})
+    index = {label: i for i, label in enumerate(labels)}
+    y = series.astype(str).map(index).to_numpy(dtype="float32")
+    return Targets(config.task_type, y, labels)
+
+
+def add_head(inputs: Any, x: Any, targets: Targets, learning_rate: float) -> keras.Model:
+    """The output layer, loss and metrics of a task, on top of any body; compiled."""
+    from jobs.engine.multilabel import MultiLabels
+
+    optimizer = keras.optimizers.Adam(learning_rate)
+    if targets.task_type in ("regression", "forecasting"):
+        # Forecasting heads are built by jobs.engine.forecast; regression learns a standardised
+        # target and the file answers in the user's units.
+        x = keras.layers.Dense(1)(x)
+        outputs = keras.layers.Rescaling(targets.std, offset=targets.mean, name="target_scale")(x)
+        model = keras.Model(inputs, outputs)
+        model.compile(optimizer, loss="mse", metrics=["mae"])
+        return model
+    if targets.task_type == "multilabel":
+        x = keras.layers.Dense(len(targets.labels), activation="sigmoid")(x)
+        outputs = MultiLabels(targets.labels, delimiter=targets.delimiter, name="multi_labels")(x)
+        model = keras.Model(inputs, outputs)
+        model.compile(optimizer, loss="binary_crossentropy", metrics=["binary_accuracy"])
+        return model
+    x = keras.layers.Dense(len(targets.labels), activation="softmax")(x)
+    outputs = ClassLabels(targets.labels, name="class_labels")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def evaluate_outputs(targets: Targets, y_true: np.ndarray, outputs: np.ndarray) -> dict[str, Any]:
+    if targets.task_type == "multilabel":
+        from jobs.engine.multilabel import evaluate_multilabel
+
+        return evaluate_multilabel(y_true, outputs, targets.labels)
+    return evaluate(targets.task_type, y_true, outputs, targets.labels)
+
+
+def split_frame(
+    frame: pd.DataFrame, config: SearchConfig, *, stratify: pd.Series | None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """60/20/20 by default, shuffled with the job's seed; stratified when asked."""
+    rest, test = train_test_split(
+        frame,
+        test_size=config.test_fraction,
+        random_state=config.seed,
+        stratify=None if stratify is None else stratify,
+    )
+    val_share = config.validation_fraction / (1 - config.test_fraction)
+    train, val = train_test_split(
+        rest,
+        test_size=val_share,
+        random_state=config.seed,
+        stratify=None if stratify is None else stratify.loc[rest.index],
+    )
+    return train, val, test
+
+
+def _default_predict(model: keras.Model, x: Any) -> np.ndarray:
+    return np.asarray(keras.ops.convert_to_numpy(model.predict(x, verbose=0, batch_size=1024)))
+
+
+def run_with(
+    config: SearchConfig,
+    *,
+    hypermodel: Any,
+    train: tuple[Any, np.ndarray],
+    validation: tuple[Any, np.ndarray],
+    test: tuple[Any, np.ndarray],
+    score: Callable[[np.ndarray, np.ndarray], dict[str, Any]],
+    splits: Sequence[pd.DataFrame],
+    workdir: Path,
+    reporter: Reporter,
+    started: float,
+    predict: Callable[[keras.Model, Any], np.ndarray] = _default_predict,
+    class_weight: dict[int, float] | None = None,
+) -> SearchResult:
+    """Search, keep the best trial's weights, and score them once on the test split."""
+    deadline = None if config.max_seconds is None else started + config.max_seconds
+    guard = _Guard(reporter, deadline)
+    tuner = make_tuner(config, hypermodel, workdir=workdir, reporter=reporter, guard=guard)
+    (best,) = search_ranked(tuner, guard, config, train, validation, class_weight=class_weight)
+    model = tuner.load_model(best)
+    test_metrics = score(test[1], predict(model, test[0]))
+    return SearchResult(
+        model=model,
+        test_metrics=test_metrics,
+        hyperparameters=dict(best.hyperparameters.values),
+        best_trial=tuner._numbers.get(best.trial_id, 0),
+        n_train=len(train[1]),
+        n_validation=len(validation[1]),
+        n_test=len(test[1]),
+        seconds=time.monotonic() - started,
+        stopped=guard.stopped,
+        source="best_trial_weights",
+        ensemble={"size": 1, "chosen": False},
+        class_weights=class_weight,
+        manifest=_manifest(config, tuple(splits), tuner),
+    )

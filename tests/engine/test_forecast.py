@@ -1,0 +1,118 @@
+"""Forecasting: windows split by time, metrics per step beside a naive baseline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jobs.engine import model as engine_model
+from jobs.engine.data import DataError
+from jobs.engine.search import SearchConfig, run_search
+from jobs.engine.task_data import check_forecast_target
+from tests.conftest import RecordingReporter
+
+
+def series(n: int = 160, seed: int = 0) -> pd.DataFrame:
+    """A daily seasonal signal with a covariate, shuffled: the engine must sort by time."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    frame = pd.DataFrame({
+        "day": pd.date_range("2024-01-01", periods=n, freq="D").astype(str),
+        "temperature": np.sin(t / 4) + rng.normal(0, 0.05, n),
+        "sales": 10 + 3 * np.sin(t / 4 + 0.5) + rng.normal(0, 0.1, n),
+        "shop": ["a", "b"] * (n // 2),
+    })  # fmt: skip
+    return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"timestamp": ""}, "needs a timestamp column"),
+        ({"target": "shop"}, "numeric target"),
+        ({"target": "day"}, "is the timestamp column"),
+        ({"horizon": 0}, "at least 1 step"),
+        ({"rows": 12}, "needs at least"),
+    ],
+)
+def test_what_cannot_be_forecast_is_refused(change: dict[str, Any], message: str) -> None:
+    frame = series(change.get("rows", 160))
+    with pytest.raises(DataError, match=message):
+        check_forecast_target(
+            frame,
+            change.get("target", "sales"),
+            change.get("timestamp", "day"),
+            change.get("horizon", 3),
+            None,
+        )
+
+
+@pytest.fixture(scope="module")
+def forecast_search(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
+    workdir = tmp_path_factory.mktemp("forecast")
+    config = SearchConfig(
+        target="sales", task_type="forecasting", max_trials=2, max_epochs=4,
+        timestamp_column="day", horizon=3,
+    )  # fmt: skip
+    result = run_search(series(), config, workdir=workdir, reporter=RecordingReporter())
+    path = workdir / "model.keras"
+    result.model.save(path)
+    return result, path
+
+
+def test_forecast_metrics_per_step_with_a_naive_baseline(forecast_search: Any) -> None:
+    result, _ = forecast_search
+    metrics = result.test_metrics
+    assert metrics["horizon"] == 3
+    assert [s["step"] for s in metrics["per_step"]] == [1, 2, 3]
+    assert {"rmse", "mae", "r2", "naive_rmse"} <= set(metrics) & set(metrics["per_step"][0])
+    assert result.hyperparameters["lookback"] in (4, 8, 16)
+    # chronological: the 20% of rows at the end, less the windows straddling the cut
+    assert result.n_test == 32 - 3 + 1
+
+
+def test_saved_forecaster_takes_the_last_rows_and_answers_the_horizon(
+    forecast_search: Any,
+) -> None:
+    result, path = forecast_search
+    loaded = engine_model.load(str(path))
+    (schema,) = engine_model.input_schema(loaded)
+    assert (schema["name"], schema["horizon"], schema["target"]) == ("history", 3, "sales")
+    assert [c["name"] for c in schema["columns"]] == ["sales", "temperature"]
+    ordered = series().sort_values("day")
+    history = ordered[["day", "sales", "temperature"]].iloc[-schema["lookback"] - 2 :]
+    records = [{"history": history.to_dict("records")}]
+    from_file = engine_model.predict_records(loaded, records)
+    assert from_file[0] == pytest.approx(engine_model.predict_records(result.model, records)[0])
+    assert len(from_file[0]) == 3
+    assert all(5 < v < 15 for v in from_file[0])
+
+
+@pytest.mark.parametrize(
+    ("record", "field", "message"),
+    [
+        ({"rows": []}, "rows", "unknown field"),
+        ({"history": "x"}, "history", "list of the last"),
+        ({"history": [{"sales": 1.0, "temperature": 0.1}]}, "history", "at least the last"),
+        ({"history": "short-sales"}, "sales", "must be a number"),
+        ({"history": "no-temperature"}, "temperature", "missing field 'temperature'"),
+    ],
+)
+def test_malformed_histories_name_the_field(
+    forecast_search: Any, record: dict[str, Any], field: str, message: str
+) -> None:
+    _, path = forecast_search
+    loaded = engine_model.load(str(path))
+    lookback = engine_model.input_schema(loaded)[0]["lookback"]
+    good = [{"sales": 10.0, "temperature": 0.0}] * lookback
+    if record.get("history") == "short-sales":
+        record = {"history": [*good[1:], {"sales": "ten", "temperature": 0.0}]}
+    elif record.get("history") == "no-temperature":
+        record = {"history": [*good[1:], {"sales": 1.0}]}
+    with pytest.raises(engine_model.RecordError, match=message) as caught:
+        engine_model.predict_records(loaded, [record])
+    assert caught.value.field == field
