@@ -49,6 +49,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -74,7 +75,7 @@ SAMPLE_ROWS = 50_000
 HEAD_ROWS = 2_000
 DATETIME_SHARE = 0.9
 BINS = 20
-BATCH_ROWS = 250_000
+BATCH_ROWS = 100_000
 # Threads that fold a batch's columns in, alongside the reader's prefetch thread.
 PROFILE_THREADS = min(4, os.cpu_count() or 1)
 TOP = 10
@@ -214,6 +215,7 @@ class _Profiler:
         self.row_hashes = _RowHashes()
         self.sample = _RowSample(SAMPLE_ROWS)
         self.pool: ThreadPoolExecutor | None = None
+        self.cost: list[float] = []  # seconds each column took on the last batch
 
     def feed(self, batch: pa.RecordBatch) -> None:
         self.memory += batch.nbytes
@@ -235,6 +237,7 @@ class _Profiler:
             raise ValueError(f"No column named {', '.join(map(repr, missing))} in the data.")
         self.names = names
         self.columns = [ColumnStats(name) for name in names]
+        self.cost = [0.0] * len(names)
 
     def _release_head(self) -> None:
         head, self.head = self.head or [], None
@@ -261,14 +264,21 @@ class _Profiler:
         row_hash: np.ndarray | None = None
 
         def column(j: int) -> tuple[pa.Array, np.ndarray]:
+            started = time.perf_counter()
             col = self.columns[j]
             arr, kind = col.prepare(batch.column(j))
-            return arr, col.update(arr, kind)
+            hashes = col.update(arr, kind)
+            self.cost[j] = time.perf_counter() - started
+            return arr, hashes
 
         # Each column's accumulators are its own, so columns can be folded in on several
-        # threads (pyarrow.compute and numpy release the GIL); batches stay in order.
-        indices = range(len(self.columns))
-        done = self.pool.map(column, indices) if self.pool else map(column, indices)
+        # threads (pyarrow.compute and numpy release the GIL); batches stay in order. The
+        # costliest columns (by the last batch) go first, so that no thread is left alone
+        # with a long column at the end of a batch.
+        order = sorted(range(len(self.columns)), key=lambda j: -self.cost[j])
+        folded = self.pool.map(column, order) if self.pool else map(column, order)
+        results = dict(zip(order, folded, strict=True))
+        done = (results[j] for j in range(len(self.columns)))
         for arr, hashes in done:
             if row_hash is None:
                 row_hash = hashes.copy()
