@@ -33,6 +33,8 @@ class RecordingReporter:
     def __init__(self, cancel_after: int | None = None) -> None:
         self.calls: list[tuple[str, Any]] = []
         self.errors: list[str] = []
+        # (number, status, score, hyperparameters) of each finished trial
+        self.finished: list[tuple[int, str, float | None, dict[str, Any]]] = []
         self.cancel_after = cancel_after
 
     def trial_started(self, number: int, hyperparameters: dict[str, Any]) -> None:
@@ -50,6 +52,7 @@ class RecordingReporter:
         error: str = "",
     ) -> None:
         self.calls.append(("trial_finished", (number, status)))
+        self.finished.append((number, status, score, hyperparameters))
         self.errors.append(error)
 
     def cancelled(self) -> bool:

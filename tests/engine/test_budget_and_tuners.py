@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -131,3 +132,24 @@ def test_a_trial_that_runs_out_of_memory_is_recorded_and_the_search_goes_on(
     assert "out of memory" in reporter.errors[0]
     assert (2, "COMPLETED") in finished
     assert result.best_trial != 1
+
+
+def test_a_rerun_with_the_same_manifest_gives_the_same_trials(
+    cancer_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    config = SearchConfig(target="diagnosis", task_type="binary", max_trials=2, max_epochs=2)
+
+    def trials(workdir: Path) -> tuple[RecordingReporter, dict[str, Any]]:
+        reporter = RecordingReporter()
+        result = run_search(cancer_frame, config, workdir=workdir, reporter=reporter)
+        return reporter, result.manifest
+
+    first, manifest = trials(tmp_path / "first")
+    again, manifest_again = trials(tmp_path / "again")
+    assert manifest_again["split"] == manifest["split"]
+    assert manifest_again["search_space"] == manifest["search_space"]
+    # the same hyperparameters, in the same order, reaching the same validation loss
+    assert len(first.finished) == 2
+    assert [t[3] for t in again.finished] == [t[3] for t in first.finished]
+    for a, b in zip(again.finished, first.finished, strict=True):
+        assert a[2] == pytest.approx(b[2], rel=1e-5)
