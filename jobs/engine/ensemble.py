@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
@@ -27,6 +27,7 @@ def build_ensemble(
     *,
     shape: tuple[int, ...] | None = None,
     input_name: str = "features",
+    head: Callable[[Any], Any] | None = None,
 ) -> keras.Model:
     """One Keras model (one file, one signature) whose output is the members' mean.
 
@@ -38,7 +39,9 @@ def build_ensemble(
         member.name = f"member_{index}"  # nested models need distinct names to be saved
         outputs.append(member(inputs))
     averaged: Any = keras.layers.Average(name="average")(outputs)
-    if labels:
+    if head is not None:
+        averaged = head(averaged)
+    elif labels:
         averaged = ClassLabels(list(labels), name="ensemble_labels")(averaged)
     return keras.Model(inputs, averaged, name="ensemble")
 
@@ -52,20 +55,30 @@ def choose(
     *,
     input_name: str = "features",
     batch_size: int = 1024,
+    loss: Callable[[np.ndarray, np.ndarray], float] | None = None,
+    build: Callable[[Sequence[keras.Model]], keras.Model] | None = None,
 ) -> tuple[keras.Model, dict[str, Any]]:
-    """The best member alone, or the ensemble of all when its validation loss is lower."""
+    """The best member alone, or the ensemble of all when its validation loss is lower.
+
+    loss: the search's objective on (targets, outputs), by default the task type's own;
+    build: makes the ensemble model from the members, by default their average.
+    """
+    loss = loss or (lambda y, out: validation_loss(task_type, y, out))
 
     def predict(model: keras.Model) -> np.ndarray:
         return keras.ops.convert_to_numpy(model.predict(x_val, verbose=0, batch_size=batch_size))
 
     outputs = [predict(m) for m in members]
-    single = validation_loss(task_type, y_val, outputs[0])
+    single = loss(y_val, outputs[0])
     report: dict[str, Any] = {"best_trial_val_loss": single, "size": len(members)}
     if len(members) < 2:
         return members[0], {**report, "chosen": False}
-    averaged = validation_loss(task_type, y_val, np.mean(outputs, axis=0))
+    averaged = loss(y_val, np.mean(outputs, axis=0))
     report["ensemble_val_loss"] = averaged
     if averaged >= single:
         return members[0], {**report, "chosen": False}
-    ensemble = build_ensemble(members, labels, shape=x_val.shape[1:], input_name=input_name)
+    if build is None:
+        ensemble = build_ensemble(members, labels, shape=x_val.shape[1:], input_name=input_name)
+    else:
+        ensemble = build(members)
     return ensemble, {**report, "chosen": True}

@@ -28,7 +28,8 @@ from keras import ops
 from sklearn import metrics as skm
 
 from jobs.engine.data import DataError, infer_column_type
-from jobs.engine.model import RecordError, _column_to_float
+from jobs.engine.ensemble import build_ensemble
+from jobs.engine.model import RecordError, _column_to_float, _find
 from jobs.engine.search import Reporter, SearchConfig, SearchResult
 from jobs.engine.task_data import (
     covariates,
@@ -220,7 +221,7 @@ def run_forecast_search(
     frame: pd.DataFrame, config: SearchConfig, *, workdir: Path, reporter: Reporter
 ) -> SearchResult:
     """Search MLP, CNN and GRU/LSTM forecasters over windows split by time."""
-    from jobs.engine.runner import run_with
+    from jobs.engine.runner import Ensembling, run_with
 
     started = time.monotonic()
     keras.utils.set_random_seed(config.seed)
@@ -290,6 +291,17 @@ def run_forecast_search(
         validation=(x_all[parts["validation"]], y_all[parts["validation"]]),
         test=(x_test, y_all[parts["test"]]),
         score=lambda y, out: evaluate_forecast(y, out.reshape(y.shape), naive(x_test)),
+        ensemble=Ensembling(
+            loss=lambda y, out: float(np.mean((y - out.reshape(y.shape)) ** 2)),
+            build=lambda members: build_ensemble(
+                # The member reading the longest history first: its window layer is the one
+                # the input schema shows, so every caller sends enough rows for all members.
+                sorted(members, key=lambda m: -_find(m, ForecastWindow).lookback),
+                [],
+                shape=(window, len(names)),
+                input_name="history",
+            ),
+        ),
         splits=[pd.DataFrame(index=ends[mask]) for mask in parts.values()],
         workdir=workdir,
         reporter=reporter,

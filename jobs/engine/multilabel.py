@@ -16,6 +16,7 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from jobs.engine.data import infer_column_type
+from jobs.engine.ensemble import build_ensemble
 from jobs.engine.evaluation import per_label_scores
 from jobs.engine.model import ClassLabels, encode_frame, fit_column_specs
 from jobs.engine.search import Reporter, SearchConfig, SearchResult, tabular_body
@@ -83,6 +84,7 @@ def run_multilabel_search(
 ) -> SearchResult:
     """Multi-label on a table: the tabular MLP body with one sigmoid output per label."""
     from jobs.engine.runner import (
+        Ensembling,
         add_head,
         evaluate_outputs,
         prepare_targets,
@@ -112,8 +114,23 @@ def run_multilabel_search(
         validation=(encode_frame(specs, val), targets.of(val)),
         test=(encode_frame(specs, test), targets.of(test)),
         score=lambda y, out: evaluate_outputs(targets, y, out),
+        ensemble=Ensembling(
+            loss=binary_cross_entropy,
+            build=lambda members: build_ensemble(
+                members,
+                [],
+                len(specs),
+                head=MultiLabels(targets.labels, delimiter=targets.delimiter, name="ensemble"),
+            ),
+        ),
         splits=(train, val, test),
         workdir=workdir,
         reporter=reporter,
         started=started,
     )
+
+
+def binary_cross_entropy(y: np.ndarray, outputs: np.ndarray) -> float:
+    """The multi-label search's objective, on per-label probabilities."""
+    clipped = np.clip(outputs, 1e-7, 1 - 1e-7)
+    return float(-np.mean(y * np.log(clipped) + (1 - y) * np.log(1 - clipped)))

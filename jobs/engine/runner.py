@@ -20,6 +20,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from jobs.engine.data import TaskType
+from jobs.engine.ensemble import choose
 from jobs.engine.evaluation import evaluate
 from jobs.engine.model import ClassLabels
 from jobs.engine.search import (
@@ -31,6 +32,14 @@ from jobs.engine.search import (
     make_tuner,
     search_ranked,
 )
+
+
+@dataclass(frozen=True)
+class Ensembling:
+    """How a task averages its best trials: its validation loss, and the model it builds."""
+
+    loss: Callable[[np.ndarray, np.ndarray], float]
+    build: Callable[[Sequence[keras.Model]], keras.Model]
 
 
 @dataclass
@@ -140,13 +149,30 @@ def run_with(
     started: float,
     predict: Callable[[keras.Model, Any], np.ndarray] = _default_predict,
     class_weight: dict[int, float] | None = None,
+    ensemble: Ensembling | None = None,
 ) -> SearchResult:
-    """Search, keep the best trial's weights, and score them once on the test split."""
+    """Search, keep the best trial's weights (or the average of the best few, when `ensemble`
+    says how and it beats them on validation), and score that once on the test split."""
     deadline = None if config.max_seconds is None else started + config.max_seconds
     guard = _Guard(reporter, deadline)
     tuner = make_tuner(config, hypermodel, workdir=workdir, reporter=reporter, guard=guard)
-    (best,) = search_ranked(tuner, guard, config, train, validation, class_weight=class_weight)
-    model = tuner.load_model(best)
+    keep = config.ensemble_size if ensemble is not None else 1
+    ranked = search_ranked(
+        tuner, guard, config, train, validation, class_weight=class_weight, keep=keep
+    )
+    best = ranked[0]
+    model, report = tuner.load_model(best), {"size": 1, "chosen": False}
+    if ensemble is not None:
+        members = [model, *(tuner.load_model(trial) for trial in ranked[1:])]
+        model, report = choose(
+            config.task_type,
+            members,
+            validation[0],
+            validation[1],
+            [],
+            loss=ensemble.loss,
+            build=ensemble.build,
+        )
     test_metrics = score(test[1], predict(model, test[0]))
     return SearchResult(
         model=model,
@@ -158,8 +184,8 @@ def run_with(
         n_test=len(test[1]),
         seconds=time.monotonic() - started,
         stopped=guard.stopped,
-        source="best_trial_weights",
-        ensemble={"size": 1, "chosen": False},
+        source=f"ensemble_top{report['size']}" if report["chosen"] else "best_trial_weights",
+        ensemble=report,
         class_weights=class_weight,
         manifest=_manifest(config, tuple(splits), tuner),
     )

@@ -116,3 +116,46 @@ def test_malformed_histories_name_the_field(
     with pytest.raises(engine_model.RecordError, match=message) as caught:
         engine_model.predict_records(loaded, [record])
     assert caught.value.field == field
+
+
+def test_an_ensemble_of_forecasters_asks_for_the_longest_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a search whose best three are always averaged (the choice itself is tested with
+    # tables in test_ensemble.py; here the forecasting ensemble's own build is under test)
+    from jobs.engine import runner
+
+    def always(*args: Any, build: Any, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        members = args[1]
+        return build(members), {"size": len(members), "chosen": True}
+
+    monkeypatch.setattr(runner, "choose", always)
+    config = SearchConfig(
+        target="sales", task_type="forecasting", max_trials=3, max_epochs=2,
+        timestamp_column="day", horizon=2, tuner="random", seed=3,
+    )  # fmt: skip
+    result = run_search(series(), config, workdir=tmp_path, reporter=RecordingReporter())
+    assert result.source == "ensemble_top3"
+    path = tmp_path / "ensemble.keras"
+    result.model.save(path)
+    loaded = engine_model.load(str(path))
+    (schema,) = engine_model.input_schema(loaded)
+    lookbacks = [layer.lookback for layer in _windows(loaded)]
+    assert schema["lookback"] == max(lookbacks)
+    history = series().sort_values("day")[["day", "sales", "temperature"]]
+    records = [{"history": history.iloc[-schema["lookback"] :].to_dict("records")}]
+    from_file = engine_model.predict_records(loaded, records)
+    assert from_file[0] == pytest.approx(engine_model.predict_records(result.model, records)[0])
+    assert len(from_file[0]) == 2
+
+
+def _windows(model: Any) -> list[Any]:
+    from jobs.engine.forecast import ForecastWindow
+
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, ForecastWindow):
+            found.append(layer)
+        elif hasattr(layer, "layers"):
+            found += _windows(layer)
+    return found

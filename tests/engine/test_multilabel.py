@@ -102,3 +102,40 @@ def test_text_multilabel_uses_the_text_models(tmp_path: Path) -> None:
     assert result.test_metrics["labels"] == ["money", "sport"]
     (prediction,) = engine_model.predict_records(result.model, [{"body": "goal for the bank"}])
     assert set(prediction["probabilities"]) == {"money", "sport"}
+
+
+def test_an_ensemble_of_multilabel_models_answers_label_sets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jobs.engine import runner
+
+    def always(*args: Any, build: Any, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        members = args[1]
+        return build(members), {"size": len(members), "chosen": True}
+
+    monkeypatch.setattr(runner, "choose", always)
+    config = SearchConfig(target="tags", task_type="multilabel", max_trials=3, max_epochs=2)
+    result = run_search(tagged(), config, workdir=tmp_path, reporter=RecordingReporter())
+    assert result.source == "ensemble_top3"
+    path = tmp_path / "ensemble.keras"
+    result.model.save(path)
+    loaded = engine_model.load(str(path))
+    rows = tagged().drop(columns="tags").iloc[:5].to_dict("records")
+    for a, b in zip(
+        engine_model.predict_records(loaded, rows),
+        engine_model.predict_records(result.model, rows),
+        strict=True,
+    ):
+        assert a["labels"] == b["labels"]
+        assert a["probabilities"]["red"] == pytest.approx(b["probabilities"]["red"], abs=1e-6)
+    assert engine_model.class_labels(loaded) == ["big", "red"]
+
+
+def test_the_multilabel_objective_is_binary_cross_entropy() -> None:
+    from jobs.engine.multilabel import binary_cross_entropy
+
+    y = np.array([[1.0, 0.0]])
+    assert binary_cross_entropy(y, np.array([[0.9, 0.1]])) == pytest.approx(-np.log(0.9))
+    assert binary_cross_entropy(y, np.array([[0.9, 0.1]])) < binary_cross_entropy(
+        y, np.array([[0.6, 0.4]])
+    )
