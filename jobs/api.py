@@ -264,7 +264,7 @@ class JobViewSet(
                 task_type=data.get("task_type") or None,
                 max_trials=data["max_trials"],
                 max_epochs=data["max_epochs"],
-                tuner=data["tuner"],
+                tuner=data.get("tuner") or None,
                 max_seconds=data.get("max_seconds"),
                 queue=data["queue"],
                 horizon=data.get("horizon"),

@@ -129,7 +129,10 @@ class JobCreateSerializer(serializers.Serializer):
     )
     max_trials = serializers.IntegerField(min_value=1, max_value=50, default=5)
     max_epochs = serializers.IntegerField(min_value=1, max_value=200, default=10)
-    tuner = serializers.ChoiceField(choices=TrainingJob.Tuner.choices, default="random")
+    # Left out (or null): the default tuner benchmarked for the task type.
+    tuner = serializers.ChoiceField(
+        choices=TrainingJob.Tuner.choices, required=False, allow_null=True
+    )
     max_seconds = serializers.IntegerField(
         min_value=10, max_value=7 * 24 * 3600, required=False, allow_null=True
     )

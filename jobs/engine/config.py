@@ -6,6 +6,31 @@ from dataclasses import dataclass
 
 from jobs.engine.data import TaskType
 
+TUNERS = ("random", "bayesian", "hyperband")
+# The tuner a job gets when it names none, by what the model reads and predicts: the one with
+# the best mean test score at the same budget in bench/engine_tuners.py (the faster of those
+# within 0.5%), figures in docs/benchmarks.md.
+DEFAULT_TUNERS: dict[str, str] = {
+    "binary": "random",
+    "multiclass": "random",
+    "regression": "random",
+    "multilabel": "random",
+    "text": "random",
+    "image": "random",
+    "forecasting": "bayesian",
+}
+
+
+def default_tuner(task_type: str, dataset_kind: str = "tabular") -> str:
+    """The benchmarked default tuner for a task type on a dataset of this kind."""
+    if dataset_kind == "image":
+        key = "image"
+    elif dataset_kind == "text" and task_type != "multilabel":
+        key = "text"
+    else:
+        key = task_type
+    return DEFAULT_TUNERS.get(key, "random")
+
 
 @dataclass(frozen=True)
 class SearchConfig:

@@ -53,9 +53,6 @@ class SearchStopped(Exception):
     """The search was cancelled before any trial completed an epoch: there is no model."""
 
 
-TUNERS = ("random", "bayesian", "hyperband")
-
-
 @dataclass
 class SearchResult:
     model: keras.Model
@@ -360,6 +357,10 @@ def make_tuner(
         common.update(max_epochs=config.max_epochs, factor=3)
     else:
         common.update(max_trials=config.max_trials)
+    if config.tuner == "bayesian":
+        # Keras Tuner's default is 3 random points per hyperparameter, more than a console
+        # budget holds (the tabular space has 8): the search would never leave random.
+        common.update(num_initial_points=max(2, config.max_trials // 3))
     saved = state.load_tuner_state() if state is not None else None
     if saved:
         try:

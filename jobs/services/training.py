@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from jobs import selectors
 from jobs.engine.checks import TaskRequest, check_task
+from jobs.engine.config import default_tuner
 from jobs.engine.data import DataError, TaskType
 from jobs.engine.images import check_image_target
 from jobs.models import Dataset, TrainingJob, Trial
@@ -35,7 +36,7 @@ def job_create(
     task_type: TaskType | None = None,
     max_trials: int = 5,
     max_epochs: int = 10,
-    tuner: str = TrainingJob.Tuner.RANDOM,
+    tuner: str | None = None,
     max_seconds: int | None = None,
     queue: str = TrainingJob.Queue.CPU,
     horizon: int | None = None,
@@ -73,7 +74,8 @@ def job_create(
             task_type=chosen,
             max_trials=max_trials,
             max_epochs=max_epochs,
-            tuner=tuner,
+            # None: the benchmarked default for this task on this kind of data.
+            tuner=tuner or default_tuner(chosen, dataset.kind),
             max_seconds=max_seconds,
             queue=queue,
             task_options=task_options,

@@ -153,3 +153,24 @@ def test_a_rerun_with_the_same_manifest_gives_the_same_trials(
     assert [t[3] for t in again.finished] == [t[3] for t in first.finished]
     for a, b in zip(again.finished, first.finished, strict=True):
         assert a[2] == pytest.approx(b[2], rel=1e-5)
+
+
+def test_bayesian_optimisation_starts_modelling_within_a_console_budget(tmp_path: Path) -> None:
+    import keras
+
+    from jobs.engine.search import _Guard, make_tuner
+
+    def build(hp: Any) -> keras.Model:
+        inputs = keras.Input((2,))
+        outputs = keras.layers.Dense(hp.Int("units", 1, 4))(inputs)
+        model = keras.Model(inputs, outputs)
+        model.compile("adam", "mse")
+        return model
+
+    reporter = RecordingReporter()
+    config = SearchConfig(target="y", task_type="regression", max_trials=9, tuner="bayesian")
+    tuner = make_tuner(
+        config, build, workdir=tmp_path, reporter=reporter, guard=_Guard(reporter, None)
+    )
+    # Keras Tuner's own default (3 per hyperparameter) would be random for a whole budget
+    assert tuner.oracle.num_initial_points == 3

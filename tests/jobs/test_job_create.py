@@ -161,6 +161,24 @@ def test_tuner_and_time_limit_are_recorded_and_checked(
     assert _create(api, **{**body, "max_seconds": 1}).status_code == 400
 
 
+def test_a_job_without_a_tuner_gets_the_default_benchmarked_for_its_task(
+    api_as: Any, personas: dict[str, Any], media_root: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jobs.engine import config
+
+    monkeypatch.setitem(config.DEFAULT_TUNERS, "binary", "bayesian")
+    monkeypatch.setitem(config.DEFAULT_TUNERS, "regression", "hyperband")
+    dataset = make_dataset(personas["owner"])
+    api = api_as("owner")
+    job = _create(api, dataset=dataset.pk, target="diagnosis").json()
+    assert (job["task_type"], job["tuner"]) == ("binary", "bayesian")
+    job = _create(api, dataset=dataset.pk, target="mean_radius", task_type="regression").json()
+    assert (job["task_type"], job["tuner"]) == ("regression", "hyperband")
+    # a tuner the user names is kept
+    job = _create(api, dataset=dataset.pk, target="diagnosis", tuner="random").json()
+    assert job["tuner"] == "random"
+
+
 def test_abandoned_uploads_expire_with_their_bytes(
     personas: dict[str, Any], media_root: Any, django_capture_on_commit_callbacks: Any
 ) -> None:

@@ -92,9 +92,9 @@ export function jobForm(ds: Dataset, signal: AbortSignal): HTMLFormElement {
   const tuner = h(
     "select",
     { id: "job-tuner", name: "tuner" },
-    TUNERS.map(([value, label]) => h("option", { value }, label)),
+    [h("option", { value: "" }, "Default for the task"), ...TUNERS.map(([value, label]) => h("option", { value }, label))],
   );
-  tuner.value = "random";
+  tuner.value = "";
   const queue = h(
     "select",
     { id: "job-queue", name: "queue" },
@@ -135,7 +135,7 @@ export function jobForm(ds: Dataset, signal: AbortSignal): HTMLFormElement {
       body.horizon = Number(horizon.value);
       if (lookback.value.trim() !== "") body.lookback = Number(lookback.value);
     }
-    body.tuner = tuner.value as Tuner;
+    if (tuner.value) body.tuner = tuner.value as Tuner;
     body.queue = queue.value as Queue;
     if (maxMinutes.value.trim() !== "") body.max_seconds = Math.round(Number(maxMinutes.value) * 60);
     submit.disabled = true;
