@@ -16,12 +16,10 @@ tuner: mean score, mean seconds) and `defaults` (task type -> tuner), which
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 import tempfile
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import jobs.engine  # noqa: E402,F401  (selects the Keras backend)
+from bench.engine_backends import _digits_zip  # noqa: E402
 from bench.engine_quality import QuietReporter  # noqa: E402
 from jobs.engine.config import TUNERS  # noqa: E402
 from jobs.engine.image_search import run_image_search  # noqa: E402
@@ -84,18 +83,6 @@ def _series(n: int = 500, seed: int = 0) -> pd.DataFrame:
         "temperature": np.sin(t / 5) + rng.normal(0, 0.2, n),
         "sales": 10 + 3 * np.sin(t / 5 + 0.5) + 0.01 * t + rng.normal(0, 0.5, n),
     })  # fmt: skip
-
-
-def _digits_zip(path: Path) -> None:
-    from PIL import Image
-
-    digits = skd.load_digits()
-    with zipfile.ZipFile(path, "w") as archive:
-        for i, (pixels, label) in enumerate(zip(digits.images, digits.target, strict=True)):
-            image = Image.fromarray((pixels * 15.9).astype(np.uint8)).resize((16, 16))
-            buffer = io.BytesIO()
-            image.save(buffer, "PNG")
-            archive.writestr(f"{label}/{i}.png", buffer.getvalue())
 
 
 # task type -> (data, search options, metric, higher is better)

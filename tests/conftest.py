@@ -122,3 +122,16 @@ def api_as(personas: dict[str, Any]) -> Any:
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def always_ensemble(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Searches run through jobs.engine.runner always register the average of their best:
+    for tests of an ensemble's own build, save and predict (the choice is tested apart)."""
+    from jobs.engine import runner
+
+    def always(*args: Any, build: Any, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        members = args[1]
+        return build(members), {"size": len(members), "chosen": True}
+
+    monkeypatch.setattr(runner, "choose", always)

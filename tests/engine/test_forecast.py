@@ -118,18 +118,8 @@ def test_malformed_histories_name_the_field(
     assert caught.value.field == field
 
 
-def test_an_ensemble_of_forecasters_asks_for_the_longest_history(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # given a search whose best three are always averaged (the choice itself is tested with
-    # tables in test_ensemble.py; here the forecasting ensemble's own build is under test)
-    from jobs.engine import runner
-
-    def always(*args: Any, build: Any, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-        members = args[1]
-        return build(members), {"size": len(members), "chosen": True}
-
-    monkeypatch.setattr(runner, "choose", always)
+@pytest.mark.usefixtures("always_ensemble")
+def test_an_ensemble_of_forecasters_asks_for_the_longest_history(tmp_path: Path) -> None:
     config = SearchConfig(
         target="sales", task_type="forecasting", max_trials=3, max_epochs=2,
         timestamp_column="day", horizon=2, tuner="random", seed=3,

@@ -104,16 +104,8 @@ def test_text_multilabel_uses_the_text_models(tmp_path: Path) -> None:
     assert set(prediction["probabilities"]) == {"money", "sport"}
 
 
-def test_an_ensemble_of_multilabel_models_answers_label_sets(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from jobs.engine import runner
-
-    def always(*args: Any, build: Any, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-        members = args[1]
-        return build(members), {"size": len(members), "chosen": True}
-
-    monkeypatch.setattr(runner, "choose", always)
+@pytest.mark.usefixtures("always_ensemble")
+def test_an_ensemble_of_multilabel_models_answers_label_sets(tmp_path: Path) -> None:
     config = SearchConfig(target="tags", task_type="multilabel", max_trials=3, max_epochs=2)
     result = run_search(tagged(), config, workdir=tmp_path, reporter=RecordingReporter())
     assert result.source == "ensemble_top3"
