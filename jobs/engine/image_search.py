@@ -31,11 +31,8 @@ from jobs.engine.search import (
     SearchConfig,
     SearchResult,
     _class_weights,
-    _Guard,
-    _manifest,
     _split,
-    make_tuner,
-    search_ranked,
+    tune,
 )
 
 MIN_SIDE = 8
@@ -247,32 +244,36 @@ def run_image_search(
     if regression:
         target_mean, target_std = float(y_train.mean()), float(y_train.std() or 1.0)
     weights = _class_weights(config, y_train, len(labels))
-    deadline = None if config.max_seconds is None else started + config.max_seconds
-    guard = _Guard(reporter, deadline)
-    tuner = make_tuner(
+    searched = tune(
         config,
         _hypermodel(data, config.task_type, labels, target_mean, target_std),
-        workdir=workdir,
-        reporter=reporter,
-        guard=guard,
-    )
-    ranked = search_ranked(
-        tuner,
-        guard,
-        config,
         (x_train, y_train),
         (x_val, y_val),
+        workdir=workdir,
+        reporter=reporter,
+        started=started,
         class_weight=weights,
         keep=config.ensemble_size,
     )
-    members = [tuner.load_model(trial) for trial in ranked]
     model, ensemble_report = choose(
-        config.task_type, members, x_val, y_val, labels, input_name="image", batch_size=256
+        config.task_type,
+        searched.models(),
+        x_val,
+        y_val,
+        labels,
+        input_name="image",
+        batch_size=256,
     )
-    source = f"ensemble_top{len(members)}" if ensemble_report["chosen"] else "best_trial_weights"
     test_metrics = evaluate(config.task_type, y_test, _predict(model, x_test), labels)
-    manifest = _manifest(config, (train, val, test), tuner)
-    manifest["image_input"] = {
+    result = searched.result(
+        model=model,
+        ensemble=ensemble_report,
+        test_metrics=test_metrics,
+        sizes=(len(train), len(val), len(test)),
+        splits=(train, val, test),
+        class_weights=weights,
+    )
+    result.manifest["image_input"] = {
         "height": data.height,
         "width": data.width,
         "channels": data.channels,
@@ -283,18 +284,4 @@ def run_image_search(
         "unreadable": data.unreadable[:20],
         "stratified": stratified,
     }
-    return SearchResult(
-        model=model,
-        test_metrics=test_metrics,
-        hyperparameters=dict(ranked[0].hyperparameters.values),
-        best_trial=tuner._numbers.get(ranked[0].trial_id, 0),
-        n_train=len(train),
-        n_validation=len(val),
-        n_test=len(test),
-        seconds=time.monotonic() - started,
-        stopped=guard.stopped,
-        source=source,
-        ensemble=ensemble_report,
-        class_weights=weights,
-        manifest=manifest,
-    )
+    return result

@@ -3,12 +3,11 @@ a split, and one search followed by one evaluation of the best trial on the test
 
 The text, multi-label and forecasting searches build their own inputs and hypermodels and
 hand them to `run_with`; tuning, reporting, time limits and cancellation are the tabular
-search's own (`jobs.engine.search.make_tuner`/`search_ranked`), so every task behaves alike.
+search's own (`jobs.engine.search.tune`), so every task behaves alike.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,10 +26,7 @@ from jobs.engine.search import (
     Reporter,
     SearchConfig,
     SearchResult,
-    _Guard,
-    _manifest,
-    make_tuner,
-    search_ranked,
+    tune,
 )
 
 
@@ -153,17 +149,20 @@ def run_with(
 ) -> SearchResult:
     """Search, keep the best trial's weights (or the average of the best few, when `ensemble`
     says how and it beats them on validation), and score that once on the test split."""
-    deadline = None if config.max_seconds is None else started + config.max_seconds
-    guard = _Guard(reporter, deadline)
-    tuner = make_tuner(config, hypermodel, workdir=workdir, reporter=reporter, guard=guard)
-    keep = config.ensemble_size if ensemble is not None else 1
-    ranked = search_ranked(
-        tuner, guard, config, train, validation, class_weight=class_weight, keep=keep
+    searched = tune(
+        config,
+        hypermodel,
+        train,
+        validation,
+        workdir=workdir,
+        reporter=reporter,
+        started=started,
+        class_weight=class_weight,
+        keep=config.ensemble_size if ensemble is not None else 1,
     )
-    best = ranked[0]
-    model, report = tuner.load_model(best), {"size": 1, "chosen": False}
+    members = searched.models()
+    model, report = members[0], {"size": 1, "chosen": False}
     if ensemble is not None:
-        members = [model, *(tuner.load_model(trial) for trial in ranked[1:])]
         model, report = choose(
             config.task_type,
             members,
@@ -173,19 +172,11 @@ def run_with(
             loss=ensemble.loss,
             build=ensemble.build,
         )
-    test_metrics = score(test[1], predict(model, test[0]))
-    return SearchResult(
+    return searched.result(
         model=model,
-        test_metrics=test_metrics,
-        hyperparameters=dict(best.hyperparameters.values),
-        best_trial=tuner._numbers.get(best.trial_id, 0),
-        n_train=len(train[1]),
-        n_validation=len(validation[1]),
-        n_test=len(test[1]),
-        seconds=time.monotonic() - started,
-        stopped=guard.stopped,
-        source=f"ensemble_top{report['size']}" if report["chosen"] else "best_trial_weights",
         ensemble=report,
+        test_metrics=score(test[1], predict(model, test[0])),
+        sizes=(len(train[1]), len(validation[1]), len(test[1])),
+        splits=splits,
         class_weights=class_weight,
-        manifest=_manifest(config, tuple(splits), tuner),
     )

@@ -10,6 +10,7 @@ import logging
 import os
 import platform
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -287,47 +288,30 @@ def run_search(
 
     x_train, x_val, x_test = (encode_frame(specs, p) for p in (train, val, test))
     weights = _class_weights(config, targets(train), len(labels))
-    deadline = None if config.max_seconds is None else started + config.max_seconds
-    guard = _Guard(reporter, deadline)
-    tuner = make_tuner(
+    searched = tune(
         config,
         _hypermodel(encoder_config, config.task_type, labels, target_mean, target_std),
-        workdir=workdir,
-        reporter=reporter,
-        guard=guard,
-    )
-    ranked = search_ranked(
-        tuner,
-        guard,
-        config,
         (x_train, targets(train)),
         (x_val, targets(val)),
+        workdir=workdir,
+        reporter=reporter,
+        started=started,
         class_weight=weights,
         keep=config.ensemble_size,
     )
-    best_trial = ranked[0]
-    members = [tuner.load_model(trial) for trial in ranked]
-    model, ensemble_report = choose(config.task_type, members, x_val, targets(val), labels)
-    source = f"ensemble_top{len(members)}" if ensemble_report["chosen"] else "best_trial_weights"
+    model, report = choose(config.task_type, searched.models(), x_val, targets(val), labels)
     outputs = keras.ops.convert_to_numpy(model.predict(x_test, verbose=0))
     test_metrics = evaluate(config.task_type, targets(test), outputs, labels)
     test_metrics["feature_importance"] = permutation_importance(
         model, x_test, targets(test), config.task_type, [s.name for s in specs], seed=config.seed
     )
-    return SearchResult(
+    return searched.result(
         model=model,
+        ensemble=report,
         test_metrics=test_metrics,
-        hyperparameters=dict(best_trial.hyperparameters.values),
-        best_trial=tuner._numbers.get(best_trial.trial_id, 0),
-        n_train=len(train),
-        n_validation=len(val),
-        n_test=len(test),
-        seconds=time.monotonic() - started,
-        stopped=guard.stopped,
-        source=source,
-        ensemble=ensemble_report,
+        sizes=(len(train), len(val), len(test)),
+        splits=(train, val, test),
         class_weights=weights,
-        manifest=_manifest(config, (train, val, test), tuner),
     )
 
 
@@ -372,17 +356,25 @@ def make_tuner(
     return tuner_class(**common)
 
 
-def search_ranked(
-    tuner: Any,
-    guard: _Guard,
+def tune(
     config: SearchConfig,
+    hypermodel: Any,
     train: tuple[Any, np.ndarray],
     validation: tuple[Any, np.ndarray],
     *,
+    workdir: Path,
+    reporter: Reporter,
+    started: float,
     class_weight: dict[int, float] | None = None,
     keep: int = 1,
-) -> list[Any]:
-    """Run the search; the best `keep` completed trials, best first (SearchStopped if none)."""
+) -> Searched:
+    """Search within the job's time limit; keep the best `keep` completed trials (best first).
+
+    SearchStopped when no trial completed: cancelled early, or every trial failed.
+    """
+    deadline = None if config.max_seconds is None else started + config.max_seconds
+    guard = _Guard(reporter, deadline)
+    tuner = make_tuner(config, hypermodel, workdir=workdir, reporter=reporter, guard=guard)
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=5)
     with contextlib.suppress(_Stop):
         tuner.search(
@@ -401,7 +393,51 @@ def search_ranked(
             if guard.stopped == "cancelled"
             else "No trial finished: every trial failed or the time limit was too short."
         )
-    return list(tuner.oracle.get_best_trials(min(keep, len(completed)) or 1))
+    ranked = list(tuner.oracle.get_best_trials(min(keep, len(completed)) or 1))
+    return Searched(config, tuner, guard, ranked, started)
+
+
+@dataclass
+class Searched:
+    """A finished search: its tuner, and its best completed trials, best first."""
+
+    config: SearchConfig
+    tuner: Any
+    guard: _Guard
+    ranked: list[Any]
+    started: float
+
+    def models(self) -> list[keras.Model]:
+        return [self.tuner.load_model(trial) for trial in self.ranked]
+
+    def result(
+        self,
+        *,
+        model: keras.Model,
+        ensemble: dict[str, Any],
+        test_metrics: dict[str, Any],
+        sizes: tuple[int, int, int],
+        splits: Sequence[pd.DataFrame],
+        class_weights: dict[int, float] | None,
+    ) -> SearchResult:
+        """What the search gives the job: the final model, scored once on the test split."""
+        best = self.ranked[0]
+        source = f"ensemble_top{ensemble['size']}" if ensemble["chosen"] else "best_trial_weights"
+        return SearchResult(
+            model=model,
+            test_metrics=test_metrics,
+            hyperparameters=dict(best.hyperparameters.values),
+            best_trial=self.tuner._numbers.get(best.trial_id, 0),
+            n_train=sizes[0],
+            n_validation=sizes[1],
+            n_test=sizes[2],
+            seconds=time.monotonic() - self.started,
+            stopped=self.guard.stopped,
+            source=source,
+            ensemble=ensemble,
+            class_weights=class_weights,
+            manifest=_manifest(self.config, tuple(splits), self.tuner),
+        )
 
 
 def _class_weights(
