@@ -178,13 +178,18 @@ def open_image(zf: zipfile.ZipFile, name: str, limits: ImageLimits) -> Image.Ima
 
     The image keeps its own mode (L, RGB, RGBA, P...); converting it is the caller's choice.
     """
+    return decode_image(_image_bytes(zf, name, limits), name, limits)
+
+
+def _image_bytes(zf: zipfile.ZipFile, name: str, limits: ImageLimits) -> bytes:
+    """An archive member's bytes, refused before reading when it declares too many."""
     try:
         info = zf.getinfo(name)
     except KeyError as exc:
         raise ImageError(name, "it is not in the archive.") from exc
     if info.file_size > limits.max_image_bytes:
         raise ImageError(name, f"{_size(info.file_size)}, over {_size(limits.max_image_bytes)}.")
-    return decode_image(_read_member(zf, info, limits.max_image_bytes), name, limits)
+    return _read_member(zf, info, limits.max_image_bytes)
 
 
 def decode_image(data: bytes, name: str, limits: ImageLimits) -> Image.Image:
@@ -213,13 +218,7 @@ def decode_image(data: bytes, name: str, limits: ImageLimits) -> Image.Image:
 
 def peek_image(zf: zipfile.ZipFile, name: str, limits: ImageLimits) -> tuple[int, int, str]:
     """Width, height and mode from an archive member's header, without decoding its pixels."""
-    try:
-        info = zf.getinfo(name)
-    except KeyError as exc:
-        raise ImageError(name, "it is not in the archive.") from exc
-    if info.file_size > limits.max_image_bytes:
-        raise ImageError(name, f"{_size(info.file_size)}, over {_size(limits.max_image_bytes)}.")
-    with _identify(_read_member(zf, info, limits.max_image_bytes), name) as image:
+    with _identify(_image_bytes(zf, name, limits), name) as image:
         if image.width * image.height > limits.max_image_pixels:
             raise ImageError(
                 name, f"{image.width}x{image.height} pixels, over {limits.max_image_pixels:,}."
