@@ -25,7 +25,7 @@ from jobs.engine.ensemble import choose
 from jobs.engine.evaluation import evaluate
 from jobs.engine.image_model import GRAYSCALE_MODES, ImageInput, to_array
 from jobs.engine.images import ImageError, ImageLimits, open_image, peek_image, read_layout
-from jobs.engine.model import ClassLabels
+from jobs.engine.model import compiled_head
 from jobs.engine.search import (
     Reporter,
     SearchConfig,
@@ -179,17 +179,8 @@ def _hypermodel(data: ImageData, task_type: str, labels: list[str], mean: float,
             x = keras.layers.GlobalAveragePooling2D()(x)
         x = keras.layers.Dense(hp.Choice("dense_units", [32, 64, 128]), "relu")(x)
         x = keras.layers.Dropout(hp.Float("dropout", 0.0, 0.5, step=0.1))(x)
-        optimizer = keras.optimizers.Adam(hp.Float("learning_rate", 1e-4, 1e-2, sampling="log"))
-        if task_type == "regression":
-            x = keras.layers.Dense(1)(x)
-            outputs = keras.layers.Rescaling(std, offset=mean, name="target_scale")(x)
-            model = keras.Model(inputs, outputs)
-            model.compile(optimizer, loss="mse", metrics=["mae"])
-            return model
-        x = keras.layers.Dense(len(labels), activation="softmax")(x)
-        model = keras.Model(inputs, ClassLabels(labels, name="class_labels")(x))
-        model.compile(optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        return model
+        learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log")
+        return compiled_head(inputs, x, task_type, labels, learning_rate, mean, std)
 
     return build
 

@@ -297,3 +297,30 @@ def load(path: str) -> keras.Model:
     if not path.endswith(".keras"):
         raise ValueError("Only .keras model files are loaded.")
     return keras.saving.load_model(path, safe_mode=True, compile=False)
+
+
+def compiled_head(
+    inputs: Any,
+    x: Any,
+    task_type: str,
+    labels: Sequence[str],
+    learning_rate: float,
+    mean: float = 0.0,
+    std: float = 1.0,
+) -> keras.Model:
+    """The output layer, loss and metrics for classes or a value, on any body; compiled.
+
+    Regression learns a standardised target and the file answers in the user's units;
+    classification answers through ClassLabels, which the saved model carries.
+    """
+    optimizer = keras.optimizers.Adam(learning_rate)
+    if task_type == "regression":
+        x = keras.layers.Dense(1)(x)
+        outputs = keras.layers.Rescaling(std, offset=mean, name="target_scale")(x)
+        model = keras.Model(inputs, outputs)
+        model.compile(optimizer, loss="mse", metrics=["mae"])
+        return model
+    x = keras.layers.Dense(len(labels), activation="softmax")(x)
+    model = keras.Model(inputs, ClassLabels(list(labels), name="class_labels")(x))
+    model.compile(optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model

@@ -21,7 +21,7 @@ from sklearn.model_selection import train_test_split
 from jobs.engine.data import TaskType
 from jobs.engine.ensemble import choose
 from jobs.engine.evaluation import evaluate
-from jobs.engine.model import ClassLabels
+from jobs.engine.model import compiled_head
 from jobs.engine.search import (
     Reporter,
     SearchConfig,
@@ -77,26 +77,19 @@ def add_head(inputs: Any, x: Any, targets: Targets, learning_rate: float) -> ker
     """The output layer, loss and metrics of a task, on top of any body; compiled."""
     from jobs.engine.multilabel import MultiLabels
 
-    optimizer = keras.optimizers.Adam(learning_rate)
-    if targets.task_type in ("regression", "forecasting"):
-        # Forecasting heads are built by jobs.engine.forecast; regression learns a standardised
-        # target and the file answers in the user's units.
-        x = keras.layers.Dense(1)(x)
-        outputs = keras.layers.Rescaling(targets.std, offset=targets.mean, name="target_scale")(x)
-        model = keras.Model(inputs, outputs)
-        model.compile(optimizer, loss="mse", metrics=["mae"])
-        return model
     if targets.task_type == "multilabel":
         x = keras.layers.Dense(len(targets.labels), activation="sigmoid")(x)
         outputs = MultiLabels(targets.labels, delimiter=targets.delimiter, name="multi_labels")(x)
         model = keras.Model(inputs, outputs)
-        model.compile(optimizer, loss="binary_crossentropy", metrics=["binary_accuracy"])
+        model.compile(
+            keras.optimizers.Adam(learning_rate),
+            loss="binary_crossentropy",
+            metrics=["binary_accuracy"],
+        )
         return model
-    x = keras.layers.Dense(len(targets.labels), activation="softmax")(x)
-    outputs = ClassLabels(targets.labels, name="class_labels")(x)
-    model = keras.Model(inputs, outputs)
-    model.compile(optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
+    # Forecasting heads are built by jobs.engine.forecast; a value here is a regression.
+    task = "regression" if targets.task_type == "forecasting" else targets.task_type
+    return compiled_head(inputs, x, task, targets.labels, learning_rate, targets.mean, targets.std)
 
 
 def evaluate_outputs(targets: Targets, y_true: np.ndarray, outputs: np.ndarray) -> dict[str, Any]:

@@ -26,7 +26,12 @@ from jobs.engine.config import SearchConfig
 from jobs.engine.data import TaskType, infer_column_type
 from jobs.engine.ensemble import choose
 from jobs.engine.evaluation import evaluate, permutation_importance
-from jobs.engine.model import ClassLabels, TabularEncoder, encode_frame, fit_column_specs
+from jobs.engine.model import (
+    TabularEncoder,
+    compiled_head,
+    encode_frame,
+    fit_column_specs,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -229,19 +234,7 @@ def _hypermodel(
     def build(hp: kt.HyperParameters) -> keras.Model:
         inputs, x = tabular_body(hp, encoder_config)
         learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log")
-        optimizer = keras.optimizers.Adam(learning_rate)
-        if task_type == "regression":
-            x = keras.layers.Dense(1)(x)
-            # The network learns a standardised target; the file answers in the user's units.
-            outputs = keras.layers.Rescaling(target_std, offset=target_mean, name="target_scale")(x)
-            model = keras.Model(inputs, outputs)
-            model.compile(optimizer, loss="mse", metrics=["mae"])
-            return model
-        x = keras.layers.Dense(len(labels), activation="softmax")(x)
-        outputs = ClassLabels(labels, name="class_labels")(x)
-        model = keras.Model(inputs, outputs)
-        model.compile(optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        return model
+        return compiled_head(inputs, x, task_type, labels, learning_rate, target_mean, target_std)
 
     return build
 
