@@ -11,15 +11,9 @@ resume from.
 
 from __future__ import annotations
 
-import asyncio
-import collections
-import contextlib
 import json
-import os
 import re
-from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
-from pathlib import Path
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -30,12 +24,11 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.module_loading import import_string
 from rest_framework.authtoken.models import Token
 
+from console.http_protocol import EXTENSION as BODY_SOCKET
 from jobs import selectors, services
 from jobs.models import Upload
+from jobs.upload_pipeline import append_from_receive, append_from_socket
 
-BATCH_BYTES = 1 << 20
-IN_FLIGHT = 3
-_WRITERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="upload-writer")
 PATH = re.compile(r"^/api/v1/uploads/(?P<id>[0-9a-f-]{36})/$")
 CONTENT_TYPE = "application/offset+octet-stream"
 ASGIApp = Any
@@ -93,6 +86,13 @@ async def _drain(receive: Any) -> None:
             return
 
 
+def _content_length(headers: dict[str, str]) -> int:
+    try:
+        return int(headers.get("content-length", "0"))
+    except ValueError:
+        return 0
+
+
 async def stream_patch(scope: dict[str, Any], receive: Any, send: Any, upload_id: str) -> None:
     """Append the request body to the upload at the offset the client names."""
     status, message, upload = await sync_to_async(_user_and_upload)(scope, upload_id)
@@ -118,110 +118,30 @@ async def stream_patch(scope: dict[str, Any], receive: Any, send: Any, upload_id
             upload.offset,
         )
         return
+    too_large = {"detail": f"The upload was announced as {upload.size} bytes; more were sent."}
+    if _content_length(headers) > upload.size - upload.offset:
+        # Refused before a byte is stored: the upload stays as it was, to resume correctly.
+        await _drain(receive)
+        await _answer(send, 413, too_large, upload.offset)
+        return
     path = services.upload_staging_path(upload)
     # The hash state of an interrupted request is gone; rebuilding it costs one read of the
     # bytes already stored, and only on resume.
     digest = await sync_to_async(services.file_digest)(path, upload.offset)
-    offset, too_large = await _append(receive, path, upload.offset, upload.size, digest)
+    body_socket = scope.get("extensions", {}).get(BODY_SOCKET)
+    if body_socket is not None:
+        offset = await append_from_socket(body_socket, path, upload.offset, upload.size, digest)
+        overflowed = False
+    else:
+        offset, overflowed = await append_from_receive(
+            receive, path, upload.offset, upload.size, digest
+        )
     sha256 = digest.hexdigest() if offset == upload.size else ""
     await sync_to_async(services.upload_advance)(upload_id=upload_id, offset=offset, sha256=sha256)
-    if too_large:
-        await _answer(
-            send,
-            413,
-            {"detail": f"The upload was announced as {upload.size} bytes; more were sent."},
-            offset,
-        )
+    if overflowed:  # a body without Content-Length that went on past the announced size
+        await _answer(send, 413, too_large, offset)
         return
     await _answer(send, 204, None, offset)
-
-
-async def _append(
-    receive: Any, path: Path, offset: int, size: int, digest: Any
-) -> tuple[int, bool]:
-    """Write the body at `offset`; return the new offset and whether too much was sent.
-
-    Hashing (on this upload's own thread, so batches are hashed in order) and writing (each
-    batch at its own position, on the shared writers) run a batch of about 1 MiB at a time
-    while the event loop receives the next ones: sha256 and the write system call release
-    the GIL, so the upload runs at the speed of the slowest of the three rather than their
-    sum. At most IN_FLIGHT batches are in memory.
-    """
-    loop = asyncio.get_running_loop()
-    in_flight: collections.deque[tuple[asyncio.Future[None], ...]] = collections.deque()
-    parts: list[bytes] = []
-    buffered = 0
-    too_large = False
-    hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload-hash")
-    with path.open("r+b", buffering=0) as out:
-        out.seek(offset)
-        out.truncate()
-        _reserve(out.fileno(), offset, size)
-
-        def hash_parts(batch: list[bytes]) -> None:
-            for part in batch:
-                digest.update(part)
-
-        async def hand_over(batch: list[bytes], at: int) -> None:
-            while len(in_flight) >= IN_FLIGHT:
-                for future in in_flight.popleft():
-                    await future
-            in_flight.append(
-                (
-                    loop.run_in_executor(hasher, hash_parts, batch),
-                    loop.run_in_executor(_WRITERS, _write_all, out.fileno(), batch, at),
-                )
-            )
-
-        try:
-            more = True
-            while more:
-                event = await receive()
-                if event["type"] == "http.disconnect":
-                    break
-                chunk = event.get("body", b"")
-                more = event.get("more_body", False)
-                if offset + buffered + len(chunk) > size:
-                    too_large = True
-                    break
-                parts.append(chunk)
-                buffered += len(chunk)
-                if buffered >= BATCH_BYTES or not more:
-                    await hand_over(parts, offset)
-                    offset += buffered
-                    parts, buffered = [], 0
-            if parts:
-                # What arrived before a disconnect or an oversized chunk is kept, to resume.
-                await hand_over(parts, offset)
-                offset += buffered
-        finally:
-            while in_flight:
-                for future in in_flight.popleft():
-                    await future
-            hasher.shutdown()
-        if offset < size:
-            out.truncate(offset)  # the file holds exactly the bytes stored, to resume from
-    return offset, too_large
-
-
-def _reserve(fd: int, offset: int, size: int) -> None:
-    """Allocate the rest of the file before writing: the disk's blocks are found once (writes
-    into them are cheaper, a full disk fails now rather than halfway) where it is supported."""
-    with contextlib.suppress(OSError, AttributeError):
-        os.posix_fallocate(fd, offset, size - offset)
-
-
-def _write_all(fd: int, parts: list[bytes], at: int) -> None:
-    """Write every byte of `parts` at offset `at`, with as few system calls as possible."""
-    views = [memoryview(p) for p in parts if p]
-    while views:
-        written = os.pwritev(fd, views[:1024], at)
-        at += written
-        while views and written >= len(views[0]):
-            written -= len(views[0])
-            views.pop(0)
-        if written:
-            views[0] = views[0][written:]
 
 
 class UploadStreamMiddleware:

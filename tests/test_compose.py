@@ -214,6 +214,9 @@ def test_http_services_run_the_console_asgi_apps(
     assert (ROOT / (module.split(":")[0].replace(".", "/") + ".py")).is_file()
     assert argv[argv.index("--lifespan") + 1] == lifespan
     assert argv[argv.index("--host") + 1] == "0.0.0.0"  # noqa: S104
+    if name == "web":
+        # uploads read their bodies straight from the socket only under this protocol
+        assert argv[argv.index("--http") + 1] == "console.http_protocol:BodySocketProtocol"
 
 
 def test_worker_reserves_one_nvidia_gpu(services: dict[str, dict[str, Any]]) -> None:

@@ -58,6 +58,8 @@ class Command(BaseCommand):
                 "-m",
                 "uvicorn",
                 "console.asgi:application",
+                "--http",
+                "console.http_protocol:BodySocketProtocol",
                 "--host",
                 host,
                 "--port",

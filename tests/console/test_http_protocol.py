@@ -1,0 +1,156 @@
+"""The web server's HTTP protocol lends a request's socket to the app, under a real uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import select
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from console.http_protocol import EXTENSION, BodySocketProtocol
+
+
+def _read_exact(fd: int, count: int) -> bytes:
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    parts, got = [], 0
+    while got < count:
+        try:
+            part = os.read(fd, count - got)
+        except BlockingIOError:
+            poller.poll(5000)
+            continue
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
+
+
+async def _reply(send: Any, payload: dict[str, Any]) -> None:
+    body = json.dumps(payload).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """`/take` reads its body from the socket, `/half` reads half of it that way, and
+    `/receive` reads it through ASGI; each answers with what it read."""
+    body_socket = scope.get("extensions", {}).get(EXTENSION)
+    loop = asyncio.get_running_loop()
+    if scope["path"] in ("/take", "/half"):
+        held, fd, remaining = body_socket.take()
+        wanted = remaining if scope["path"] == "/take" else remaining // 2
+        body = held + await loop.run_in_executor(None, _read_exact, fd, wanted)
+        body_socket.give_back(complete=len(body) == body_socket.content_length)
+    else:
+        parts, more = [], True
+        while more:
+            message = await receive()
+            parts.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(parts)
+    await _reply(send, {"length": len(body), "sha256": hashlib.sha256(body).hexdigest(),
+                        "offered": body_socket is not None})  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def port() -> Iterator[int]:
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, http=BodySocketProtocol,
+                            lifespan="off", log_level="warning")  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield server.servers[0].sockets[0].getsockname()[1]
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _request(path: str, body: bytes, extra: str = "") -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: test\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
+    ).encode() + body
+
+
+def _response(raw: socket.socket, pending: bytearray) -> tuple[dict[str, str], dict[str, Any]]:
+    """One response read off a raw connection; bytes past it stay in `pending`."""
+    while b"\r\n\r\n" not in pending:
+        pending += raw.recv(65536)
+    head, _, rest = bytes(pending).partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+    length = int(headers["content-length"])
+    while len(rest) < length:
+        rest += raw.recv(65536)
+    pending[:] = rest[length:]
+    return headers, json.loads(rest[:length])
+
+
+def test_a_taken_body_leaves_the_connection_ready_for_the_next_request(port: int) -> None:
+    # given a 3 MiB body whose first bytes arrive with the headers and the rest later, and a
+    # second request right behind it on the same connection
+    body = os.urandom(3 << 20)
+    first = _request("/take", body)
+    cut = first.index(b"\r\n\r\n") + 4 + 1000
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        raw.sendall(first[:cut])
+        time.sleep(0.2)
+        raw.sendall(first[cut:] + _request("/receive", b"next"))
+
+        # then the app read the whole body from the socket
+        pending = bytearray()
+        headers, answer = _response(raw, pending)
+        assert answer == {"length": len(body), "sha256": hashlib.sha256(body).hexdigest(),
+                          "offered": True}  # fmt: skip
+        assert headers.get("connection") != "close"
+
+        # and the request behind it was parsed from its first byte
+        _, second = _response(raw, pending)
+        assert second["length"] == 4
+        assert second["sha256"] == hashlib.sha256(b"next").hexdigest()
+
+
+def test_a_body_left_half_read_closes_the_connection(port: int) -> None:
+    body = os.urandom(1 << 20)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        sender = threading.Thread(target=raw.sendall, args=(_request("/half", body),))
+        sender.start()
+        pending = bytearray()
+        headers, answer = _response(raw, pending)
+        assert 0 < answer["length"] < len(body)
+        # the unread rest must not be taken for a request: the server hangs up instead
+        assert headers["connection"] == "close"
+        raw.settimeout(5)
+        try:
+            while raw.recv(65536):
+                pass
+        except ConnectionResetError:
+            pass
+        sender.join(timeout=10)
+
+
+def test_apps_that_ignore_the_socket_read_the_body_as_usual(port: int) -> None:
+    body = os.urandom((1 << 20) + 7)
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        posted = client.post("/receive", content=body).json()
+        assert posted == {"length": len(body), "sha256": hashlib.sha256(body).hexdigest(),
+                          "offered": True}  # fmt: skip
+
+        # a request without a body, or with a chunked one, is not offered the socket
+        assert client.get("/receive").json()["offered"] is False
+        chunked = client.post("/receive", content=iter([b"ab", b"cd"])).json()
+        assert (chunked["length"], chunked["offered"]) == (4, False)
