@@ -118,7 +118,39 @@ def _console(workdir: Path) -> tuple[subprocess.Popen[bytes], str, str]:
                 break
         except httpx.HTTPError:
             time.sleep(0.2)
+    _wait_settled(proc.pid, f"http://127.0.0.1:{predictor_port}")
     return proc, url, token
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _wait_settled(root: int, predictor: str, timeout: float = 120) -> None:
+    """Until the predictor answers and every console process is idle: web answers first,
+    while the worker and the predictor are still importing Keras and torch on the same two
+    cores, and that start-up must not be timed as the upload's or the profile's."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{predictor}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    while time.monotonic() < deadline:
+        pids = _descendants(root)
+        before = _cpu_seconds(pids)
+        time.sleep(1.0)
+        if _cpu_seconds(pids) - before < 0.05:
+            return
+    raise RuntimeError("the console did not settle")
 
 
 def _web_pid(root: int) -> int:

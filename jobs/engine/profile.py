@@ -68,7 +68,7 @@ from jobs.engine.profile_checks import (
     warnings_for,
 )
 from jobs.engine.profile_columns import ColumnStats, detect_datetime_mode, mix64
-from jobs.engine.profile_stream import Progress, coalesced, prefetched
+from jobs.engine.profile_stream import Progress, coalesced, prefetched, retained_memory
 
 SAMPLE_ROWS = 50_000
 # Rows buffered before deciding which string columns hold dates.
@@ -431,6 +431,7 @@ def profile_batches(
     profiler = _Profiler(overrides or {}, target)
     meter = Progress(progress, total_bytes)
     with contextlib.ExitStack() as stack:
+        stack.enter_context(retained_memory())
         if threads > 1:
             profiler.pool = stack.enter_context(ThreadPoolExecutor(threads, "profile-column"))
         joined = coalesced(batches, min_batch_rows)
