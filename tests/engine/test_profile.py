@@ -115,6 +115,26 @@ def test_numbers_have_exact_moments_and_a_histogram_of_every_row(rng: np.random.
     assert sum(x["histogram"]["counts"]) == len(present)  # small table: the sample is every row
 
 
+def test_moments_of_integers_and_of_floats_holding_nan(rng: np.random.Generator) -> None:
+    # integers far from zero (where a running sum of squares loses the variance), with nulls
+    ints = rng.integers(10**12, 10**12 + 1000, 700)
+    mask = rng.random(700) < 0.1
+    # a Parquet column can hold NaN beside nulls: NaN is left out of the extremes
+    floats = rng.normal(0, 1, 700)
+    floats[[3, 300]] = np.nan
+    table = pa.table({"n": pa.array(ints, mask=mask), "f": pa.array(floats, from_pandas=False)})
+    profile = profile_of(table, batch_rows=100)
+
+    n = column(profile, "n")
+    present = ints[~mask]
+    assert (n["min"], n["max"]) == (present.min(), present.max())
+    assert n["mean"] == pytest.approx(present.mean(), rel=1e-12)
+    assert n["std"] == pytest.approx(present.std(ddof=1), rel=1e-6)
+    f = column(profile, "f")
+    finite = floats[~np.isnan(floats)]
+    assert (f["min"], f["max"]) == (finite.min(), finite.max())
+
+
 def test_histograms_cover_the_sampled_rows(
     rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
