@@ -18,6 +18,7 @@ import ctypes
 import ctypes.util
 import os
 import select
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,8 +31,12 @@ IN_FLIGHT = 4
 # A client silent this long has gone; what it sent is kept, to resume from.
 STALL_SECONDS = 120.0
 _WRITERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="upload-writer")
-# Each upload that reads its socket itself holds one of these threads while its bytes come.
-_RECEIVERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="upload-receiver")
+# Each upload that reads its socket itself holds a receiver thread and (IN_FLIGHT + 1) x
+# BATCH_BYTES of buffers while its bytes come; past RECEIVERS at once, uploads go through
+# receive() instead, so slow clients cannot hold up the others.
+RECEIVERS = 16
+_RECEIVERS = ThreadPoolExecutor(max_workers=RECEIVERS, thread_name_prefix="upload-receiver")
+_receiver_slots = threading.BoundedSemaphore(RECEIVERS)
 _SYNC_FILE_RANGE_WRITE = 2
 try:
     _LIBC: Any = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
@@ -60,6 +65,20 @@ def _staging(path: Path, offset: int, size: int) -> Iterator[_Staged]:
             if staged.stored < size:
                 out.truncate(staged.stored)
             os.fdatasync(out.fileno())
+
+
+async def append(
+    body_socket: Any, receive: Any, path: Path, offset: int, size: int, digest: Any
+) -> tuple[int, bool]:
+    """Store the request body at `offset`, from the lent socket where there is one and a
+    receiver is free, else through `receive()`; return the new offset and whether the body
+    went past the upload's announced size."""
+    if body_socket is not None and _receiver_slots.acquire(blocking=False):
+        try:
+            return await append_from_socket(body_socket, path, offset, size, digest), False
+        finally:
+            _receiver_slots.release()
+    return await append_from_receive(receive, path, offset, size, digest)
 
 
 async def append_from_socket(

@@ -27,7 +27,7 @@ from rest_framework.authtoken.models import Token
 from console.http_protocol import EXTENSION as BODY_SOCKET
 from jobs import selectors, services
 from jobs.models import Upload
-from jobs.upload_pipeline import append_from_receive, append_from_socket
+from jobs.upload_pipeline import append
 
 PATH = re.compile(r"^/api/v1/uploads/(?P<id>[0-9a-f-]{36})/$")
 CONTENT_TYPE = "application/offset+octet-stream"
@@ -128,14 +128,14 @@ async def stream_patch(scope: dict[str, Any], receive: Any, send: Any, upload_id
     # The hash state of an interrupted request is gone; rebuilding it costs one read of the
     # bytes already stored, and only on resume.
     digest = await sync_to_async(services.file_digest)(path, upload.offset)
-    body_socket = scope.get("extensions", {}).get(BODY_SOCKET)
-    if body_socket is not None:
-        offset = await append_from_socket(body_socket, path, upload.offset, upload.size, digest)
-        overflowed = False
-    else:
-        offset, overflowed = await append_from_receive(
-            receive, path, upload.offset, upload.size, digest
-        )
+    offset, overflowed = await append(
+        scope.get("extensions", {}).get(BODY_SOCKET),
+        receive,
+        path,
+        upload.offset,
+        upload.size,
+        digest,
+    )
     sha256 = digest.hexdigest() if offset == upload.size else ""
     await sync_to_async(services.upload_advance)(upload_id=upload_id, offset=offset, sha256=sha256)
     if overflowed:  # a body without Content-Length that went on past the announced size

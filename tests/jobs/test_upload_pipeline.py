@@ -158,3 +158,26 @@ def test_receive_keeps_what_arrived_before_a_disconnect_or_an_overflow(tmp_path:
     )
     assert (offset, overflowed) == (70, True)
     assert path.read_bytes() == b"a" * 10 + b"b" * 10 + b"c" * 50
+
+
+def test_uploads_past_the_free_receivers_go_through_receive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given every receiver thread busy with another upload
+    monkeypatch.setattr(upload_pipeline, "_receiver_slots", threading.BoundedSemaphore(1))
+    upload_pipeline._receiver_slots.acquire()
+    ours, peer = socket.socketpair()
+    lent = LentSocket(ours, b"", 10)
+    path = _staging(tmp_path)
+
+    # when one more upload comes with a lent socket
+    offset, overflowed = asyncio.run(
+        upload_pipeline.append(lent, _receive([b"0123456789"]), path, 0, 10, hashlib.sha256())
+    )
+
+    # then it is stored through receive(), and the socket was never taken
+    assert (offset, overflowed) == (10, False)
+    assert path.read_bytes() == b"0123456789"
+    assert lent.given_back is None
+    ours.close()
+    peer.close()
