@@ -36,6 +36,11 @@ class BodySocket:
         if self.taken or protocol.cycle is not cycle or cycle.response_complete:
             raise RuntimeError("The body of this request is not the app's to take.")
         self.taken = True
+        if cycle.waiting_for_100_continue and not protocol.transport.is_closing():
+            # A client that sent `Expect: 100-continue` (curl does for large bodies) waits
+            # for this before the body; receive() would have sent it.
+            protocol.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            cycle.waiting_for_100_continue = False
         protocol.flow.pause_reading()
         held = bytes(cycle.body)
         cycle.body = bytearray()
@@ -73,6 +78,8 @@ class BodySocketProtocol(HttpToolsProtocol):
         cycle = self.cycle
         if self.scope.get("type") != "http" or cycle is None or cycle.scope is not self.scope:
             return  # a websocket upgrade, which has no cycle of its own
+        if self.scheme == "https":
+            return  # under TLS the socket holds encrypted records, not the body
         lengths = [v for k, v in self.headers if k == b"content-length"]
         if len(lengths) != 1 or any(k == b"transfer-encoding" for k, _ in self.headers):
             return

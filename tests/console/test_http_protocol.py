@@ -8,6 +8,7 @@ import json
 import os
 import select
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -154,3 +155,77 @@ def test_apps_that_ignore_the_socket_read_the_body_as_usual(port: int) -> None:
         assert client.get("/receive").json()["offered"] is False
         chunked = client.post("/receive", content=iter([b"ab", b"cd"])).json()
         assert (chunked["length"], chunked["offered"]) == (4, False)
+
+
+def test_a_client_expecting_100_continue_is_told_to_send_the_body(port: int) -> None:
+    body = os.urandom(200_000)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        raw.sendall(_request("/take", b"", "Expect: 100-continue\r\n").replace(
+            b"Content-Length: 0", f"Content-Length: {len(body)}".encode()
+        ))  # fmt: skip
+        # the client holds the body back until the server asks for it
+        assert raw.recv(4096).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        raw.sendall(body)
+        _, answer = _response(raw, bytearray())
+        assert answer["sha256"] == hashlib.sha256(body).hexdigest()
+
+
+def test_the_socket_is_not_lent_under_tls(tmp_path: Any) -> None:
+    # Under TLS the socket carries encrypted records: an app reading it would store those.
+    key, cert = _self_signed(tmp_path)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, http=BodySocketProtocol,
+                            lifespan="off", log_level="warning",
+                            ssl_keyfile=str(key), ssl_certfile=str(cert))  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        tls_port = server.servers[0].sockets[0].getsockname()[1]
+        trusted = ssl.create_default_context(cafile=str(cert))
+        with httpx.Client(base_url=f"https://127.0.0.1:{tls_port}", verify=trusted) as client:
+            answer = client.post("/receive", content=b"secret").json()
+        assert (answer["length"], answer["offered"]) == (6, False)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _self_signed(folder: Any) -> tuple[Any, Any]:
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    key_path, cert_path = folder / "key.pem", folder / "cert.pem"
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return key_path, cert_path
