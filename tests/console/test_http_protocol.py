@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -66,19 +67,28 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
                         "offered": body_socket is not None})  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def port() -> Iterator[int]:
+@contextlib.contextmanager
+def serving(**options: Any) -> Iterator[int]:
+    """A real uvicorn with the console's protocol, on a thread; yields its port."""
     config = uvicorn.Config(app, host="127.0.0.1", port=0, http=BodySocketProtocol,
-                            lifespan="off", log_level="warning")  # fmt: skip
+                            lifespan="off", log_level="warning", **options)  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
-    yield server.servers[0].sockets[0].getsockname()[1]
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield server.servers[0].sockets[0].getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def port() -> Iterator[int]:
+    with serving() as bound:
+        yield bound
 
 
 def _request(path: str, body: bytes, extra: str = "") -> bytes:
@@ -173,24 +183,13 @@ def test_a_client_expecting_100_continue_is_told_to_send_the_body(port: int) -> 
 def test_the_socket_is_not_lent_under_tls(tmp_path: Any) -> None:
     # Under TLS the socket carries encrypted records: an app reading it would store those.
     key, cert = _self_signed(tmp_path)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, http=BodySocketProtocol,
-                            lifespan="off", log_level="warning",
-                            ssl_keyfile=str(key), ssl_certfile=str(cert))  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        tls_port = server.servers[0].sockets[0].getsockname()[1]
-        trusted = ssl.create_default_context(cafile=str(cert))
-        with httpx.Client(base_url=f"https://127.0.0.1:{tls_port}", verify=trusted) as client:
-            answer = client.post("/receive", content=b"secret").json()
-        assert (answer["length"], answer["offered"]) == (6, False)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    trusted = ssl.create_default_context(cafile=str(cert))
+    with (
+        serving(ssl_keyfile=str(key), ssl_certfile=str(cert)) as tls_port,
+        httpx.Client(base_url=f"https://127.0.0.1:{tls_port}", verify=trusted) as client,
+    ):
+        answer = client.post("/receive", content=b"secret").json()
+    assert (answer["length"], answer["offered"]) == (6, False)
 
 
 def _self_signed(folder: Any) -> tuple[Any, Any]:
