@@ -138,7 +138,13 @@ def test_a_taken_body_leaves_the_connection_ready_for_the_next_request(port: int
 def test_a_body_left_half_read_closes_the_connection(port: int) -> None:
     body = os.urandom(1 << 20)
     with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-        sender = threading.Thread(target=raw.sendall, args=(_request("/half", body),))
+
+        def send() -> None:
+            # The server hangs up with most of the body unsent, which ends this with a reset.
+            with contextlib.suppress(OSError):
+                raw.sendall(_request("/half", body))
+
+        sender = threading.Thread(target=send)
         sender.start()
         pending = bytearray()
         headers, answer = _response(raw, pending)
