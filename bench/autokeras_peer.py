@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -55,12 +55,14 @@ def main() -> None:
     import numpy as np
     from sklearn import datasets as skd
 
+    from jobs.engine.data import TaskType
     from jobs.engine.search import SearchConfig, _split
 
     frame = getattr(skd, f"load_{name}")(as_frame=True).frame
     frame.columns = [str(c) for c in frame.columns]
     config = SearchConfig(
-        target="target", task_type=task, max_trials=int(trials), max_epochs=int(epochs),
+        target="target", task_type=cast(TaskType, task), max_trials=int(trials),
+        max_epochs=int(epochs),
         seed=int(seed),
     )  # fmt: skip
     train, val, test = _split(frame, config)

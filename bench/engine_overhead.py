@@ -36,6 +36,7 @@ from typing import Any
 
 import httpx
 from websockets.sync.client import connect
+from websockets.typing import Origin
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -171,7 +172,7 @@ def run_console(
     ws_url = f"{str(client.base_url).replace('http', 'ws', 1).rstrip('/')}/ws/jobs/{job_id}/"
     token = client.headers["Authorization"].split()[1]
     origin = str(client.base_url).rstrip("/")
-    with connect(f"{ws_url}?token={token}", origin=origin, open_timeout=30) as ws:  # type: ignore[arg-type]
+    with connect(f"{ws_url}?token={token}", origin=Origin(origin), open_timeout=30) as ws:
         while json.loads(ws.recv(timeout=600))["kind"] != "job_finished":
             pass
     seconds = time.monotonic() - t0
@@ -180,7 +181,7 @@ def run_console(
     assert job["model_version"] is not None
     events = client.get(f"/api/v1/jobs/{job['id']}/events/").json()
     stamp = lambda e: datetime.fromisoformat(e["created_at"])  # noqa: E731
-    first = {}
+    first: dict[str, datetime] = {}
     for e in events:
         key = e["kind"] if e["kind"] != "job_status" else f"status_{e['payload']['status']}"
         first.setdefault(key, stamp(e))
