@@ -197,6 +197,12 @@ def parse_numbers(arr: pa.Array) -> pa.Array:
         return pc.if_else(ok, trimmed, pa.scalar(None, arr.type)).cast(pa.float64())
 
 
+def _min_max(arr: pa.Array) -> tuple[Any, Any]:
+    """Arrow's extremes of an array (None for none), as Python values."""
+    extremes = pc.min_max(arr)
+    return extremes["min"].as_py(), extremes["max"].as_py()
+
+
 class ValueCounts:
     """Exact counts of each value, merged in rounds, abandoned past DISTINCT_CAP values."""
 
@@ -429,8 +435,7 @@ class ColumnStats:
             self.length_sum += int((lengths * counts).sum())
             self.empty += int(counts[lengths == 0].sum())
 
-    def _extremes(self, min_max: pa.StructScalar) -> None:
-        low, high = min_max["min"].as_py(), min_max["max"].as_py()
+    def _extremes(self, low: Any, high: Any) -> None:
         if low is not None:
             self.low = low if self.low is None else min(self.low, low)
             self.high = high if self.high is None else max(self.high, high)
@@ -439,16 +444,15 @@ class ColumnStats:
         values = _fixed_width(arr, np.float64 if self.is_float else np.int64)
         valid = _valid(arr)
         values = values if valid is None else values[valid]
-        if self.is_float and np.isnan(values.min()):
+        low = values.min()
+        if self.is_float and np.isnan(low):
             # Arrow skips NaN in the extremes; only Parquet and JSON can hold one.
-            self._extremes(pc.min_max(arr))
+            self._extremes(*_min_max(arr))
             mean = pc.mean(arr).as_py()
             m2 = pc.variance(arr, ddof=0).as_py() * count
         else:
             # numpy's reductions are several times faster than Arrow's kernels here.
-            low, high = values.min(), values.max()
-            self.low = low.item() if self.low is None else min(self.low, low.item())
-            self.high = high.item() if self.high is None else max(self.high, high.item())
+            self._extremes(low.item(), values.max().item())
             mean = float(values.mean(dtype=np.float64))
             # Not np.dot: BLAS would start threads that spin, taking the parser's cores.
             deviations = values - mean
@@ -466,7 +470,7 @@ class ColumnStats:
     def _datetime(self, arr: pa.Array) -> None:
         # Microseconds since the epoch: comparable, and safe past Python's datetime range.
         arr = arr.view(pa.int64())
-        self._extremes(pc.min_max(arr))
+        self._extremes(*_min_max(arr))
         if not self.sorted:
             return
         values = _fixed_width(pc.drop_null(arr), np.int64)
