@@ -120,13 +120,7 @@ def _console(workdir: Path) -> tuple[subprocess.Popen[bytes], str, str]:
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    _wait_settled(proc.pid, f"http://127.0.0.1:{predictor_port}/healthz")
+    _wait_settled(proc.pid, f"{url}/healthz", f"http://127.0.0.1:{predictor_port}/healthz")
     return proc, url, token
 
 
@@ -141,16 +135,18 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def _wait_settled(root: int, health: str, timeout: float = 120) -> None:
-    """Until `health` answers and every console process is idle. Web answers first, while
-    the worker and the predictor are still importing Keras and torch on the same two cores,
-    and that start-up must not be timed as an upload's or a profile's."""
+def _wait_settled(root: int, *health: str, timeout: float = 120) -> None:
+    """Until each `health` URL answers and every console process is idle. Web answers
+    first, while the worker and the predictor are still importing Keras and torch on the
+    same two cores, and that start-up must not be timed as an upload's or a profile's."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(health, timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
+    for address in health:
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(address, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
             time.sleep(0.2)
     while time.monotonic() < deadline:
         pids = _descendants(root)

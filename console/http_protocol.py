@@ -57,7 +57,6 @@ class BodySocket:
             # The parser still expects the body it never saw: a fresh one starts at the next
             # request, as the old one would have.
             self._protocol.parser = httptools.HttpRequestParser(self._protocol)
-            self._protocol.body_socket = None
         else:
             cycle.keep_alive = False
 
