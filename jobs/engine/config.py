@@ -32,20 +32,29 @@ def default_tuner(task_type: str, dataset_kind: str = "tabular") -> str:
     return DEFAULT_TUNERS.get(key, "random")
 
 
+# Time is a job's budget: the search decides how many trials and epochs fit in it. Presets for
+# the UI and the API; the default is what a job gets when it names no budget at all.
+BUDGET_PRESETS: dict[str, int] = {"quick": 60, "standard": 180, "thorough": 600}
+DEFAULT_BUDGET_SECONDS = BUDGET_PRESETS["standard"]
+# Trials and epochs are caps, not the budget: a trial's epochs end when early stopping says so.
+MAX_TRIALS_CAP = 200
+MAX_EPOCHS_CAP = 300
+
+
 @dataclass(frozen=True)
 class SearchConfig:
     target: str
     task_type: TaskType
-    max_trials: int = 5
-    max_epochs: int = 10
+    max_trials: int = MAX_TRIALS_CAP
+    max_epochs: int = MAX_EPOCHS_CAP
     seed: int = 0
     batch_size: int = 32
     test_fraction: float = 0.2
     validation_fraction: float = 0.2
     tuner: str = "random"
-    # A hard wall-clock limit: the running trial stops at its next epoch boundary, no new
-    # trial starts, and the best model so far is kept.
-    max_seconds: float | None = None
+    # The wall-clock budget of the whole search (None: unlimited, trials and epochs cap it):
+    # the running trial stops at its next batch, no new trial starts, the best so far is kept.
+    max_seconds: float | None = DEFAULT_BUDGET_SECONDS
     # None: on when the rarest class has under 20% of the training rows.
     class_weights: bool | None = None
     # Average up to this many best trials' models when that beats the best alone (1: never).
