@@ -35,6 +35,16 @@ class RecordError(ValueError):
         self.instance = instance
 
 
+# Quantile edges kept per numeric column: the quantile transform interpolates between them
+# and the piecewise-linear encoding uses every other one as a bin edge.
+N_QUANTILES = 32
+# Above this many categories a column is embedded even when the search asks for one-hot, and
+# categories seen once in training fall into the unknown bucket.
+WIDE_CATEGORICAL = 64
+NUMERIC_ENCODINGS = ("quantile", "standard", "ple")
+CATEGORICAL_ENCODINGS = ("embedding", "onehot")
+
+
 @dataclass(frozen=True)
 class ColumnSpec:
     name: str
@@ -42,6 +52,10 @@ class ColumnSpec:
     mean: float = 0.0
     std: float = 1.0
     vocabulary: tuple[str, ...] = ()
+    # Numeric columns: N_QUANTILES + 1 edges of the training values, and whether training
+    # had missing values (then the encoder adds a 0/1 indicator column).
+    quantiles: tuple[float, ...] = ()
+    missing: bool = False
 
     def to_config(self) -> dict[str, Any]:
         return {
@@ -50,52 +64,218 @@ class ColumnSpec:
             "mean": self.mean,
             "std": self.std,
             "vocabulary": list(self.vocabulary),
+            "quantiles": list(self.quantiles),
+            "missing": self.missing,
         }
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ColumnSpec:
+        # Files saved before quantiles and missing indicators existed have neither key.
         return cls(
             name=config["name"],
             type=config["type"],
             mean=float(config["mean"]),
             std=float(config["std"]),
             vocabulary=tuple(config["vocabulary"]),
+            quantiles=tuple(float(q) for q in config.get("quantiles", ())),
+            missing=bool(config.get("missing", False)),
         )
+
+    @property
+    def median(self) -> float:
+        return self.quantiles[len(self.quantiles) // 2] if self.quantiles else self.mean
+
+
+def embedding_size(cardinality: int) -> int:
+    """fast.ai's rule of thumb, capped: wide enough to separate, small enough to learn."""
+    return int(min(32, max(2, round(1.6 * cardinality**0.56))))
 
 
 @keras.saving.register_keras_serializable(package="automl")
 class TabularEncoder(keras.layers.Layer):
-    """Imputes and normalises numeric columns and one-hot encodes categorical indices."""
+    """Turns a row of raw values into the network's features, with every statistic inside.
 
-    def __init__(self, columns: Sequence[Mapping[str, Any]], **kwargs: Any) -> None:
+    Numeric columns: missing values take the training median (mean for "standard") and get an
+    indicator when training had any; then "standard" scales by mean and deviation, "quantile"
+    maps through the training quantiles to a normal shape (robust to skew and outliers), and
+    "ple" is the piecewise-linear encoding of Gorishniy et al. (2022), one value in [0, 1]
+    per quantile bin. Booleans are always 0/1 centred. Categorical indices are one-hot or
+    embedded (index 0 is the unknown bucket); wide columns are always embedded.
+    """
+
+    def __init__(
+        self,
+        columns: Sequence[Mapping[str, Any]],
+        numeric: str = "standard",
+        categorical: str = "onehot",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.columns = [ColumnSpec.from_config(c) for c in columns]
+        self.numeric = numeric
+        self.categorical = categorical
         self._numeric = [i for i, c in enumerate(self.columns) if c.type != "categorical"]
         self._categorical = [i for i, c in enumerate(self.columns) if c.type == "categorical"]
-        self._mean = np.array([self.columns[i].mean for i in self._numeric], dtype="float32")
-        self._std = np.array([self.columns[i].std for i in self._numeric], dtype="float32")
+        numeric_specs = [self.columns[i] for i in self._numeric]
+        self._mean = np.array([c.mean for c in numeric_specs], dtype="float32")
+        self._std = np.array([c.std for c in numeric_specs], dtype="float32")
+        # Transformed columns need quantiles; booleans and old files stay "standard".
+        self._shaped = [
+            j
+            for j, c in enumerate(numeric_specs)
+            if numeric != "standard" and c.type == "numeric" and len(c.quantiles) > 1
+        ]
+        self._plain = [j for j in range(len(numeric_specs)) if j not in self._shaped]
+        self._fill = np.array(
+            [c.median if j in self._shaped else c.mean for j, c in enumerate(numeric_specs)],
+            dtype="float32",
+        )
+        edges = np.array([numeric_specs[j].quantiles for j in self._shaped], dtype="float32")
+        if numeric == "ple" and len(self._shaped):
+            edges = edges[:, ::2]
+        self._low = edges[:, :-1] if len(self._shaped) else np.zeros((0, 1), "float32")
+        self._width = (
+            np.maximum(edges[:, 1:] - edges[:, :-1], 1e-9)
+            if len(self._shaped)
+            else np.ones((0, 1), "float32")
+        )
+        self._indicated = [j for j, c in enumerate(numeric_specs) if c.missing]
+        self._embedded = [
+            i
+            for i in self._categorical
+            if categorical == "embedding" or len(self.columns[i].vocabulary) > WIDE_CATEGORICAL
+        ]
+        self.embeddings = [
+            keras.layers.Embedding(
+                len(self.columns[i].vocabulary) + 1,
+                embedding_size(len(self.columns[i].vocabulary) + 1),
+                name=f"embed_{k}",
+            )
+            for k, i in enumerate(self._embedded)
+        ]
+
+    def build(self, input_shape: Any) -> None:
+        # Built here rather than on first call, so a loaded file finds their weights.
+        for layer in self.embeddings:
+            layer.build((None,))
+        self.built = True
+
+    def _shape_numeric(self, values: Any) -> list[Any]:
+        parts = []
+        if self._plain:
+            plain = ops.take(values, self._plain, axis=1)
+            mean = ops.convert_to_tensor(self._mean[self._plain])
+            std = ops.convert_to_tensor(self._std[self._plain])
+            parts.append(ops.clip((plain - mean) / std, -10.0, 10.0))
+        if self._shaped:
+            shaped = ops.expand_dims(ops.take(values, self._shaped, axis=1), -1)
+            bins = ops.clip(
+                (shaped - ops.convert_to_tensor(self._low)) / ops.convert_to_tensor(self._width),
+                0.0,
+                1.0,
+            )
+            if self.numeric == "ple":
+                parts.append(ops.reshape(bins, (-1, int(np.prod(self._low.shape)))))
+            else:
+                uniform = ops.mean(bins, axis=-1)
+                parts.append(
+                    np.sqrt(2.0) * ops.erfinv(ops.clip(2.0 * uniform - 1.0, -0.999, 0.999))
+                )
+        return parts
 
     def call(self, inputs: Any) -> Any:
         parts = []
         if self._numeric:
             values = ops.take(inputs, self._numeric, axis=1)
-            mean = ops.convert_to_tensor(self._mean)
-            values = ops.where(ops.isnan(values), mean, values)
-            parts.append((values - mean) / ops.convert_to_tensor(self._std))
+            missing = ops.isnan(values)
+            values = ops.where(missing, ops.convert_to_tensor(self._fill), values)
+            parts.extend(self._shape_numeric(values))
+            if self._indicated:
+                parts.append(ops.cast(ops.take(missing, self._indicated, axis=1), "float32"))
+        embedded = dict(zip(self._embedded, self.embeddings, strict=True))
         for i in self._categorical:
             index = inputs[:, i]
             index = ops.cast(ops.where(ops.isnan(index), 0.0, index), "int32")
-            parts.append(ops.one_hot(index, len(self.columns[i].vocabulary) + 1))
+            if i in embedded:
+                parts.append(embedded[i](index))
+            else:
+                parts.append(ops.one_hot(index, len(self.columns[i].vocabulary) + 1))
         return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
 
     def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
-        width = len(self._numeric) + sum(
-            len(self.columns[i].vocabulary) + 1 for i in self._categorical
-        )
+        width = len(self._plain) + len(self._indicated)
+        width += int(np.prod(self._low.shape)) if self.numeric == "ple" else len(self._shaped)
+        for i in self._categorical:
+            size = len(self.columns[i].vocabulary) + 1
+            width += embedding_size(size) if i in self._embedded else size
         return (input_shape[0], width)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "columns": [c.to_config() for c in self.columns]}
+        return {
+            **super().get_config(),
+            "columns": [c.to_config() for c in self.columns],
+            "numeric": self.numeric,
+            "categorical": self.categorical,
+        }
+
+
+@keras.saving.register_keras_serializable(package="automl")
+class TargetScale(keras.layers.Layer):
+    """Maps the network's standardised output back to the target's own units.
+
+    transform "log": the network learned log1p(target), for skewed positive targets; the file
+    still answers in the target's units.
+    """
+
+    def __init__(self, mean: float, std: float, transform: str = "none", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.mean = float(mean)
+        self.std = float(std)
+        self.transform = transform
+
+    def call(self, inputs: Any) -> Any:
+        value = inputs * self.std + self.mean
+        if self.transform == "log":
+            return ops.expm1(ops.clip(value, -30.0, 30.0))
+        return value
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "mean": self.mean,
+            "std": self.std,
+            "transform": self.transform,
+        }
+
+
+@keras.saving.register_keras_serializable(package="automl")
+class TransformedMSE(keras.losses.Loss):
+    """Squared error in the standardised, transformed space the network learns in.
+
+    The model answers in the target's units (TargetScale); learning in the transformed space
+    keeps the gradients of a skewed target in proportion.
+    """
+
+    def __init__(
+        self, mean: float = 0.0, std: float = 1.0, transform: str = "none", **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.mean, self.std, self.transform = float(mean), float(std), transform
+
+    def _forward(self, y: Any) -> Any:
+        if self.transform == "log":
+            y = ops.log1p(ops.maximum(y, -0.999999))
+        return (y - self.mean) / self.std
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        y_true = ops.reshape(ops.cast(y_true, y_pred.dtype), ops.shape(y_pred))
+        return ops.mean(ops.square(self._forward(y_true) - self._forward(y_pred)), axis=-1)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"mean": self.mean, "std": self.std, "transform": self.transform}
 
 
 @keras.saving.register_keras_serializable(package="automl")
@@ -123,14 +303,30 @@ def fit_column_specs(frame: pd.DataFrame, types: Mapping[str, ColumnType]) -> li
         series = frame[name]
         if kind == "categorical":
             counts = series.dropna().astype(str).value_counts()
+            if len(counts) > WIDE_CATEGORICAL:
+                # A category seen once teaches an embedding nothing but noise.
+                counts = counts[counts >= 2]
             vocabulary = tuple(sorted(counts.index[:MAX_VOCABULARY]))
             specs.append(ColumnSpec(name=name, type=kind, vocabulary=vocabulary))
             continue
         values = _column_to_float(series, kind)
-        finite = values[~np.isnan(values)]
+        finite = values[np.isfinite(values)]
         mean = float(finite.mean()) if len(finite) else 0.0
         std = float(finite.std()) if len(finite) else 1.0
-        specs.append(ColumnSpec(name=name, type=kind, mean=mean, std=std if std > 1e-12 else 1.0))
+        quantiles: tuple[float, ...] = ()
+        if kind == "numeric" and len(finite):
+            grid = np.linspace(0.0, 1.0, N_QUANTILES + 1)
+            quantiles = tuple(float(q) for q in np.quantile(finite.astype("float64"), grid))
+        specs.append(
+            ColumnSpec(
+                name=name,
+                type=kind,
+                mean=mean,
+                std=std if std > 1e-12 else 1.0,
+                quantiles=quantiles,
+                missing=bool(len(finite) < len(values)),
+            )
+        )
     return specs
 
 
@@ -307,18 +503,30 @@ def compiled_head(
     learning_rate: float,
     mean: float = 0.0,
     std: float = 1.0,
+    *,
+    weight_decay: float = 0.0,
+    target_transform: str = "none",
 ) -> keras.Model:
     """The output layer, loss and metrics for classes or a value, on any body; compiled.
 
-    Regression learns a standardised target and the file answers in the user's units;
+    Regression learns a standardised (optionally log1p) target and the file answers in the
+    user's units, with `mse` in those units as a metric to compare transforms by;
     classification answers through ClassLabels, which the saved model carries.
     """
-    optimizer = keras.optimizers.Adam(learning_rate)
+    optimizer = (
+        keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)
+        if weight_decay
+        else keras.optimizers.Adam(learning_rate)
+    )
     if task_type == "regression":
         x = keras.layers.Dense(1)(x)
-        outputs = keras.layers.Rescaling(std, offset=mean, name="target_scale")(x)
+        outputs = TargetScale(mean, std, target_transform, name="target_scale")(x)
         model = keras.Model(inputs, outputs)
-        model.compile(optimizer, loss="mse", metrics=["mae"])
+        model.compile(
+            optimizer,
+            loss=TransformedMSE(mean, std, target_transform),
+            metrics=[keras.metrics.MeanSquaredError(name="mse"), "mae"],
+        )
         return model
     x = keras.layers.Dense(len(labels), activation="softmax")(x)
     model = keras.Model(inputs, ClassLabels(list(labels), name="class_labels")(x))

@@ -27,6 +27,8 @@ from jobs.engine.data import TaskType, infer_column_type
 from jobs.engine.ensemble import choose
 from jobs.engine.evaluation import evaluate, permutation_importance
 from jobs.engine.model import (
+    CATEGORICAL_ENCODINGS,
+    NUMERIC_ENCODINGS,
     TabularEncoder,
     compiled_head,
     encode_frame,
@@ -93,7 +95,13 @@ def _split(
 
 
 class _Guard(keras.callbacks.Callback):
-    """Reports epochs and enforces the time limit and cancellation inside `fit`."""
+    """Reports epochs and enforces the time budget and cancellation inside `fit`.
+
+    Checked between batches (about once a second), not only at epoch ends: one epoch of a
+    slow model on a large set can take minutes. A trial whose first epoch alone would not fit
+    in what is left of the budget is cut short once another trial has finished, so the budget
+    goes to models that can finish.
+    """
 
     # Keras Tuner deep-copies callbacks for every trial; the reporter must stay shared.
     def __init__(self, reporter: Reporter, deadline: float | None) -> None:
@@ -102,18 +110,39 @@ class _Guard(keras.callbacks.Callback):
         self.deadline = deadline
         self.trial_number = 0
         self.stopped = ""
+        self.any_finished = False
+        self.skipped: set[int] = set()
         self._next_cancel_check = 0.0
+        self._epoch = 0
+        self._epoch_started = 0.0
 
     def __deepcopy__(self, memo: dict[int, Any]) -> _Guard:
         return self
 
+    def remaining(self) -> float:
+        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._epoch = epoch
+        self._epoch_started = time.monotonic()
+
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         now = time.monotonic()
-        if now >= self._next_cancel_check:
-            self._next_cancel_check = now + 1.0
-            if self.reporter.cancelled():
-                self.stopped = "cancelled"
+        if now < self._next_cancel_check:
+            return
+        self._next_cancel_check = now + 1.0
+        if self.reporter.cancelled():
+            self.stopped = "cancelled"
+        elif self.deadline is not None and now >= self.deadline:
+            self.stopped = "time_limit"
+        elif self._epoch == 0 and self.any_finished and self.deadline is not None:
+            steps = (self.params or {}).get("steps") or 0
+            estimate = (now - self._epoch_started) / (batch + 1) * steps
+            if estimate > self.deadline - now:
+                self.skipped.add(self.trial_number)
                 self.model.stop_training = True
+        if self.stopped:
+            self.model.stop_training = True
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         values = {k: float(np.asarray(v)) for k, v in (logs or {}).items() if np.isscalar(v)}
@@ -167,6 +196,9 @@ def _tuner_class(name: str) -> type[Any]:
             self._state = state
             # Hyperband sizes its own brackets; max_trials still caps what a job may start.
             self._max_started = max_trials_started
+            portfolio = getattr(self.hypermodel, "portfolio", ())
+            if portfolio and name != "hyperband":
+                self.oracle.populate_space = _with_portfolio(self.oracle, portfolio)
 
         def get_state(self) -> dict[str, Any]:
             return {**super().get_state(), "trial_numbers": self._numbers}
@@ -192,6 +224,7 @@ def _tuner_class(name: str) -> type[Any]:
 
         def on_trial_end(self, trial: Any) -> None:
             super().on_trial_end(trial)
+            self._guard.any_finished = True
             # Freeing between trials keeps memory flat across a long search, and lets the
             # next trial run after one that ran out of memory.
             keras.backend.clear_session()
@@ -214,13 +247,108 @@ def _tuner_class(name: str) -> type[Any]:
     return ReportingTuner
 
 
+def _with_portfolio(oracle: Any, portfolio: Sequence[dict[str, Any]]) -> Any:
+    """The oracle's own choice of values, after the first trials take the portfolio's.
+
+    A random first trial is as likely to be a poor model as a good one; a budget that holds
+    few trials should start from configurations known to do well (each one given as changes
+    to the space's defaults), then explore.
+    """
+    original = oracle.populate_space
+
+    def populate_space(trial_id: str) -> dict[str, Any]:
+        index = len(oracle.trials)
+        if index < len(portfolio):
+            space = oracle.hyperparameters
+            values = {hp.name: hp.default for hp in space.space if space.is_active(hp)}
+            values.update({k: v for k, v in portfolio[index].items() if k in values})
+            return {"status": "RUNNING", "values": values}
+        return dict(original(trial_id))
+
+    return populate_space
+
+
+class SearchSpace(kt.HyperModel):
+    """A hypermodel from a build function, with the batch size searched as well.
+
+    portfolio: the first trials' values, as changes to the defaults (see _with_portfolio).
+    """
+
+    def __init__(
+        self,
+        build: Any,
+        *,
+        batch_sizes: Sequence[int] = (),
+        portfolio: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        super().__init__()
+        self._build = build
+        self.batch_sizes = list(batch_sizes)
+        self.portfolio = list(portfolio)
+
+    def build(self, hp: kt.HyperParameters) -> keras.Model:
+        return self._build(hp)
+
+    def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any) -> Any:
+        if self.batch_sizes:
+            default = self.batch_sizes[len(self.batch_sizes) // 2]
+            kwargs["batch_size"] = hp.Choice("batch_size", self.batch_sizes, default=default)
+        return model.fit(*args, **kwargs)
+
+
+def batch_sizes(n_train: int) -> list[int]:
+    """The three largest powers of two that still give about ten steps an epoch."""
+    fits = [size for size in (16, 32, 64, 128, 256, 512, 1024) if n_train / size >= 10]
+    return (fits or [16])[-3:]
+
+
+def patience(n_train: int) -> int:
+    """Epochs without improvement before a trial stops: small sets have noisy validation
+    losses and cheap epochs, large ones take many steps an epoch."""
+    return int(np.clip(round(40 / np.log10(max(n_train, 10))), 5, 20))
+
+
+# Where the tabular search starts: a wide two-layer MLP on quantile-shaped inputs, a residual
+# network on piecewise-linear encodings, a deeper regularised MLP, a small fast one.
+TABULAR_PORTFOLIO: list[dict[str, Any]] = [
+    {},
+    {"architecture": "resnet", "numeric_encoding": "ple", "units": 128, "dropout": 0.2},
+    {"units": 512, "layers": 3, "dropout": 0.3, "learning_rate": 3e-4, "weight_decay": 1e-4},
+    {"numeric_encoding": "standard", "categorical_encoding": "onehot", "units": 128,
+     "layers": 1, "dropout": 0.0, "learning_rate": 3e-3},
+]  # fmt: skip
+
+
 def tabular_body(hp: kt.HyperParameters, encoder_config: list[dict[str, Any]]) -> tuple[Any, Any]:
-    """The tabular input and its MLP: shared by every head that reads a table."""
+    """The tabular input and its network: shared by every head that reads a table."""
     inputs = keras.Input(shape=(len(encoder_config),), name="features")
-    x = TabularEncoder(encoder_config, name="tabular_encoder")(inputs)
-    for i in range(hp.Int("layers", 1, 3)):
-        x = keras.layers.Dense(hp.Choice(f"units_{i}", [16, 32, 64, 128]), "relu")(x)
-        x = keras.layers.Dropout(hp.Float(f"dropout_{i}", 0.0, 0.4, step=0.1))(x)
+    has_categorical = any(c["type"] == "categorical" for c in encoder_config)
+    encoder = TabularEncoder(
+        encoder_config,
+        numeric=hp.Choice("numeric_encoding", list(NUMERIC_ENCODINGS)),
+        categorical=hp.Choice("categorical_encoding", list(CATEGORICAL_ENCODINGS))
+        if has_categorical
+        else "onehot",
+        name="tabular_encoder",
+    )
+    x = encoder(inputs)
+    units = hp.Choice("units", [64, 128, 256, 512], default=256)
+    layers = hp.Int("layers", 1, 4, default=2)
+    dropout = hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.1)
+    if hp.Choice("architecture", ["mlp", "resnet"]) == "resnet":
+        # Gorishniy et al. (2021)'s ResNet for tables: normalised residual blocks.
+        x = keras.layers.Dense(units)(x)
+        for _ in range(layers):
+            h = keras.layers.BatchNormalization()(x)
+            h = keras.layers.Dense(units * 2, "relu")(h)
+            h = keras.layers.Dropout(dropout)(h)
+            h = keras.layers.Dense(units)(h)
+            x = keras.layers.Add()([x, keras.layers.Dropout(dropout)(h)])
+        x = keras.layers.ReLU()(keras.layers.BatchNormalization()(x))
+        return inputs, x
+    for _ in range(layers):
+        x = keras.layers.Dense(units, "relu")(x)
+        x = keras.layers.Dropout(dropout)(x)
     return inputs, x
 
 
@@ -228,15 +356,54 @@ def _hypermodel(
     encoder_config: list[dict[str, Any]],
     task_type: TaskType,
     labels: list[str],
-    target_mean: float,
-    target_std: float,
-) -> Any:
+    target: TargetStats,
+    n_train: int,
+) -> SearchSpace:
     def build(hp: kt.HyperParameters) -> keras.Model:
         inputs, x = tabular_body(hp, encoder_config)
-        learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log")
-        return compiled_head(inputs, x, task_type, labels, learning_rate, target_mean, target_std)
+        learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3)
+        weight_decay = hp.Choice("weight_decay", [0.0, 1e-5, 1e-4, 1e-3], default=1e-5)
+        transform = "none"
+        if target.skewed:
+            transform = hp.Choice("target_transform", ["log", "none"])
+        mean, std = target.stats(transform)
+        return compiled_head(
+            inputs,
+            x,
+            task_type,
+            labels,
+            learning_rate,
+            mean,
+            std,
+            weight_decay=weight_decay,
+            target_transform=transform,
+        )
 
-    return build
+    return SearchSpace(build, batch_sizes=batch_sizes(n_train), portfolio=TABULAR_PORTFOLIO)
+
+
+@dataclass(frozen=True)
+class TargetStats:
+    """A regression target's training statistics, plain and on a log scale."""
+
+    mean: float = 0.0
+    std: float = 1.0
+    log_mean: float = 0.0
+    log_std: float = 1.0
+    skewed: bool = False
+
+    @classmethod
+    def of(cls, y_train: np.ndarray) -> TargetStats:
+        y = y_train.astype("float64")
+        mean, std = float(y.mean()), float(y.std() or 1.0)
+        if len(y) < 3 or y.min() < 0:
+            return cls(mean, std)
+        skew = float(np.mean(((y - mean) / std) ** 3))
+        logged = np.log1p(y)
+        return cls(mean, std, float(logged.mean()), float(logged.std() or 1.0), skew > 1.0)
+
+    def stats(self, transform: str) -> tuple[float, float]:
+        return (self.log_mean, self.log_std) if transform == "log" else (self.mean, self.std)
 
 
 def run_search(
@@ -266,11 +433,10 @@ def run_search(
     encoder_config = [s.to_config() for s in specs]
 
     labels: list[str] = []
-    target_mean, target_std = 0.0, 1.0
+    target = TargetStats()
     if config.task_type == "regression":
         y_all = frame[config.target].to_numpy(dtype="float32")
-        y_train = train[config.target].to_numpy(dtype="float32")
-        target_mean, target_std = float(y_train.mean()), float(y_train.std() or 1.0)
+        target = TargetStats.of(train[config.target].to_numpy(dtype="float64"))
     else:
         labels = sorted({str(v) for v in frame[config.target]})
         index = {label: i for i, label in enumerate(labels)}
@@ -283,7 +449,7 @@ def run_search(
     weights = _class_weights(config, targets(train), len(labels))
     searched = tune(
         config,
-        _hypermodel(encoder_config, config.task_type, labels, target_mean, target_std),
+        _hypermodel(encoder_config, config.task_type, labels, target, len(train)),
         (x_train, targets(train)),
         (x_val, targets(val)),
         workdir=workdir,
@@ -291,6 +457,7 @@ def run_search(
         started=started,
         class_weight=weights,
         keep=config.ensemble_size,
+        objective="val_mse" if config.task_type == "regression" else "val_loss",
     )
     model, report = choose(config.task_type, searched.models(), x_val, targets(val), labels)
     outputs = keras.ops.convert_to_numpy(model.predict(x_test, verbose=0))
@@ -309,7 +476,13 @@ def run_search(
 
 
 def make_tuner(
-    config: SearchConfig, hypermodel: Any, *, workdir: Path, reporter: Reporter, guard: _Guard
+    config: SearchConfig,
+    hypermodel: Any,
+    *,
+    workdir: Path,
+    reporter: Reporter,
+    guard: _Guard,
+    objective: str = "val_loss",
 ) -> Any:
     """The configured Keras Tuner, reporting trials and epochs, for any hypermodel.
 
@@ -319,7 +492,7 @@ def make_tuner(
     state = checkpoint.state_of(reporter)
     common: dict[str, Any] = {
         "hypermodel": hypermodel,
-        "objective": "val_loss",
+        "objective": kt.Objective(objective, "min"),
         "seed": config.seed,
         "directory": str(workdir),
         "project_name": "search",
@@ -349,6 +522,11 @@ def make_tuner(
     return tuner_class(**common)
 
 
+# What a search leaves of its budget for what follows it: choosing an ensemble, scoring on
+# the test split, permutation importance and saving.
+FINISH_SHARE = 0.1
+
+
 def tune(
     config: SearchConfig,
     hypermodel: Any,
@@ -360,24 +538,41 @@ def tune(
     started: float,
     class_weight: dict[int, float] | None = None,
     keep: int = 1,
+    objective: str = "val_loss",
 ) -> Searched:
-    """Search within the job's time limit; keep the best `keep` completed trials (best first).
+    """Search within the job's time budget; keep the best `keep` completed trials (best first).
 
+    Each trial trains until its validation loss stops improving (patience scaled to the
+    data), with the learning rate cut on plateaus; the tuner keeps its best epoch's weights.
     SearchStopped when no trial completed: cancelled early, or every trial failed.
     """
-    deadline = None if config.max_seconds is None else started + config.max_seconds
+    deadline = None
+    if config.max_seconds is not None:
+        deadline = started + config.max_seconds * (1 - FINISH_SHARE)
     guard = _Guard(reporter, deadline)
-    tuner = make_tuner(config, hypermodel, workdir=workdir, reporter=reporter, guard=guard)
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=5)
+    tuner = make_tuner(
+        config, hypermodel, workdir=workdir, reporter=reporter, guard=guard, objective=objective
+    )
+    wait = patience(len(train[1]))
+    callbacks = [
+        guard,
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=wait),
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=0.3, patience=max(2, wait // 3), min_lr=1e-6
+        ),
+    ]
+    fit_kwargs: dict[str, Any] = {}
+    if not getattr(hypermodel, "batch_sizes", None):
+        fit_kwargs["batch_size"] = config.batch_size
     with contextlib.suppress(_Stop):
         tuner.search(
             *train,
             validation_data=validation,
             epochs=config.max_epochs,
-            batch_size=config.batch_size,
-            callbacks=[guard, stop],
+            callbacks=callbacks,
             class_weight=class_weight,
             verbose=0,
+            **fit_kwargs,
         )
     completed = [t for t in tuner.oracle.trials.values() if t.score is not None]
     if not completed:
@@ -433,14 +628,21 @@ class Searched:
         )
 
 
+RARE_CLASS_SHARE = 0.05
+
+
 def _class_weights(
     config: SearchConfig, y_train: np.ndarray, n_classes: int
 ) -> dict[int, float] | None:
-    """Balanced class weights, on by default when the rarest class is under 20% of rows."""
+    """Balanced class weights, on by default only when the rarest class is under 5% of rows.
+
+    Weights trade accuracy and calibrated probabilities for recall on the rare class: worth it
+    by default only where a plain model would learn to never predict that class.
+    """
     if config.task_type == "regression" or config.class_weights is False:
         return None
     counts = np.bincount(y_train.astype(int), minlength=n_classes)
-    if config.class_weights is None and counts.min() / counts.sum() >= 0.2:
+    if config.class_weights is None and counts.min() / counts.sum() >= RARE_CLASS_SHARE:
         return None
     return {i: float(counts.sum() / (n_classes * max(c, 1))) for i, c in enumerate(counts)}
 
