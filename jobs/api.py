@@ -26,6 +26,7 @@ from jobs.serializers import (
     DatasetListSerializer,
     DatasetSerializer,
     DatasetUploadSerializer,
+    JobCancelSerializer,
     JobCreateSerializer,
     JobSerializer,
     UploadCreateSerializer,
@@ -262,10 +263,12 @@ class JobViewSet(
                 dataset=dataset,
                 target=data["target"],
                 task_type=data.get("task_type") or None,
-                max_trials=data["max_trials"],
-                max_epochs=data["max_epochs"],
-                tuner=data.get("tuner") or None,
+                budget=data.get("budget") or None,
                 max_seconds=data.get("max_seconds"),
+                max_trials=data.get("max_trials"),
+                max_epochs=data.get("max_epochs"),
+                seed=data.get("seed"),
+                tuner=data.get("tuner") or None,
                 queue=data["queue"],
                 horizon=data.get("horizon"),
                 lookback=data.get("lookback"),
@@ -280,8 +283,10 @@ class JobViewSet(
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         job = get_object_or_404(self.get_queryset(), pk=pk)
+        form = JobCancelSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
         try:
-            job = services.job_cancel(job=job)
+            job = services.job_cancel(job=job, keep_best=form.validated_data["keep_best"])
         except services.ConflictError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import secrets
 import tempfile
 from functools import partial
 from pathlib import Path
@@ -16,8 +17,14 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from jobs import selectors
-from jobs.engine.checks import TaskRequest, check_task
-from jobs.engine.config import default_tuner
+from jobs.engine.checks import OptionError, TaskRequest, check_task
+from jobs.engine.config import (
+    BUDGET_PRESETS,
+    DEFAULT_BUDGET_SECONDS,
+    MAX_EPOCHS_CAP,
+    MAX_TRIALS_CAP,
+    default_tuner,
+)
 from jobs.engine.data import DataError, TaskType
 from jobs.engine.images import check_image_target
 from jobs.models import Dataset, TrainingJob, Trial
@@ -34,18 +41,25 @@ def job_create(
     dataset: Dataset,
     target: str,
     task_type: TaskType | None = None,
-    max_trials: int = 5,
-    max_epochs: int = 10,
-    tuner: str | None = None,
+    budget: str | None = None,
     max_seconds: int | None = None,
+    max_trials: int | None = None,
+    max_epochs: int | None = None,
+    seed: int | None = None,
+    tuner: str | None = None,
     queue: str = TrainingJob.Queue.CPU,
     horizon: int | None = None,
     lookback: int | None = None,
     label_delimiter: str | None = None,
 ) -> TrainingJob:
-    """Check the target against the data, record the job, and queue it once committed."""
+    """Check the target against the data, record the job, and queue it once committed.
+
+    The time budget is a preset name or seconds (neither: the standard preset); trials and
+    epochs are optional caps within it. The seed is drawn at random unless given.
+    """
     if dataset.status != Dataset.Status.READY:
         raise DataError(f"Dataset '{dataset.name}' is not ready.")
+    budget, max_seconds = _budget(budget, max_seconds)
     task_options: dict[str, Any] = {}
     if dataset.kind == Dataset.Kind.IMAGE:
         # The archive implies the target: "label" for classes, "value" for numbers.
@@ -74,15 +88,37 @@ def job_create(
             task_type=chosen,
             max_trials=max_trials,
             max_epochs=max_epochs,
+            seed=secrets.randbelow(TrainingJob.SEED_MAX + 1) if seed is None else seed,
             # None: the benchmarked default for this task on this kind of data.
             tuner=tuner or default_tuner(chosen, dataset.kind),
             max_seconds=max_seconds,
+            budget=budget,
             queue=queue,
             task_options=task_options,
         )
         event_record(subject=job, kind="job_status", payload={"status": job.status})
         transaction.on_commit(partial(_job_enqueue, job))
     return job
+
+
+def _budget(budget: str | None, max_seconds: int | None) -> tuple[str, int]:
+    """The preset's name ("" when seconds were given) and the seconds the search may take."""
+    if budget and max_seconds is not None:
+        raise OptionError(
+            f"Give either 'budget' (a preset: {', '.join(BUDGET_PRESETS)}) or 'max_seconds', "
+            "not both.",
+            field="budget",
+        )
+    if max_seconds is not None:
+        return "", max_seconds
+    if budget and budget not in BUDGET_PRESETS:
+        raise OptionError(
+            f"'{budget}' is not a budget; choose {', '.join(BUDGET_PRESETS)} or give "
+            "'max_seconds'.",
+            field="budget",
+        )
+    name = budget or next(n for n, s in BUDGET_PRESETS.items() if s == DEFAULT_BUDGET_SECONDS)
+    return name, BUDGET_PRESETS[name]
 
 
 def _job_enqueue(job: TrainingJob) -> None:
@@ -92,11 +128,19 @@ def _job_enqueue(job: TrainingJob) -> None:
     tasks.run_training_job.apply_async(args=[job.pk], queue=job.queue)
 
 
-def job_cancel(*, job: TrainingJob) -> TrainingJob:
-    """Cancel a job: a queued one at once, a running one at its next batch boundary."""
+def job_cancel(*, job: TrainingJob, keep_best: bool = False) -> TrainingJob:
+    """Cancel a job: a queued one at once, a running one at its next batch boundary.
+
+    keep_best: the running search stops as when its time budget runs out, and its best
+    finished trial is registered (the job SUCCEEDS, `stopped` "stopped_by_user"). A queued
+    job has no trial to keep: it is cancelled either way.
+    """
     with transaction.atomic():
         if TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.QUEUED).update(
-            status=TrainingJob.Status.CANCELLED, cancel_requested=True, finished_at=timezone.now()
+            status=TrainingJob.Status.CANCELLED,
+            cancel_requested=True,
+            keep_best=keep_best,
+            finished_at=timezone.now(),
         ):
             job.refresh_from_db()
             payload = {"status": job.status}
@@ -105,15 +149,20 @@ def job_cancel(*, job: TrainingJob) -> TrainingJob:
             # A job requeued after losing its worker may have a saved search.
             tuner_state_delete(job=job)
             return job
+        # A plain cancel after a keep-best one does not take the keeping back: the worker may
+        # already be registering the model.
+        changes: dict[str, Any] = {"cancel_requested": True}
+        if keep_best:
+            changes["keep_best"] = True
         if not TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.RUNNING).update(
-            cancel_requested=True
+            **changes
         ):
             job.refresh_from_db()
             raise ConflictError(
                 f"Job {job.pk} is {job.status}; only a queued or running job can be cancelled."
             )
         job.refresh_from_db()
-        event_record(subject=job, kind="cancel_requested", payload={})
+        event_record(subject=job, kind="cancel_requested", payload={"keep_best": job.keep_best})
     return job
 
 
@@ -294,8 +343,9 @@ def job_run(*, job: TrainingJob) -> TrainingJob:
         config = SearchConfig(
             target=job.target,
             task_type=job.task_type,  # type: ignore[arg-type]
-            max_trials=job.max_trials,
-            max_epochs=job.max_epochs,
+            # No cap on the row: the engine's, so the budget decides.
+            max_trials=MAX_TRIALS_CAP if job.max_trials is None else job.max_trials,
+            max_epochs=MAX_EPOCHS_CAP if job.max_epochs is None else job.max_epochs,
             seed=job.seed,
             tuner=job.tuner,
             max_seconds=job.max_seconds,
@@ -319,7 +369,10 @@ def job_run(*, job: TrainingJob) -> TrainingJob:
                 else None
             )
             if result.stopped == "cancelled":
-                return _job_finish(job=job, status=TrainingJob.Status.CANCELLED)
+                # The engine sees any cancel as a stop; whether to keep its best is the job's.
+                if not _keep_best(job):
+                    return _job_finish(job=job, status=TrainingJob.Status.CANCELLED)
+                job.stopped = "stopped_by_user"
             model_path = Path(workdir) / "model.keras"
             result.model.save(model_path)
             with transaction.atomic():
@@ -339,8 +392,15 @@ def job_run(*, job: TrainingJob) -> TrainingJob:
                 )
     except SearchStopped as exc:
         cancelled = TrainingJob.objects.filter(pk=job.pk, cancel_requested=True).exists()
-        status = TrainingJob.Status.CANCELLED if cancelled else TrainingJob.Status.FAILED
-        return _job_finish(job=job, status=status, error="" if cancelled else str(exc))
+        if not cancelled:
+            return _job_finish(job=job, status=TrainingJob.Status.FAILED, error=str(exc))
+        # Stopped before any trial finished: even a keep-best stop has nothing to keep.
+        error = (
+            "Stopped before any trial finished: there was no model to keep."
+            if (_keep_best(job))
+            else ""
+        )
+        return _job_finish(job=job, status=TrainingJob.Status.CANCELLED, error=error)
     except DataError as exc:
         return _job_finish(job=job, status=TrainingJob.Status.FAILED, error=str(exc))
     except Exception as exc:
@@ -348,6 +408,11 @@ def job_run(*, job: TrainingJob) -> TrainingJob:
         return _job_finish(
             job=job, status=TrainingJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}"
         )
+
+
+def _keep_best(job: TrainingJob) -> bool:
+    # Read from the row: the request arrived while the search ran.
+    return TrainingJob.objects.filter(pk=job.pk, keep_best=True).exists()
 
 
 def _job_finish(

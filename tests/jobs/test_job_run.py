@@ -1,0 +1,109 @@
+"""Real short jobs run by the worker's service: stopping with or without the best so far, and
+a seed that reproduces a search."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from jobs import services
+from jobs.models import JobEvent, TrainingJob
+from jobs.services import training
+from tests.factories import make_dataset
+
+pytestmark = pytest.mark.django_db
+
+
+def _run_stopped_after_first_trial(
+    personas: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capture: Any, keep_best: bool
+) -> TrainingJob:
+    """A job with room for five trials whose owner asks it to stop once the first finished."""
+    dataset = make_dataset(personas["owner"])
+    job = services.job_create(
+        owner=personas["owner"], dataset=dataset, target="diagnosis", max_trials=5, max_epochs=2
+    )
+    trial_finished = training._JobReporter.trial_finished
+
+    def stop_after_first(self: Any, number: int, *args: Any, **kwargs: Any) -> None:
+        trial_finished(self, number, *args, **kwargs)
+        if number == 1:
+            # The request goes through the API's service, as the owner's click would.
+            services.job_cancel(job=self.job, keep_best=keep_best)
+
+    monkeypatch.setattr(training._JobReporter, "trial_finished", stop_after_first)
+    claimed = services.job_claim(job_id=job.pk, worker="w")
+    assert claimed is not None
+    with capture(execute=True):
+        services.job_run(job=claimed)
+    job.refresh_from_db()
+    return job
+
+
+def test_stop_and_keep_best_registers_the_best_finished_trial(
+    personas: dict[str, Any], media_root: Any, monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:  # fmt: skip
+    job = _run_stopped_after_first_trial(
+        personas, monkeypatch, django_capture_on_commit_callbacks, keep_best=True
+    )
+
+    # then the search stopped early, and its best trial became a version, as at a time limit
+    assert (job.status, job.error) == ("SUCCEEDED", "")
+    assert job.stopped == "stopped_by_user"
+    assert job.trials.count() == 1
+    assert job.best_trial == 1
+    assert job.model_version is not None
+    assert job.model_version.version == 1
+    assert "accuracy" in job.test_metrics
+    finished = JobEvent.objects.filter(job=job, kind="job_finished").get().payload
+    assert (finished["status"], finished["model_version"]) == ("SUCCEEDED", job.model_version.pk)
+
+
+def test_a_plain_cancel_of_a_running_job_discards_its_trials(
+    personas: dict[str, Any], media_root: Any, monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:  # fmt: skip
+    job = _run_stopped_after_first_trial(
+        personas, monkeypatch, django_capture_on_commit_callbacks, keep_best=False
+    )
+
+    assert (job.status, job.stopped, job.error) == ("CANCELLED", "cancelled", "")
+    assert job.trials.count() == 1
+    assert getattr(job, "model_version", None) is None
+
+
+def test_the_same_seed_reproduces_a_jobs_search(
+    personas: dict[str, Any], media_root: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    dataset = make_dataset(personas["owner"])
+
+    def run(seed: int) -> tuple[TrainingJob, list[tuple[dict[str, Any], float | None]]]:
+        job = services.job_create(
+            owner=personas["owner"],
+            dataset=dataset,
+            target="diagnosis",
+            max_trials=2,
+            max_epochs=1,
+            seed=seed,
+        )
+        claimed = services.job_claim(job_id=job.pk, worker="w")
+        assert claimed is not None
+        with django_capture_on_commit_callbacks(execute=True):
+            job = services.job_run(job=claimed)
+        assert job.status == "SUCCEEDED", job.error
+        return job, [(t.hyperparameters, t.score) for t in job.trials.order_by("number")]
+
+    first, first_trials = run(1234)
+    again, again_trials = run(1234)
+    other, other_trials = run(98765)
+
+    # the seed is the job's and the manifest's, and the same seed draws the same trials
+    assert first.seed == first.manifest["seed"] == 1234
+    assert first.manifest["split"] == again.manifest["split"]
+    assert [h for h, _ in again_trials] == [h for h, _ in first_trials]
+    for (_, a), (_, b) in zip(again_trials, first_trials, strict=True):
+        assert a == pytest.approx(b, rel=1e-5)
+    # while another seed splits and draws differently
+    assert other.manifest["split"] != first.manifest["split"]
+    assert [h for h, _ in other_trials] != [h for h, _ in first_trials]
