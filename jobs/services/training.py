@@ -10,6 +10,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -26,6 +27,7 @@ from jobs.engine.config import (
     default_tuner,
 )
 from jobs.engine.data import DataError, TaskType
+from jobs.engine.facts import FrameFacts, ProfileFacts
 from jobs.engine.images import check_image_target
 from jobs.models import Dataset, TrainingJob, Trial
 from jobs.services.datasets import ConflictError
@@ -33,6 +35,9 @@ from jobs.services.events import event_record
 from jobs.services.tuner_state import tuner_state_delete, tuner_state_load, tuner_state_save
 
 logger = logging.getLogger(__name__)
+
+# The preset a job gets when it names no budget: the engine's default, by name.
+DEFAULT_BUDGET = next(n for n, s in BUDGET_PRESETS.items() if s == DEFAULT_BUDGET_SECONDS)
 
 
 def job_create(
@@ -65,19 +70,11 @@ def job_create(
         # The archive implies the target: "label" for classes, "value" for numbers.
         target, chosen = check_image_target(dataset.profile.get("images", {}), target, task_type)
     else:
-        frame = selectors.dataset_frame(dataset=dataset)
+        # The stored profile, not the file: a web request must not read a whole dataset. What
+        # the profile cannot tell, the worker checks on the frame by the same rules (job_run).
         chosen, task_options = check_task(
-            frame,
-            TaskRequest(
-                target=target,
-                task_type=task_type,
-                dataset_kind=dataset.kind,
-                text_column=dataset.text_column if dataset.kind == Dataset.Kind.TEXT else "",
-                timestamp_column=dataset.timestamp_column,
-                horizon=horizon,
-                lookback=lookback,
-                label_delimiter=label_delimiter,
-            ),
+            ProfileFacts(dataset.profile),
+            _task_request(dataset, target, task_type, horizon, lookback, label_delimiter),
         )
     with transaction.atomic():
         job = TrainingJob.objects.create(
@@ -101,6 +98,26 @@ def job_create(
     return job
 
 
+def _task_request(
+    dataset: Dataset,
+    target: str,
+    task_type: TaskType | None,
+    horizon: int | None,
+    lookback: int | None,
+    label_delimiter: str | None,
+) -> TaskRequest:
+    return TaskRequest(
+        target=target,
+        task_type=task_type,
+        dataset_kind=dataset.kind,
+        text_column=dataset.text_column if dataset.kind == Dataset.Kind.TEXT else "",
+        timestamp_column=dataset.timestamp_column,
+        horizon=horizon,
+        lookback=lookback,
+        label_delimiter=label_delimiter,
+    )
+
+
 def _budget(budget: str | None, max_seconds: int | None) -> tuple[str, int]:
     """The preset's name ("" when seconds were given) and the seconds the search may take."""
     if budget and max_seconds is not None:
@@ -117,7 +134,7 @@ def _budget(budget: str | None, max_seconds: int | None) -> tuple[str, int]:
             "'max_seconds'.",
             field="budget",
         )
-    name = budget or next(n for n, s in BUDGET_PRESETS.items() if s == DEFAULT_BUDGET_SECONDS)
+    name = budget or DEFAULT_BUDGET
     return name, BUDGET_PRESETS[name]
 
 
@@ -321,16 +338,41 @@ class _JobReporter:
         )
 
 
-def _search(job: TrainingJob, config: Any, workdir: Path) -> Any:
+def _checked_frame(job: TrainingJob) -> pd.DataFrame:
+    """The job's table, checked again by the rules job_create applied to the profile.
+
+    Now on every row: what the profile could not tell (a class with a single row, a
+    multi-label column's labels, rows with a timestamp) fails the job here with the message
+    job_create would have given. A detected label delimiter is recorded on the job.
+    """
+    frame = selectors.dataset_frame(dataset=job.dataset)
+    options = job.task_options
+    _, checked = check_task(
+        FrameFacts(frame),
+        _task_request(
+            job.dataset,
+            job.target,
+            job.task_type,  # type: ignore[arg-type]
+            options.get("horizon"),
+            options.get("lookback"),
+            options.get("label_delimiter"),
+        ),
+    )
+    if checked != options:
+        job.task_options = checked
+        TrainingJob.objects.filter(pk=job.pk).update(task_options=checked)
+    return frame
+
+
+def _search(job: TrainingJob, config: Any, workdir: Path, frame: pd.DataFrame | None) -> Any:
     """Image archives go to the CNN search, tables to run_search (which routes the rest)."""
     from jobs.engine.search import run_search
 
-    if job.dataset.kind == Dataset.Kind.IMAGE:
+    if frame is None:
         from jobs.engine.image_search import run_image_search
 
         with selectors.dataset_local_path(dataset=job.dataset) as archive:
             return run_image_search(archive, config, workdir=workdir, reporter=_JobReporter(job))
-    frame = selectors.dataset_frame(dataset=job.dataset)
     return run_search(frame, config, workdir=workdir, reporter=_JobReporter(job))
 
 
@@ -340,6 +382,7 @@ def job_run(*, job: TrainingJob) -> TrainingJob:
     from models_registry.services import model_version_register
 
     try:
+        frame = None if job.dataset.kind == Dataset.Kind.IMAGE else _checked_frame(job)
         config = SearchConfig(
             target=job.target,
             task_type=job.task_type,  # type: ignore[arg-type]
@@ -356,7 +399,7 @@ def job_run(*, job: TrainingJob) -> TrainingJob:
             label_delimiter=job.task_options.get("label_delimiter"),
         )
         with tempfile.TemporaryDirectory(prefix=f"job{job.pk}-") as workdir:
-            result = _search(job, config, Path(workdir))
+            result = _search(job, config, Path(workdir), frame)
             job.stopped = result.stopped
             job.manifest = {
                 **result.manifest,

@@ -107,3 +107,51 @@ def test_the_same_seed_reproduces_a_jobs_search(
     # while another seed splits and draws differently
     assert other.manifest["split"] != first.manifest["split"]
     assert [h for h, _ in other_trials] != [h for h, _ in first_trials]
+
+
+def test_what_the_profile_could_not_tell_fails_the_job_in_the_worker(
+    api_as: Any, personas: dict[str, Any], media_root: Any
+) -> None:
+    # given twelve classes, one on a single row: the profile lists only the ten most common
+    rows = [f"{i},c{i % 11:02d}" for i in range(33)] + ["33,lonely"]
+    dataset = make_dataset(personas["owner"], ("x,label\n" + "\n".join(rows) + "\n").encode())
+    answer = api_as("owner").post(
+        "/api/v1/jobs/", {"dataset": dataset.pk, "target": "label"}, format="json"
+    )
+    assert answer.status_code == 201, answer.content
+
+    # when the worker runs it, it reads every row and refuses it as the web would have
+    claimed = services.job_claim(job_id=answer.json()["id"], worker="w")
+    assert claimed is not None
+    job = services.job_run(job=claimed)
+    assert job.status == "FAILED"
+    assert job.error == (
+        "Class 'lonely' of 'label' has a single row; each class needs at least two rows to be "
+        "split into training and test data."
+    )
+    assert job.trials.count() == 0
+
+
+def test_the_worker_records_a_label_delimiter_the_profile_could_not_detect(
+    personas: dict[str, Any], media_root: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    rows = [f"{i},{i % 2},t{i % 6}|t{(i + 1) % 6}" for i in range(60)]  # 6 labels, 30 lists
+    rows += [f"{i},{i % 2},t{i % 7}|t{(i + 3) % 7}|t{(i + 5) % 7}" for i in range(60, 90)]
+    dataset = make_dataset(personas["owner"], ("x,z,tags\n" + "\n".join(rows) + "\n").encode())
+    job = services.job_create(
+        owner=personas["owner"],
+        dataset=dataset,
+        target="tags",
+        task_type="multilabel",
+        max_trials=1,
+        max_epochs=1,
+    )
+    assert job.task_options == {"label_delimiter": None}
+
+    claimed = services.job_claim(job_id=job.pk, worker="w")
+    assert claimed is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        services.job_run(job=claimed)
+    job.refresh_from_db()
+    assert job.status == "SUCCEEDED", job.error
+    assert job.task_options == {"label_delimiter": "|"}
