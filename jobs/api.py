@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from jobs import selectors, services
+from jobs.engine.config import BUDGET_PRESETS, MAX_EPOCHS_CAP, MAX_TRIALS_CAP
 from jobs.engine.data import DataError
 from jobs.engine.formats import ReadOptions, iter_batches, write_csv_export
 from jobs.models import Dataset, TrainingJob, Upload
@@ -33,6 +34,7 @@ from jobs.serializers import (
     UploadSerializer,
     VersionRequestSerializer,
 )
+from jobs.services.training import DEFAULT_BUDGET
 
 MAX_PREVIEW_ROWS = 500
 
@@ -279,6 +281,18 @@ class JobViewSet(
             field = getattr(exc, "field", "") or "target"
             return Response({field: [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=False, methods=["get"])
+    def budgets(self, request: Request) -> Response:
+        """The budget presets and caps a job may ask for, so clients need not copy them."""
+        return Response(
+            {
+                "presets": BUDGET_PRESETS,
+                "default": DEFAULT_BUDGET,
+                "max_trials": MAX_TRIALS_CAP,
+                "max_epochs": MAX_EPOCHS_CAP,
+            }
+        )
 
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:

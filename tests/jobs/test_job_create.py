@@ -356,3 +356,36 @@ def test_stop_and_keep_best_is_recorded_on_a_running_job(
     bad = api.post(f"/api/v1/jobs/{job.pk}/cancel/", {"keep_best": "maybe"}, format="json")
     assert bad.status_code == 400
     assert "keep_best" in bad.json()
+
+
+def test_a_job_is_checked_against_the_profile_without_reading_the_file(
+    api_as: Any, personas: dict[str, Any], media_root: Any
+) -> None:
+    # given a profiled dataset whose file is then gone: any read of it would fail
+    dataset = make_dataset(personas["owner"])
+    dataset.file.storage.delete(dataset.file.name)
+    api = api_as("owner")
+
+    # when jobs are asked for, right and wrong
+    good = _create(api, dataset=dataset.pk, target="diagnosis")
+    bad = _create(api, dataset=dataset.pk, target="mean_radius", task_type="binary")
+
+    # then the profile alone answers both
+    assert good.status_code == 201, good.content
+    assert good.json()["task_type"] == "binary"
+    assert bad.status_code == 400
+    assert "exactly two classes" in bad.json()["target"][0]
+
+
+def test_the_budget_presets_and_caps_are_published_for_clients(api_as: Any) -> None:
+    from jobs.engine.config import BUDGET_PRESETS, MAX_EPOCHS_CAP, MAX_TRIALS_CAP
+
+    answer = api_as("owner").get("/api/v1/jobs/budgets/")
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "presets": BUDGET_PRESETS,
+        "default": "standard",
+        "max_trials": MAX_TRIALS_CAP,
+        "max_epochs": MAX_EPOCHS_CAP,
+    }
+    assert api_as(None).get("/api/v1/jobs/budgets/").status_code in (401, 403)
