@@ -438,11 +438,9 @@ def job_run(*, job: TrainingJob) -> TrainingJob:
         if not cancelled:
             return _job_finish(job=job, status=TrainingJob.Status.FAILED, error=str(exc))
         # Stopped before any trial finished: even a keep-best stop has nothing to keep.
-        error = (
-            "Stopped before any trial finished: there was no model to keep."
-            if (_keep_best(job))
-            else ""
-        )
+        error = ""
+        if _keep_best(job):
+            error = "Stopped before any trial finished: there was no model to keep."
         return _job_finish(job=job, status=TrainingJob.Status.CANCELLED, error=error)
     except DataError as exc:
         return _job_finish(job=job, status=TrainingJob.Status.FAILED, error=str(exc))

@@ -128,6 +128,8 @@ def test_csv_to_prediction_in_the_browser(
     page.select_option("#job-target", "diagnosis")
     expect(page.locator("#job-form .hint")).to_have_text("type: categorical")
     # (time is the main control: presets with their time; caps and a seed wait under Advanced)
+    expect(page.locator("#job-forecast-options")).to_be_hidden()
+    expect(page.locator("#job-multilabel-options")).to_be_hidden()
     expect(page.locator("#job-budget")).to_have_value("standard")
     expect(page.locator('#job-budget option[value="quick"]')).to_have_text("Quick — 1 min")
     expect(page.locator("#job-max-trials")).to_be_hidden()

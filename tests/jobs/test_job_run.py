@@ -155,3 +155,29 @@ def test_the_worker_records_a_label_delimiter_the_profile_could_not_detect(
     job.refresh_from_db()
     assert job.status == "SUCCEEDED", job.error
     assert job.task_options == {"label_delimiter": "|"}
+
+
+def test_stop_and_keep_best_before_any_trial_finished_has_nothing_to_keep(
+    personas: dict[str, Any], media_root: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jobs.engine.search import SearchStopped
+
+    dataset = make_dataset(personas["owner"])
+    job = services.job_create(owner=personas["owner"], dataset=dataset, target="diagnosis")
+
+    # given a search that the owner stops before any trial scored (the engine's answer to a
+    # stop that early, stood in for: a real trial is scored from its first batch on)
+    def stopped_at_once(job: TrainingJob, *args: Any) -> Any:
+        services.job_cancel(job=job, keep_best=True)
+        raise SearchStopped("The search was cancelled before any trial finished an epoch.")
+
+    monkeypatch.setattr(training, "_search", stopped_at_once)
+    claimed = services.job_claim(job_id=job.pk, worker="w")
+    assert claimed is not None
+    services.job_run(job=claimed)
+    job.refresh_from_db()
+
+    # then the job is cancelled, saying why there is no model
+    assert job.status == "CANCELLED"
+    assert job.error == "Stopped before any trial finished: there was no model to keep."
+    assert getattr(job, "model_version", None) is None
