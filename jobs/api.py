@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from jobs import selectors, services
+from jobs.engine.config import BUDGET_PRESETS, MAX_EPOCHS_CAP, MAX_TRIALS_CAP
 from jobs.engine.data import DataError
 from jobs.engine.formats import ReadOptions, iter_batches, write_csv_export
 from jobs.models import Dataset, TrainingJob, Upload
@@ -26,12 +27,14 @@ from jobs.serializers import (
     DatasetListSerializer,
     DatasetSerializer,
     DatasetUploadSerializer,
+    JobCancelSerializer,
     JobCreateSerializer,
     JobSerializer,
     UploadCreateSerializer,
     UploadSerializer,
     VersionRequestSerializer,
 )
+from jobs.services.training import DEFAULT_BUDGET
 
 MAX_PREVIEW_ROWS = 500
 
@@ -262,10 +265,12 @@ class JobViewSet(
                 dataset=dataset,
                 target=data["target"],
                 task_type=data.get("task_type") or None,
-                max_trials=data["max_trials"],
-                max_epochs=data["max_epochs"],
-                tuner=data.get("tuner") or None,
+                budget=data.get("budget") or None,
                 max_seconds=data.get("max_seconds"),
+                max_trials=data.get("max_trials"),
+                max_epochs=data.get("max_epochs"),
+                seed=data.get("seed"),
+                tuner=data.get("tuner") or None,
                 queue=data["queue"],
                 horizon=data.get("horizon"),
                 lookback=data.get("lookback"),
@@ -277,11 +282,25 @@ class JobViewSet(
             return Response({field: [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 
+    @action(detail=False, methods=["get"])
+    def budgets(self, request: Request) -> Response:
+        """The budget presets and caps a job may ask for, so clients need not copy them."""
+        return Response(
+            {
+                "presets": BUDGET_PRESETS,
+                "default": DEFAULT_BUDGET,
+                "max_trials": MAX_TRIALS_CAP,
+                "max_epochs": MAX_EPOCHS_CAP,
+            }
+        )
+
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         job = get_object_or_404(self.get_queryset(), pk=pk)
+        form = JobCancelSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
         try:
-            job = services.job_cancel(job=job)
+            job = services.job_cancel(job=job, keep_best=form.validated_data["keep_best"])
         except services.ConflictError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

@@ -108,28 +108,43 @@ class TrainingJob(models.Model):
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
     MAX_ATTEMPTS = 3
+    # Seeds fit Keras', numpy's and scikit-learn's seeding (all take 32-bit values).
+    SEED_MAX = 2**31 - 1
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="jobs")
     dataset_sha256 = models.CharField(max_length=64)
     target = models.CharField(max_length=255)
     task_type = models.CharField(max_length=16, choices=TaskType.choices)
-    max_trials = models.PositiveIntegerField(default=5)
-    max_epochs = models.PositiveIntegerField(default=10)
+    # Caps, not the budget: None lets the search spend its time as it sees fit, within the
+    # engine's own caps (jobs.engine.config MAX_TRIALS_CAP, MAX_EPOCHS_CAP).
+    max_trials = models.PositiveIntegerField(null=True, blank=True)
+    max_epochs = models.PositiveIntegerField(null=True, blank=True)
+    # Drawn at random by job_create unless the request names one: a fixed seed made every job
+    # draw the same trials, and naming it again reproduces a search.
     seed = models.IntegerField(default=0)
     tuner = models.CharField(max_length=16, choices=Tuner.choices, default=Tuner.RANDOM)
+    # The wall-clock budget, the job's main control (job_create always sets one); None only
+    # on jobs created before budgets, which ran without a time limit.
     max_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # The preset max_seconds came from ("quick", "standard", "thorough"); "" when the request
+    # gave max_seconds itself.
+    budget = models.CharField(max_length=16, blank=True)
     # What the task needs beyond a target: text_column, timestamp_column, horizon, lookback,
     # label_delimiter (see jobs.engine.checks); empty for tabular classification/regression.
     task_options = models.JSONField(default=dict, blank=True)
     # The Celery queue the job is sent to: only workers started with `-Q gpu` take gpu jobs.
     queue = models.CharField(max_length=16, choices=Queue.choices, default=Queue.CPU)
     cancel_requested = models.BooleanField(default=False)
+    # Asked with cancel_requested: stop now, but register the best finished trial, as when the
+    # time budget runs out ("stop and keep the best so far"), instead of discarding the search.
+    keep_best = models.BooleanField(default=False)
     # A running job's worker touches heartbeat_at about once a second; a job whose heartbeat
     # went stale lost its worker and is retried, up to MAX_ATTEMPTS runs in all.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
-    # Why the search ended early, if it did: "time_limit" or "cancelled".
+    # Why the search ended early, if it did: "time_limit", "cancelled" or "stopped_by_user"
+    # (cancelled with keep_best: the best finished trial was registered).
     stopped = models.CharField(max_length=16, blank=True)
     class_weights = models.JSONField(null=True, blank=True)
     manifest = models.JSONField(default=dict, blank=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from jobs import selectors
+from jobs.engine.config import BUDGET_PRESETS, MAX_EPOCHS_CAP, MAX_TRIALS_CAP
 from jobs.models import Dataset, TrainingJob, Trial, Upload
 
 COLUMN_TYPES = [
@@ -127,14 +128,27 @@ class JobCreateSerializer(serializers.Serializer):
     task_type = serializers.ChoiceField(
         choices=TrainingJob.TaskType.choices, required=False, allow_null=True, allow_blank=True
     )
-    max_trials = serializers.IntegerField(min_value=1, max_value=50, default=5)
-    max_epochs = serializers.IntegerField(min_value=1, max_value=200, default=10)
-    # Left out (or null): the default tuner benchmarked for the task type.
-    tuner = serializers.ChoiceField(
-        choices=TrainingJob.Tuner.choices, required=False, allow_null=True
+    # Time is the control: a preset name or seconds (neither: the standard budget; both: 400).
+    budget = serializers.ChoiceField(
+        choices=list(BUDGET_PRESETS), required=False, allow_null=True, allow_blank=True
     )
     max_seconds = serializers.IntegerField(
         min_value=10, max_value=7 * 24 * 3600, required=False, allow_null=True
+    )
+    # Optional caps within the budget (left out: the engine's own).
+    max_trials = serializers.IntegerField(
+        min_value=1, max_value=MAX_TRIALS_CAP, required=False, allow_null=True
+    )
+    max_epochs = serializers.IntegerField(
+        min_value=1, max_value=MAX_EPOCHS_CAP, required=False, allow_null=True
+    )
+    # Left out: drawn at random (and recorded); the same seed reproduces the search.
+    seed = serializers.IntegerField(
+        min_value=0, max_value=TrainingJob.SEED_MAX, required=False, allow_null=True
+    )
+    # Left out (or null): the default tuner benchmarked for the task type.
+    tuner = serializers.ChoiceField(
+        choices=TrainingJob.Tuner.choices, required=False, allow_null=True
     )
     # Forecasting: steps ahead, and a fixed window (searched when absent).
     horizon = serializers.IntegerField(min_value=1, max_value=365, required=False, allow_null=True)
@@ -151,6 +165,11 @@ class JobCreateSerializer(serializers.Serializer):
             "machine with a GPU)."
         },
     )
+
+
+class JobCancelSerializer(serializers.Serializer):
+    # True: stop now and register the best finished trial; false (the default): discard.
+    keep_best = serializers.BooleanField(required=False, default=False)
 
 
 class TrialSerializer(serializers.ModelSerializer):
@@ -187,10 +206,12 @@ class JobSerializer(serializers.ModelSerializer):
             "seed",
             "tuner",
             "max_seconds",
+            "budget",
             "task_options",
             "queue",
             "waiting_for",
             "cancel_requested",
+            "keep_best",
             "stopped",
             "class_weights",
             "manifest",

@@ -1,6 +1,7 @@
 // Typed calls to the REST API in docs/api.md. Everything is same-origin with the session cookie.
 
 import type {
+  Budgets,
   Dataset,
   DatasetOptions,
   Deployment,
@@ -151,8 +152,10 @@ export const api = {
   jobs: (signal?: AbortSignal) => listAll<Job>("/api/v1/jobs/", signal),
   job: (id: Id, signal?: AbortSignal) => get<Job>(`/api/v1/jobs/${enc(id)}/`, signal),
   createJob: (job: NewJob, signal?: AbortSignal) => post<Job>("/api/v1/jobs/", job, signal),
-  /** 202 with the job; 409 when it has already finished. */
-  cancelJob: (id: Id, signal?: AbortSignal) => post<Job>(`/api/v1/jobs/${enc(id)}/cancel/`, {}, signal),
+  jobBudgets: (signal?: AbortSignal) => get<Budgets>("/api/v1/jobs/budgets/", signal),
+  /** 202 with the job; 409 when it has already finished. keepBest: stop and keep the best model so far. */
+  cancelJob: (id: Id, signal?: AbortSignal, keepBest = false) =>
+    post<Job>(`/api/v1/jobs/${enc(id)}/cancel/`, keepBest ? { keep_best: true } : {}, signal),
 
   models: (signal?: AbortSignal) => listAll<RegisteredModel>("/api/v1/models/", signal),
   model: (id: Id, signal?: AbortSignal) => get<RegisteredModel>(`/api/v1/models/${enc(id)}/`, signal),

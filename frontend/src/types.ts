@@ -164,7 +164,17 @@ export type Tuner = "random" | "bayesian" | "hyperband";
 /** The worker queue a job runs on: "gpu" jobs wait for a worker on a machine with a GPU. */
 export type Queue = "cpu" | "gpu";
 /** Why a search ended early; "" when it ran its course. */
-export type JobStopped = "" | "time_limit" | "cancelled";
+export type JobStopped = "" | "time_limit" | "cancelled" | "stopped_by_user";
+/** A named time budget; its seconds come from `GET /api/v1/jobs/budgets/`. */
+export type BudgetPreset = "quick" | "standard" | "thorough";
+
+export interface Budgets {
+  presets: Record<BudgetPreset, number>;
+  default: BudgetPreset;
+  /** The highest caps a job may set. */
+  max_trials: number;
+  max_epochs: number;
+}
 export type TrialStatus = "RUNNING" | "COMPLETED" | "FAILED";
 export type Metrics = Record<string, unknown>;
 
@@ -190,8 +200,11 @@ export interface Job {
   dataset: Id;
   target: string;
   task_type: TaskType | null;
-  max_trials: number;
-  max_epochs: number;
+  /** Optional caps within the budget; null: the search decides. */
+  max_trials: number | null;
+  max_epochs: number | null;
+  /** Drawn at random unless the job named one; the same seed reproduces the search. */
+  seed?: number;
   status: JobStatus;
   error: string | null;
   created_at: string;
@@ -203,6 +216,8 @@ export interface Job {
   trials?: Trial[];
   tuner?: Tuner;
   max_seconds?: number | null;
+  /** The preset max_seconds came from; "" when the job gave seconds. */
+  budget?: BudgetPreset | "";
   /** What the task needed beyond a target: text_column, label_delimiter, or timestamp_column,
    * horizon and lookback. */
   task_options?: Record<string, unknown>;
@@ -210,6 +225,8 @@ export interface Job {
   /** Why a QUEUED job has not started when no running worker takes its queue; else "". */
   waiting_for?: string;
   cancel_requested?: boolean;
+  /** With cancel_requested: stop and register the best finished trial. */
+  keep_best?: boolean;
   stopped?: JobStopped | null;
   /** null unless class weighting was used. */
   class_weights?: Record<string, unknown> | null;
@@ -221,12 +238,15 @@ export interface NewJob {
   dataset: Id;
   target: string;
   task_type?: TaskType;
+  /** The time budget: a preset, or max_seconds (10-604800), not both; neither: the default. */
+  budget?: BudgetPreset;
+  max_seconds?: number;
   max_trials?: number;
   max_epochs?: number;
+  /** 0 to 2^31-1; left out: random. */
+  seed?: number;
   tuner?: Tuner;
   queue?: Queue;
-  /** 10-604800. */
-  max_seconds?: number;
   /** Forecasting: steps ahead (default 1) and a fixed window (searched when absent). */
   horizon?: number;
   lookback?: number;
@@ -243,7 +263,7 @@ export interface EventBase<K extends string, P> {
 
 export type JobEvent =
   | EventBase<"job_status", { status: JobStatus; error?: string | null }>
-  | EventBase<"cancel_requested", Record<string, unknown>>
+  | EventBase<"cancel_requested", { keep_best?: boolean }>
   | EventBase<"trial_started", { trial: number; rerun?: boolean }>
   | EventBase<"search_resumed", { attempt: number; trials_done: number }>
   | EventBase<"epoch_end", { trial: number; epoch: number; metrics: Metrics }>

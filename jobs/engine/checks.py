@@ -1,4 +1,5 @@
-"""Checking a job's target and task against its data before anything is queued.
+"""Checking a job's target and task against its data: its profile before anything is queued,
+the whole frame again in the worker before training (jobs.engine.facts).
 
 The task type says what is predicted (classes, a value, a set of labels, future values); the
 dataset's kind says what the model reads: a text dataset's models read only its text column,
@@ -10,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
-
-from jobs.engine.data import ALL_TASK_TYPES, DataError, TaskType, check_target
+from jobs.engine.data import ALL_TASK_TYPES, DataError, TaskType, check_target, require_column
+from jobs.engine.facts import TableFacts
 from jobs.engine.task_data import check_forecast_target, check_multilabel_target
 
 
@@ -36,20 +36,18 @@ class TaskRequest:
     label_delimiter: str | None = None
 
 
-def check_task(frame: pd.DataFrame, request: TaskRequest) -> tuple[TaskType, dict[str, Any]]:
-    """The task type to use and the options the search needs (DataError when impossible)."""
+def check_task(table: TableFacts, request: TaskRequest) -> tuple[TaskType, dict[str, Any]]:
+    """The task type to use and the options the search needs (DataError when impossible).
+
+    `table`: a frame's facts (the worker, before training) or a stored profile's (the web,
+    creating the job); what a profile cannot answer is checked by the worker.
+    """
     target = request.target
     chosen = request.task_type
     if chosen is not None and chosen not in ALL_TASK_TYPES:
         raise DataError(f"Unknown task type '{chosen}'. Choose one of {', '.join(ALL_TASK_TYPES)}.")
-    if target not in frame.columns:
-        known = ", ".join(map(str, frame.columns[:20]))
-        raise DataError(f"Column '{target}' is not in the dataset. Columns: {known}.")
-    if (
-        chosen is None
-        and request.dataset_kind == "timeseries"
-        and pd.api.types.is_numeric_dtype(frame[target])
-    ):
+    column = require_column(table, target)
+    if chosen is None and request.dataset_kind == "timeseries" and column.numeric:
         chosen = "forecasting"
     if chosen != "forecasting" and (request.horizon is not None or request.lookback is not None):
         raise OptionError(
@@ -63,7 +61,7 @@ def check_task(frame: pd.DataFrame, request: TaskRequest) -> tuple[TaskType, dic
 
     if chosen == "forecasting":
         horizon = 1 if request.horizon is None else request.horizon
-        check_forecast_target(frame, target, request.timestamp_column, horizon, request.lookback)
+        check_forecast_target(table, target, request.timestamp_column, horizon, request.lookback)
         return chosen, {
             "timestamp_column": request.timestamp_column,
             "horizon": horizon,
@@ -77,12 +75,12 @@ def check_task(frame: pd.DataFrame, request: TaskRequest) -> tuple[TaskType, dic
                 f"'{target}' is the text column, the model's input; choose the column to predict."
             )
         options["text_column"] = request.text_column
-        frame = frame[[request.text_column, target]]
+        table = table.only([request.text_column, target])
     if chosen == "multilabel":
-        options["label_delimiter"] = check_multilabel_target(frame, target, request.label_delimiter)
-        if len(frame) < 10:
-            raise DataError(f"The dataset has {len(frame)} rows; training needs at least 10.")
-        if frame.shape[1] < 2:
+        options["label_delimiter"] = check_multilabel_target(table, target, request.label_delimiter)
+        if table.n_rows < 10:
+            raise DataError(f"The dataset has {table.n_rows} rows; training needs at least 10.")
+        if len(table.names) < 2:
             raise DataError("The dataset has no feature column besides the target.")
         return chosen, options
-    return check_target(frame, target, chosen), options
+    return check_target(table, target, chosen), options

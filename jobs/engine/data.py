@@ -7,6 +7,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from jobs.engine.facts import ColumnFacts, TableFacts, series_facts
+
 ColumnType = Literal["numeric", "boolean", "categorical"]
 TaskType = Literal["binary", "multiclass", "regression", "multilabel", "forecasting"]
 # What check_target validates; multi-label and forecasting are checked by jobs.engine.checks.
@@ -37,54 +39,67 @@ def infer_column_type(series: pd.Series) -> ColumnType:
 
 
 def suggest_task_type(target: pd.Series) -> TaskType:
-    values = target.dropna()
-    n_distinct = values.nunique()
-    if n_distinct == 2:
+    return suggested_task_type(series_facts(target))
+
+
+def suggested_task_type(column: ColumnFacts) -> TaskType:
+    """Two values: binary; fractions or many whole numbers: regression; else classes."""
+    if column.distinct == 2:
         return "binary"
-    if pd.api.types.is_float_dtype(values) and not np.all(np.mod(values, 1) == 0):
+    if column.storage == "number" and not column.integral:
+        # Unknown (a profile from before "integral") counts as fractional: a float column.
         return "regression"
-    if pd.api.types.is_numeric_dtype(values) and n_distinct > MAX_CLASSES_FROM_INTEGERS:
+    if column.numeric and column.distinct > MAX_CLASSES_FROM_INTEGERS:
         return "regression"
     return "multiclass"
 
 
-def check_target(frame: pd.DataFrame, target: str, task_type: TaskType | None) -> TaskType:
-    """Validate target and task type together; return the task type to use."""
-    if target not in frame.columns:
-        known = ", ".join(map(str, frame.columns[:20]))
-        raise DataError(f"Column '{target}' is not in the dataset. Columns: {known}.")
-    series = frame[target]
-    values = series.dropna()
-    if len(values) == 0:
+def require_column(table: TableFacts, name: str) -> ColumnFacts:
+    column = table.column(name)
+    if column is None:
+        known = ", ".join(table.names[:20])
+        raise DataError(f"Column '{name}' is not in the dataset. Columns: {known}.")
+    return column
+
+
+def check_target(table: TableFacts, target: str, task_type: TaskType | None) -> TaskType:
+    """Validate target and task type together; return the task type to use.
+
+    On a profile's facts, a check it cannot answer (a class with one row, when the profile
+    did not keep every class's count) is left to the worker's check on the frame.
+    """
+    column = require_column(table, target)
+    if column.count == 0:
         raise DataError(f"The target column '{target}' has no values.")
-    chosen = task_type or suggest_task_type(series)
+    chosen = task_type or suggested_task_type(column)
     if chosen not in TASK_TYPES:
         raise DataError(f"Unknown task type '{chosen}'. Choose one of {', '.join(TASK_TYPES)}.")
-    n_distinct = values.nunique()
+    counts = column.value_counts
     if chosen in ("binary", "multiclass"):
-        if n_distinct < 2:
+        if column.distinct < 2:
+            value = f" ({next(iter(counts))!r})" if counts else ""
             raise DataError(
-                f"The target column '{target}' has a single class ({values.iloc[0]!r}); "
+                f"The target column '{target}' has a single class{value}; "
                 "classification needs at least two."
             )
-        if chosen == "binary" and n_distinct != 2:
+        if chosen == "binary" and column.distinct != 2:
             raise DataError(
-                f"A binary task needs exactly two classes; '{target}' has {n_distinct}. "
+                f"A binary task needs exactly two classes; '{target}' has {column.distinct}. "
                 "Choose multiclass."
             )
-        counts = values.value_counts()
-        if counts.min() < 2:
+        if counts is not None and min(counts.values()) < 2:
+            rarest = min(counts, key=lambda v: counts[v])
             raise DataError(
-                f"Class {counts.idxmin()!r} of '{target}' has a single row; each class needs "
+                f"Class {rarest!r} of '{target}' has a single row; each class needs "
                 "at least two rows to be split into training and test data."
             )
     else:
-        if not pd.api.types.is_numeric_dtype(values):
+        if not column.numeric:
             raise DataError(f"Regression needs a numeric target; '{target}' is not numeric.")
-        if n_distinct < 2:
+        if column.distinct < 2:
             raise DataError(f"The target column '{target}' is constant; nothing to predict.")
-    if len(frame) < 10:
-        raise DataError(f"The dataset has {len(frame)} rows; training needs at least 10.")
-    if frame.shape[1] < 2:
+    if table.n_rows < 10:
+        raise DataError(f"The dataset has {table.n_rows} rows; training needs at least 10.")
+    if len(table.names) < 2:
         raise DataError("The dataset has no feature column besides the target.")
     return chosen

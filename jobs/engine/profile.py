@@ -19,9 +19,10 @@ The profile, JSON-serialisable:
         "missing", "distinct", "distinct_approx" (present, true, when estimated past the cap),
         numbers: "min", "max", "mean", "std" (n - 1), "histogram": {"edges" (21), "counts" (20,
             over the sampled non-missing values; one bin per value for integers spanning
-            fewer than 20)},
-        categorical, text, boolean, image_path: "top": [{"value", "count"}] (10 most common;
-            "top_approx": true when counted on the sample and scaled to all rows),
+            fewer than 20)}, "integral" (every value whole),
+        categorical, text, boolean, image_path, and any column with at most 10 distinct
+            values: "top": [{"value", "count"}] (10 most common; "top_approx": true when
+            counted on the sample and scaled to all rows),
         strings: "length": {"min", "max", "mean", "histogram"} (in characters), "empty",
         datetime: "min", "max" (ISO 8601), "sorted" (non-decreasing, missing values skipped),
             "gaps": {"median_step_seconds" (of the positive steps, from the first million),
@@ -355,6 +356,8 @@ class _Profiler:
             entry |= {"min": _number(col.low), "max": _number(col.high)}
             entry |= {"mean": _number(col.mean), "std": _number(std)}
             whole = not col.is_float or col.integral
+            # Lets a job's checks tell classes from a continuous target without the file.
+            entry["integral"] = bool(whole)
             entry["histogram"] = _histogram(values, float(col.low), float(col.high), whole)
         if col.kind == "datetime" and col.valid_count:
             entry |= {"min": _iso(col.low), "max": _iso(col.high), "sorted": col.sorted}
@@ -371,7 +374,12 @@ class _Profiler:
                 "histogram": _histogram(lengths, col.low, col.high, integers=True),
             }
             entry["empty"] = col.empty
-        if kind in ("categorical", "text", "boolean", "image_path") and col.valid_count:
+        # Any column with few values lists them all (exactly counted): a job's checks then see
+        # every class of a target, numbers and constants included, without the file.
+        few_values = counts is not None and distinct <= TOP
+        if (kind in ("categorical", "text", "boolean", "image_path") or few_values) and (
+            col.valid_count
+        ):
             entry |= self._top(col, counts, present)
         return entry
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime
 import logging
+import secrets
 import tempfile
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -16,9 +18,16 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from jobs import selectors
-from jobs.engine.checks import TaskRequest, check_task
-from jobs.engine.config import default_tuner
+from jobs.engine.checks import OptionError, TaskRequest, check_task
+from jobs.engine.config import (
+    BUDGET_PRESETS,
+    DEFAULT_BUDGET_SECONDS,
+    MAX_EPOCHS_CAP,
+    MAX_TRIALS_CAP,
+    default_tuner,
+)
 from jobs.engine.data import DataError, TaskType
+from jobs.engine.facts import FrameFacts, ProfileFacts
 from jobs.engine.images import check_image_target
 from jobs.models import Dataset, TrainingJob, Trial
 from jobs.services.datasets import ConflictError
@@ -27,6 +36,9 @@ from jobs.services.tuner_state import tuner_state_delete, tuner_state_load, tune
 
 logger = logging.getLogger(__name__)
 
+# The preset a job gets when it names no budget: the engine's default, by name.
+DEFAULT_BUDGET = next(n for n, s in BUDGET_PRESETS.items() if s == DEFAULT_BUDGET_SECONDS)
+
 
 def job_create(
     *,
@@ -34,36 +46,35 @@ def job_create(
     dataset: Dataset,
     target: str,
     task_type: TaskType | None = None,
-    max_trials: int = 5,
-    max_epochs: int = 10,
-    tuner: str | None = None,
+    budget: str | None = None,
     max_seconds: int | None = None,
+    max_trials: int | None = None,
+    max_epochs: int | None = None,
+    seed: int | None = None,
+    tuner: str | None = None,
     queue: str = TrainingJob.Queue.CPU,
     horizon: int | None = None,
     lookback: int | None = None,
     label_delimiter: str | None = None,
 ) -> TrainingJob:
-    """Check the target against the data, record the job, and queue it once committed."""
+    """Check the target against the data, record the job, and queue it once committed.
+
+    The time budget is a preset name or seconds (neither: the standard preset); trials and
+    epochs are optional caps within it. The seed is drawn at random unless given.
+    """
     if dataset.status != Dataset.Status.READY:
         raise DataError(f"Dataset '{dataset.name}' is not ready.")
+    budget, max_seconds = _budget(budget, max_seconds)
     task_options: dict[str, Any] = {}
     if dataset.kind == Dataset.Kind.IMAGE:
         # The archive implies the target: "label" for classes, "value" for numbers.
         target, chosen = check_image_target(dataset.profile.get("images", {}), target, task_type)
     else:
-        frame = selectors.dataset_frame(dataset=dataset)
+        # The stored profile, not the file: a web request must not read a whole dataset. What
+        # the profile cannot tell, the worker checks on the frame by the same rules (job_run).
         chosen, task_options = check_task(
-            frame,
-            TaskRequest(
-                target=target,
-                task_type=task_type,
-                dataset_kind=dataset.kind,
-                text_column=dataset.text_column if dataset.kind == Dataset.Kind.TEXT else "",
-                timestamp_column=dataset.timestamp_column,
-                horizon=horizon,
-                lookback=lookback,
-                label_delimiter=label_delimiter,
-            ),
+            ProfileFacts(dataset.profile),
+            _task_request(dataset, target, task_type, horizon, lookback, label_delimiter),
         )
     with transaction.atomic():
         job = TrainingJob.objects.create(
@@ -74,15 +85,57 @@ def job_create(
             task_type=chosen,
             max_trials=max_trials,
             max_epochs=max_epochs,
+            seed=secrets.randbelow(TrainingJob.SEED_MAX + 1) if seed is None else seed,
             # None: the benchmarked default for this task on this kind of data.
             tuner=tuner or default_tuner(chosen, dataset.kind),
             max_seconds=max_seconds,
+            budget=budget,
             queue=queue,
             task_options=task_options,
         )
         event_record(subject=job, kind="job_status", payload={"status": job.status})
         transaction.on_commit(partial(_job_enqueue, job))
     return job
+
+
+def _task_request(
+    dataset: Dataset,
+    target: str,
+    task_type: TaskType | None,
+    horizon: int | None,
+    lookback: int | None,
+    label_delimiter: str | None,
+) -> TaskRequest:
+    return TaskRequest(
+        target=target,
+        task_type=task_type,
+        dataset_kind=dataset.kind,
+        text_column=dataset.text_column if dataset.kind == Dataset.Kind.TEXT else "",
+        timestamp_column=dataset.timestamp_column,
+        horizon=horizon,
+        lookback=lookback,
+        label_delimiter=label_delimiter,
+    )
+
+
+def _budget(budget: str | None, max_seconds: int | None) -> tuple[str, int]:
+    """The preset's name ("" when seconds were given) and the seconds the search may take."""
+    if budget and max_seconds is not None:
+        raise OptionError(
+            f"Give either 'budget' (a preset: {', '.join(BUDGET_PRESETS)}) or 'max_seconds', "
+            "not both.",
+            field="budget",
+        )
+    if max_seconds is not None:
+        return "", max_seconds
+    if budget and budget not in BUDGET_PRESETS:
+        raise OptionError(
+            f"'{budget}' is not a budget; choose {', '.join(BUDGET_PRESETS)} or give "
+            "'max_seconds'.",
+            field="budget",
+        )
+    name = budget or DEFAULT_BUDGET
+    return name, BUDGET_PRESETS[name]
 
 
 def _job_enqueue(job: TrainingJob) -> None:
@@ -92,11 +145,19 @@ def _job_enqueue(job: TrainingJob) -> None:
     tasks.run_training_job.apply_async(args=[job.pk], queue=job.queue)
 
 
-def job_cancel(*, job: TrainingJob) -> TrainingJob:
-    """Cancel a job: a queued one at once, a running one at its next batch boundary."""
+def job_cancel(*, job: TrainingJob, keep_best: bool = False) -> TrainingJob:
+    """Cancel a job: a queued one at once, a running one at its next batch boundary.
+
+    keep_best: the running search stops as when its time budget runs out, and its best
+    finished trial is registered (the job SUCCEEDS, `stopped` "stopped_by_user"). A queued
+    job has no trial to keep: it is cancelled either way.
+    """
     with transaction.atomic():
         if TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.QUEUED).update(
-            status=TrainingJob.Status.CANCELLED, cancel_requested=True, finished_at=timezone.now()
+            status=TrainingJob.Status.CANCELLED,
+            cancel_requested=True,
+            keep_best=keep_best,
+            finished_at=timezone.now(),
         ):
             job.refresh_from_db()
             payload = {"status": job.status}
@@ -105,15 +166,20 @@ def job_cancel(*, job: TrainingJob) -> TrainingJob:
             # A job requeued after losing its worker may have a saved search.
             tuner_state_delete(job=job)
             return job
+        # A plain cancel after a keep-best one does not take the keeping back: the worker may
+        # already be registering the model.
+        changes: dict[str, Any] = {"cancel_requested": True}
+        if keep_best:
+            changes["keep_best"] = True
         if not TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.RUNNING).update(
-            cancel_requested=True
+            **changes
         ):
             job.refresh_from_db()
             raise ConflictError(
                 f"Job {job.pk} is {job.status}; only a queued or running job can be cancelled."
             )
         job.refresh_from_db()
-        event_record(subject=job, kind="cancel_requested", payload={})
+        event_record(subject=job, kind="cancel_requested", payload={"keep_best": job.keep_best})
     return job
 
 
@@ -272,16 +338,41 @@ class _JobReporter:
         )
 
 
-def _search(job: TrainingJob, config: Any, workdir: Path) -> Any:
+def _checked_frame(job: TrainingJob) -> pd.DataFrame:
+    """The job's table, checked again by the rules job_create applied to the profile.
+
+    Now on every row: what the profile could not tell (a class with a single row, a
+    multi-label column's labels, rows with a timestamp) fails the job here with the message
+    job_create would have given. A detected label delimiter is recorded on the job.
+    """
+    frame = selectors.dataset_frame(dataset=job.dataset)
+    options = job.task_options
+    _, checked = check_task(
+        FrameFacts(frame),
+        _task_request(
+            job.dataset,
+            job.target,
+            job.task_type,  # type: ignore[arg-type]
+            options.get("horizon"),
+            options.get("lookback"),
+            options.get("label_delimiter"),
+        ),
+    )
+    if checked != options:
+        job.task_options = checked
+        TrainingJob.objects.filter(pk=job.pk).update(task_options=checked)
+    return frame
+
+
+def _search(job: TrainingJob, config: Any, workdir: Path, frame: pd.DataFrame | None) -> Any:
     """Image archives go to the CNN search, tables to run_search (which routes the rest)."""
     from jobs.engine.search import run_search
 
-    if job.dataset.kind == Dataset.Kind.IMAGE:
+    if frame is None:
         from jobs.engine.image_search import run_image_search
 
         with selectors.dataset_local_path(dataset=job.dataset) as archive:
             return run_image_search(archive, config, workdir=workdir, reporter=_JobReporter(job))
-    frame = selectors.dataset_frame(dataset=job.dataset)
     return run_search(frame, config, workdir=workdir, reporter=_JobReporter(job))
 
 
@@ -291,11 +382,13 @@ def job_run(*, job: TrainingJob) -> TrainingJob:
     from models_registry.services import model_version_register
 
     try:
+        frame = None if job.dataset.kind == Dataset.Kind.IMAGE else _checked_frame(job)
         config = SearchConfig(
             target=job.target,
             task_type=job.task_type,  # type: ignore[arg-type]
-            max_trials=job.max_trials,
-            max_epochs=job.max_epochs,
+            # No cap on the row: the engine's, so the budget decides.
+            max_trials=MAX_TRIALS_CAP if job.max_trials is None else job.max_trials,
+            max_epochs=MAX_EPOCHS_CAP if job.max_epochs is None else job.max_epochs,
             seed=job.seed,
             tuner=job.tuner,
             max_seconds=job.max_seconds,
@@ -306,7 +399,7 @@ def job_run(*, job: TrainingJob) -> TrainingJob:
             label_delimiter=job.task_options.get("label_delimiter"),
         )
         with tempfile.TemporaryDirectory(prefix=f"job{job.pk}-") as workdir:
-            result = _search(job, config, Path(workdir))
+            result = _search(job, config, Path(workdir), frame)
             job.stopped = result.stopped
             job.manifest = {
                 **result.manifest,
@@ -319,7 +412,10 @@ def job_run(*, job: TrainingJob) -> TrainingJob:
                 else None
             )
             if result.stopped == "cancelled":
-                return _job_finish(job=job, status=TrainingJob.Status.CANCELLED)
+                # The engine sees any cancel as a stop; whether to keep its best is the job's.
+                if not _keep_best(job):
+                    return _job_finish(job=job, status=TrainingJob.Status.CANCELLED)
+                job.stopped = "stopped_by_user"
             model_path = Path(workdir) / "model.keras"
             result.model.save(model_path)
             with transaction.atomic():
@@ -339,8 +435,13 @@ def job_run(*, job: TrainingJob) -> TrainingJob:
                 )
     except SearchStopped as exc:
         cancelled = TrainingJob.objects.filter(pk=job.pk, cancel_requested=True).exists()
-        status = TrainingJob.Status.CANCELLED if cancelled else TrainingJob.Status.FAILED
-        return _job_finish(job=job, status=status, error="" if cancelled else str(exc))
+        if not cancelled:
+            return _job_finish(job=job, status=TrainingJob.Status.FAILED, error=str(exc))
+        # Stopped before any trial finished: even a keep-best stop has nothing to keep.
+        error = ""
+        if _keep_best(job):
+            error = "Stopped before any trial finished: there was no model to keep."
+        return _job_finish(job=job, status=TrainingJob.Status.CANCELLED, error=error)
     except DataError as exc:
         return _job_finish(job=job, status=TrainingJob.Status.FAILED, error=str(exc))
     except Exception as exc:
@@ -348,6 +449,11 @@ def job_run(*, job: TrainingJob) -> TrainingJob:
         return _job_finish(
             job=job, status=TrainingJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}"
         )
+
+
+def _keep_best(job: TrainingJob) -> bool:
+    # Read from the row: the request arrived while the search ran.
+    return TrainingJob.objects.filter(pk=job.pk, keep_best=True).exists()
 
 
 def _job_finish(

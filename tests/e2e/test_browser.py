@@ -127,8 +127,16 @@ def test_csv_to_prediction_in_the_browser(
     expect(page.get_by_test_id("column-row")).to_have_count(10)
     page.select_option("#job-target", "diagnosis")
     expect(page.locator("#job-form .hint")).to_have_text("type: categorical")
+    # (time is the main control: presets with their time; caps and a seed wait under Advanced)
+    expect(page.locator("#job-forecast-options")).to_be_hidden()
+    expect(page.locator("#job-multilabel-options")).to_be_hidden()
+    expect(page.locator("#job-budget")).to_have_value("standard")
+    expect(page.locator('#job-budget option[value="quick"]')).to_have_text("Quick — 1 min")
+    expect(page.locator("#job-max-trials")).to_be_hidden()
+    page.click("#job-advanced summary")
     page.fill("#job-max-trials", "2")
     page.fill("#job-max-epochs", "3")
+    page.fill("#job-seed", "4242")
     _shot(page, artifacts_dir, "04-job-form.png")
     page.click("#job-submit")
 
@@ -138,6 +146,8 @@ def test_csv_to_prediction_in_the_browser(
     trial_rows = page.get_by_test_id("trial-row")
     expect(status).to_be_visible()
     expect(page.locator("#trials-table")).to_be_visible()
+    expect(page.locator("#job-info-seed")).to_have_text("4242")
+    expect(page.locator("#job-info-budget")).to_have_text("standard (3 min)")
 
     # when the first trial shows up while the job is still running (if we are quick enough)
     page.wait_for_function(
@@ -148,6 +158,8 @@ def test_csv_to_prediction_in_the_browser(
     )
     if status.text_content() == "RUNNING" and trial_rows.count() > 0:
         expect(page.locator("#ws-state")).to_have_text("live")
+        if status.text_content() == "RUNNING":
+            expect(page.locator("#stop-button")).to_have_text("Stop and keep best")
         _shot(page, artifacts_dir, "05-job-live.png")
     else:
         print("the job finished before a trial row could be caught while RUNNING; no 05 shot")
@@ -164,6 +176,9 @@ def test_csv_to_prediction_in_the_browser(
     expect(accuracy.locator("td")).to_have_text(re.compile(r"^(0(\.\d+)?|1)$"))
     assert float(accuracy.locator("td").inner_text()) > 0.8
     expect(page.locator("#deploy-button")).to_be_enabled()
+    # a finished job can be neither cancelled nor stopped
+    expect(page.locator("#cancel-button")).to_be_hidden()
+    expect(page.locator("#stop-button")).to_be_hidden()
     _shot(page, artifacts_dir, "06-job-done.png")
 
     # when they deploy the best model

@@ -65,3 +65,28 @@ def test_a_time_limit_ends_the_search_with_the_best_model_so_far(embedded_stack:
     )
     # the limit, plus one epoch, plus loading the data and saving, evaluating, registering
     assert took.total_seconds() < 10 + 15
+
+
+def test_stop_and_keep_best_registers_the_best_trial_so_far(embedded_stack: Stack) -> None:
+    # given a long job whose first trial has finished
+    client = embedded_stack.client("teammate")
+    job = flow.create_job(client, _dataset(embedded_stack), max_trials=30, max_epochs=100)
+    url = f"/api/v1/jobs/{job['id']}/"
+    deadline = time.monotonic() + 180
+    while not any(t["status"] == "COMPLETED" for t in client.get(url).json()["trials"]):
+        assert time.monotonic() < deadline, "no trial finished"
+        time.sleep(0.3)
+
+    # when its owner asks it to stop and keep the best so far
+    answer = client.post(f"{url}cancel/", json={"keep_best": True})
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["keep_best"] is True
+    events = flow.watch_job(embedded_stack, job["id"], "teammate", timeout=120)
+
+    # then it stops early, as SUCCEEDED with its best finished trial registered
+    assert events[-1]["payload"]["status"] == "SUCCEEDED"
+    final = client.get(url).json()
+    assert (final["status"], final["stopped"]) == ("SUCCEEDED", "stopped_by_user")
+    assert final["model_version"] is not None
+    assert final["best_trial"] is not None
+    assert len(final["trials"]) < 30

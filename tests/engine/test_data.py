@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from jobs.engine.data import DataError, check_target, infer_column_type, suggest_task_type
+from jobs.engine.facts import FrameFacts
 
 
 def _frame(text: str) -> pd.DataFrame:
@@ -41,10 +42,10 @@ def test_task_type_is_suggested_from_the_target(values: list[object], expected: 
 def test_a_class_with_one_row_cannot_be_split() -> None:
     frame = pd.DataFrame({"x": range(12), "y": ["a"] * 6 + ["b"] * 5 + ["c"]})
     with pytest.raises(DataError, match="single row"):
-        check_target(frame, "y", "multiclass")
+        check_target(FrameFacts(frame), "y", "multiclass")
 
 
 def test_too_few_rows_are_refused() -> None:
     frame = pd.DataFrame({"x": range(4), "y": [0, 1, 0, 1]})
     with pytest.raises(DataError, match="at least 10"):
-        check_target(frame, "y", None)
+        check_target(FrameFacts(frame), "y", None)

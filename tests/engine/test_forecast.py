@@ -11,6 +11,7 @@ import pytest
 
 from jobs.engine import model as engine_model
 from jobs.engine.data import DataError
+from jobs.engine.facts import FrameFacts
 from jobs.engine.search import SearchConfig, run_search
 from jobs.engine.task_data import check_forecast_target
 from tests.conftest import RecordingReporter
@@ -43,7 +44,7 @@ def test_what_cannot_be_forecast_is_refused(change: dict[str, Any], message: str
     frame = series(change.get("rows", 160))
     with pytest.raises(DataError, match=message):
         check_forecast_target(
-            frame,
+            FrameFacts(frame),
             change.get("target", "sales"),
             change.get("timestamp", "day"),
             change.get("horizon", 3),

@@ -11,6 +11,7 @@ import pytest
 
 from jobs.engine import model as engine_model
 from jobs.engine.data import DataError
+from jobs.engine.facts import FrameFacts
 from jobs.engine.search import SearchConfig, run_search
 from jobs.engine.task_data import check_multilabel_target, detect_delimiter, parse_label_sets
 from tests.conftest import RecordingReporter
@@ -47,7 +48,7 @@ def test_delimiters_are_detected_and_empty_cells_are_no_labels() -> None:
 def test_targets_that_are_not_label_lists_are_refused(values: list[Any], message: str) -> None:
     frame = pd.DataFrame({"x": range(len(values)), "tags": values})
     with pytest.raises(DataError, match=message):
-        check_multilabel_target(frame, "tags", None)
+        check_multilabel_target(FrameFacts(frame), "tags", None)
 
 
 @pytest.fixture(scope="module")

@@ -261,3 +261,131 @@ def test_a_gpu_job_without_a_gpu_worker_says_what_it_waits_for(
     services.job_claim(job_id=cpu_job["id"], worker="w")
     services.worker_gone(name="cpu@host")
     assert api.get(f"/api/v1/jobs/{cpu_job['id']}/").json()["waiting_for"] == ""
+
+
+def test_a_job_with_no_options_gets_the_standard_budget_no_caps_and_a_random_seed(
+    api_as: Any, personas: dict[str, Any], media_root: Any
+) -> None:
+    from jobs.engine.config import DEFAULT_BUDGET_SECONDS
+
+    dataset = make_dataset(personas["owner"])
+    api = api_as("owner")
+
+    # when two jobs are created naming nothing but the dataset and the target
+    jobs = [
+        api.post("/api/v1/jobs/", {"dataset": dataset.pk, "target": "diagnosis"}, format="json")
+        for _ in range(2)
+    ]
+
+    # then time is their control, trials and epochs are left to the search
+    assert [j.status_code for j in jobs] == [201, 201], jobs[0].content
+    first, second = (j.json() for j in jobs)
+    assert (first["budget"], first["max_seconds"]) == ("standard", DEFAULT_BUDGET_SECONDS)
+    assert (first["max_trials"], first["max_epochs"]) == (None, None)
+    # and each drew its own seed (two equal draws out of 2**31: about one run in two billion)
+    assert 0 <= first["seed"] <= TrainingJob.SEED_MAX
+    assert first["seed"] != second["seed"]
+
+
+def test_a_budget_is_a_preset_or_seconds_but_not_both(
+    api_as: Any, personas: dict[str, Any], media_root: Any
+) -> None:
+    dataset = make_dataset(personas["owner"])
+    api = api_as("owner")
+    body = {"dataset": dataset.pk, "target": "diagnosis"}
+
+    quick = _create(api, **body, budget="quick").json()
+    assert (quick["budget"], quick["max_seconds"]) == ("quick", 60)
+    own = _create(api, **body, max_seconds=90).json()
+    assert (own["budget"], own["max_seconds"]) == ("", 90)
+
+    both = _create(api, **body, budget="thorough", max_seconds=90)
+    assert both.status_code == 400
+    assert "either 'budget'" in both.json()["budget"][0]
+    unknown = _create(api, **body, budget="forever")
+    assert unknown.status_code == 400
+    assert "budget" in unknown.json()
+    assert TrainingJob.objects.count() == 2
+
+
+def test_caps_and_seed_are_optional_and_checked(
+    api_as: Any, personas: dict[str, Any], media_root: Any
+) -> None:
+    from jobs.engine.config import MAX_EPOCHS_CAP, MAX_TRIALS_CAP
+
+    dataset = make_dataset(personas["owner"])
+    api = api_as("owner")
+    body = {"dataset": dataset.pk, "target": "diagnosis"}
+
+    job = _create(
+        api, **body, max_trials=MAX_TRIALS_CAP, max_epochs=MAX_EPOCHS_CAP, seed=TrainingJob.SEED_MAX
+    )
+    assert job.status_code == 201, job.content
+    assert (job.json()["max_trials"], job.json()["max_epochs"]) == (MAX_TRIALS_CAP, MAX_EPOCHS_CAP)
+    assert job.json()["seed"] == TrainingJob.SEED_MAX
+    assert TrainingJob.objects.get(pk=job.json()["id"]).seed == TrainingJob.SEED_MAX
+    refused = {
+        "max_trials": MAX_TRIALS_CAP + 1,
+        "max_epochs": MAX_EPOCHS_CAP + 1,
+        "seed": TrainingJob.SEED_MAX + 1,
+    }
+    for field, value in [*refused.items(), ("seed", -1), ("max_epochs", 0)]:
+        answer = _create(api, **body, **{field: value})
+        assert answer.status_code == 400, field
+        assert field in answer.json()
+    assert TrainingJob.objects.count() == 1
+
+
+def test_stop_and_keep_best_is_recorded_on_a_running_job(
+    api_as: Any, personas: dict[str, Any], media_root: Any
+) -> None:
+    dataset = make_dataset(personas["owner"])
+    job = services.job_create(owner=personas["owner"], dataset=dataset, target="diagnosis")
+    services.job_claim(job_id=job.pk, worker="w")
+    api = api_as("owner")
+
+    answer = api.post(f"/api/v1/jobs/{job.pk}/cancel/", {"keep_best": True}, format="json")
+
+    assert answer.status_code == 202
+    assert (answer.json()["status"], answer.json()["cancel_requested"]) == ("RUNNING", True)
+    assert answer.json()["keep_best"] is True
+    event = JobEvent.objects.filter(job=job, kind="cancel_requested").get()
+    assert event.payload == {"keep_best": True}
+    # a plain cancel afterwards does not take the keeping back
+    assert api.post(f"/api/v1/jobs/{job.pk}/cancel/").json()["keep_best"] is True
+    bad = api.post(f"/api/v1/jobs/{job.pk}/cancel/", {"keep_best": "maybe"}, format="json")
+    assert bad.status_code == 400
+    assert "keep_best" in bad.json()
+
+
+def test_a_job_is_checked_against_the_profile_without_reading_the_file(
+    api_as: Any, personas: dict[str, Any], media_root: Any
+) -> None:
+    # given a profiled dataset whose file is then gone: any read of it would fail
+    dataset = make_dataset(personas["owner"])
+    dataset.file.storage.delete(dataset.file.name)
+    api = api_as("owner")
+
+    # when jobs are asked for, right and wrong
+    good = _create(api, dataset=dataset.pk, target="diagnosis")
+    bad = _create(api, dataset=dataset.pk, target="mean_radius", task_type="binary")
+
+    # then the profile alone answers both
+    assert good.status_code == 201, good.content
+    assert good.json()["task_type"] == "binary"
+    assert bad.status_code == 400
+    assert "exactly two classes" in bad.json()["target"][0]
+
+
+def test_the_budget_presets_and_caps_are_published_for_clients(api_as: Any) -> None:
+    from jobs.engine.config import BUDGET_PRESETS, MAX_EPOCHS_CAP, MAX_TRIALS_CAP
+
+    answer = api_as("owner").get("/api/v1/jobs/budgets/")
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "presets": BUDGET_PRESETS,
+        "default": "standard",
+        "max_trials": MAX_TRIALS_CAP,
+        "max_epochs": MAX_EPOCHS_CAP,
+    }
+    assert api_as(None).get("/api/v1/jobs/budgets/").status_code in (401, 403)

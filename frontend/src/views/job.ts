@@ -12,7 +12,7 @@ import {
 } from "../dom";
 import { followJob } from "../jobSocket";
 import { navigate, type ViewContext } from "../router";
-import { cancelControl, formatLimit, stoppedNote } from "./jobCancel";
+import { cancelControl, formatBudget, stoppedNote } from "./jobCancel";
 import { isFinished } from "./jobs";
 
 interface TrialState {
@@ -121,10 +121,11 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
         ["Dataset", h("a", { href: `#/datasets/${encodeURIComponent(datasetId)}` }, `#${datasetId}`)],
         ["Target", job.target],
         ["Task type", job.task_type ?? "suggested from target"],
-        ["Max trials / epochs", `${job.max_trials} / ${job.max_epochs}`],
+        ["Budget", h("span", { id: "job-info-budget" }, formatBudget(job))],
+        ["Caps (trials / epochs)", `${job.max_trials ?? "none"} / ${job.max_epochs ?? "none"}`],
+        ["Seed", h("span", { id: "job-info-seed" }, job.seed === undefined ? "—" : String(job.seed))],
         ["Tuner", job.tuner ?? "random"],
         ["Queue", job.queue ?? "cpu"],
-        ["Time limit", formatLimit(job.max_seconds)],
         ["Created", formatDate(job.created_at)],
         ["Started", formatDate(job.started_at)],
         ["Finished", formatDate(job.finished_at)],
@@ -247,7 +248,8 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
         break;
       case "cancel_requested":
         job.cancel_requested = true;
-        cancel.markCancelling();
+        if (ev.payload.keep_best) job.keep_best = true;
+        cancel.markCancelling(job.keep_best ?? false);
         break;
       case "trial_started": {
         const t = trial(ev.payload.trial);

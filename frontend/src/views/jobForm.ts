@@ -1,6 +1,7 @@
-import { api, type Column, type Dataset, type NewJob, type Queue, type TaskType, type Tuner } from "../api";
+import { api, type BudgetPreset, type Column, type Dataset, type NewJob, type Queue, type TaskType, type Tuner } from "../api";
 import { errorSlot, h } from "../dom";
 import { navigate } from "../router";
+import { formatLimit } from "./jobCancel";
 
 const TASK_TYPES: Array<[string, string]> = [
   ["", "Suggest from target"],
@@ -16,6 +17,13 @@ const TUNERS: Array<[Tuner, string]> = [
   ["bayesian", "Bayesian optimisation"],
   ["hyperband", "Hyperband"],
 ];
+
+const BUDGETS: Array<[BudgetPreset, string]> = [
+  ["quick", "Quick"],
+  ["standard", "Standard"],
+  ["thorough", "Thorough"],
+];
+const presetLabel = (value: string) => BUDGETS.find(([v]) => v === value)?.[1] ?? value;
 
 const QUEUES: Array<[Queue, string]> = [
   ["cpu", "CPU"],
@@ -87,8 +95,34 @@ export function jobForm(ds: Dataset, signal: AbortSignal): HTMLFormElement {
   };
   taskType.addEventListener("change", showOptions);
   showOptions();
-  const maxTrials = h("input", { type: "number", id: "job-max-trials", name: "max_trials", min: 1, max: 50, step: 1, value: 2, required: true });
-  const maxEpochs = h("input", { type: "number", id: "job-max-epochs", name: "max_epochs", min: 1, max: 200, step: 1, value: 5, required: true });
+  // Time is the control: a preset, or exact seconds under "Advanced". The presets' seconds and
+  // the caps' limits come from the server once it answers.
+  const budget = h(
+    "select",
+    { id: "job-budget", name: "budget" },
+    BUDGETS.map(([value, label]) => h("option", { value }, label)),
+  );
+  budget.value = "standard";
+  const maxSeconds = h("input", { type: "number", id: "job-max-seconds", name: "max_seconds", min: 10, max: 604800, step: 1, placeholder: "use the preset" });
+  const maxTrials = h("input", { type: "number", id: "job-max-trials", name: "max_trials", min: 1, step: 1, placeholder: "no cap" });
+  const maxEpochs = h("input", { type: "number", id: "job-max-epochs", name: "max_epochs", min: 1, step: 1, placeholder: "no cap" });
+  const seed = h("input", { type: "number", id: "job-seed", name: "seed", min: 0, max: 2147483647, step: 1, placeholder: "random" });
+  // Exact seconds replace the preset (the API refuses both).
+  maxSeconds.addEventListener("input", () => {
+    budget.disabled = maxSeconds.value.trim() !== "";
+  });
+  void api.jobBudgets(signal).then(
+    (known) => {
+      for (const option of Array.from(budget.options)) {
+        const seconds = known.presets[option.value as BudgetPreset];
+        if (seconds !== undefined) option.textContent = `${presetLabel(option.value)} — ${formatLimit(seconds)}`;
+      }
+      budget.value = known.default;
+      maxTrials.max = String(known.max_trials);
+      maxEpochs.max = String(known.max_epochs);
+    },
+    () => undefined, // the names alone still make a valid request
+  );
   const tuner = h(
     "select",
     { id: "job-tuner", name: "tuner" },
@@ -101,8 +135,14 @@ export function jobForm(ds: Dataset, signal: AbortSignal): HTMLFormElement {
     QUEUES.map(([value, label]) => h("option", { value }, label)),
   );
   queue.value = "cpu";
-  // Minutes here; the API takes seconds.
-  const maxMinutes = h("input", { type: "number", id: "job-max-seconds", name: "max_minutes", min: 1, max: 10080, step: 1, placeholder: "no limit" });
+  const advanced = h(
+    "details",
+    { id: "job-advanced" },
+    h("summary", null, "Advanced: exact time, caps, seed, tuner"),
+    h("label", null, "Time budget (seconds, replaces the preset)", maxSeconds),
+    h("div", { class: "row" }, h("label", null, "Max trials", maxTrials), h("label", null, "Max epochs per trial", maxEpochs)),
+    h("div", { class: "row" }, h("label", null, "Seed (empty: random)", seed), h("label", null, "Tuner", tuner)),
+  );
   const submit = h("button", { type: "submit", id: "job-submit", disabled: columns.length === 0 }, "Start training");
 
   const form = h(
@@ -113,9 +153,16 @@ export function jobForm(ds: Dataset, signal: AbortSignal): HTMLFormElement {
     h("label", null, "Task type", taskType),
     multilabelOptions,
     forecastOptions,
-    h("div", { class: "row" }, h("label", null, "Max trials", maxTrials), h("label", null, "Max epochs", maxEpochs)),
-    h("div", { class: "row" }, h("label", null, "Tuner", tuner), h("label", null, "Time limit (minutes, optional)", maxMinutes)),
+    h(
+      "label",
+      null,
+      "Time budget",
+      budget,
+      // Not "hint": that class is the target's type, next to it.
+      h("small", { class: "muted" }, "the search decides how many trials and epochs fit in it"),
+    ),
     h("label", null, "Run on", queue),
+    advanced,
     h("div", { class: "actions" }, submit),
     errors.el,
   );
@@ -123,12 +170,12 @@ export function jobForm(ds: Dataset, signal: AbortSignal): HTMLFormElement {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     errors.clear();
-    const body: NewJob = {
-      dataset: ds.id,
-      target: target.value,
-      max_trials: Number(maxTrials.value),
-      max_epochs: Number(maxEpochs.value),
-    };
+    const body: NewJob = { dataset: ds.id, target: target.value };
+    if (maxSeconds.value.trim() !== "") body.max_seconds = Number(maxSeconds.value);
+    else body.budget = budget.value as BudgetPreset;
+    if (maxTrials.value.trim() !== "") body.max_trials = Number(maxTrials.value);
+    if (maxEpochs.value.trim() !== "") body.max_epochs = Number(maxEpochs.value);
+    if (seed.value.trim() !== "") body.seed = Number(seed.value);
     if (taskType.value) body.task_type = taskType.value as TaskType;
     if (taskType.value === "multilabel" && delimiter.value) body.label_delimiter = delimiter.value as NewJob["label_delimiter"];
     if (!forecastOptions.hidden) {
@@ -137,7 +184,6 @@ export function jobForm(ds: Dataset, signal: AbortSignal): HTMLFormElement {
     }
     if (tuner.value) body.tuner = tuner.value as Tuner;
     body.queue = queue.value as Queue;
-    if (maxMinutes.value.trim() !== "") body.max_seconds = Math.round(Number(maxMinutes.value) * 60);
     submit.disabled = true;
     try {
       const job = await api.createJob(body, signal);
