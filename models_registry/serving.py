@@ -25,7 +25,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from jobs.engine import image_model
+# Text, forecasting and multi-label models hold layers of their own modules: importing them
+# registers those layers with Keras, so that a predictor that never trained such a model loads
+# it (safe mode refuses a class it does not know).
+from jobs.engine import forecast, image_model, multilabel, text  # noqa: F401
 from jobs.engine import model as engine_model
 from models_registry import selectors, services
 from models_registry.models import Deployment, ModelVersion
