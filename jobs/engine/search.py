@@ -24,7 +24,7 @@ from sklearn.model_selection import train_test_split
 from jobs.engine import checkpoint
 from jobs.engine.config import SearchConfig
 from jobs.engine.data import TaskType, infer_column_type
-from jobs.engine.ensemble import choose
+from jobs.engine.ensemble import build_ensemble, choose
 from jobs.engine.evaluation import evaluate, permutation_importance
 from jobs.engine.model import (
     CATEGORICAL_ENCODINGS,
@@ -112,6 +112,9 @@ class _Guard(keras.callbacks.Callback):
         self.stopped = ""
         self.any_finished = False
         self.skipped: set[int] = set()
+        # Per trial number: epochs run and seconds spent, to price a refit of it.
+        self.epochs: dict[int, int] = {}
+        self.seconds: dict[int, float] = {}
         self._next_cancel_check = 0.0
         self._epoch = 0
         self._epoch_started = 0.0
@@ -146,11 +149,24 @@ class _Guard(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         values = {k: float(np.asarray(v)) for k, v in (logs or {}).items() if np.isscalar(v)}
+        self.epochs[self.trial_number] = epoch + 1
         self.reporter.epoch_end(self.trial_number, epoch + 1, values)
         if self.deadline is not None and time.monotonic() >= self.deadline:
             self.stopped = self.stopped or "time_limit"
         if self.stopped:
             self.model.stop_training = True
+
+
+class _Quiet(keras.callbacks.Callback):
+    """A guard's budget and cancellation checks, without reporting epochs as a trial's."""
+
+    def __init__(self, guard: _Guard) -> None:
+        super().__init__()
+        self.guard = guard
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self.guard.set_model(self.model)
+        self.guard.on_train_batch_end(batch, logs)
 
 
 class _Stop(Exception):
@@ -219,12 +235,15 @@ def _tuner_class(name: str) -> type[Any]:
                 raise _Stop
             super().on_trial_begin(trial)
             number = self._numbers.setdefault(trial.trial_id, len(self._numbers) + 1)
+            self._trial_started = time.monotonic()
             self._guard.trial_number = number
             self._reporter.trial_started(number, dict(trial.hyperparameters.values))
 
         def on_trial_end(self, trial: Any) -> None:
             super().on_trial_end(trial)
             self._guard.any_finished = True
+            number = self._numbers[trial.trial_id]
+            self._guard.seconds[number] = time.monotonic() - self._trial_started
             # Freeing between trials keeps memory flat across a long search, and lets the
             # next trial run after one that ran out of memory.
             keras.backend.clear_session()
@@ -458,8 +477,18 @@ def run_search(
         class_weight=weights,
         keep=config.ensemble_size,
         objective="val_mse" if config.task_type == "regression" else "val_loss",
+        reserve=FINISH_SHARE + REFIT_SHARE,
     )
     model, report = choose(config.task_type, searched.models(), x_val, targets(val), labels)
+    count = report["size"] if report["chosen"] else 1
+    until = float("inf")
+    if config.max_seconds is not None:
+        until = started + config.max_seconds * (1 - FINISH_SHARE)
+    both = (np.concatenate([x_train, x_val]), np.concatenate([targets(train), targets(val)]))
+    refit = searched.refit(count, both, until=until, class_weight=weights)
+    report["refit"] = refit is not None
+    if refit is not None:
+        model = refit[0] if count == 1 else build_ensemble(refit, labels, shape=x_val.shape[1:])
     outputs = keras.ops.convert_to_numpy(model.predict(x_test, verbose=0))
     test_metrics = evaluate(config.task_type, targets(test), outputs, labels)
     test_metrics["feature_importance"] = permutation_importance(
@@ -525,6 +554,9 @@ def make_tuner(
 # What a search leaves of its budget for what follows it: choosing an ensemble, scoring on
 # the test split, permutation importance and saving.
 FINISH_SHARE = 0.1
+# What the tabular search also keeps for training its chosen trials again on the validation
+# rows (Searched.refit); unused when the refit would not fit, and then lost to the search.
+REFIT_SHARE = 0.15
 
 
 def tune(
@@ -539,6 +571,7 @@ def tune(
     class_weight: dict[int, float] | None = None,
     keep: int = 1,
     objective: str = "val_loss",
+    reserve: float = FINISH_SHARE,
 ) -> Searched:
     """Search within the job's time budget; keep the best `keep` completed trials (best first).
 
@@ -548,7 +581,7 @@ def tune(
     """
     deadline = None
     if config.max_seconds is not None:
-        deadline = started + config.max_seconds * (1 - FINISH_SHARE)
+        deadline = started + config.max_seconds * (1 - reserve)
     guard = _Guard(reporter, deadline)
     tuner = make_tuner(
         config, hypermodel, workdir=workdir, reporter=reporter, guard=guard, objective=objective
@@ -582,7 +615,7 @@ def tune(
             else "No trial finished: every trial failed or the time limit was too short."
         )
     ranked = list(tuner.oracle.get_best_trials(min(keep, len(completed)) or 1))
-    return Searched(config, tuner, guard, ranked, started)
+    return Searched(config, tuner, guard, ranked, started, len(train[1]))
 
 
 @dataclass
@@ -594,9 +627,56 @@ class Searched:
     guard: _Guard
     ranked: list[Any]
     started: float
+    n_train: int = 0
 
     def models(self) -> list[keras.Model]:
         return [self.tuner.load_model(trial) for trial in self.ranked]
+
+    def refit(
+        self,
+        count: int,
+        fit: tuple[Any, np.ndarray],
+        *,
+        until: float,
+        class_weight: dict[int, float] | None = None,
+    ) -> list[keras.Model] | None:
+        """The best `count` trials trained again on `fit` (training and validation rows) for
+        as many epochs as each needed to reach its best validation score.
+
+        A model chosen on validation rows never learned from them: on a small table that is
+        a quarter of what it could learn from. None when the refits would not end by `until`
+        (monotonic seconds) or the job was cancelled meanwhile.
+        """
+        trials = self.ranked[:count]
+        numbers = [self.tuner._numbers.get(t.trial_id, 0) for t in trials]
+        share = len(fit[1]) / max(1, self.n_train)
+        needed = sum(
+            self.guard.seconds.get(n, 0.0)
+            * (t.best_step + 1)
+            / max(1, self.guard.epochs.get(n, 1))
+            * share
+            for t, n in zip(trials, numbers, strict=True)
+        )
+        if any(n not in self.guard.seconds for n in numbers) or time.monotonic() + needed > until:
+            return None
+        refit = _Guard(self.guard.reporter, until)
+        refit.trial_number = -1
+        models = []
+        for trial in trials:
+            hp = trial.hyperparameters
+            model = self.tuner.hypermodel.build(hp)
+            model.fit(
+                *fit,
+                epochs=trial.best_step + 1,
+                batch_size=hp.values.get("batch_size", self.config.batch_size),
+                class_weight=class_weight,
+                callbacks=[_Quiet(refit)],
+                verbose=0,
+            )
+            if refit.stopped:
+                return None
+            models.append(model)
+        return models
 
     def result(
         self,
