@@ -20,7 +20,11 @@ import psycopg
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
-_REDIS_DBS = itertools.cycle(range(10, 15))  # 15 is the in-process tests'
+# 15 is the in-process tests'. STACK_REDIS_DBS (say "7,8") keeps two test runs on one machine
+# (two checkouts) from flushing and serving each other's queues.
+_REDIS_DBS = itertools.cycle(
+    [int(n) for n in os.environ.get("STACK_REDIS_DBS", "10,11,12,13,14").split(",")]
+)
 
 ADMIN_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 

@@ -31,7 +31,7 @@ def _gpu_present() -> bool:
 def _worker_queues() -> list[str]:
     """The default queue, plus gpu when this machine has a GPU; without one, gpu jobs wait
     (and the API says so) rather than train on the CPU they did not ask for."""
-    # The default queue carries dataset profiling; jobs name "cpu" or "gpu" themselves.
+    # Jobs name "cpu" or "gpu" themselves; profiling has its own worker (SHORT_QUEUE).
     queues = dict.fromkeys([settings.CELERY_TASK_DEFAULT_QUEUE, "cpu"])
     if _gpu_present():
         queues["gpu"] = None
@@ -49,6 +49,12 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--predictor-port", type=int, default=8001)
         parser.add_argument("--concurrency", type=int, default=1)
+        parser.add_argument(
+            "--short-concurrency",
+            type=int,
+            default=2,
+            help="processes of the worker for short tasks (profiling), beside the training one",
+        )
         parser.add_argument(
             "--restart-delay", type=float, default=1.0, help="first restart delay, seconds"
         )
@@ -107,10 +113,32 @@ class Command(BaseCommand):
                 "-n",
                 f"worker-{os.getpid()}@%h",
             ],
+            # Its own process, not one more queue of the training worker: Celery has one pool
+            # per worker, so a pool slot busy training for hours would hold up every upload.
+            # One task per child, as for jobs: a profile's memory goes back when it ends.
+            "worker-short": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "console",
+                "worker",
+                "-Q",
+                settings.SHORT_QUEUE,
+                "--concurrency",
+                str(options["short_concurrency"]),
+                "--loglevel",
+                "INFO",
+                "--max-tasks-per-child",
+                "1",
+                "-n",
+                f"short-{os.getpid()}@%h",
+            ],
         }
         envs = {
             "web": env,
             "worker": env,
+            "worker-short": env,
             "predictor": {**env, "DJANGO_SETTINGS_MODULE": "console.predictor_settings"},
         }
         supervisor = Supervisor(
