@@ -228,6 +228,9 @@ KERAS_BACKEND = os.environ.get("KERAS_BACKEND", "torch")
 # saving take longer, hence the margin.
 JOB_HEARTBEAT_STALE_SECONDS = int(os.environ.get("JOB_HEARTBEAT_STALE_SECONDS", "120"))
 JOB_REAP_INTERVAL_SECONDS = float(os.environ.get("JOB_REAP_INTERVAL_SECONDS", "30"))
+# A profiler beats about once a second while it reads; one batch of a wide file can take much
+# longer, hence the margin. The same reaper (every JOB_REAP_INTERVAL_SECONDS) checks it.
+DATASET_HEARTBEAT_STALE_SECONDS = int(os.environ.get("DATASET_HEARTBEAT_STALE_SECONDS", "120"))
 
 if not DEBUG:
     SESSION_COOKIE_HTTPONLY = True
