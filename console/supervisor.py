@@ -16,7 +16,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -35,7 +35,7 @@ class Program:
     # Quick failures in a row; a run that lasted `stable_after` seconds resets it.
     failures: int = 0
     start_at: float = 0.0
-    starts: int = field(default=0)
+    starts: int = 0
 
 
 class Supervisor:
