@@ -23,9 +23,10 @@ def _preload_engine(sender: Any = None, **_: Any) -> None:
     # Each job runs in a fresh child (--max-tasks-per-child 1): importing Keras, torch and the
     # engine once here, before the pool forks, saves every job those seconds of imports. Not
     # where the worker takes gpu jobs: Keras' torch backend asks CUDA about devices on import,
-    # and CUDA does not survive a fork, so there the job's child imports it (_before_job).
+    # and CUDA does not survive a fork, so there the job's child imports it (_before_job). Nor
+    # in a worker of short tasks only (profiling), which never trains: it stays small.
     queues = set(sender.app.amqp.queues.consume_from) if sender is not None else set()
-    if "gpu" not in queues:
+    if "gpu" not in queues and "cpu" in queues:
         import jobs.engine.search  # noqa: F401
 
         _freeze_imports()

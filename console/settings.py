@@ -212,6 +212,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_DEFAULT_QUEUE", "cpu")
+# Tasks that take seconds to minutes (profiling an upload) have a queue of their own, served by
+# workers that take no training jobs: with one worker busy training for hours, an upload would
+# otherwise wait for the job to end before anyone could use it.
+SHORT_QUEUE = os.environ.get("CELERY_SHORT_QUEUE", "short")
+CELERY_TASK_ROUTES = {"jobs.tasks.profile_dataset": {"queue": SHORT_QUEUE}}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 PREDICTOR_URL = os.environ.get("PREDICTOR_URL", "http://127.0.0.1:8001").rstrip("/")
@@ -223,6 +228,9 @@ KERAS_BACKEND = os.environ.get("KERAS_BACKEND", "torch")
 # saving take longer, hence the margin.
 JOB_HEARTBEAT_STALE_SECONDS = int(os.environ.get("JOB_HEARTBEAT_STALE_SECONDS", "120"))
 JOB_REAP_INTERVAL_SECONDS = float(os.environ.get("JOB_REAP_INTERVAL_SECONDS", "30"))
+# A profiler beats about once a second while it reads; one batch of a wide file can take much
+# longer, hence the margin. The same reaper (every JOB_REAP_INTERVAL_SECONDS) checks it.
+DATASET_HEARTBEAT_STALE_SECONDS = int(os.environ.get("DATASET_HEARTBEAT_STALE_SECONDS", "120"))
 
 if not DEBUG:
     SESSION_COOKIE_HTTPONLY = True

@@ -15,6 +15,9 @@ class Dataset(models.Model):
         READY = "READY"
         FAILED = "FAILED"
 
+    # A profile whose worker was lost (killed, say) is retried up to this many runs in all.
+    MAX_PROFILE_ATTEMPTS = 3
+
     class Kind(models.TextChoices):
         TABULAR = "tabular"
         IMAGE = "image"
@@ -35,6 +38,10 @@ class Dataset(models.Model):
         max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
     )
     error = models.TextField(blank=True)
+    # While PROFILING, the profiler touches heartbeat_at as it reads (about once a second); a
+    # stale one means its worker died, and the profile is retried (jobs/services/profiling.py).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
     sha256 = models.CharField(max_length=64, db_index=True)
     size_bytes = models.BigIntegerField()
     n_rows = models.BigIntegerField(null=True, blank=True)

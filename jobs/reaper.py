@@ -1,5 +1,5 @@
-"""A thread in each worker's main process that requeues jobs whose worker died and forgets
-abandoned uploads."""
+"""A thread in each worker's main process that requeues jobs and dataset profiles whose worker
+died and forgets abandoned uploads."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ def _reap_forever(worker: str, queues: list[str]) -> None:
             reaped = services.jobs_reap()
             if reaped:
                 logger.warning("Requeued or failed jobs whose worker was lost: %s", reaped)
+            reaped = services.datasets_reap()
+            if reaped:
+                logger.warning("Requeued or failed profiles whose worker was lost: %s", reaped)
             expired = services.uploads_expire()
             if expired:
                 logger.info("Forgot %s abandoned uploads", expired)

@@ -18,7 +18,8 @@ def run_training_job(job_id: int) -> None:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def profile_dataset(dataset_id: int) -> None:
-    """Claim a pending dataset and profile it; a redelivered message finds it claimed."""
+    """Claim a pending dataset and profile it; a redelivered message finds it claimed, unless
+    its profiler's heartbeat went stale (the worker was killed), and then takes it over."""
     dataset = services.dataset_claim_profiling(dataset_id=dataset_id)
     if dataset is None:
         return

@@ -52,5 +52,7 @@ def make_dataset(
     )
     claimed = services.dataset_claim_profiling(dataset_id=dataset.pk)
     if claimed is not None:
-        dataset = services.dataset_profile(dataset=claimed)
+        profiled = services.dataset_profile(dataset=claimed)
+        assert profiled is not None, "the profile lost its claim"
+        dataset = profiled
     return dataset

@@ -20,7 +20,11 @@ import psycopg
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
-_REDIS_DBS = itertools.cycle(range(10, 15))  # 15 is the in-process tests'
+# 15 is the in-process tests'. STACK_REDIS_DBS (say "7,8") keeps two test runs on one machine
+# (two checkouts) from flushing and serving each other's queues.
+_REDIS_DBS = itertools.cycle(
+    [int(n) for n in os.environ.get("STACK_REDIS_DBS", "10,11,12,13,14").split(",")]
+)
 
 ADMIN_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -40,6 +44,7 @@ class Stack:
     env: dict[str, str]
     tokens: dict[str, str] = field(default_factory=dict)
     pid: int = 0  # of `runconsole`, the parent of web, worker and predictor
+    process: subprocess.Popen[bytes] | None = None  # `runconsole` itself
     passwords: dict[str, str] = field(default_factory=dict)
 
     def client(self, user: str | None = None) -> httpx.Client:
@@ -151,6 +156,7 @@ def running_stack(
                 start_new_session=True,
             )
         stack.pid = proc.pid
+        stack.process = proc
         _wait_http(f"{stack.url}/healthz", proc, log)
         _wait_http(f"{stack.predictor_url}/healthz", proc, log)
         yield stack
@@ -165,3 +171,19 @@ def running_stack(
         if mode == "postgres":
             with psycopg.connect(ADMIN_PG_URL, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def process_of(stack: Stack, needle: bytes) -> int | None:
+    """The pid of runconsole's child whose command line contains `needle`, if one runs now."""
+    for pid in children(stack.pid):
+        with contextlib.suppress(FileNotFoundError):
+            if needle in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return pid
+    return None

@@ -16,6 +16,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from django.conf import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -23,8 +24,10 @@ DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 SCHEMA_FILE = Path(__file__).resolve().parent / "data" / "compose-spec.json"
 
-REQUIRED_SERVICES = {"postgres", "redis", "migrate", "web", "worker", "worker-cpu", "predictor"}
-APP_SERVICES = ("web", "worker", "worker-cpu", "predictor")
+REQUIRED_SERVICES = {
+    "postgres", "redis", "migrate", "web", "worker", "worker-cpu", "worker-short", "predictor"
+}  # fmt: skip
+APP_SERVICES = ("web", "worker", "worker-cpu", "worker-short", "predictor")
 # `${SECRET_KEY:?message}` or `${SECRET_KEY?message}`: Compose refuses to start without it.
 REQUIRED_SECRET_KEY = re.compile(r"^\$\{SECRET_KEY:?\?[^}]*\}$")
 # Lets the settings fall back to the published development key when SECRET_KEY is empty.
@@ -249,9 +252,22 @@ def test_workers_consume_the_gpu_and_cpu_queues(services: dict[str, dict[str, An
     argv = _argv(services["worker"]["command"])
     assert argv[argv.index("--concurrency") + 1] == "1"
     assert _worker_queues(services["worker-cpu"]) == ["cpu"]
-    # Dataset profiling goes to the sender's default queue: a worker must consume it.
-    for name in ("web", "predictor", "worker", "worker-cpu"):
+    # Tasks sent without a route go to the sender's default queue: a worker must consume it.
+    for name in ("web", "predictor", "worker", "worker-cpu", "worker-short"):
         assert _environment(services[name]).get("CELERY_DEFAULT_QUEUE") == "cpu", name
+
+
+def test_profiling_has_workers_that_never_train(services: dict[str, dict[str, Any]]) -> None:
+    # Where the web process sends a profile (no CELERY_SHORT_QUEUE in the compose file).
+    assert "CELERY_SHORT_QUEUE" not in _environment(services["web"])
+    short = settings.CELERY_TASK_ROUTES["jobs.tasks.profile_dataset"]["queue"]
+    workers = [name for name in services if name.startswith("worker")]
+    assert [name for name in workers if short in _worker_queues(services[name])] == ["worker-short"]
+    # Its workers take no training queue, so a running job cannot hold up a profile.
+    assert set(_worker_queues(services["worker-short"])) == {short}
+    argv = _argv(services["worker-short"]["command"])
+    assert int(argv[argv.index("--concurrency") + 1]) >= 2
+    assert not (services["worker-short"].get("deploy") or {}).get("resources")
 
 
 def test_app_waits_for_healthy_postgres_and_redis(services: dict[str, dict[str, Any]]) -> None:

@@ -4,15 +4,14 @@ from jobs.services.datasets import (
     ConflictError,
     DatasetRequest,
     VersionChanges,
-    dataset_claim_profiling,
     dataset_create,
     dataset_delete,
-    dataset_profile,
     dataset_version_create,
     file_digest,
     file_sha256,
 )
-from jobs.services.events import dataset_group, event_record, job_group
+from jobs.services.events import SubjectGone, dataset_group, event_record, job_group
+from jobs.services.profiling import dataset_claim_profiling, dataset_profile, datasets_reap
 from jobs.services.training import job_cancel, job_claim, job_create, job_run, jobs_reap
 from jobs.services.tuner_state import tuner_state_delete, tuner_state_load, tuner_state_save
 from jobs.services.uploads import (
@@ -28,6 +27,7 @@ from jobs.services.workers import worker_beat, worker_gone
 __all__ = [
     "ConflictError",
     "DatasetRequest",
+    "SubjectGone",
     "VersionChanges",
     "dataset_claim_profiling",
     "dataset_create",
@@ -35,6 +35,7 @@ __all__ = [
     "dataset_group",
     "dataset_profile",
     "dataset_version_create",
+    "datasets_reap",
     "event_record",
     "file_digest",
     "file_sha256",

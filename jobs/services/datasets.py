@@ -18,15 +18,13 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files import File
 from django.db import transaction
-from django.utils import timezone
 
 from jobs import selectors
 from jobs.engine.data import DataError
 from jobs.engine.formats import ReadOptions, TableSource, inspect_table, iter_batches
-from jobs.engine.images import inspect_image_zip
-from jobs.engine.profile import profile_batches
 from jobs.models import Dataset
 from jobs.services.events import event_record
+from jobs.services.profiling import dataset_enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -156,8 +154,6 @@ def dataset_create(
 
 
 def _store_and_queue(dataset: Dataset, path: Path) -> Dataset:
-    from jobs import tasks
-
     with path.open("rb") as staged:
         dataset.file.save(
             f"{uuid.uuid4().hex}{_EXTENSIONS[dataset.format]}",
@@ -170,7 +166,7 @@ def _store_and_queue(dataset: Dataset, path: Path) -> Dataset:
         with transaction.atomic():
             dataset.save()
             event_record(subject=dataset, kind="dataset_status", payload={"status": dataset.status})
-            transaction.on_commit(lambda: tasks.profile_dataset.delay(dataset.pk))
+            dataset_enqueue_on_commit(dataset=dataset)
     except BaseException:
         # No orphan file when the row could not be written.
         dataset.file.delete(save=False)
@@ -178,100 +174,13 @@ def _store_and_queue(dataset: Dataset, path: Path) -> Dataset:
     return dataset
 
 
-def dataset_claim_profiling(*, dataset_id: int) -> Dataset | None:
-    """Move a PENDING dataset to PROFILING; None when another delivery already took it."""
-    with transaction.atomic():
-        if not Dataset.objects.filter(pk=dataset_id, status=Dataset.Status.PENDING).update(
-            status=Dataset.Status.PROFILING
-        ):
-            return None
-        dataset = Dataset.objects.get(pk=dataset_id)
-        event_record(subject=dataset, kind="dataset_status", payload={"status": dataset.status})
-    return dataset
-
-
-def dataset_profile(*, dataset: Dataset) -> Dataset:
-    """Profile a claimed dataset's whole file, streaming, and mark it READY or FAILED."""
-    last_sent = [-1.0]
-
-    def progress(fraction: float) -> None:
-        if fraction - last_sent[0] >= 0.05 or fraction >= 1.0:
-            last_sent[0] = fraction
-            event_record(
-                subject=dataset, kind="profile_progress", payload={"fraction": round(fraction, 3)}
-            )
-
-    try:
-        if dataset.kind == Dataset.Kind.IMAGE:
-            with selectors.dataset_local_path(dataset=dataset) as path:
-                profile = _profile_images(path, progress)
-        else:
-            with selectors.dataset_table(dataset=dataset) as (path, source):
-                profile = profile_batches(
-                    iter_batches(path, source),
-                    total_bytes=dataset.size_bytes,
-                    progress=progress,
-                    overrides=dataset.column_types,
-                    target=None,
-                )
-                _check_kind(dataset, profile)
-    except DataError as exc:
-        return _dataset_finish(dataset=dataset, status=Dataset.Status.FAILED, error=str(exc))
-    except Exception as exc:
-        logger.exception("Profiling dataset %s failed", dataset.pk)
-        return _dataset_finish(
-            dataset=dataset, status=Dataset.Status.FAILED, error=f"{type(exc).__name__}: {exc}"
-        )
-    return _dataset_finish(dataset=dataset, status=Dataset.Status.READY, profile=profile)
-
-
-def _profile_images(path: Path, progress: Any) -> dict[str, Any]:
-    summary = inspect_image_zip(path, progress=lambda done, total: progress(done / max(total, 1)))
-    return {"n_rows": summary.n_images, "n_columns": 2, "images": summary.to_dict()}
-
-
-def _check_kind(dataset: Dataset, profile: dict[str, Any]) -> None:
-    by_name = {c["name"]: c for c in profile.get("columns", [])}
-    if dataset.kind == Dataset.Kind.TEXT:
-        column = by_name[dataset.text_column]
-        if column["type"] not in ("text", "categorical"):
-            raise DataError(
-                f"Column '{dataset.text_column}' holds {column['type']} values, not text."
-            )
-    if dataset.kind == Dataset.Kind.TIMESERIES:
-        column = by_name[dataset.timestamp_column]
-        if column["type"] != "datetime":
-            raise DataError(
-                f"Column '{dataset.timestamp_column}' holds {column['type']} values, not "
-                "timestamps."
-            )
-
-
-def _dataset_finish(
-    *, dataset: Dataset, status: str, error: str = "", profile: dict[str, Any] | None = None
-) -> Dataset:
-    with transaction.atomic():
-        dataset.status = status
-        dataset.error = error
-        dataset.profiled_at = timezone.now()
-        if profile is not None:
-            dataset.profile = profile
-            dataset.n_rows = profile.get("n_rows")
-            dataset.n_columns = profile.get("n_columns")
-            if "columns" in profile:
-                dataset.columns = [
-                    {"name": c["name"], "type": c["type"]} for c in profile["columns"]
-                ]
-        dataset.save()
-        payload: dict[str, Any] = {"status": status}
-        if error:
-            payload["error"] = error
-        event_record(subject=dataset, kind="dataset_status", payload=payload)
-    return dataset
-
-
 def dataset_delete(*, dataset: Dataset) -> None:
-    """Delete a dataset and its file, unless a job or a model still refers to it."""
+    """Delete a dataset and its file, unless a job or a model still refers to it.
+
+    A dataset being profiled is deleted too, for good: the user no longer wants it, and its
+    profiler's writes are all conditional on its claim, so it stops at its next batch without
+    writing anything (jobs/services/profiling.py) rather than bring the row back as FAILED.
+    """
     from models_registry.models import ModelVersion
 
     n_jobs = dataset.jobs.count()
@@ -282,6 +191,10 @@ def dataset_delete(*, dataset: Dataset) -> None:
             f"and {n_models} model version(s) and cannot be deleted."
         )
     with transaction.atomic():
+        # Locked first, as event_record locks it: a profiler's event then lands before the
+        # delete collects the events, or finds the row gone; never between the two.
+        if not Dataset.objects.select_for_update().filter(pk=dataset.pk).exists():
+            return
         stored = dataset.file.name
         storage = dataset.file.storage
         dataset.delete()

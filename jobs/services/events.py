@@ -15,6 +15,10 @@ from jobs.models import Dataset, DatasetEvent, JobEvent, ProgressEvent, Training
 logger = logging.getLogger(__name__)
 
 
+class SubjectGone(Exception):
+    """The job or dataset was deleted; its events have nowhere to go."""
+
+
 def job_group(job_id: int) -> str:
     return f"job_{job_id}"
 
@@ -33,8 +37,23 @@ def event_group(subject: TrainingJob | Dataset) -> str:
 def event_record(
     *, subject: TrainingJob | Dataset, kind: str, payload: dict[str, Any]
 ) -> ProgressEvent:
-    """Persist one progress event of a job or dataset and push it to its watchers on commit."""
+    """Persist one progress event of a job or dataset and push it to its watchers on commit.
+
+    Raises SubjectGone when the job or dataset no longer exists (deleted while a worker was
+    still reporting on it), rather than inserting an event that points at nothing.
+    """
+    model: type[TrainingJob] | type[Dataset] = type(subject)
     with transaction.atomic():
+        # Writers of one subject's events (the web cancelling, the worker reporting epochs)
+        # take turns on the subject's row: the lock is held until commit, so the next writer
+        # reads Max(seq) only after this event is visible. Locking the row rather than keeping
+        # a counter column on it keeps seq derived from the events alone: a counter would be
+        # rolled back by any full save() of the row from a stale copy (admin edits, say) and
+        # hand out a number twice. NO KEY UPDATE, because inserting rows that point at the
+        # subject (trials, events) takes KEY SHARE, which it must not wait for. SQLite has no
+        # row locks, and needs none: its IMMEDIATE transactions already serialise writers.
+        if not model.objects.select_for_update(no_key=True).filter(pk=subject.pk).exists():
+            raise SubjectGone(f"{model.__name__} {subject.pk} no longer exists")
         event: ProgressEvent
         if isinstance(subject, TrainingJob):
             last = JobEvent.objects.filter(job=subject).aggregate(m=Max("seq"))["m"] or 0

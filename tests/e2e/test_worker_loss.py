@@ -6,13 +6,12 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import breast_cancer_csv
 from tests.e2e import flow
-from tests.stack import Stack, running_stack
+from tests.stack import Stack, children, process_of, running_stack
 
 pytestmark = pytest.mark.stack
 
@@ -24,17 +23,12 @@ def quick_reaping_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
         yield stack
 
 
-def _children(pid: int) -> list[int]:
-    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-
-
 def _training_child(stack: Stack) -> int:
-    """This stack's Celery pool process: the worker main process' child."""
-    for pid in _children(stack.pid):
-        if b"celery" in Path(f"/proc/{pid}/cmdline").read_bytes():
-            (child,) = _children(pid)
-            return child
-    raise AssertionError("no Celery pool process found")
+    """This stack's training pool process: the cpu worker's child (not the short-task one's)."""
+    worker = process_of(stack, b"worker\x00-Q\x00cpu")
+    assert worker is not None, "no training worker found"
+    (child,) = children(worker)
+    return child
 
 
 def test_a_killed_worker_is_replaced_and_the_search_resumes(quick_reaping_stack: Stack) -> None:

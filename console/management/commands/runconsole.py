@@ -4,12 +4,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+
+from console.supervisor import Program, Supervisor
 
 
 def _gpu_present() -> bool:
@@ -30,7 +31,7 @@ def _gpu_present() -> bool:
 def _worker_queues() -> list[str]:
     """The default queue, plus gpu when this machine has a GPU; without one, gpu jobs wait
     (and the API says so) rather than train on the CPU they did not ask for."""
-    # The default queue carries dataset profiling; jobs name "cpu" or "gpu" themselves.
+    # Jobs name "cpu" or "gpu" themselves; profiling has its own worker (SHORT_QUEUE).
     queues = dict.fromkeys([settings.CELERY_TASK_DEFAULT_QUEUE, "cpu"])
     if _gpu_present():
         queues["gpu"] = None
@@ -38,13 +39,28 @@ def _worker_queues() -> list[str]:
 
 
 class Command(BaseCommand):
-    help = "Start the web, worker and predictor processes together; stop all when one stops."
+    help = (
+        "Start the web, worker and predictor processes and keep them up: one that dies is "
+        "restarted with back-off while the others carry on; SIGTERM or Ctrl-C stops all."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--predictor-port", type=int, default=8001)
         parser.add_argument("--concurrency", type=int, default=1)
+        parser.add_argument(
+            "--short-concurrency",
+            type=int,
+            default=2,
+            help="processes of the worker for short tasks (profiling), beside the training one",
+        )
+        parser.add_argument(
+            "--restart-delay", type=float, default=1.0, help="first restart delay, seconds"
+        )
+        parser.add_argument(
+            "--max-restart-delay", type=float, default=30.0, help="restart delay cap, seconds"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         host = options["host"]
@@ -97,16 +113,42 @@ class Command(BaseCommand):
                 "-n",
                 f"worker-{os.getpid()}@%h",
             ],
+            # Its own process, not one more queue of the training worker: Celery has one pool
+            # per worker, so a pool slot busy training for hours would hold up every upload.
+            # One task per child, as for jobs: a profile's memory goes back when it ends.
+            "worker-short": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "console",
+                "worker",
+                "-Q",
+                settings.SHORT_QUEUE,
+                "--concurrency",
+                str(options["short_concurrency"]),
+                "--loglevel",
+                "INFO",
+                "--max-tasks-per-child",
+                "1",
+                "-n",
+                f"short-{os.getpid()}@%h",
+            ],
         }
         envs = {
             "web": env,
             "worker": env,
+            "worker-short": env,
             "predictor": {**env, "DJANGO_SETTINGS_MODULE": "console.predictor_settings"},
         }
-        processes = {
-            name: subprocess.Popen(cmd, env=envs[name], start_new_session=True)
-            for name, cmd in commands.items()
-        }
+        supervisor = Supervisor(
+            [Program(name, cmd, envs[name]) for name, cmd in commands.items()],
+            log=lambda line: self.stderr.write(line),
+            base_delay=options["restart_delay"],
+            max_delay=options["max_restart_delay"],
+        )
+        signal.signal(signal.SIGTERM, supervisor.request_stop)
+        signal.signal(signal.SIGINT, supervisor.request_stop)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Console at http://{host}:{options['port']}/ "
@@ -114,32 +156,4 @@ class Command(BaseCommand):
                 f"{'embedded' if settings.EMBEDDED else 'PostgreSQL + Redis'} mode)"
             )
         )
-        stopping = False
-
-        def stop(*_: Any) -> None:
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        exit_code = 0
-        try:
-            while not stopping:
-                for name, proc in processes.items():
-                    if proc.poll() is not None:
-                        self.stderr.write(f"{name} exited with {proc.returncode}; stopping all.")
-                        exit_code = proc.returncode or 1
-                        stopping = True
-                time.sleep(0.5)
-        finally:
-            for proc in processes.values():
-                if proc.poll() is None:
-                    os.killpg(proc.pid, signal.SIGTERM)
-            deadline = time.monotonic() + 15
-            for proc in processes.values():
-                try:
-                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-        if exit_code:
-            sys.exit(exit_code)
+        supervisor.run()
