@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0006_job_task_options'),
+        ('jobs', '0007_job_budget_seed_keep_best'),
     ]
 
     operations = [
