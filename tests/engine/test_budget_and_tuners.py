@@ -76,11 +76,15 @@ def test_class_weights_turn_on_for_imbalanced_targets(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(400, 3))
     frame = pd.DataFrame(x, columns=["a", "b", "c"])
-    frame["y"] = np.where(x[:, 0] > 1.2, "rare", "common")  # about 11% rare
+    frame["y"] = np.where(x[:, 0] > 1.8, "rare", "common")  # about 4% rare
     config = SearchConfig(target="y", task_type="binary", max_trials=1, max_epochs=2)
     result = run_search(frame, config, workdir=tmp_path, reporter=RecordingReporter())
     assert result.class_weights is not None
-    assert result.class_weights[1] > 3 * result.class_weights[0]  # "rare" sorts after "common"
+    assert result.class_weights[1] > 10 * result.class_weights[0]  # "rare" sorts after "common"
+    # 11% rare: a plain model still learns the class, and keeps its accuracy and probabilities.
+    uneven = frame.assign(y=np.where(x[:, 0] > 1.2, "rare", "common"))
+    result = run_search(uneven, config, workdir=tmp_path, reporter=RecordingReporter())
+    assert result.class_weights is None
     balanced = frame.assign(y=np.where(x[:, 0] > 0, "p", "n"))
     result = run_search(balanced, config, workdir=tmp_path, reporter=RecordingReporter())
     assert result.class_weights is None
@@ -94,7 +98,7 @@ def test_the_manifest_pins_what_a_rerun_needs(searched: tuple[object, ...]) -> N
     assert manifest["backend"] == "torch"
     assert {"keras", "keras_tuner", "torch", "python"} <= set(manifest["versions"])
     names = {p["config"]["name"] for p in manifest["search_space"]["space"]}
-    assert {"layers", "units_0", "learning_rate"} <= names
+    assert {"layers", "units", "learning_rate", "numeric_encoding", "architecture"} <= names
     assert manifest["hardware"]["cpus"] >= 1
 
 
@@ -109,7 +113,8 @@ def test_a_trial_that_runs_out_of_memory_is_recorded_and_the_search_goes_on(
     built = {"n": 0}
 
     def hypermodel(*args: object, **kwargs: object) -> object:
-        build = real(*args, **kwargs)  # type: ignore[arg-type]
+        space = real(*args, **kwargs)  # type: ignore[arg-type]
+        build = space.build
 
         def flaky(hp: object) -> object:
             built["n"] += 1
@@ -117,7 +122,8 @@ def test_a_trial_that_runs_out_of_memory_is_recorded_and_the_search_goes_on(
                 raise MemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
             return build(hp)
 
-        return flaky
+        space.build = flaky  # type: ignore[method-assign]
+        return space
 
     monkeypatch.setattr(search, "_hypermodel", hypermodel)
     reporter = RecordingReporter()
