@@ -761,12 +761,14 @@ def _manifest(config: SearchConfig, splits: tuple[pd.DataFrame, ...], tuner: Any
             "machine": platform.machine(),
             "processor": platform.processor(),
             "cpus": os.cpu_count(),
-            "gpus": _gpus(backend),
+            "gpus": gpu_names(backend),
         },
     }
 
 
-def _gpus(backend: str) -> list[str]:
+def gpu_names(backend: str | None = None) -> list[str]:
+    """The accelerators this process trains on; empty on a CPU worker."""
+    backend = backend or keras.backend.backend()
     if backend == "torch":
         import torch
 

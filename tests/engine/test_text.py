@@ -126,3 +126,15 @@ def test_every_architecture_saves_and_loads_in_safe_mode(
         assert from_file == pytest.approx(in_memory, abs=1e-5)
     else:
         assert [p["label"] for p in from_file] == [p["label"] for p in in_memory]
+
+
+def test_recurrent_models_are_drawn_only_where_a_gpu_trains(tmp_path: Path) -> None:
+    # A CPU worker (this machine) never draws an RNN: one epoch can take minutes there.
+    frame = reviews(40)
+    targets = Targets("binary", (frame["sentiment"] == "pos").to_numpy("float32"), ["neg", "pos"])
+    hp = kt.HyperParameters()
+    TextHyperModel(_Statistics(frame["review"].tolist()), "review", targets).build(hp)
+    choices = hp.get_config()["space"]
+    architecture = next(c for c in choices if c["config"]["name"] == "architecture")
+    assert "rnn" not in architecture["config"]["values"]
+    assert {"bag", "cnn", "transformer"} <= set(architecture["config"]["values"])
