@@ -8,6 +8,9 @@ class ConsoleConfig(AppConfig):
     name = "console"
 
     def ready(self) -> None:
+        # Connects the failed-sign-in counter to Django's signal.
+        from console import signin_limit  # noqa: F401
+
         # The embedded default's broker is a set of folders; every process that may enqueue
         # (web, worker, a management command) needs them, not only those `runconsole` starts.
         if settings.EMBEDDED:

@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "console.signin_limit.SigninLimitMiddleware",
     "console.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -164,7 +165,17 @@ UPLOAD_STAGING_DIR = str(DATA_DIR / "uploads")
 UPLOAD_EXPIRY_SECONDS = int(os.environ.get("UPLOAD_EXPIRY_SECONDS", str(24 * 3600)))
 DATASET_MAX_BYTES = int(os.environ.get("DATASET_MAX_BYTES", str(1 << 30)))
 
+# How many reverse proxies of our own stand in front of the web process: only their entries
+# of X-Forwarded-For are believed (0: none; the socket's peer is the client).
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+# Failed sign-ins allowed per client address and per account within the window.
+SIGNIN_WINDOW_SECONDS = int(os.environ.get("SIGNIN_WINDOW_SECONDS", "900"))
+SIGNIN_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("SIGNIN_MAX_FAILURES_PER_ADDRESS", "30"))
+SIGNIN_MAX_FAILURES_PER_ACCOUNT = int(os.environ.get("SIGNIN_MAX_FAILURES_PER_ACCOUNT", "10"))
+
 REST_FRAMEWORK = {
+    # DRF's throttles read X-Forwarded-For only through this many trusted proxies.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
@@ -177,6 +188,16 @@ REST_FRAMEWORK = {
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 EMBEDDED = not REDIS_URL
+
+if not EMBEDDED:
+    # Shared by every web replica: sign-in counts and throttles must not reset per process.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": os.environ.get("CACHE_PREFIX", "console"),
+        }
+    }
 
 if EMBEDDED:
     CHANNEL_LAYERS = {
