@@ -32,11 +32,11 @@ def victim() -> User:
 
 
 def _try(client: Client, door: str, password: str, forwarded: str = "") -> int:
-    extra = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
+    headers = {"X-Forwarded-For": forwarded} if forwarded else {}
     body = {"username": "victim", "password": password}
     if door.startswith("/api/"):
-        return client.post(door, body, content_type="application/json", **extra).status_code
-    return client.post(door, body, **extra).status_code
+        return client.post(door, body, content_type="application/json", headers=headers).status_code
+    return client.post(door, body, headers=headers).status_code
 
 
 @pytest.mark.parametrize("door", DOORS)
