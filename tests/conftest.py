@@ -29,6 +29,21 @@ def breast_cancer_csv(rows: int | None = None) -> bytes:
     return buffer.getvalue().encode()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_request_limits() -> None:
+    """Sign-in counts and DRF throttles live in the shared Redis cache, where every test's
+    web processes count against 127.0.0.1: start each test from zero."""
+    from django.conf import settings
+
+    if not settings.EMBEDDED:
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        doomed = [*client.scan_iter("*:signin:*"), *client.scan_iter("*:throttle_*")]
+        if doomed:
+            client.delete(*doomed)
+
+
 class RecordingReporter:
     def __init__(self, cancel_after: int | None = None) -> None:
         self.calls: list[tuple[str, Any]] = []
