@@ -19,7 +19,7 @@ import numpy as np
 from keras import ops
 from PIL import Image, ImageOps
 
-from jobs.engine.images import IMAGE_FORMATS, ImageError, ImageLimits, decode_image
+from jobs.engine.io.images import IMAGE_FORMATS, ImageError, ImageLimits, decode_image
 from jobs.engine.model import RecordError, _find, class_labels, decode_outputs
 
 # Modes without colour; an archive of only these trains a one-channel model.

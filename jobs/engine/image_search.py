@@ -24,7 +24,7 @@ from jobs.engine.data import DataError
 from jobs.engine.ensemble import choose
 from jobs.engine.evaluation import evaluate
 from jobs.engine.image_model import GRAYSCALE_MODES, ImageInput, to_array
-from jobs.engine.images import ImageError, ImageLimits, open_image, peek_image, read_layout
+from jobs.engine.io.images import ImageError, ImageLimits, open_image, peek_image, read_layout
 from jobs.engine.model import compiled_head
 from jobs.engine.search import (
     Reporter,

@@ -28,7 +28,7 @@ from jobs.engine.config import (
 )
 from jobs.engine.data import DataError, TaskType
 from jobs.engine.facts import FrameFacts, ProfileFacts
-from jobs.engine.images import check_image_target
+from jobs.engine.io.images import check_image_target
 from jobs.models import Dataset, TrainingJob, Trial
 from jobs.services.datasets import ConflictError
 from jobs.services.events import event_record

@@ -19,7 +19,7 @@ from jobs.engine.data import DataError
 from jobs.engine.ensemble import build_ensemble
 from jobs.engine.image_model import RecordError, predict_images, to_array
 from jobs.engine.image_search import _hypermodel, load_image_archive, run_image_search
-from jobs.engine.images import check_image_target
+from jobs.engine.io.images import check_image_target
 from jobs.engine.search import SearchConfig, SearchResult
 from tests.conftest import RecordingReporter
 from tests.image_data import b64, brightness_zip, encode, png_declaring, shape, shapes_zip
