@@ -1,9 +1,9 @@
-"""What the searches beyond the tabular MLP share: targets and output heads per task type,
-a split, and one search followed by one evaluation of the best trial on the test split.
+"""What the tasks beyond tables share: targets and output heads per kind of target (classes,
+a value, a set of labels), and one search followed by one evaluation on the test split.
 
-The text, multi-label and forecasting searches build their own inputs and hypermodels and
-hand them to `run_with`; tuning, reporting, time limits and cancellation are the tabular
-search's own (`jobs.engine.search.tune`), so every task behaves alike.
+Core: imports no task. The text, multi-label and forecasting tasks build their own inputs and
+hypermodels and hand them to `run_with`; tuning, reporting, time limits and cancellation are
+`jobs.engine.tuning.tune`'s, as for tables and images, so every task behaves alike.
 """
 
 from __future__ import annotations
@@ -16,18 +16,16 @@ from typing import Any
 import keras
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
+from jobs.engine.config import SearchConfig
 from jobs.engine.data import TaskType
 from jobs.engine.ensemble import choose
-from jobs.engine.evaluation import evaluate
-from jobs.engine.model import compiled_head
-from jobs.engine.search import (
-    Reporter,
-    SearchConfig,
-    SearchResult,
-    tune,
-)
+from jobs.engine.evaluation import evaluate, evaluate_multilabel
+from jobs.engine.layers import MultiLabels, compiled_head
+from jobs.engine.results import Reporter, SearchResult
+from jobs.engine.split import index_labels
+from jobs.engine.task_data import detect_delimiter, label_matrix, parse_label_sets
+from jobs.engine.tuning import tune
 
 
 @dataclass(frozen=True)
@@ -61,22 +59,16 @@ def prepare_targets(frame: pd.DataFrame, config: SearchConfig, train_index: Any)
         y_train = y[np.asarray(train_index)]
         return Targets("regression", y, mean=float(y_train.mean()), std=float(y_train.std() or 1.0))
     if config.task_type == "multilabel":
-        from jobs.engine.task_data import detect_delimiter, label_matrix, parse_label_sets
-
         delimiter = config.label_delimiter or detect_delimiter(series)
         sets = parse_label_sets(series, delimiter)
         labels = sorted(set().union(*sets))
         return Targets("multilabel", label_matrix(sets, labels), labels, delimiter=delimiter)
-    labels = sorted({str(v) for v in series})
-    index = {label: i for i, label in enumerate(labels)}
-    y = series.astype(str).map(index).to_numpy(dtype="float32")
+    labels, y = index_labels(series)
     return Targets(config.task_type, y, labels)
 
 
 def add_head(inputs: Any, x: Any, targets: Targets, learning_rate: float) -> keras.Model:
     """The output layer, loss and metrics of a task, on top of any body; compiled."""
-    from jobs.engine.multilabel import MultiLabels
-
     if targets.task_type == "multilabel":
         x = keras.layers.Dense(len(targets.labels), activation="sigmoid")(x)
         outputs = MultiLabels(targets.labels, delimiter=targets.delimiter, name="multi_labels")(x)
@@ -87,37 +79,15 @@ def add_head(inputs: Any, x: Any, targets: Targets, learning_rate: float) -> ker
             metrics=["binary_accuracy"],
         )
         return model
-    # Forecasting heads are built by jobs.engine.forecast; a value here is a regression.
+    # Forecasting heads are built by jobs.engine.tasks.forecast; a value here is a regression.
     task = "regression" if targets.task_type == "forecasting" else targets.task_type
     return compiled_head(inputs, x, task, targets.labels, learning_rate, targets.mean, targets.std)
 
 
 def evaluate_outputs(targets: Targets, y_true: np.ndarray, outputs: np.ndarray) -> dict[str, Any]:
     if targets.task_type == "multilabel":
-        from jobs.engine.multilabel import evaluate_multilabel
-
         return evaluate_multilabel(y_true, outputs, targets.labels)
     return evaluate(targets.task_type, y_true, outputs, targets.labels)
-
-
-def split_frame(
-    frame: pd.DataFrame, config: SearchConfig, *, stratify: pd.Series | None
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """60/20/20 by default, shuffled with the job's seed; stratified when asked."""
-    rest, test = train_test_split(
-        frame,
-        test_size=config.test_fraction,
-        random_state=config.seed,
-        stratify=None if stratify is None else stratify,
-    )
-    val_share = config.validation_fraction / (1 - config.test_fraction)
-    train, val = train_test_split(
-        rest,
-        test_size=val_share,
-        random_state=config.seed,
-        stratify=None if stratify is None else stratify.loc[rest.index],
-    )
-    return train, val, test
 
 
 def _default_predict(model: keras.Model, x: Any) -> np.ndarray:

@@ -366,11 +366,9 @@ def _checked_frame(job: TrainingJob) -> pd.DataFrame:
 
 def _search(job: TrainingJob, config: Any, workdir: Path, frame: pd.DataFrame | None) -> Any:
     """Image archives go to the CNN search, tables to run_search (which routes the rest)."""
-    from jobs.engine.search import run_search
+    from jobs.engine.search import run_image_search, run_search
 
     if frame is None:
-        from jobs.engine.image_search import run_image_search
-
         with selectors.dataset_local_path(dataset=job.dataset) as archive:
             return run_image_search(archive, config, workdir=workdir, reporter=_JobReporter(job))
     return run_search(frame, config, workdir=workdir, reporter=_JobReporter(job))

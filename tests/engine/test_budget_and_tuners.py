@@ -107,9 +107,9 @@ def test_a_trial_that_runs_out_of_memory_is_recorded_and_the_search_goes_on(
 ) -> None:
     # given a device that runs out of memory for the first model built (the one true
     # boundary faked here: a real out-of-memory needs a full accelerator)
-    from jobs.engine import search
+    from jobs.engine.tasks import tabular
 
-    real = search._hypermodel
+    real = tabular.hypermodel
     built = {"n": 0}
 
     def hypermodel(*args: object, **kwargs: object) -> object:
@@ -125,7 +125,7 @@ def test_a_trial_that_runs_out_of_memory_is_recorded_and_the_search_goes_on(
         space.build = flaky  # type: ignore[method-assign]
         return space
 
-    monkeypatch.setattr(search, "_hypermodel", hypermodel)
+    monkeypatch.setattr(tabular, "hypermodel", hypermodel)
     reporter = RecordingReporter()
     config = SearchConfig(target="diagnosis", task_type="binary", max_trials=3, max_epochs=2)
 
@@ -167,7 +167,7 @@ def test_a_rerun_with_the_same_manifest_gives_the_same_trials(
 def test_bayesian_optimisation_starts_modelling_within_a_console_budget(tmp_path: Path) -> None:
     import keras
 
-    from jobs.engine.search import _Guard, make_tuner
+    from jobs.engine.tuning import Guard, make_tuner
 
     def build(hp: Any) -> keras.Model:
         inputs = keras.Input((2,))
@@ -179,7 +179,7 @@ def test_bayesian_optimisation_starts_modelling_within_a_console_budget(tmp_path
     reporter = RecordingReporter()
     config = SearchConfig(target="y", task_type="regression", max_trials=9, tuner="bayesian")
     tuner = make_tuner(
-        config, build, workdir=tmp_path, reporter=reporter, guard=_Guard(reporter, None)
+        config, build, workdir=tmp_path, reporter=reporter, guard=Guard(reporter, None)
     )
     # Keras Tuner's own default (3 per hyperparameter) would be random for a whole budget
     assert tuner.oracle.num_initial_points == 3

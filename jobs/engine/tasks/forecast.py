@@ -27,10 +27,13 @@ import pandas as pd
 from keras import ops
 from sklearn import metrics as skm
 
-from jobs.engine.data import DataError, infer_column_type
+from jobs.engine.config import SearchConfig
+from jobs.engine.data import DataError, column_to_float, infer_column_type
 from jobs.engine.ensemble import build_ensemble
-from jobs.engine.model import RecordError, _column_to_float, _find
-from jobs.engine.search import Reporter, SearchConfig, SearchResult
+from jobs.engine.layers import RecordError, ServingInput, find_layer
+from jobs.engine.results import Reporter, SearchResult
+from jobs.engine.runner import Ensembling, run_with
+from jobs.engine.task import Task
 from jobs.engine.task_data import (
     covariates,
     lookback_choices,
@@ -42,7 +45,7 @@ MAX_HISTORY_ROWS = 10_000
 
 
 @keras.saving.register_keras_serializable(package="automl")
-class ForecastWindow(keras.layers.Layer):
+class ForecastWindow(keras.layers.Layer, ServingInput):
     """Crops a window to the model's lookback, imputes missing values and standardises."""
 
     def __init__(
@@ -217,19 +220,17 @@ def evaluate_forecast(y_true: np.ndarray, pred: np.ndarray, naive: np.ndarray) -
     return {**overall, "horizon": y_true.shape[1], "per_step": steps}
 
 
-def run_forecast_search(
+def search(
     frame: pd.DataFrame, config: SearchConfig, *, workdir: Path, reporter: Reporter
 ) -> SearchResult:
     """Search MLP, CNN and GRU/LSTM forecasters over windows split by time."""
-    from jobs.engine.runner import Ensembling, run_with
-
     started = time.monotonic()
     keras.utils.set_random_seed(config.seed)
     horizon = config.horizon
     frame = ordered(frame, config.timestamp_column)
     names = [config.target, *covariates(frame, config.target, config.timestamp_column)]
     values = np.stack(
-        [_column_to_float(frame[n], infer_column_type(frame[n])) for n in names], axis=1
+        [column_to_float(frame[n], infer_column_type(frame[n])) for n in names], axis=1
     ).astype("float32")
     n_rows = len(values)
     choices = [config.lookback] if config.lookback else lookback_choices(n_rows, horizon, config)
@@ -296,7 +297,7 @@ def run_forecast_search(
             build=lambda members: build_ensemble(
                 # The member reading the longest history first: its window layer is the one
                 # the input schema shows, so every caller sends enough rows for all members.
-                sorted(members, key=lambda m: -_find(m, ForecastWindow).lookback),
+                sorted(members, key=lambda m: -find_layer(m, ForecastWindow).lookback),
                 [],
                 shape=(window, len(names)),
                 input_name="history",
@@ -307,3 +308,12 @@ def run_forecast_search(
         reporter=reporter,
         started=started,
     )
+
+
+TASK = Task(
+    name="forecasting",
+    reads="table",
+    handles=lambda config: config.task_type == "forecasting",
+    search=search,
+    input_layer=ForecastWindow,
+)

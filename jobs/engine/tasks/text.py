@@ -30,8 +30,12 @@ import numpy as np
 import pandas as pd
 from keras import ops
 
-from jobs.engine.model import RecordError
-from jobs.engine.search import Reporter, SearchConfig, SearchResult, _class_weights, gpu_names
+from jobs.engine.config import SearchConfig
+from jobs.engine.layers import RecordError, ServingInput, find_layer
+from jobs.engine.results import Reporter, SearchResult, gpu_names
+from jobs.engine.runner import add_head, evaluate_outputs, prepare_targets, run_with
+from jobs.engine.split import class_weights, split_frame
+from jobs.engine.task import Task
 
 _PUNCTUATION = re.compile(r"[^\w\s]+", re.UNICODE)
 MAX_SEQUENCE_LENGTH = 256
@@ -56,7 +60,7 @@ def ngram_terms(tokens: Sequence[str], ngrams: int) -> list[str]:
 
 
 @keras.saving.register_keras_serializable(package="automl")
-class TextVectorizer(keras.layers.Layer):
+class TextVectorizer(keras.layers.Layer, ServingInput):
     """Carries the text column's name and vocabulary; applies IDF weights to bag counts.
 
     Its input is what `vectorize` makes from raw strings with this layer's own config.
@@ -149,7 +153,7 @@ class PositionEmbedding(keras.layers.Layer):
         return {**super().get_config(), "length": self.length, "dim": self.dim}
 
 
-class _Statistics:
+class TextStatistics:
     """Term and document counts of the training texts, for vocabularies of any size."""
 
     def __init__(self, texts: Sequence[str]) -> None:
@@ -183,7 +187,7 @@ class _Statistics:
         return [out_of_vocabulary, *weights]
 
 
-def _text_body(hp: kt.HyperParameters, stats: _Statistics, column: str) -> tuple[Any, Any]:
+def _text_body(hp: kt.HyperParameters, stats: TextStatistics, column: str) -> tuple[Any, Any]:
     # Recurrent layers run one step at a time: minutes an epoch on a CPU worker for a model
     # rarely better than the others, so they are drawn only where a GPU trains.
     kinds = ["bag", "cnn", "transformer"] + (["rnn"] if gpu_names() else [])
@@ -253,9 +257,7 @@ def _text_body(hp: kt.HyperParameters, stats: _Statistics, column: str) -> tuple
 
 
 def text_vectorizer(model: keras.Model) -> TextVectorizer | None:
-    from jobs.engine.model import _find
-
-    found = _find(model, TextVectorizer)
+    found = find_layer(model, TextVectorizer)
     return found if isinstance(found, TextVectorizer) else None
 
 
@@ -269,15 +271,13 @@ def vectorize(model: keras.Model, texts: Sequence[str]) -> np.ndarray:
 class TextHyperModel(kt.HyperModel):
     """Builds a text model per trial, and vectorises the raw strings with that model's layer."""
 
-    def __init__(self, stats: _Statistics, column: str, targets: Any) -> None:
+    def __init__(self, stats: TextStatistics, column: str, targets: Any) -> None:
         super().__init__()
         self.stats = stats
         self.column = column
         self.targets = targets
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
-        from jobs.engine.runner import add_head
-
         inputs, x = _text_body(hp, self.stats, self.column)
         learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log")
         return add_head(inputs, x, self.targets, learning_rate)
@@ -295,12 +295,10 @@ def text_values(series: pd.Series) -> np.ndarray:
     return np.asarray(["" if pd.isna(v) else str(v) for v in series], dtype=object)
 
 
-def run_text_search(
+def search(
     frame: pd.DataFrame, config: SearchConfig, *, workdir: Path, reporter: Reporter
 ) -> SearchResult:
     """Search over bag-of-n-grams, CNN, bidirectional RNN and Transformer text models."""
-    from jobs.engine.runner import evaluate_outputs, prepare_targets, run_with, split_frame
-
     started = time.monotonic()
     keras.utils.set_random_seed(config.seed)
     if config.task_type == "multilabel":
@@ -313,9 +311,9 @@ def run_text_search(
     train, val, test = split_frame(frame, config, stratify=stratify)
     targets = prepare_targets(frame, config, train.index)
     texts = text_values(frame[config.text_column])
-    stats = _Statistics(list(texts[train.index.to_numpy()]))
+    stats = TextStatistics(list(texts[train.index.to_numpy()]))
     weights = (
-        _class_weights(config, targets.of(train), len(targets.labels))
+        class_weights(config, targets.of(train), len(targets.labels))
         if config.task_type in ("binary", "multiclass")
         else None
     )
@@ -378,3 +376,12 @@ def encode_text_records(layer: TextVectorizer, records: Sequence[Any]) -> np.nda
             )
         texts.append(value)
     return layer.vectorize(texts)
+
+
+TASK = Task(
+    name="text",
+    reads="table",
+    handles=lambda config: bool(config.text_column) and config.task_type != "forecasting",
+    search=search,
+    input_layer=TextVectorizer,
+)
