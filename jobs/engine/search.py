@@ -1,7 +1,7 @@
 """The engine's search entry points: a job's data and configuration in, a `SearchResult` out.
 
-Which task runs is the registry's choice (`jobs.engine.tasks`); the core (`tuning`, `split`,
-`ensemble`, `evaluation`, `results`) runs every task's search alike.
+Which task runs is the registry's choice (`jobs.engine.tasks`); `runner.run_task` runs every
+task's steps alike.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import pandas as pd
 
 from jobs.engine.config import SearchConfig
 from jobs.engine.results import Reporter, SearchResult, SearchStopped
+from jobs.engine.runner import run_task
 from jobs.engine.tasks import task_for
 
 __all__ = ["Reporter", "SearchConfig", "SearchResult", "SearchStopped", "run_image_search"]
@@ -22,8 +23,7 @@ def run_search(
     frame: pd.DataFrame, config: SearchConfig, *, workdir: Path, reporter: Reporter
 ) -> SearchResult:
     """Search a table's task, keep the best (or an ensemble), evaluate it once on the test split."""
-    task = task_for(config, "table")
-    return task.search(frame, config, workdir=workdir, reporter=reporter)
+    return run_task(task_for(config, "table"), frame, config, workdir=workdir, reporter=reporter)
 
 
 def run_image_search(
@@ -31,4 +31,4 @@ def run_image_search(
 ) -> SearchResult:
     """The same for an image archive: its images are decoded once, then CNNs are searched."""
     task = task_for(config, "images")
-    return task.search(archive_path, config, workdir=workdir, reporter=reporter)
+    return run_task(task, archive_path, config, workdir=workdir, reporter=reporter)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -107,13 +108,14 @@ def test_a_trial_that_runs_out_of_memory_is_recorded_and_the_search_goes_on(
 ) -> None:
     # given a device that runs out of memory for the first model built (the one true
     # boundary faked here: a real out-of-memory needs a full accelerator)
+    from jobs.engine import tasks
     from jobs.engine.tasks import tabular
 
-    real = tabular.hypermodel
+    real = tabular.TASK.hypermodel
     built = {"n": 0}
 
-    def hypermodel(*args: object, **kwargs: object) -> object:
-        space = real(*args, **kwargs)  # type: ignore[arg-type]
+    def hypermodel(*args: Any, **kwargs: Any) -> Any:
+        space = real(*args, **kwargs)
         build = space.build
 
         def flaky(hp: object) -> object:
@@ -122,10 +124,12 @@ def test_a_trial_that_runs_out_of_memory_is_recorded_and_the_search_goes_on(
                 raise MemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
             return build(hp)
 
-        space.build = flaky  # type: ignore[method-assign]
+        space.build = flaky
         return space
 
-    monkeypatch.setattr(tabular, "hypermodel", hypermodel)
+    flaky_task = dataclasses.replace(tabular.TASK, hypermodel=hypermodel)
+    registered = tuple(flaky_task if t is tabular.TASK else t for t in tasks.TASKS)
+    monkeypatch.setattr(tasks, "TASKS", registered)
     reporter = RecordingReporter()
     config = SearchConfig(target="diagnosis", task_type="binary", max_trials=3, max_epochs=2)
 

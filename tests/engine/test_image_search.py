@@ -19,7 +19,7 @@ from jobs.engine.ensemble import build_ensemble
 from jobs.engine.io.images import check_image_target
 from jobs.engine.model import RecordError
 from jobs.engine.search import SearchConfig, SearchResult, run_image_search
-from jobs.engine.tasks.image import hypermodel, load_image_archive, to_array
+from jobs.engine.tasks.image import cnn_space, load_image_archive, to_array
 from tests.conftest import RecordingReporter
 from tests.image_data import b64, brightness_zip, encode, png_declaring, shape, shapes_zip
 
@@ -146,7 +146,7 @@ def test_augmentation_runs_in_training_only_and_survives_saving(tmp_path: Path) 
     hp = kt.HyperParameters()
     for name, value in [("augment", True), ("normalization", "none"), ("dropout", 0.0)]:
         hp.Fixed(name, value)
-    model = hypermodel(data, "binary", ["blue", "red"], 0.0, 1.0)(hp)
+    model = cnn_space(data, "binary", ["blue", "red"], 0.0, 1.0)(hp)
     y = np.arange(len(data.x)) % 2
     model.fit(data.x, y, epochs=1, batch_size=8, verbose=0)
     x = data.x[:8]

@@ -18,7 +18,7 @@ TASK_DIR = Path(__file__).resolve().parent.parent.parent / "jobs" / "engine" / "
 
 def test_every_task_module_is_registered_once() -> None:
     modules = sorted(p.stem for p in TASK_DIR.glob("*.py") if p.stem != "__init__")
-    registered = sorted(t.search.__module__.rsplit(".", 1)[-1] for t in TASKS)
+    registered = sorted(t.prepare.__module__.rsplit(".", 1)[-1] for t in TASKS)
     assert registered == modules
     assert len({t.name for t in TASKS}) == len(TASKS)
 
@@ -26,14 +26,16 @@ def test_every_task_module_is_registered_once() -> None:
 @pytest.mark.parametrize("task", TASKS, ids=lambda t: t.name)
 def test_a_task_implements_the_interface(task: Task) -> None:
     assert task.reads in ("table", "images")
-    parameters = inspect.signature(task.search).parameters
-    positional = [p for p in parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD]
-    assert len(positional) == 2
-    assert positional[1].name == "config"
-    assert {"workdir", "reporter"} <= {
-        name for name, p in parameters.items() if p.kind is p.KEYWORD_ONLY
-    }
-    assert isinstance(task.handles(SearchConfig(target="y", task_type="binary")), bool)
+    # Each step is the task module's own, with the interface's parameters.
+    steps = {"prepare": 2, "hypermodel": 2, "evaluate": 3}
+    for step, arity in steps.items():
+        function = getattr(task, step)
+        assert function.__module__ == task.prepare.__module__
+        assert len(inspect.signature(function).parameters) == arity
+    config = SearchConfig(target="y", task_type="binary")
+    assert isinstance(task.handles(config), bool)
+    assert isinstance(task.objective(config), str)
+    assert isinstance(task.refit, bool)
     layer = task.input_layer
     assert issubclass(layer, keras.layers.Layer)
     assert issubclass(layer, ServingInput)

@@ -13,7 +13,6 @@ import binascii
 import dataclasses
 import math
 import re
-import time
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,8 +28,7 @@ from PIL import Image, ImageOps
 
 from jobs.engine.config import SearchConfig
 from jobs.engine.data import DataError
-from jobs.engine.ensemble import choose
-from jobs.engine.evaluation import evaluate
+from jobs.engine.evaluation import evaluate as evaluate_metrics
 from jobs.engine.io.images import (
     IMAGE_FORMATS,
     ImageError,
@@ -41,10 +39,9 @@ from jobs.engine.io.images import (
     read_layout,
 )
 from jobs.engine.layers import RecordError, ServingInput, compiled_head
-from jobs.engine.results import Reporter, SearchResult
+from jobs.engine.runner import predict_outputs
 from jobs.engine.split import class_weights, index_labels, split_by_target
-from jobs.engine.task import Task
-from jobs.engine.tuning import tune
+from jobs.engine.task import Ensembling, Prepared, Task
 
 # Modes without colour; an archive of only these trains a one-channel model.
 GRAYSCALE_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F"})
@@ -281,7 +278,9 @@ def load_image_archive(
     )
 
 
-def hypermodel(data: ImageData, task_type: str, labels: list[str], mean: float, std: float) -> Any:
+def cnn_space(data: ImageData, task_type: str, labels: list[str], mean: float, std: float) -> Any:
+    """A small CNN space over images of the data's size and channels."""
+
     def build(hp: kt.HyperParameters) -> keras.Model:
         inputs = keras.Input(shape=(data.height, data.width, data.channels), name="image")
         x = ImageInput(data.height, data.width, data.channels, name="image_input")(inputs)
@@ -317,22 +316,16 @@ def hypermodel(data: ImageData, task_type: str, labels: list[str], mean: float, 
     return build
 
 
-def _predict(model: keras.Model, x: np.ndarray) -> np.ndarray:
-    return keras.ops.convert_to_numpy(model.predict(x, verbose=0, batch_size=256))
+@dataclass(kw_only=True)
+class Images(Prepared):
+    data: ImageData
+    target_mean: float = 0.0
+    target_std: float = 1.0
 
 
-def search(
-    archive_path: Path,
-    config: SearchConfig,
-    *,
-    workdir: Path,
-    reporter: Reporter,
-    max_side: int | None = None,
-) -> SearchResult:
-    """Decode the archive, search CNNs, keep the best, and evaluate it once on the test split."""
-    started = time.monotonic()
-    keras.utils.set_random_seed(config.seed)
-    data = load_image_archive(archive_path, max_side=max_side)
+def prepare(archive_path: Path, config: SearchConfig) -> Images:
+    """Decode the archive once; a stratified split (plain when a class is too small)."""
+    data = load_image_archive(archive_path)
     regression = config.task_type == "regression"
     if regression != (data.task == "regression"):
         raise DataError(f"The archive is for {data.task}, not {config.task_type}.")
@@ -366,37 +359,7 @@ def search(
     y_train, y_val, y_test = y[: ends[0]], y[ends[0] : ends[1]], y[ends[1] :]
     if regression:
         target_mean, target_std = float(y_train.mean()), float(y_train.std() or 1.0)
-    weights = class_weights(config, y_train, len(labels))
-    searched = tune(
-        config,
-        hypermodel(data, config.task_type, labels, target_mean, target_std),
-        (x_train, y_train),
-        (x_val, y_val),
-        workdir=workdir,
-        reporter=reporter,
-        started=started,
-        class_weight=weights,
-        keep=config.ensemble_size,
-    )
-    model, ensemble_report = choose(
-        config.task_type,
-        searched.models(),
-        x_val,
-        y_val,
-        labels,
-        input_name="image",
-        batch_size=256,
-    )
-    test_metrics = evaluate(config.task_type, y_test, _predict(model, x_test), labels)
-    result = searched.result(
-        model=model,
-        ensemble=ensemble_report,
-        test_metrics=test_metrics,
-        sizes=(len(train), len(val), len(test)),
-        splits=(train, val, test),
-        class_weights=weights,
-    )
-    result.manifest["image_input"] = {
+    image_input = {
         "height": data.height,
         "width": data.width,
         "channels": data.channels,
@@ -407,7 +370,30 @@ def search(
         "unreadable": data.unreadable[:20],
         "stratified": stratified,
     }
-    return result
+    return Images(
+        train=(x_train, y_train),
+        validation=(x_val, y_val),
+        test=(x_test, y_test),
+        splits=(train, val, test),
+        labels=labels,
+        class_weight=class_weights(config, y_train, len(labels)),
+        manifest={"image_input": image_input},
+        data=data,
+        target_mean=target_mean,
+        target_std=target_std,
+    )
+
+
+def hypermodel(images: Images, config: SearchConfig) -> Any:
+    return cnn_space(
+        images.data, config.task_type, images.labels, images.target_mean, images.target_std
+    )
+
+
+def evaluate(images: Images, config: SearchConfig, model: keras.Model) -> dict[str, Any]:
+    x_test, y_test = images.test
+    outputs = predict_outputs(model, x_test, batch_size=256)
+    return evaluate_metrics(config.task_type, y_test, outputs, images.labels)
 
 
 TASK = Task(
@@ -415,6 +401,9 @@ TASK = Task(
     reads="images",
     # The only task reading an archive; it checks the archive's own task against the job's.
     handles=lambda config: True,
-    search=search,
+    prepare=prepare,
+    hypermodel=hypermodel,
+    evaluate=evaluate,
     input_layer=ImageInput,
+    ensembling=lambda images: Ensembling(input_name="image", batch_size=256),
 )

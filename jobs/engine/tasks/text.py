@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -32,10 +31,10 @@ from keras import ops
 
 from jobs.engine.config import SearchConfig
 from jobs.engine.layers import RecordError, ServingInput, find_layer
-from jobs.engine.results import Reporter, SearchResult, gpu_names
-from jobs.engine.runner import add_head, evaluate_outputs, prepare_targets, run_with
+from jobs.engine.results import gpu_names
+from jobs.engine.runner import Targets, add_head, evaluate_outputs, prepare_targets
 from jobs.engine.split import class_weights, split_frame
-from jobs.engine.task import Task
+from jobs.engine.task import Prepared, Task
 
 _PUNCTUATION = re.compile(r"[^\w\s]+", re.UNICODE)
 MAX_SEQUENCE_LENGTH = 256
@@ -271,7 +270,7 @@ def vectorize(model: keras.Model, texts: Sequence[str]) -> np.ndarray:
 class TextHyperModel(kt.HyperModel):
     """Builds a text model per trial, and vectorises the raw strings with that model's layer."""
 
-    def __init__(self, stats: TextStatistics, column: str, targets: Any) -> None:
+    def __init__(self, stats: TextStatistics, column: str, targets: Targets) -> None:
         super().__init__()
         self.stats = stats
         self.column = column
@@ -295,12 +294,15 @@ def text_values(series: pd.Series) -> np.ndarray:
     return np.asarray(["" if pd.isna(v) else str(v) for v in series], dtype=object)
 
 
-def search(
-    frame: pd.DataFrame, config: SearchConfig, *, workdir: Path, reporter: Reporter
-) -> SearchResult:
-    """Search over bag-of-n-grams, CNN, bidirectional RNN and Transformer text models."""
-    started = time.monotonic()
-    keras.utils.set_random_seed(config.seed)
+@dataclass(kw_only=True)
+class Texts(Prepared):
+    """Raw texts and their targets; each trial's model vectorises them with its own layer."""
+
+    targets: Targets
+    stats: TextStatistics
+
+
+def prepare(frame: pd.DataFrame, config: SearchConfig) -> Texts:
     if config.task_type == "multilabel":
         frame = frame.reset_index(drop=True)
         stratify = None
@@ -321,22 +323,26 @@ def search(
     def part(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         return texts[rows.index.to_numpy()], targets.of(rows)
 
-    return run_with(
-        config,
-        hypermodel=TextHyperModel(stats, config.text_column, targets),
+    return Texts(
         train=part(train),
         validation=part(val),
         test=part(test),
-        score=lambda y, out: evaluate_outputs(targets, y, out),
         splits=(train, val, test),
-        workdir=workdir,
-        reporter=reporter,
-        started=started,
-        predict=lambda model, x: np.asarray(
-            keras.ops.convert_to_numpy(model.predict(vectorize(model, list(x)), verbose=0))
-        ),
         class_weight=weights,
+        targets=targets,
+        stats=stats,
     )
+
+
+def hypermodel(data: Texts, config: SearchConfig) -> TextHyperModel:
+    """Bag-of-n-grams, CNN, bidirectional RNN and Transformer text models."""
+    return TextHyperModel(data.stats, config.text_column, data.targets)
+
+
+def evaluate(data: Texts, config: SearchConfig, model: keras.Model) -> dict[str, Any]:
+    texts, y_test = data.test
+    outputs = model.predict(vectorize(model, list(texts)), verbose=0)
+    return evaluate_outputs(data.targets, y_test, np.asarray(keras.ops.convert_to_numpy(outputs)))
 
 
 def encode_text_records(layer: TextVectorizer, records: Sequence[Any]) -> np.ndarray:
@@ -382,6 +388,8 @@ TASK = Task(
     name="text",
     reads="table",
     handles=lambda config: bool(config.text_column) and config.task_type != "forecasting",
-    search=search,
+    prepare=prepare,
+    hypermodel=hypermodel,
+    evaluate=evaluate,
     input_layer=TextVectorizer,
 )
