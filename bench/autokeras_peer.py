@@ -192,7 +192,8 @@ def main() -> None:
     from sklearn import datasets as skd
 
     from jobs.engine.data import TaskType
-    from jobs.engine.search import SearchConfig, _split
+    from jobs.engine.search import SearchConfig
+    from jobs.engine.split import split_by_target
 
     frame = getattr(skd, f"load_{name}")(as_frame=True).frame
     frame.columns = [str(c) for c in frame.columns]
@@ -201,7 +202,7 @@ def main() -> None:
         max_epochs=int(epochs),
         seed=int(seed),
     )  # fmt: skip
-    train, val, test = _split(frame, config)
+    train, val, test = split_by_target(frame, config)
 
     def xy(part: Any) -> tuple[np.ndarray, np.ndarray]:
         return part.drop(columns="target").to_numpy("float32"), part["target"].to_numpy()

@@ -10,7 +10,7 @@ Each backend runs in a fresh process, which measures:
   `trials` trials x `epochs` epochs, seeded: what a user waits for, compile costs included;
 - mlp_rows_per_s: steady training throughput of a 2x128 MLP on 100k rows (the second epoch);
 - cnn_images_per_s: steady training throughput of a small CNN on 32x32x3 images;
-- image_search_s: the console's image search (jobs.engine.image_search.run_image_search) on
+- image_search_s: the console's image search (jobs.engine.search.run_image_search) on
   scikit-learn's digits as a zip of PNGs, trials / 2 CNNs x epochs / 2 epochs;
 - peak_rss_mb: the process' peak resident memory.
 The last line is one JSON object: `backends` (the figures per backend) and `default`, the
@@ -133,8 +133,7 @@ def _digits_zip(path: Path) -> None:
 
 def _image_search(trials: int, epochs: int) -> dict[str, Any]:
     from bench.engine_quality import QuietReporter
-    from jobs.engine.image_search import run_image_search
-    from jobs.engine.search import SearchConfig
+    from jobs.engine.search import SearchConfig, run_image_search
 
     config = SearchConfig(
         target="label", task_type="multiclass", max_trials=trials, max_epochs=epochs, seed=0

@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import jobs.engine  # noqa: E402,F401  (selects the Keras backend)
-from jobs.engine.search import SearchConfig, _split, run_search  # noqa: E402
+from jobs.engine.search import SearchConfig, run_search  # noqa: E402
+from jobs.engine.split import split_by_target  # noqa: E402
 
 SETS = {
     "breast_cancer": (skd.load_breast_cancer, "binary"),
@@ -60,7 +61,7 @@ class QuietReporter:
 
 
 def _baseline(frame: pd.DataFrame, config: SearchConfig) -> float:
-    train, val, test = _split(frame, config)
+    train, val, test = split_by_target(frame, config)
     fit = pd.concat([train, val])
     x_fit, y_fit = fit.drop(columns="target"), fit["target"]
     x_test, y_test = test.drop(columns="target"), test["target"]

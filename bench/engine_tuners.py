@@ -35,8 +35,7 @@ import jobs.engine  # noqa: E402,F401  (selects the Keras backend)
 from bench.engine_backends import _digits_zip  # noqa: E402
 from bench.engine_quality import QuietReporter  # noqa: E402
 from jobs.engine.config import TUNERS  # noqa: E402
-from jobs.engine.image_search import run_image_search  # noqa: E402
-from jobs.engine.search import SearchConfig, SearchResult, run_search  # noqa: E402
+from jobs.engine.search import SearchConfig, SearchResult, run_image_search, run_search  # noqa: E402
 
 WORDS = ["film", "plot", "acting", "music", "story", "scene", "cast", "ending", "pace"]
 GOOD, BAD = ["great", "fine", "lovely", "fun"], ["dull", "poor", "slow", "weak"]

@@ -111,7 +111,7 @@ import json, os, sys, time
 from pathlib import Path
 import pyarrow.csv as pacsv
 sys.path.insert(0, sys.argv[2])
-from jobs.engine.profile import profile_batches
+from jobs.engine.io.profile import profile_batches
 path = sys.argv[1]
 started = time.perf_counter()
 reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=16 << 20))

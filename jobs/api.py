@@ -21,7 +21,7 @@ from rest_framework.serializers import BaseSerializer
 from jobs import selectors, services
 from jobs.engine.config import BUDGET_PRESETS, MAX_EPOCHS_CAP, MAX_TRIALS_CAP
 from jobs.engine.data import DataError
-from jobs.engine.formats import ReadOptions, iter_batches, write_csv_export
+from jobs.engine.io.formats import ReadOptions, iter_batches, write_csv_export
 from jobs.models import Dataset, TrainingJob, Upload
 from jobs.serializers import (
     DatasetListSerializer,

@@ -16,7 +16,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from jobs.engine.formats import ReadOptions, TableSource, inspect_table, iter_batches, read_frame
+from jobs.engine.io.formats import ReadOptions, TableSource, inspect_table, iter_batches, read_frame
 from jobs.models import Dataset, DatasetEvent, JobEvent, TrainingJob, Upload, Worker
 
 AnyUser = User | AnonymousUser

@@ -25,7 +25,6 @@ def model_version_register(
     *, job: TrainingJob, model_path: Path, source: str = "best_trial_weights"
 ) -> ModelVersion:
     """Store a job's saved model as the next version of the model named after its data."""
-    from jobs.engine import image_model
     from jobs.engine import model as engine_model
 
     keras_model = engine_model.load(str(model_path))
@@ -49,11 +48,7 @@ def model_version_register(
             classes=engine_model.class_labels(keras_model),
             metrics=job.test_metrics,
             hyperparameters=job.best_hyperparameters,
-            input_schema=(
-                image_model.input_schema(keras_model)
-                if image_model.is_image_model(keras_model)
-                else engine_model.input_schema(keras_model)
-            ),
+            input_schema=engine_model.input_schema(keras_model),
             manifest=job.manifest,
             source=source,
         )

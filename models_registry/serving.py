@@ -25,10 +25,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-# Text, forecasting and multi-label models hold layers of their own modules: importing them
-# registers those layers with Keras, so that a predictor that never trained such a model loads
-# it (safe mode refuses a class it does not know).
-from jobs.engine import forecast, image_model, multilabel, text  # noqa: F401
+# Importing the engine's model module registers every task's layers with Keras, so that a
+# predictor that never trained such a model loads it (safe mode refuses a class it does not know).
 from jobs.engine import model as engine_model
 from models_registry import selectors, services
 from models_registry.models import Deployment, ModelVersion
@@ -131,10 +129,7 @@ class PredictView(APIView):
             )
         model = cache.get(deployment.model_version)
         try:
-            if image_model.is_image_model(model):
-                predictions = image_model.predict_images(model, instances)
-            else:
-                predictions = engine_model.predict_records(model, instances)
+            predictions = engine_model.predict(model, instances)
         except engine_model.RecordError as exc:
             return Response(
                 {"detail": str(exc), "field": exc.field, "instance": exc.instance}, status=400

@@ -141,8 +141,9 @@ def artifacts_dir() -> Path:
 
 @pytest.fixture
 def always_ensemble(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Searches run through jobs.engine.runner always register the average of their best:
-    for tests of an ensemble's own build, save and predict (the choice is tested apart)."""
+    """Tasks that build their own ensemble (multi-label, forecasting) always register the
+    average of their best: for tests of an ensemble's own build, save and predict (the choice
+    is tested apart)."""
     from jobs.engine import runner
 
     def always(*args: Any, build: Any, **kwargs: Any) -> tuple[Any, dict[str, Any]]:

@@ -18,6 +18,9 @@ ALL_TASK_TYPES: tuple[TaskType, ...] = (*TASK_TYPES, "multilabel", "forecasting"
 # A numeric target with at most this many distinct integer values is treated as classes.
 MAX_CLASSES_FROM_INTEGERS = 20
 DELIMITERS = ",;\t|"
+# How a boolean written as text reads (lower-cased, stripped).
+TRUE_VALUES = frozenset({"true", "1", "yes"})
+FALSE_VALUES = frozenset({"false", "0", "no"})
 
 
 class DataError(ValueError):
@@ -103,3 +106,13 @@ def check_target(table: TableFacts, target: str, task_type: TaskType | None) -> 
     if len(table.names) < 2:
         raise DataError("The dataset has no feature column besides the target.")
     return chosen
+
+
+def column_to_float(series: pd.Series, kind: ColumnType) -> np.ndarray:
+    """A numeric or boolean column as float32, missing and unreadable values as NaN."""
+    if kind == "boolean" and not pd.api.types.is_numeric_dtype(series):
+        lowered = series.astype(str).str.strip().str.lower()
+        return np.where(
+            series.isna(), np.nan, np.where(lowered.isin(list(TRUE_VALUES)), 1.0, 0.0)
+        ).astype("float32")
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype="float32", na_value=np.nan)

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 
 from jobs.engine.data import TaskType
-from jobs.engine.model import ClassLabels
+from jobs.engine.layers import ClassLabels
 
 
 def validation_loss(task_type: TaskType, y: np.ndarray, outputs: np.ndarray) -> float:

@@ -10,6 +10,7 @@ import numpy as np
 from sklearn import metrics as skm
 
 from jobs.engine.data import TaskType
+from jobs.engine.layers import THRESHOLD
 
 QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
 
@@ -111,4 +112,27 @@ def per_label_scores(
             "support": int(support[i]),
         }
         for i, label in enumerate(labels)
+    }
+
+
+def evaluate_multilabel(
+    y_true: np.ndarray, outputs: np.ndarray, labels: Sequence[str], threshold: float = THRESHOLD
+) -> dict[str, Any]:
+    """Per-label precision/recall/F1, micro and macro F1, subset accuracy, Hamming loss."""
+    truth = y_true.astype(int)
+    pred = (outputs >= threshold).astype(int)
+    precision, recall, f1, support = skm.precision_recall_fscore_support(
+        truth, pred, average=None, zero_division=0
+    )
+    clipped = np.clip(outputs, 1e-7, 1 - 1e-7)
+    bce = -np.mean(truth * np.log(clipped) + (1 - truth) * np.log(1 - clipped))
+    return {
+        "labels": list(labels),
+        "threshold": threshold,
+        "micro_f1": float(skm.f1_score(truth, pred, average="micro", zero_division=0)),
+        "macro_f1": float(skm.f1_score(truth, pred, average="macro", zero_division=0)),
+        "subset_accuracy": float(skm.accuracy_score(truth, pred)),
+        "hamming_loss": float(skm.hamming_loss(truth, pred)),
+        "log_loss": float(bce),
+        "per_label": per_label_scores(labels, precision, recall, f1, support),
     }

@@ -128,7 +128,7 @@ class FrameFacts(TableFacts):
 
 
 class ProfileFacts(TableFacts):
-    """A stored profile's facts (jobs.engine.profile): what it kept, and None for the rest."""
+    """A stored profile's facts (jobs.engine.io.profile): what it kept, and None for the rest."""
 
     def __init__(self, profile: Mapping[str, Any]) -> None:
         entries = profile.get("columns", [])

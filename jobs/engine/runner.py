@@ -1,14 +1,13 @@
-"""What the searches beyond the tabular MLP share: targets and output heads per task type,
-a split, and one search followed by one evaluation of the best trial on the test split.
+"""Every task's search, run the same way (`run_task`), and what tasks share for their targets:
+output heads and test metrics per kind of target (classes, a value, a set of labels).
 
-The text, multi-label and forecasting searches build their own inputs and hypermodels and
-hand them to `run_with`; tuning, reporting, time limits and cancellation are the tabular
-search's own (`jobs.engine.search.tune`), so every task behaves alike.
+Core: imports no task; a task is handed in as its `task.Task` record. Tuning, reporting, time
+limits and cancellation are `jobs.engine.tuning.tune`'s, so every task behaves alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,26 +15,17 @@ from typing import Any
 import keras
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
+from jobs.engine.config import SearchConfig
 from jobs.engine.data import TaskType
-from jobs.engine.ensemble import choose
-from jobs.engine.evaluation import evaluate
-from jobs.engine.model import compiled_head
-from jobs.engine.search import (
-    Reporter,
-    SearchConfig,
-    SearchResult,
-    tune,
-)
-
-
-@dataclass(frozen=True)
-class Ensembling:
-    """How a task averages its best trials: its validation loss, and the model it builds."""
-
-    loss: Callable[[np.ndarray, np.ndarray], float]
-    build: Callable[[Sequence[keras.Model]], keras.Model]
+from jobs.engine.ensemble import build_ensemble, choose
+from jobs.engine.evaluation import evaluate, evaluate_multilabel
+from jobs.engine.layers import MultiLabels, compiled_head
+from jobs.engine.results import Reporter, SearchResult
+from jobs.engine.split import index_labels
+from jobs.engine.task import Prepared, Task
+from jobs.engine.task_data import detect_delimiter, label_matrix, parse_label_sets
+from jobs.engine.tuning import FINISH_SHARE, REFIT_SHARE, Searched, tune
 
 
 @dataclass
@@ -61,22 +51,16 @@ def prepare_targets(frame: pd.DataFrame, config: SearchConfig, train_index: Any)
         y_train = y[np.asarray(train_index)]
         return Targets("regression", y, mean=float(y_train.mean()), std=float(y_train.std() or 1.0))
     if config.task_type == "multilabel":
-        from jobs.engine.task_data import detect_delimiter, label_matrix, parse_label_sets
-
         delimiter = config.label_delimiter or detect_delimiter(series)
         sets = parse_label_sets(series, delimiter)
         labels = sorted(set().union(*sets))
         return Targets("multilabel", label_matrix(sets, labels), labels, delimiter=delimiter)
-    labels = sorted({str(v) for v in series})
-    index = {label: i for i, label in enumerate(labels)}
-    y = series.astype(str).map(index).to_numpy(dtype="float32")
+    labels, y = index_labels(series)
     return Targets(config.task_type, y, labels)
 
 
 def add_head(inputs: Any, x: Any, targets: Targets, learning_rate: float) -> keras.Model:
     """The output layer, loss and metrics of a task, on top of any body; compiled."""
-    from jobs.engine.multilabel import MultiLabels
-
     if targets.task_type == "multilabel":
         x = keras.layers.Dense(len(targets.labels), activation="sigmoid")(x)
         outputs = MultiLabels(targets.labels, delimiter=targets.delimiter, name="multi_labels")(x)
@@ -87,89 +71,93 @@ def add_head(inputs: Any, x: Any, targets: Targets, learning_rate: float) -> ker
             metrics=["binary_accuracy"],
         )
         return model
-    # Forecasting heads are built by jobs.engine.forecast; a value here is a regression.
+    # Forecasting heads are built by jobs.engine.tasks.forecast; a value here is a regression.
     task = "regression" if targets.task_type == "forecasting" else targets.task_type
     return compiled_head(inputs, x, task, targets.labels, learning_rate, targets.mean, targets.std)
 
 
 def evaluate_outputs(targets: Targets, y_true: np.ndarray, outputs: np.ndarray) -> dict[str, Any]:
     if targets.task_type == "multilabel":
-        from jobs.engine.multilabel import evaluate_multilabel
-
         return evaluate_multilabel(y_true, outputs, targets.labels)
     return evaluate(targets.task_type, y_true, outputs, targets.labels)
 
 
-def split_frame(
-    frame: pd.DataFrame, config: SearchConfig, *, stratify: pd.Series | None
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """60/20/20 by default, shuffled with the job's seed; stratified when asked."""
-    rest, test = train_test_split(
-        frame,
-        test_size=config.test_fraction,
-        random_state=config.seed,
-        stratify=None if stratify is None else stratify,
+def predict_outputs(model: keras.Model, x: Any, batch_size: int = 1024) -> np.ndarray:
+    """The model's outputs on encoded inputs, as numpy."""
+    return np.asarray(
+        keras.ops.convert_to_numpy(model.predict(x, verbose=0, batch_size=batch_size))
     )
-    val_share = config.validation_fraction / (1 - config.test_fraction)
-    train, val = train_test_split(
-        rest,
-        test_size=val_share,
-        random_state=config.seed,
-        stratify=None if stratify is None else stratify.loc[rest.index],
-    )
-    return train, val, test
 
 
-def _default_predict(model: keras.Model, x: Any) -> np.ndarray:
-    return np.asarray(keras.ops.convert_to_numpy(model.predict(x, verbose=0, batch_size=1024)))
-
-
-def run_with(
-    config: SearchConfig,
-    *,
-    hypermodel: Any,
-    train: tuple[Any, np.ndarray],
-    validation: tuple[Any, np.ndarray],
-    test: tuple[Any, np.ndarray],
-    score: Callable[[np.ndarray, np.ndarray], dict[str, Any]],
-    splits: Sequence[pd.DataFrame],
-    workdir: Path,
-    reporter: Reporter,
-    started: float,
-    predict: Callable[[keras.Model, Any], np.ndarray] = _default_predict,
-    class_weight: dict[int, float] | None = None,
-    ensemble: Ensembling | None = None,
+def run_task(
+    task: Task, data: Any, config: SearchConfig, *, workdir: Path, reporter: Reporter
 ) -> SearchResult:
-    """Search, keep the best trial's weights (or the average of the best few, when `ensemble`
-    says how and it beats them on validation), and score that once on the test split."""
+    """A task's search: prepare, tune, keep the best trial (or the average of the best few,
+    when the task ensembles and that beats the best on validation), train it again on the
+    validation rows when the task refits and the budget allows, and score it once on the
+    test split."""
+    started = time.monotonic()
+    keras.utils.set_random_seed(config.seed)
+    prepared = task.prepare(data, config)
+    ensembling = task.ensembling(prepared)
     searched = tune(
         config,
-        hypermodel,
-        train,
-        validation,
+        task.hypermodel(prepared, config),
+        prepared.train,
+        prepared.validation,
         workdir=workdir,
         reporter=reporter,
         started=started,
-        class_weight=class_weight,
-        keep=config.ensemble_size if ensemble is not None else 1,
+        class_weight=prepared.class_weight,
+        keep=config.ensemble_size if ensembling is not None else 1,
+        objective=task.objective(config),
+        reserve=FINISH_SHARE + (REFIT_SHARE if task.refit else 0.0),
     )
     members = searched.models()
     model, report = members[0], {"size": 1, "chosen": False}
-    if ensemble is not None:
+    if ensembling is not None:
         model, report = choose(
             config.task_type,
             members,
-            validation[0],
-            validation[1],
-            [],
-            loss=ensemble.loss,
-            build=ensemble.build,
+            *prepared.validation,
+            prepared.labels,
+            input_name=ensembling.input_name,
+            batch_size=ensembling.batch_size,
+            loss=ensembling.loss,
+            build=ensembling.build,
         )
-    return searched.result(
+    if task.refit:
+        model, report["refit"] = _refit(searched, prepared, config, started, model, report)
+    result = searched.result(
         model=model,
         ensemble=report,
-        test_metrics=score(test[1], predict(model, test[0])),
-        sizes=(len(train[1]), len(validation[1]), len(test[1])),
-        splits=splits,
-        class_weights=class_weight,
+        test_metrics=task.evaluate(prepared, config, model),
+        sizes=(len(prepared.train[1]), len(prepared.validation[1]), len(prepared.test[1])),
+        splits=prepared.splits,
+        class_weights=prepared.class_weight,
     )
+    result.manifest.update(prepared.manifest)
+    return result
+
+
+def _refit(
+    searched: Searched,
+    prepared: Prepared,
+    config: SearchConfig,
+    started: float,
+    model: keras.Model,
+    report: dict[str, Any],
+) -> tuple[keras.Model, bool]:
+    """The chosen trials trained on training and validation rows, if that ends in time."""
+    count = report["size"] if report["chosen"] else 1
+    until = float("inf")
+    if config.max_seconds is not None:
+        until = started + config.max_seconds * (1 - FINISH_SHARE)
+    (x_train, y_train), (x_val, y_val) = prepared.train, prepared.validation
+    both = (np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val]))
+    refit = searched.refit(count, both, until=until, class_weight=prepared.class_weight)
+    if refit is None:
+        return model, False
+    if count == 1:
+        return refit[0], True
+    return build_ensemble(refit, prepared.labels, shape=x_val.shape[1:]), True

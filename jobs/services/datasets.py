@@ -21,7 +21,7 @@ from django.db import transaction
 
 from jobs import selectors
 from jobs.engine.data import DataError
-from jobs.engine.formats import ReadOptions, TableSource, inspect_table, iter_batches
+from jobs.engine.io.formats import ReadOptions, TableSource, inspect_table, iter_batches
 from jobs.models import Dataset
 from jobs.services.events import event_record
 from jobs.services.profiling import dataset_enqueue_on_commit

@@ -24,9 +24,9 @@ from django.utils import timezone
 
 from jobs import selectors
 from jobs.engine.data import DataError
-from jobs.engine.formats import iter_batches
-from jobs.engine.images import inspect_image_zip
-from jobs.engine.profile import profile_batches
+from jobs.engine.io.formats import iter_batches
+from jobs.engine.io.images import inspect_image_zip
+from jobs.engine.io.profile import profile_batches
 from jobs.models import Dataset
 from jobs.services.events import SubjectGone, event_record
 

@@ -28,7 +28,7 @@ from jobs.engine.config import (
 )
 from jobs.engine.data import DataError, TaskType
 from jobs.engine.facts import FrameFacts, ProfileFacts
-from jobs.engine.images import check_image_target
+from jobs.engine.io.images import check_image_target
 from jobs.models import Dataset, TrainingJob, Trial
 from jobs.services.datasets import ConflictError
 from jobs.services.events import event_record
@@ -366,11 +366,9 @@ def _checked_frame(job: TrainingJob) -> pd.DataFrame:
 
 def _search(job: TrainingJob, config: Any, workdir: Path, frame: pd.DataFrame | None) -> Any:
     """Image archives go to the CNN search, tables to run_search (which routes the rest)."""
-    from jobs.engine.search import run_search
+    from jobs.engine.search import run_image_search, run_search
 
     if frame is None:
-        from jobs.engine.image_search import run_image_search
-
         with selectors.dataset_local_path(dataset=job.dataset) as archive:
             return run_image_search(archive, config, workdir=workdir, reporter=_JobReporter(job))
     return run_search(frame, config, workdir=workdir, reporter=_JobReporter(job))

@@ -100,7 +100,7 @@ def test_csv_to_live_prediction(stack: Stack) -> None:
     through_web = owner.post("/api/v1/deployments/cancer/predict/", json={"instances": rows})
     assert through_web.status_code == 200, through_web.text
     saved = engine_model.load(str(flow.artifact_path(stack, version["artifact_sha256"])))
-    direct = engine_model.predict_records(saved, rows)
+    direct = engine_model.predict(saved, rows)
     for got, web, expected in zip(
         served.json()["predictions"], through_web.json()["predictions"], direct, strict=True
     ):

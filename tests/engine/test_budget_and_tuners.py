@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -107,13 +108,14 @@ def test_a_trial_that_runs_out_of_memory_is_recorded_and_the_search_goes_on(
 ) -> None:
     # given a device that runs out of memory for the first model built (the one true
     # boundary faked here: a real out-of-memory needs a full accelerator)
-    from jobs.engine import search
+    from jobs.engine import tasks
+    from jobs.engine.tasks import tabular
 
-    real = search._hypermodel
+    real = tabular.TASK.hypermodel
     built = {"n": 0}
 
-    def hypermodel(*args: object, **kwargs: object) -> object:
-        space = real(*args, **kwargs)  # type: ignore[arg-type]
+    def hypermodel(*args: Any, **kwargs: Any) -> Any:
+        space = real(*args, **kwargs)
         build = space.build
 
         def flaky(hp: object) -> object:
@@ -122,10 +124,12 @@ def test_a_trial_that_runs_out_of_memory_is_recorded_and_the_search_goes_on(
                 raise MemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
             return build(hp)
 
-        space.build = flaky  # type: ignore[method-assign]
+        space.build = flaky
         return space
 
-    monkeypatch.setattr(search, "_hypermodel", hypermodel)
+    flaky_task = dataclasses.replace(tabular.TASK, hypermodel=hypermodel)
+    registered = tuple(flaky_task if t is tabular.TASK else t for t in tasks.TASKS)
+    monkeypatch.setattr(tasks, "TASKS", registered)
     reporter = RecordingReporter()
     config = SearchConfig(target="diagnosis", task_type="binary", max_trials=3, max_epochs=2)
 
@@ -167,7 +171,7 @@ def test_a_rerun_with_the_same_manifest_gives_the_same_trials(
 def test_bayesian_optimisation_starts_modelling_within_a_console_budget(tmp_path: Path) -> None:
     import keras
 
-    from jobs.engine.search import _Guard, make_tuner
+    from jobs.engine.tuning import Guard, make_tuner
 
     def build(hp: Any) -> keras.Model:
         inputs = keras.Input((2,))
@@ -179,7 +183,7 @@ def test_bayesian_optimisation_starts_modelling_within_a_console_budget(tmp_path
     reporter = RecordingReporter()
     config = SearchConfig(target="y", task_type="regression", max_trials=9, tuner="bayesian")
     tuner = make_tuner(
-        config, build, workdir=tmp_path, reporter=reporter, guard=_Guard(reporter, None)
+        config, build, workdir=tmp_path, reporter=reporter, guard=Guard(reporter, None)
     )
     # Keras Tuner's own default (3 per hyperparameter) would be random for a whole budget
     assert tuner.oracle.num_initial_points == 3

@@ -12,7 +12,7 @@ import pytest
 from jobs.engine.checks import OptionError, TaskRequest, check_task
 from jobs.engine.data import DataError
 from jobs.engine.facts import FrameFacts, ProfileFacts, TableFacts
-from jobs.engine.profile import profile_batches
+from jobs.engine.io.profile import profile_batches
 
 
 def _both(frame: pd.DataFrame, **types: str) -> dict[str, TableFacts]:

@@ -37,14 +37,14 @@ def test_an_ensemble_is_one_file_that_averages_its_members(
     members: Any, cancer_frame: pd.DataFrame, tmp_path: Path
 ) -> None:
     rows = cancer_frame.drop(columns="diagnosis").iloc[:8].to_dict("records")
-    alone = [engine_model.predict_records(m, rows) for m in members]
+    alone = [engine_model.predict(m, rows) for m in members]
 
     ensemble = build_ensemble(members, ["benign", "malignant"], n_features=9)
     path = tmp_path / "ensemble.keras"
     ensemble.save(path)
     loaded = engine_model.load(str(path))
 
-    together = engine_model.predict_records(loaded, rows)
+    together = engine_model.predict(loaded, rows)
     assert engine_model.class_labels(loaded) == ["benign", "malignant"]
     assert [c["name"] for c in engine_model.input_schema(loaded)][-1] == "clinic"
     for i, prediction in enumerate(together):

@@ -87,8 +87,8 @@ def test_saved_forecaster_takes_the_last_rows_and_answers_the_horizon(
     ordered = series().sort_values("day")
     history = ordered[["day", "sales", "temperature"]].iloc[-schema["lookback"] - 2 :]
     records = [{"history": history.to_dict("records")}]
-    from_file = engine_model.predict_records(loaded, records)
-    assert from_file[0] == pytest.approx(engine_model.predict_records(result.model, records)[0])
+    from_file = engine_model.predict(loaded, records)
+    assert from_file[0] == pytest.approx(engine_model.predict(result.model, records)[0])
     assert len(from_file[0]) == 3
     assert all(5 < v < 15 for v in from_file[0])
 
@@ -115,7 +115,7 @@ def test_malformed_histories_name_the_field(
     elif record.get("history") == "no-temperature":
         record = {"history": [*good[1:], {"sales": 1.0}]}
     with pytest.raises(engine_model.RecordError, match=message) as caught:
-        engine_model.predict_records(loaded, [record])
+        engine_model.predict(loaded, [record])
     assert caught.value.field == field
 
 
@@ -135,13 +135,13 @@ def test_an_ensemble_of_forecasters_asks_for_the_longest_history(tmp_path: Path)
     assert schema["lookback"] == max(lookbacks)
     history = series().sort_values("day")[["day", "sales", "temperature"]]
     records = [{"history": history.iloc[-schema["lookback"] :].to_dict("records")}]
-    from_file = engine_model.predict_records(loaded, records)
-    assert from_file[0] == pytest.approx(engine_model.predict_records(result.model, records)[0])
+    from_file = engine_model.predict(loaded, records)
+    assert from_file[0] == pytest.approx(engine_model.predict(result.model, records)[0])
     assert len(from_file[0]) == 2
 
 
 def _windows(model: Any) -> list[Any]:
-    from jobs.engine.forecast import ForecastWindow
+    from jobs.engine.tasks.forecast import ForecastWindow
 
     found = []
     for layer in model.layers:

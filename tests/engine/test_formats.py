@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from jobs.engine.data import DataError
-from jobs.engine.formats import (
+from jobs.engine.io.formats import (
     SAMPLE_BYTES,
     ReadOptions,
     TableSource,

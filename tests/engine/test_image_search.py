@@ -13,14 +13,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jobs.engine import image_model
 from jobs.engine import model as engine_model
 from jobs.engine.data import DataError
 from jobs.engine.ensemble import build_ensemble
-from jobs.engine.image_model import RecordError, predict_images, to_array
-from jobs.engine.image_search import _hypermodel, load_image_archive, run_image_search
-from jobs.engine.images import check_image_target
-from jobs.engine.search import SearchConfig, SearchResult
+from jobs.engine.io.images import check_image_target
+from jobs.engine.model import RecordError
+from jobs.engine.search import SearchConfig, SearchResult, run_image_search
+from jobs.engine.tasks.image import cnn_space, load_image_archive, to_array
 from tests.conftest import RecordingReporter
 from tests.image_data import b64, brightness_zip, encode, png_declaring, shape, shapes_zip
 
@@ -81,7 +80,7 @@ def test_the_saved_model_answers_base64_images_like_the_trained_one(shapes: Any)
     images = _members(shapes_zip(), 6)
 
     # when both are asked about the same images, the loaded one through base64
-    answers = predict_images(loaded, [{"image": b64(data)} for data in images])
+    answers = engine_model.predict(loaded, [{"image": b64(data)} for data in images])
     batch = np.stack([to_array(Image.open(io.BytesIO(data)), 16, 16, 3) for data in images])
     expected = keras.ops.convert_to_numpy(result.model.predict(batch, verbose=0))
 
@@ -90,7 +89,7 @@ def test_the_saved_model_answers_base64_images_like_the_trained_one(shapes: Any)
         assert set(answer) == {"label", "probabilities"}
         assert answer["label"] == ["blue", "red"][int(np.argmax(row))]
         assert np.allclose([answer["probabilities"][k] for k in ("blue", "red")], row, atol=1e-5)
-    assert image_model.input_schema(loaded) == [
+    assert engine_model.input_schema(loaded) == [
         {
             "name": "image",
             "type": "image",
@@ -104,7 +103,7 @@ def test_the_saved_model_answers_base64_images_like_the_trained_one(shapes: Any)
     # A data: URL prefix, as a browser's FileReader gives it, is accepted too.
     rng = np.random.default_rng(7)
     url = "data:image/png;base64," + b64(encode(shape("red", rng, 64)))
-    (red,) = predict_images(loaded, [{"image": url}])
+    (red,) = engine_model.predict(loaded, [{"image": url}])
     assert red["label"] == "red"
 
 
@@ -115,10 +114,10 @@ def test_an_ensemble_of_image_models_saves_and_answers_images(shapes: Any, tmp_p
     ensemble.save(tmp_path / "ensemble.keras")
     loaded = engine_model.load(str(tmp_path / "ensemble.keras"))
     instances = [{"image": b64(data)} for data in _members(shapes_zip(), 3)]
-    single = predict_images(engine_model.load(str(path)), instances)
-    averaged = predict_images(loaded, instances)
+    single = engine_model.predict(engine_model.load(str(path)), instances)
+    averaged = engine_model.predict(loaded, instances)
     assert [a["label"] for a in averaged] == [s["label"] for s in single]
-    assert image_model.input_schema(loaded)[0]["height"] == 16
+    assert engine_model.input_schema(loaded)[0]["height"] == 16
 
 
 def test_regression_answers_in_the_values_units(tmp_path: Path) -> None:
@@ -131,7 +130,7 @@ def test_regression_answers_in_the_values_units(tmp_path: Path) -> None:
     result.model.save(tmp_path / "model.keras")
     loaded = engine_model.load(str(tmp_path / "model.keras"))
     images = _members(brightness_zip(), 4)
-    answers = predict_images(loaded, [{"image": b64(data)} for data in images])
+    answers = engine_model.predict(loaded, [{"image": b64(data)} for data in images])
     assert all(isinstance(a, float) for a in answers)
     batch = np.stack([to_array(Image.open(io.BytesIO(d)), 16, 16, 1) for d in images])
     expected = keras.ops.convert_to_numpy(result.model.predict(batch, verbose=0)).reshape(-1)
@@ -147,7 +146,7 @@ def test_augmentation_runs_in_training_only_and_survives_saving(tmp_path: Path) 
     hp = kt.HyperParameters()
     for name, value in [("augment", True), ("normalization", "none"), ("dropout", 0.0)]:
         hp.Fixed(name, value)
-    model = _hypermodel(data, "binary", ["blue", "red"], 0.0, 1.0)(hp)
+    model = cnn_space(data, "binary", ["blue", "red"], 0.0, 1.0)(hp)
     y = np.arange(len(data.x)) % 2
     model.fit(data.x, y, epochs=1, batch_size=8, verbose=0)
     x = data.x[:8]
@@ -229,7 +228,7 @@ def test_bad_image_instances_are_refused_naming_the_instance(
     loaded = engine_model.load(str(path))
     good = {"image": b64(_members(shapes_zip(), 1)[0])}
     with pytest.raises(RecordError, match=message) as caught:
-        predict_images(loaded, [good, instance])
+        engine_model.predict(loaded, [good, instance])
     assert caught.value.instance == 1
     assert "Instance 1" in str(caught.value)
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from jobs.engine.data import DataError
-from jobs.engine.images import ImageError, ImageLimits, inspect_image_zip, open_image
+from jobs.engine.io.images import ImageError, ImageLimits, inspect_image_zip, open_image
 
 
 def _image(fmt: str = "PNG", size: tuple[int, int] = (8, 6), mode: str = "RGB") -> bytes:

@@ -77,8 +77,8 @@ def test_saved_multilabel_model_answers_labels_and_probabilities(
     result, path = multilabel_search
     loaded = engine_model.load(str(path))
     rows = tagged().drop(columns="tags").iloc[:6].to_dict("records")
-    from_file = engine_model.predict_records(loaded, rows)
-    in_memory = engine_model.predict_records(result.model, rows)
+    from_file = engine_model.predict(loaded, rows)
+    in_memory = engine_model.predict(result.model, rows)
     for a, b in zip(from_file, in_memory, strict=True):
         assert a["labels"] == b["labels"]
         assert set(a["probabilities"]) == {"big", "red"}
@@ -101,7 +101,7 @@ def test_text_multilabel_uses_the_text_models(tmp_path: Path) -> None:
     )
     result = run_search(pd.DataFrame(rows), config, workdir=tmp_path, reporter=RecordingReporter())
     assert result.test_metrics["labels"] == ["money", "sport"]
-    (prediction,) = engine_model.predict_records(result.model, [{"body": "goal for the bank"}])
+    (prediction,) = engine_model.predict(result.model, [{"body": "goal for the bank"}])
     assert set(prediction["probabilities"]) == {"money", "sport"}
 
 
@@ -115,8 +115,8 @@ def test_an_ensemble_of_multilabel_models_answers_label_sets(tmp_path: Path) -> 
     loaded = engine_model.load(str(path))
     rows = tagged().drop(columns="tags").iloc[:5].to_dict("records")
     for a, b in zip(
-        engine_model.predict_records(loaded, rows),
-        engine_model.predict_records(result.model, rows),
+        engine_model.predict(loaded, rows),
+        engine_model.predict(result.model, rows),
         strict=True,
     ):
         assert a["labels"] == b["labels"]
@@ -125,7 +125,7 @@ def test_an_ensemble_of_multilabel_models_answers_label_sets(tmp_path: Path) -> 
 
 
 def test_the_multilabel_objective_is_binary_cross_entropy() -> None:
-    from jobs.engine.multilabel import binary_cross_entropy
+    from jobs.engine.tasks.multilabel import binary_cross_entropy
 
     y = np.array([[1.0, 0.0]])
     assert binary_cross_entropy(y, np.array([[0.9, 0.1]])) == pytest.approx(-np.log(0.9))

@@ -11,9 +11,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from jobs.engine import profile as profile_module
-from jobs.engine import profile_columns
-from jobs.engine.profile import profile_batches
+from jobs.engine.io import profile as profile_module
+from jobs.engine.io import profile_columns
+from jobs.engine.io.profile import profile_batches
 
 RNG_SEED = 7
 

@@ -40,8 +40,8 @@ def test_saved_model_takes_raw_values_and_matches_the_trained_one(
     result, _, path = searched
     rows = cancer_frame.drop(columns="diagnosis").iloc[:20].to_dict("records")
     loaded = engine_model.load(str(path))
-    from_file = engine_model.predict_records(loaded, rows)
-    in_memory = engine_model.predict_records(result.model, rows)
+    from_file = engine_model.predict(loaded, rows)
+    in_memory = engine_model.predict(result.model, rows)
     assert [p["label"] for p in from_file] == [p["label"] for p in in_memory]
     for a, b in zip(from_file, in_memory, strict=True):
         assert a["probabilities"]["benign"] == pytest.approx(b["probabilities"]["benign"], 1e-6)
@@ -60,7 +60,7 @@ def test_unknown_categories_and_missing_numbers_are_handled_inside_the_model(
     _, _, path = searched
     row = cancer_frame.drop(columns="diagnosis").iloc[0].to_dict()
     odd = {**row, "clinic": "on the moon", "mean_radius": None}
-    (prediction,) = engine_model.predict_records(engine_model.load(str(path)), [odd])
+    (prediction,) = engine_model.predict(engine_model.load(str(path)), [odd])
     assert prediction["label"] in ("benign", "malignant")
     assert sum(prediction["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
 
@@ -87,7 +87,7 @@ def test_malformed_instances_name_the_field(
         key, value = change["set"]
         row[key] = value
     with pytest.raises(engine_model.RecordError, match=message) as caught:
-        engine_model.predict_records(engine_model.load(str(path)), [{**row}])
+        engine_model.predict(engine_model.load(str(path)), [{**row}])
     assert caught.value.field == field
     assert caught.value.instance == 0
 
@@ -97,7 +97,7 @@ def test_regression_answers_in_the_targets_units(tmp_path: Path) -> None:
     config = SearchConfig(target="target", task_type="regression", max_trials=1, max_epochs=3)
     result = run_search(frame, config, workdir=tmp_path, reporter=RecordingReporter())
     assert {"rmse", "mae", "r2"} <= set(result.test_metrics)
-    predictions = engine_model.predict_records(
+    predictions = engine_model.predict(
         result.model, frame.drop(columns="target").iloc[:50].to_dict("records")
     )
     # the diabetes target lies between 25 and 346; a model that forgot to rescale answers ~0

@@ -14,7 +14,7 @@ from jobs.engine import model as engine_model
 from jobs.engine.data import TaskType
 from jobs.engine.runner import Targets
 from jobs.engine.search import SearchConfig, run_search
-from jobs.engine.text import TextHyperModel, _Statistics, tokenize, vectorize
+from jobs.engine.tasks.text import TextHyperModel, TextStatistics, tokenize, vectorize
 from tests.conftest import RecordingReporter
 
 GOOD = ["great", "lovely", "excellent", "superb"]
@@ -68,8 +68,8 @@ def test_a_text_search_classifies_raw_strings_from_the_saved_file(text_search: A
     assert {"accuracy", "macro_f1", "confusion_matrix"} <= set(result.test_metrics)
     records = [{"review": "A great, lovely film"}, {"review": "awful... TERRIBLE acting"}]
     loaded = engine_model.load(str(path))
-    from_file = engine_model.predict_records(loaded, records)
-    in_memory = engine_model.predict_records(result.model, records)
+    from_file = engine_model.predict(loaded, records)
+    in_memory = engine_model.predict(result.model, records)
     for a, b in zip(from_file, in_memory, strict=True):
         assert a["label"] == b["label"]
         assert a["probabilities"]["pos"] == pytest.approx(b["probabilities"]["pos"], abs=1e-6)
@@ -91,7 +91,7 @@ def test_malformed_text_instances_name_the_field(
 ) -> None:
     _, path = text_search
     with pytest.raises(engine_model.RecordError, match=message) as caught:
-        engine_model.predict_records(engine_model.load(str(path)), [record])
+        engine_model.predict(engine_model.load(str(path)), [record])
     assert caught.value.field == field
 
 
@@ -114,14 +114,14 @@ def test_every_architecture_saves_and_loads_in_safe_mode(
     if architecture == "bag":
         hp.Fixed("ngrams", 2)
         hp.Fixed("bag_output", "tf_idf")
-    model = TextHyperModel(_Statistics(texts), "review", targets).build(hp)
+    model = TextHyperModel(TextStatistics(texts), "review", targets).build(hp)
     model.fit(vectorize(model, texts), targets.y, epochs=1, verbose=0)
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = engine_model.load(str(path))
     records = [{"review": t} for t in texts[:5]] + [{"review": "never seen words here"}]
-    from_file = engine_model.predict_records(loaded, records)
-    in_memory = engine_model.predict_records(model, records)
+    from_file = engine_model.predict(loaded, records)
+    in_memory = engine_model.predict(model, records)
     if task_type == "regression":
         assert from_file == pytest.approx(in_memory, abs=1e-5)
     else:
@@ -133,7 +133,7 @@ def test_recurrent_models_are_drawn_only_where_a_gpu_trains(tmp_path: Path) -> N
     frame = reviews(40)
     targets = Targets("binary", (frame["sentiment"] == "pos").to_numpy("float32"), ["neg", "pos"])
     hp = kt.HyperParameters()
-    TextHyperModel(_Statistics(frame["review"].tolist()), "review", targets).build(hp)
+    TextHyperModel(TextStatistics(frame["review"].tolist()), "review", targets).build(hp)
     choices = hp.get_config()["space"]
     architecture = next(c for c in choices if c["config"]["name"] == "architecture")
     assert "rnn" not in architecture["config"]["values"]

@@ -10,11 +10,7 @@ from pathlib import Path
 
 import keras
 
-import jobs.engine.forecast
-import jobs.engine.image_model
-import jobs.engine.model
-import jobs.engine.multilabel
-import jobs.engine.text  # noqa: F401  (each registers its layers)
+import jobs.engine.model  # noqa: F401  (the task registry: every task registers its layers)
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

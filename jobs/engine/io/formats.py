@@ -23,7 +23,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from jobs.engine.data import DELIMITERS, DataError
-from jobs.engine.formats_common import (
+from jobs.engine.io.formats_common import (
     KIND_WORDS,
     SAMPLE_BYTES,
     ReadOptions,
@@ -33,7 +33,7 @@ from jobs.engine.formats_common import (
     numbered,
     stable_types,
 )
-from jobs.engine.formats_sheets import inspect_xlsx, jsonl_batches, jsonl_schema, xlsx_batches
+from jobs.engine.io.formats_sheets import inspect_xlsx, jsonl_batches, jsonl_schema, xlsx_batches
 
 __all__ = [
     "FORMATS",

@@ -20,7 +20,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 
 from jobs.engine.data import DataError
-from jobs.engine.formats_common import (
+from jobs.engine.io.formats_common import (
     KIND_TYPES,
     KIND_WORDS,
     SAMPLE_BYTES,

@@ -1,4 +1,4 @@
-"""Per-column accumulators for the streaming profiler (see jobs.engine.profile).
+"""Per-column accumulators for the streaming profiler (see jobs.engine.io.profile).
 
 Everything here works a whole Arrow array at a time, with pyarrow.compute and numpy: a
 profile of ten million rows must cost about as much as parsing them, so nothing loops in

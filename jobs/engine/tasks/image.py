@@ -2,15 +2,19 @@
 
 The archive is decoded once into a uint8 array at one size chosen from the data (the median
 size, rounded to a power of two and capped), grey or RGB from the images' modes; the split,
-the tuner, the guard, class weights and the manifest are the tabular search's own.
+the tuner, the guard, class weights and the manifest are the core's (`split`, `tuning`).
+A model answers base64 images through its `ImageInput` layer.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import math
-import time
+import re
 import zipfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,21 +23,146 @@ import keras
 import keras_tuner as kt
 import numpy as np
 import pandas as pd
+from keras import ops
+from PIL import Image, ImageOps
 
+from jobs.engine.config import SearchConfig
 from jobs.engine.data import DataError
-from jobs.engine.ensemble import choose
-from jobs.engine.evaluation import evaluate
-from jobs.engine.image_model import GRAYSCALE_MODES, ImageInput, to_array
-from jobs.engine.images import ImageError, ImageLimits, open_image, peek_image, read_layout
-from jobs.engine.model import compiled_head
-from jobs.engine.search import (
-    Reporter,
-    SearchConfig,
-    SearchResult,
-    _class_weights,
-    _split,
-    tune,
+from jobs.engine.evaluation import evaluate as evaluate_metrics
+from jobs.engine.io.images import (
+    IMAGE_FORMATS,
+    ImageError,
+    ImageLimits,
+    decode_image,
+    open_image,
+    peek_image,
+    read_layout,
 )
+from jobs.engine.layers import RecordError, ServingInput, compiled_head
+from jobs.engine.runner import predict_outputs
+from jobs.engine.split import class_weights, index_labels, split_by_target
+from jobs.engine.task import Ensembling, Prepared, Task
+
+# Modes without colour; an archive of only these trains a one-channel model.
+GRAYSCALE_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F"})
+# A request's image may be a phone photo, but not a bomb: refused from its header.
+SERVING_LIMITS = ImageLimits(max_image_pixels=40_000_000, max_image_bytes=16 << 20)
+_MAX_BASE64_CHARS = (SERVING_LIMITS.max_image_bytes + 2) // 3 * 4
+_DATA_URL = re.compile(r"^data:image/[a-z0-9.+-]+;base64,", re.IGNORECASE)
+
+
+@keras.saving.register_keras_serializable(package="automl")
+class ImageInput(keras.layers.Layer, ServingInput):
+    """Scales 0-255 pixels to 0-1; carries the size and channels images are decoded to."""
+
+    def __init__(self, height: int, width: int, channels: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.height = int(height)
+        self.width = int(width)
+        self.channels = int(channels)
+
+    def call(self, inputs: Any) -> Any:
+        return ops.cast(inputs, "float32") / 255.0
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "height": self.height,
+            "width": self.width,
+            "channels": self.channels,
+        }
+
+    def input_schema(self) -> list[dict[str, Any]]:
+        """What a prediction instance holds: one base64 image, decoded to the model's size."""
+        return [
+            {
+                "name": "image",
+                "type": "image",
+                "formats": list(IMAGE_FORMATS),
+                "height": self.height,
+                "width": self.width,
+                "channels": self.channels,
+            }
+        ]
+
+    def encode_records(self, records: Sequence[Any]) -> np.ndarray:
+        batch = np.empty((len(records), self.height, self.width, self.channels), dtype="uint8")
+        for index, instance in enumerate(records):
+            batch[index] = decode_instance(instance, index, self)
+        return batch
+
+
+def to_array(image: Image.Image, height: int, width: int, channels: int) -> np.ndarray:
+    """One decoded image as uint8 `height x width x channels`: turned upright as its EXIF
+    says, transparency laid on white, converted to grey or RGB, resized (antialiased)."""
+    image = ImageOps.exif_transpose(image) or image
+    if image.mode in ("RGBA", "LA", "La", "RGBa", "PA") or (
+        image.mode == "P" and "transparency" in image.info
+    ):
+        rgba = image.convert("RGBA")
+        image = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image.alpha_composite(rgba)
+    elif image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        # 16-bit and float greys: Pillow's own conversion clips them; scale to 0-255 instead.
+        values = np.asarray(image, dtype="float64")
+        top = float(values.max()) or 1.0
+        image = Image.fromarray(np.clip(values / top * 255.0, 0, 255).astype("uint8"), "L")
+    image = image.convert("L" if channels == 1 else "RGB")
+    if image.size != (width, height):
+        image = image.resize((width, height), Image.Resampling.BILINEAR)
+    array = np.asarray(image, dtype="uint8")
+    return array.reshape(height, width, channels)
+
+
+def decode_instance(instance: Any, index: int, layer: ImageInput) -> np.ndarray:
+    """One request instance `{"image": "<base64>"}` as the model's input (raises RecordError)."""
+    if not isinstance(instance, Mapping):
+        raise RecordError(
+            f'Instance {index} must be an object {{"image": "<base64 PNG, JPEG or WebP>"}}.',
+            instance=index,
+        )
+    extra = [str(k) for k in instance if k != "image"]
+    if extra:
+        raise RecordError(
+            f"Instance {index} has unknown field '{extra[0]}'; an image model takes only 'image'.",
+            field=extra[0],
+            instance=index,
+        )
+    encoded = instance.get("image")
+    if not isinstance(encoded, str) or not encoded.strip():
+        raise RecordError(
+            f"Instance {index} needs field 'image': a base64 string of PNG, JPEG or WebP bytes.",
+            field="image",
+            instance=index,
+        )
+    encoded = _DATA_URL.sub("", encoded.strip(), count=1)
+    if len(encoded) > _MAX_BASE64_CHARS:
+        raise RecordError(
+            f"Instance {index}: the image is over {SERVING_LIMITS.max_image_bytes >> 20} MB.",
+            field="image",
+            instance=index,
+        )
+    try:
+        data = base64.b64decode(re.sub(r"\s+", "", encoded), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise RecordError(
+            f"Instance {index}: field 'image' is not valid base64 ({exc}).",
+            field="image",
+            instance=index,
+        ) from exc
+    try:
+        with decode_image(data, f"instance {index}", SERVING_LIMITS) as image:
+            return to_array(image, layer.height, layer.width, layer.channels)
+    except ImageError as exc:
+        raise RecordError(
+            f"Instance {index}: the image cannot be used: {exc.reason}",
+            field="image",
+            instance=index,
+        ) from exc
+
 
 MIN_SIDE = 8
 MAX_SIDE_CPU = 64
@@ -149,7 +278,9 @@ def load_image_archive(
     )
 
 
-def _hypermodel(data: ImageData, task_type: str, labels: list[str], mean: float, std: float) -> Any:
+def cnn_space(data: ImageData, task_type: str, labels: list[str], mean: float, std: float) -> Any:
+    """A small CNN space over images of the data's size and channels."""
+
     def build(hp: kt.HyperParameters) -> keras.Model:
         inputs = keras.Input(shape=(data.height, data.width, data.channels), name="image")
         x = ImageInput(data.height, data.width, data.channels, name="image_input")(inputs)
@@ -185,22 +316,16 @@ def _hypermodel(data: ImageData, task_type: str, labels: list[str], mean: float,
     return build
 
 
-def _predict(model: keras.Model, x: np.ndarray) -> np.ndarray:
-    return keras.ops.convert_to_numpy(model.predict(x, verbose=0, batch_size=256))
+@dataclass(kw_only=True)
+class Images(Prepared):
+    data: ImageData
+    target_mean: float = 0.0
+    target_std: float = 1.0
 
 
-def run_image_search(
-    archive_path: Path,
-    config: SearchConfig,
-    *,
-    workdir: Path,
-    reporter: Reporter,
-    max_side: int | None = None,
-) -> SearchResult:
-    """Decode the archive, search CNNs, keep the best, and evaluate it once on the test split."""
-    started = time.monotonic()
-    keras.utils.set_random_seed(config.seed)
-    data = load_image_archive(archive_path, max_side=max_side)
+def prepare(archive_path: Path, config: SearchConfig) -> Images:
+    """Decode the archive once; a stratified split (plain when a class is too small)."""
+    data = load_image_archive(archive_path)
     regression = config.task_type == "regression"
     if regression != (data.task == "regression"):
         raise DataError(f"The archive is for {data.task}, not {config.task_type}.")
@@ -209,9 +334,7 @@ def run_image_search(
     if regression:
         y = np.asarray(data.targets, dtype="float32")
     else:
-        labels = sorted({str(t) for t in data.targets})
-        index = {label: i for i, label in enumerate(labels)}
-        y = np.asarray([index[str(t)] for t in data.targets], dtype="float32")
+        labels, y = index_labels(pd.Series(data.targets, dtype=object))
         if len(labels) < 2:
             raise DataError("Classification needs readable images of at least two classes.")
     if len(y) < 10:
@@ -219,11 +342,13 @@ def run_image_search(
     frame = pd.DataFrame({config.target: data.targets})
     stratified = not regression
     try:
-        train, val, test = _split(frame, config)
+        train, val, test = split_by_target(frame, config)
     except ValueError:
         # A class too small to be spread over three splits: split without stratifying.
         stratified = False
-        train, val, test = _split(frame, dataclasses.replace(config, task_type="regression"))
+        train, val, test = split_by_target(
+            frame, dataclasses.replace(config, task_type="regression")
+        )
     parts = [p.index.to_numpy() for p in (train, val, test)]
     order = np.concatenate(parts)
     # One reordered copy, sliced into views: memory stays at twice the images at most, briefly.
@@ -234,37 +359,7 @@ def run_image_search(
     y_train, y_val, y_test = y[: ends[0]], y[ends[0] : ends[1]], y[ends[1] :]
     if regression:
         target_mean, target_std = float(y_train.mean()), float(y_train.std() or 1.0)
-    weights = _class_weights(config, y_train, len(labels))
-    searched = tune(
-        config,
-        _hypermodel(data, config.task_type, labels, target_mean, target_std),
-        (x_train, y_train),
-        (x_val, y_val),
-        workdir=workdir,
-        reporter=reporter,
-        started=started,
-        class_weight=weights,
-        keep=config.ensemble_size,
-    )
-    model, ensemble_report = choose(
-        config.task_type,
-        searched.models(),
-        x_val,
-        y_val,
-        labels,
-        input_name="image",
-        batch_size=256,
-    )
-    test_metrics = evaluate(config.task_type, y_test, _predict(model, x_test), labels)
-    result = searched.result(
-        model=model,
-        ensemble=ensemble_report,
-        test_metrics=test_metrics,
-        sizes=(len(train), len(val), len(test)),
-        splits=(train, val, test),
-        class_weights=weights,
-    )
-    result.manifest["image_input"] = {
+    image_input = {
         "height": data.height,
         "width": data.width,
         "channels": data.channels,
@@ -275,4 +370,40 @@ def run_image_search(
         "unreadable": data.unreadable[:20],
         "stratified": stratified,
     }
-    return result
+    return Images(
+        train=(x_train, y_train),
+        validation=(x_val, y_val),
+        test=(x_test, y_test),
+        splits=(train, val, test),
+        labels=labels,
+        class_weight=class_weights(config, y_train, len(labels)),
+        manifest={"image_input": image_input},
+        data=data,
+        target_mean=target_mean,
+        target_std=target_std,
+    )
+
+
+def hypermodel(images: Images, config: SearchConfig) -> Any:
+    return cnn_space(
+        images.data, config.task_type, images.labels, images.target_mean, images.target_std
+    )
+
+
+def evaluate(images: Images, config: SearchConfig, model: keras.Model) -> dict[str, Any]:
+    x_test, y_test = images.test
+    outputs = predict_outputs(model, x_test, batch_size=256)
+    return evaluate_metrics(config.task_type, y_test, outputs, images.labels)
+
+
+TASK = Task(
+    name="images",
+    reads="images",
+    # The only task reading an archive; it checks the archive's own task against the job's.
+    handles=lambda config: True,
+    prepare=prepare,
+    hypermodel=hypermodel,
+    evaluate=evaluate,
+    input_layer=ImageInput,
+    ensembling=lambda images: Ensembling(input_name="image", batch_size=256),
+)

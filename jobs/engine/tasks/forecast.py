@@ -15,9 +15,8 @@ also carries the column names, so `encode_records` checks prediction requests ag
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -27,10 +26,12 @@ import pandas as pd
 from keras import ops
 from sklearn import metrics as skm
 
-from jobs.engine.data import DataError, infer_column_type
+from jobs.engine.config import SearchConfig
+from jobs.engine.data import DataError, column_to_float, infer_column_type
 from jobs.engine.ensemble import build_ensemble
-from jobs.engine.model import RecordError, _column_to_float, _find
-from jobs.engine.search import Reporter, SearchConfig, SearchResult
+from jobs.engine.layers import RecordError, ServingInput, find_layer
+from jobs.engine.runner import predict_outputs
+from jobs.engine.task import Ensembling, Prepared, Task
 from jobs.engine.task_data import (
     covariates,
     lookback_choices,
@@ -42,7 +43,7 @@ MAX_HISTORY_ROWS = 10_000
 
 
 @keras.saving.register_keras_serializable(package="automl")
-class ForecastWindow(keras.layers.Layer):
+class ForecastWindow(keras.layers.Layer, ServingInput):
     """Crops a window to the model's lookback, imputes missing values and standardises."""
 
     def __init__(
@@ -217,19 +218,22 @@ def evaluate_forecast(y_true: np.ndarray, pred: np.ndarray, naive: np.ndarray) -
     return {**overall, "horizon": y_true.shape[1], "per_step": steps}
 
 
-def run_forecast_search(
-    frame: pd.DataFrame, config: SearchConfig, *, workdir: Path, reporter: Reporter
-) -> SearchResult:
-    """Search MLP, CNN and GRU/LSTM forecasters over windows split by time."""
-    from jobs.engine.runner import Ensembling, run_with
+@dataclass(kw_only=True)
+class Windows(Prepared):
+    """Windows of `window` rows of the target and covariates, and the next `horizon` targets."""
 
-    started = time.monotonic()
-    keras.utils.set_random_seed(config.seed)
+    columns: list[dict[str, Any]]  # name, training mean and deviation: the target first
+    lookbacks: list[int]
+    window: int
+
+
+def prepare(frame: pd.DataFrame, config: SearchConfig) -> Windows:
+    """Rows in time order, windows split by time: train, then validation, then test."""
     horizon = config.horizon
     frame = ordered(frame, config.timestamp_column)
     names = [config.target, *covariates(frame, config.target, config.timestamp_column)]
     values = np.stack(
-        [_column_to_float(frame[n], infer_column_type(frame[n])) for n in names], axis=1
+        [column_to_float(frame[n], infer_column_type(frame[n])) for n in names], axis=1
     ).astype("float32")
     n_rows = len(values)
     choices = [config.lookback] if config.lookback else lookback_choices(n_rows, horizon, config)
@@ -259,51 +263,76 @@ def run_forecast_search(
     }
     if not all(mask.any() for mask in parts.values()):
         raise DataError("Too few rows with a target value to split the series in time.")
+    return Windows(
+        train=(x_all[parts["train"]], y_all[parts["train"]]),
+        validation=(x_all[parts["validation"]], y_all[parts["validation"]]),
+        test=(x_all[parts["test"]], y_all[parts["test"]]),
+        splits=[pd.DataFrame(index=ends[mask]) for mask in parts.values()],
+        columns=columns,
+        lookbacks=choices,
+        window=window,
+    )
+
+
+def hypermodel(data: Windows, config: SearchConfig) -> Any:
+    """MLP, CNN and GRU/LSTM forecasters over a searched lookback."""
+    choices, window, columns = data.lookbacks, data.window, data.columns
     target_mean, target_std = columns[0]["mean"], columns[0]["std"]
 
     def build(hp: kt.HyperParameters) -> keras.Model:
         lookback = (
             hp.Choice("lookback", choices) if len(choices) > 1 else hp.Fixed("lookback", choices[0])
         )
-        inputs = keras.Input(shape=(window, len(names)), name="history")
+        inputs = keras.Input(shape=(window, len(columns)), name="history")
         x = ForecastWindow(
-            columns, config.target, lookback, window, horizon, config.timestamp_column,
+            columns, config.target, lookback, window, config.horizon, config.timestamp_column,
             name="forecast_window",
         )(inputs)  # fmt: skip
-        x = keras.layers.Dense(horizon)(_body(hp, x))
+        x = keras.layers.Dense(config.horizon)(_body(hp, x))
         outputs = keras.layers.Rescaling(target_std, offset=target_mean, name="target_scale")(x)
         model = keras.Model(inputs, outputs)
         learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log")
         model.compile(keras.optimizers.Adam(learning_rate), loss="mse", metrics=["mae"])
         return model
 
-    def naive(x: np.ndarray) -> np.ndarray:
-        """The last known target value in each window, repeated over the horizon."""
-        last_known = pd.DataFrame(x[:, :, 0].T).ffill().to_numpy()[-1]
-        last_known = np.where(np.isnan(last_known), target_mean, last_known)
-        return np.repeat(last_known[:, None], horizon, axis=1)
+    return build
 
-    x_test = x_all[parts["test"]]
-    return run_with(
-        config,
-        hypermodel=build,
-        train=(x_all[parts["train"]], y_all[parts["train"]]),
-        validation=(x_all[parts["validation"]], y_all[parts["validation"]]),
-        test=(x_test, y_all[parts["test"]]),
-        score=lambda y, out: evaluate_forecast(y, out.reshape(y.shape), naive(x_test)),
-        ensemble=Ensembling(
-            loss=lambda y, out: float(np.mean((y - out.reshape(y.shape)) ** 2)),
-            build=lambda members: build_ensemble(
-                # The member reading the longest history first: its window layer is the one
-                # the input schema shows, so every caller sends enough rows for all members.
-                sorted(members, key=lambda m: -_find(m, ForecastWindow).lookback),
-                [],
-                shape=(window, len(names)),
-                input_name="history",
-            ),
+
+def evaluate(data: Windows, config: SearchConfig, model: keras.Model) -> dict[str, Any]:
+    x_test, y_test = data.test
+    outputs = predict_outputs(model, x_test)
+    return evaluate_forecast(y_test, outputs.reshape(y_test.shape), naive(data, x_test))
+
+
+def naive(data: Windows, x: np.ndarray) -> np.ndarray:
+    """The last known target value in each window, repeated over the horizon."""
+    horizon = data.test[1].shape[1]
+    last_known = pd.DataFrame(x[:, :, 0].T).ffill().to_numpy()[-1]
+    last_known = np.where(np.isnan(last_known), data.columns[0]["mean"], last_known)
+    return np.repeat(last_known[:, None], horizon, axis=1)
+
+
+def ensembling(data: Windows) -> Ensembling:
+    return Ensembling(
+        loss=lambda y, out: float(np.mean((y - out.reshape(y.shape)) ** 2)),
+        build=lambda members: build_ensemble(
+            # The member reading the longest history first: its window layer is the one the
+            # input schema shows, so every caller sends enough rows for all members.
+            sorted(members, key=lambda m: -find_layer(m, ForecastWindow).lookback),
+            [],
+            shape=(data.window, len(data.columns)),
+            input_name="history",
         ),
-        splits=[pd.DataFrame(index=ends[mask]) for mask in parts.values()],
-        workdir=workdir,
-        reporter=reporter,
-        started=started,
     )
+
+
+TASK = Task(
+    name="forecasting",
+    reads="table",
+    handles=lambda config: config.task_type == "forecasting",
+    prepare=prepare,
+    hypermodel=hypermodel,
+    evaluate=evaluate,
+    input_layer=ForecastWindow,
+    ensembling=ensembling,
+)

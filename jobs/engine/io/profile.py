@@ -9,7 +9,7 @@ distinct values), datetime order and gaps and duplicate rows (by a 64-bit hash o
 Histograms, the top values of columns past the cap, the text-and-image-path tests and the
 leakage tests use a uniform sample of SAMPLE_ROWS rows (all rows of smaller tables), chosen by
 a hash of the row number, so that the profile does not depend on how the rows were batched.
-Thresholds for types and warnings are in jobs.engine.profile_checks.
+Thresholds for types and warnings are in jobs.engine.io.profile_checks.
 
 The profile, JSON-serialisable:
     {"n_rows", "n_columns", "duplicate_rows", "sample_rows",
@@ -60,7 +60,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from jobs.engine.profile_checks import (
+from jobs.engine.io.profile_checks import (
     TYPES,
     class_counts,
     infer_type,
@@ -68,8 +68,8 @@ from jobs.engine.profile_checks import (
     suggest_task_type,
     warnings_for,
 )
-from jobs.engine.profile_columns import ColumnStats, detect_datetime_mode, mix64
-from jobs.engine.profile_stream import Progress, coalesced, prefetched, retained_memory
+from jobs.engine.io.profile_columns import ColumnStats, detect_datetime_mode, mix64
+from jobs.engine.io.profile_stream import Progress, coalesced, prefetched, retained_memory
 
 SAMPLE_ROWS = 50_000
 # Rows buffered before deciding which string columns hold dates.

@@ -20,7 +20,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from jobs.engine.data import DataError
-from jobs.engine.formats import sniff_delimiter
+from jobs.engine.io.formats import sniff_delimiter
 
 IMAGE_FORMATS = ("PNG", "JPEG", "WEBP")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")

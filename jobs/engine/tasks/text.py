@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -30,8 +29,12 @@ import numpy as np
 import pandas as pd
 from keras import ops
 
-from jobs.engine.model import RecordError
-from jobs.engine.search import Reporter, SearchConfig, SearchResult, _class_weights, gpu_names
+from jobs.engine.config import SearchConfig
+from jobs.engine.layers import RecordError, ServingInput, find_layer
+from jobs.engine.results import gpu_names
+from jobs.engine.runner import Targets, add_head, evaluate_outputs, prepare_targets
+from jobs.engine.split import class_weights, split_frame
+from jobs.engine.task import Prepared, Task
 
 _PUNCTUATION = re.compile(r"[^\w\s]+", re.UNICODE)
 MAX_SEQUENCE_LENGTH = 256
@@ -56,7 +59,7 @@ def ngram_terms(tokens: Sequence[str], ngrams: int) -> list[str]:
 
 
 @keras.saving.register_keras_serializable(package="automl")
-class TextVectorizer(keras.layers.Layer):
+class TextVectorizer(keras.layers.Layer, ServingInput):
     """Carries the text column's name and vocabulary; applies IDF weights to bag counts.
 
     Its input is what `vectorize` makes from raw strings with this layer's own config.
@@ -149,7 +152,7 @@ class PositionEmbedding(keras.layers.Layer):
         return {**super().get_config(), "length": self.length, "dim": self.dim}
 
 
-class _Statistics:
+class TextStatistics:
     """Term and document counts of the training texts, for vocabularies of any size."""
 
     def __init__(self, texts: Sequence[str]) -> None:
@@ -183,7 +186,7 @@ class _Statistics:
         return [out_of_vocabulary, *weights]
 
 
-def _text_body(hp: kt.HyperParameters, stats: _Statistics, column: str) -> tuple[Any, Any]:
+def _text_body(hp: kt.HyperParameters, stats: TextStatistics, column: str) -> tuple[Any, Any]:
     # Recurrent layers run one step at a time: minutes an epoch on a CPU worker for a model
     # rarely better than the others, so they are drawn only where a GPU trains.
     kinds = ["bag", "cnn", "transformer"] + (["rnn"] if gpu_names() else [])
@@ -253,9 +256,7 @@ def _text_body(hp: kt.HyperParameters, stats: _Statistics, column: str) -> tuple
 
 
 def text_vectorizer(model: keras.Model) -> TextVectorizer | None:
-    from jobs.engine.model import _find
-
-    found = _find(model, TextVectorizer)
+    found = find_layer(model, TextVectorizer)
     return found if isinstance(found, TextVectorizer) else None
 
 
@@ -269,15 +270,13 @@ def vectorize(model: keras.Model, texts: Sequence[str]) -> np.ndarray:
 class TextHyperModel(kt.HyperModel):
     """Builds a text model per trial, and vectorises the raw strings with that model's layer."""
 
-    def __init__(self, stats: _Statistics, column: str, targets: Any) -> None:
+    def __init__(self, stats: TextStatistics, column: str, targets: Targets) -> None:
         super().__init__()
         self.stats = stats
         self.column = column
         self.targets = targets
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
-        from jobs.engine.runner import add_head
-
         inputs, x = _text_body(hp, self.stats, self.column)
         learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log")
         return add_head(inputs, x, self.targets, learning_rate)
@@ -295,14 +294,15 @@ def text_values(series: pd.Series) -> np.ndarray:
     return np.asarray(["" if pd.isna(v) else str(v) for v in series], dtype=object)
 
 
-def run_text_search(
-    frame: pd.DataFrame, config: SearchConfig, *, workdir: Path, reporter: Reporter
-) -> SearchResult:
-    """Search over bag-of-n-grams, CNN, bidirectional RNN and Transformer text models."""
-    from jobs.engine.runner import evaluate_outputs, prepare_targets, run_with, split_frame
+@dataclass(kw_only=True)
+class Texts(Prepared):
+    """Raw texts and their targets; each trial's model vectorises them with its own layer."""
 
-    started = time.monotonic()
-    keras.utils.set_random_seed(config.seed)
+    targets: Targets
+    stats: TextStatistics
+
+
+def prepare(frame: pd.DataFrame, config: SearchConfig) -> Texts:
     if config.task_type == "multilabel":
         frame = frame.reset_index(drop=True)
         stratify = None
@@ -313,9 +313,9 @@ def run_text_search(
     train, val, test = split_frame(frame, config, stratify=stratify)
     targets = prepare_targets(frame, config, train.index)
     texts = text_values(frame[config.text_column])
-    stats = _Statistics(list(texts[train.index.to_numpy()]))
+    stats = TextStatistics(list(texts[train.index.to_numpy()]))
     weights = (
-        _class_weights(config, targets.of(train), len(targets.labels))
+        class_weights(config, targets.of(train), len(targets.labels))
         if config.task_type in ("binary", "multiclass")
         else None
     )
@@ -323,22 +323,26 @@ def run_text_search(
     def part(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         return texts[rows.index.to_numpy()], targets.of(rows)
 
-    return run_with(
-        config,
-        hypermodel=TextHyperModel(stats, config.text_column, targets),
+    return Texts(
         train=part(train),
         validation=part(val),
         test=part(test),
-        score=lambda y, out: evaluate_outputs(targets, y, out),
         splits=(train, val, test),
-        workdir=workdir,
-        reporter=reporter,
-        started=started,
-        predict=lambda model, x: np.asarray(
-            keras.ops.convert_to_numpy(model.predict(vectorize(model, list(x)), verbose=0))
-        ),
         class_weight=weights,
+        targets=targets,
+        stats=stats,
     )
+
+
+def hypermodel(data: Texts, config: SearchConfig) -> TextHyperModel:
+    """Bag-of-n-grams, CNN, bidirectional RNN and Transformer text models."""
+    return TextHyperModel(data.stats, config.text_column, data.targets)
+
+
+def evaluate(data: Texts, config: SearchConfig, model: keras.Model) -> dict[str, Any]:
+    texts, y_test = data.test
+    outputs = model.predict(vectorize(model, list(texts)), verbose=0)
+    return evaluate_outputs(data.targets, y_test, np.asarray(keras.ops.convert_to_numpy(outputs)))
 
 
 def encode_text_records(layer: TextVectorizer, records: Sequence[Any]) -> np.ndarray:
@@ -378,3 +382,14 @@ def encode_text_records(layer: TextVectorizer, records: Sequence[Any]) -> np.nda
             )
         texts.append(value)
     return layer.vectorize(texts)
+
+
+TASK = Task(
+    name="text",
+    reads="table",
+    handles=lambda config: bool(config.text_column) and config.task_type != "forecasting",
+    prepare=prepare,
+    hypermodel=hypermodel,
+    evaluate=evaluate,
+    input_layer=TextVectorizer,
+)

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from jobs.engine.data import MAX_CLASSES_FROM_INTEGERS
-from jobs.engine.profile_columns import ColumnStats
+from jobs.engine.io.profile_columns import ColumnStats
 
 TYPES = (
     "numeric", "integer", "boolean", "categorical", "text", "datetime", "image_path",

@@ -1,0 +1,365 @@
+"""Reading a table: preprocessing that lives inside the saved file, and its input contract.
+
+Core: the tables task and the multi-label task both read tables through `TabularEncoder` and
+`tabular_body`; nothing here imports a task.
+
+Under the torch and jax backends a tensor cannot hold strings, so the saved model takes one
+float row per instance in which a categorical value is its index in a vocabulary. The
+vocabularies, the imputation values, the normalisation statistics and the class labels are all
+stored in the model's own layers, and `encode_records`/`encode_frame` read them back from the
+model, so training, evaluation and serving cannot disagree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import pandas as pd
+from keras import ops
+
+from jobs.engine.data import FALSE_VALUES, TRUE_VALUES, ColumnType, column_to_float
+from jobs.engine.layers import RecordError, ServingInput
+
+MAX_VOCABULARY = 1000
+
+
+# Quantile edges kept per numeric column: the quantile transform interpolates between them
+# and the piecewise-linear encoding uses every other one as a bin edge.
+N_QUANTILES = 32
+# Above this many categories a column is embedded even when the search asks for one-hot, and
+# categories seen once in training fall into the unknown bucket.
+WIDE_CATEGORICAL = 64
+NUMERIC_ENCODINGS = ("quantile", "standard", "ple")
+CATEGORICAL_ENCODINGS = ("embedding", "onehot")
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    type: ColumnType
+    mean: float = 0.0
+    std: float = 1.0
+    vocabulary: tuple[str, ...] = ()
+    # Numeric columns: N_QUANTILES + 1 edges of the training values, and whether training
+    # had missing values (then the encoder adds a 0/1 indicator column).
+    quantiles: tuple[float, ...] = ()
+    missing: bool = False
+
+    def to_config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "mean": self.mean,
+            "std": self.std,
+            "vocabulary": list(self.vocabulary),
+            "quantiles": list(self.quantiles),
+            "missing": self.missing,
+        }
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> ColumnSpec:
+        # Files saved before quantiles and missing indicators existed have neither key.
+        return cls(
+            name=config["name"],
+            type=config["type"],
+            mean=float(config["mean"]),
+            std=float(config["std"]),
+            vocabulary=tuple(config["vocabulary"]),
+            quantiles=tuple(float(q) for q in config.get("quantiles", ())),
+            missing=bool(config.get("missing", False)),
+        )
+
+    @property
+    def median(self) -> float:
+        return self.quantiles[len(self.quantiles) // 2] if self.quantiles else self.mean
+
+
+def embedding_size(cardinality: int) -> int:
+    """fast.ai's rule of thumb, capped: wide enough to separate, small enough to learn."""
+    return int(min(32, max(2, round(1.6 * cardinality**0.56))))
+
+
+@keras.saving.register_keras_serializable(package="automl")
+class TabularEncoder(keras.layers.Layer, ServingInput):
+    """Turns a row of raw values into the network's features, with every statistic inside.
+
+    Numeric columns: missing values take the training median (mean for "standard") and get an
+    indicator when training had any; then "standard" scales by mean and deviation, "quantile"
+    maps through the training quantiles to a normal shape (robust to skew and outliers), and
+    "ple" is the piecewise-linear encoding of Gorishniy et al. (2022), one value in [0, 1]
+    per quantile bin. Booleans are always 0/1 centred. Categorical indices are one-hot or
+    embedded (index 0 is the unknown bucket); wide columns are always embedded.
+    """
+
+    def __init__(
+        self,
+        columns: Sequence[Mapping[str, Any]],
+        numeric: str = "standard",
+        categorical: str = "onehot",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.columns = [ColumnSpec.from_config(c) for c in columns]
+        self.numeric = numeric
+        self.categorical = categorical
+        self._numeric = [i for i, c in enumerate(self.columns) if c.type != "categorical"]
+        self._categorical = [i for i, c in enumerate(self.columns) if c.type == "categorical"]
+        numeric_specs = [self.columns[i] for i in self._numeric]
+        self._mean = np.array([c.mean for c in numeric_specs], dtype="float32")
+        self._std = np.array([c.std for c in numeric_specs], dtype="float32")
+        # Transformed columns need quantiles; booleans and old files stay "standard".
+        self._shaped = [
+            j
+            for j, c in enumerate(numeric_specs)
+            if numeric != "standard" and c.type == "numeric" and len(c.quantiles) > 1
+        ]
+        self._plain = [j for j in range(len(numeric_specs)) if j not in self._shaped]
+        self._fill = np.array(
+            [c.median if j in self._shaped else c.mean for j, c in enumerate(numeric_specs)],
+            dtype="float32",
+        )
+        edges = np.array([numeric_specs[j].quantiles for j in self._shaped], dtype="float32")
+        if numeric == "ple" and len(self._shaped):
+            edges = edges[:, ::2]
+        self._low = edges[:, :-1] if len(self._shaped) else np.zeros((0, 1), "float32")
+        self._width = (
+            np.maximum(edges[:, 1:] - edges[:, :-1], 1e-9)
+            if len(self._shaped)
+            else np.ones((0, 1), "float32")
+        )
+        self._indicated = [j for j, c in enumerate(numeric_specs) if c.missing]
+        self._embedded = [
+            i
+            for i in self._categorical
+            if categorical == "embedding" or len(self.columns[i].vocabulary) > WIDE_CATEGORICAL
+        ]
+        self.embeddings = [
+            keras.layers.Embedding(
+                len(self.columns[i].vocabulary) + 1,
+                embedding_size(len(self.columns[i].vocabulary) + 1),
+                name=f"embed_{k}",
+            )
+            for k, i in enumerate(self._embedded)
+        ]
+
+    def build(self, input_shape: Any) -> None:
+        # Built here rather than on first call, so a loaded file finds their weights.
+        for layer in self.embeddings:
+            layer.build((None,))
+        self.built = True
+
+    def _shape_numeric(self, values: Any) -> list[Any]:
+        parts = []
+        if self._plain:
+            plain = ops.take(values, self._plain, axis=1)
+            mean = ops.convert_to_tensor(self._mean[self._plain])
+            std = ops.convert_to_tensor(self._std[self._plain])
+            parts.append(ops.clip((plain - mean) / std, -10.0, 10.0))
+        if self._shaped:
+            shaped = ops.expand_dims(ops.take(values, self._shaped, axis=1), -1)
+            bins = ops.clip(
+                (shaped - ops.convert_to_tensor(self._low)) / ops.convert_to_tensor(self._width),
+                0.0,
+                1.0,
+            )
+            if self.numeric == "ple":
+                parts.append(ops.reshape(bins, (-1, int(np.prod(self._low.shape)))))
+            else:
+                uniform = ops.mean(bins, axis=-1)
+                parts.append(
+                    np.sqrt(2.0) * ops.erfinv(ops.clip(2.0 * uniform - 1.0, -0.999, 0.999))
+                )
+        return parts
+
+    def call(self, inputs: Any) -> Any:
+        parts = []
+        if self._numeric:
+            values = ops.take(inputs, self._numeric, axis=1)
+            missing = ops.isnan(values)
+            values = ops.where(missing, ops.convert_to_tensor(self._fill), values)
+            parts.extend(self._shape_numeric(values))
+            if self._indicated:
+                parts.append(ops.cast(ops.take(missing, self._indicated, axis=1), "float32"))
+        embedded = dict(zip(self._embedded, self.embeddings, strict=True))
+        for i in self._categorical:
+            index = inputs[:, i]
+            index = ops.cast(ops.where(ops.isnan(index), 0.0, index), "int32")
+            if i in embedded:
+                parts.append(embedded[i](index))
+            else:
+                parts.append(ops.one_hot(index, len(self.columns[i].vocabulary) + 1))
+        return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
+
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
+        width = len(self._plain) + len(self._indicated)
+        width += int(np.prod(self._low.shape)) if self.numeric == "ple" else len(self._shaped)
+        for i in self._categorical:
+            size = len(self.columns[i].vocabulary) + 1
+            width += embedding_size(size) if i in self._embedded else size
+        return (input_shape[0], width)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "columns": [c.to_config() for c in self.columns],
+            "numeric": self.numeric,
+            "categorical": self.categorical,
+        }
+
+    def input_schema(self) -> list[dict[str, Any]]:
+        schema = []
+        for spec in self.columns:
+            entry: dict[str, Any] = {"name": spec.name, "type": spec.type}
+            if spec.type == "categorical":
+                entry["values"] = list(spec.vocabulary)
+            schema.append(entry)
+        return schema
+
+    def encode_records(self, records: Sequence[Any]) -> np.ndarray:
+        return encode_records(self.columns, records)
+
+
+def fit_column_specs(frame: pd.DataFrame, types: Mapping[str, ColumnType]) -> list[ColumnSpec]:
+    """Statistics of the training split only, so validation and test stay unseen."""
+    specs = []
+    for name, kind in types.items():
+        series = frame[name]
+        if kind == "categorical":
+            counts = series.dropna().astype(str).value_counts()
+            if len(counts) > WIDE_CATEGORICAL:
+                # A category seen once teaches an embedding nothing but noise.
+                counts = counts[counts >= 2]
+            vocabulary = tuple(sorted(counts.index[:MAX_VOCABULARY]))
+            specs.append(ColumnSpec(name=name, type=kind, vocabulary=vocabulary))
+            continue
+        values = column_to_float(series, kind)
+        finite = values[np.isfinite(values)]
+        mean = float(finite.mean()) if len(finite) else 0.0
+        std = float(finite.std()) if len(finite) else 1.0
+        quantiles: tuple[float, ...] = ()
+        if kind == "numeric" and len(finite):
+            grid = np.linspace(0.0, 1.0, N_QUANTILES + 1)
+            quantiles = tuple(float(q) for q in np.quantile(finite.astype("float64"), grid))
+        specs.append(
+            ColumnSpec(
+                name=name,
+                type=kind,
+                mean=mean,
+                std=std if std > 1e-12 else 1.0,
+                quantiles=quantiles,
+                missing=bool(len(finite) < len(values)),
+            )
+        )
+    return specs
+
+
+def encode_frame(specs: Sequence[ColumnSpec], frame: pd.DataFrame) -> np.ndarray:
+    out = np.empty((len(frame), len(specs)), dtype="float32")
+    for i, spec in enumerate(specs):
+        series = frame[spec.name]
+        if spec.type == "categorical":
+            lookup = {v: k + 1 for k, v in enumerate(spec.vocabulary)}
+            out[:, i] = [0 if pd.isna(v) else lookup.get(str(v), 0) for v in series]
+        else:
+            out[:, i] = column_to_float(series, spec.type)
+    return out
+
+
+def _encode_value(spec: ColumnSpec, value: Any, instance: int) -> float:
+    if value is None:
+        return 0.0 if spec.type == "categorical" else math.nan
+    if spec.type == "categorical":
+        if isinstance(value, (dict, list)):
+            raise RecordError(
+                f"Field '{spec.name}' must be a string or number.",
+                field=spec.name,
+                instance=instance,
+            )
+        lookup = {v: k + 1 for k, v in enumerate(spec.vocabulary)}
+        return float(lookup.get(str(value), 0))
+    if spec.type == "boolean":
+        if isinstance(value, bool):
+            return float(value)
+        if isinstance(value, (int, float)) and value in (0, 1):
+            return float(value)
+        if isinstance(value, str) and value.strip().lower() in TRUE_VALUES | FALSE_VALUES:
+            return 1.0 if value.strip().lower() in TRUE_VALUES else 0.0
+        raise RecordError(
+            f"Field '{spec.name}' must be true or false, got {value!r}.",
+            field=spec.name,
+            instance=instance,
+        )
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise RecordError(
+            f"Field '{spec.name}' must be a number, got {value!r}.",
+            field=spec.name,
+            instance=instance,
+        )
+    if not math.isfinite(value):
+        raise RecordError(
+            f"Field '{spec.name}' must be finite.", field=spec.name, instance=instance
+        )
+    return float(value)
+
+
+def encode_records(specs: Sequence[ColumnSpec], records: Sequence[Any]) -> np.ndarray:
+    """Validate JSON instances against the schema and turn them into the model's input."""
+    names = [s.name for s in specs]
+    out = np.empty((len(records), len(specs)), dtype="float32")
+    for row, record in enumerate(records):
+        if not isinstance(record, Mapping):
+            raise RecordError(f"Instance {row} must be an object of column: value.", instance=row)
+        missing = [n for n in names if n not in record]
+        if missing:
+            raise RecordError(
+                f"Instance {row} is missing field '{missing[0]}'.", field=missing[0], instance=row
+            )
+        extra = [k for k in record if k not in names]
+        if extra:
+            raise RecordError(
+                f"Instance {row} has unknown field '{extra[0]}'; expected {', '.join(names)}.",
+                field=str(extra[0]),
+                instance=row,
+            )
+        for i, spec in enumerate(specs):
+            out[row, i] = _encode_value(spec, record[spec.name], row)
+    return out
+
+
+def tabular_body(hp: kt.HyperParameters, encoder_config: list[dict[str, Any]]) -> tuple[Any, Any]:
+    """The tabular input and its network: shared by every head that reads a table."""
+    inputs = keras.Input(shape=(len(encoder_config),), name="features")
+    has_categorical = any(c["type"] == "categorical" for c in encoder_config)
+    encoder = TabularEncoder(
+        encoder_config,
+        numeric=hp.Choice("numeric_encoding", list(NUMERIC_ENCODINGS)),
+        categorical=hp.Choice("categorical_encoding", list(CATEGORICAL_ENCODINGS))
+        if has_categorical
+        else "onehot",
+        name="tabular_encoder",
+    )
+    x = encoder(inputs)
+    units = hp.Choice("units", [64, 128, 256, 512], default=256)
+    layers = hp.Int("layers", 1, 4, default=2)
+    dropout = hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.1)
+    if hp.Choice("architecture", ["mlp", "resnet"]) == "resnet":
+        # Gorishniy et al. (2021)'s ResNet for tables: normalised residual blocks.
+        x = keras.layers.Dense(units)(x)
+        for _ in range(layers):
+            h = keras.layers.BatchNormalization()(x)
+            h = keras.layers.Dense(units * 2, "relu")(h)
+            h = keras.layers.Dropout(dropout)(h)
+            h = keras.layers.Dense(units)(h)
+            x = keras.layers.Add()([x, keras.layers.Dropout(dropout)(h)])
+        x = keras.layers.ReLU()(keras.layers.BatchNormalization()(x))
+        return inputs, x
+    for _ in range(layers):
+        x = keras.layers.Dense(units, "relu")(x)
+        x = keras.layers.Dropout(dropout)(x)
+    return inputs, x

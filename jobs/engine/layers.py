@@ -1,0 +1,250 @@
+"""What every saved model shares: its output layers and head, and how a prediction reads them.
+
+Core: imports no task. A model's input layer is a `ServingInput` (the tabular encoder, the
+text vectoriser, the forecasting window, the image input): it states the model's input schema
+and turns request instances into the model's input, so one `predict` serves every model.
+The layer class names and their registered names ("automl>...") are what saved files hold:
+they must not change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+
+class RecordError(ValueError):
+    """An instance sent for prediction does not match the model's input schema."""
+
+    def __init__(self, message: str, *, field: str | None = None, instance: int | None = None):
+        super().__init__(message)
+        self.field = field
+        self.instance = instance
+
+
+class ServingInput:
+    """A model's first layer, which knows what a request instance holds.
+
+    Mixed into the Keras layer of each input kind (after keras.layers.Layer); it adds no
+    configuration, so saved files are unchanged.
+    """
+
+    def input_schema(self) -> list[dict[str, Any]]:
+        """What a prediction instance holds, as the model's version records it."""
+        raise NotImplementedError
+
+    def encode_records(self, records: Sequence[Any]) -> np.ndarray:
+        """Validate JSON instances (RecordError) and turn them into the model's input."""
+        raise NotImplementedError
+
+
+@keras.saving.register_keras_serializable(package="automl")
+class TargetScale(keras.layers.Layer):
+    """Maps the network's standardised output back to the target's own units.
+
+    transform "log": the network learned log1p(target), for skewed positive targets; the file
+    still answers in the target's units.
+    """
+
+    def __init__(self, mean: float, std: float, transform: str = "none", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.mean = float(mean)
+        self.std = float(std)
+        self.transform = transform
+
+    def call(self, inputs: Any) -> Any:
+        value = inputs * self.std + self.mean
+        if self.transform == "log":
+            return ops.expm1(ops.clip(value, -30.0, 30.0))
+        return value
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "mean": self.mean,
+            "std": self.std,
+            "transform": self.transform,
+        }
+
+
+@keras.saving.register_keras_serializable(package="automl")
+class TransformedMSE(keras.losses.Loss):
+    """Squared error in the standardised, transformed space the network learns in.
+
+    The model answers in the target's units (TargetScale); learning in the transformed space
+    keeps the gradients of a skewed target in proportion.
+    """
+
+    def __init__(
+        self, mean: float = 0.0, std: float = 1.0, transform: str = "none", **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.mean, self.std, self.transform = float(mean), float(std), transform
+
+    def _forward(self, y: Any) -> Any:
+        if self.transform == "log":
+            y = ops.log1p(ops.maximum(y, -0.999999))
+        return (y - self.mean) / self.std
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        y_true = ops.reshape(ops.cast(y_true, y_pred.dtype), ops.shape(y_pred))
+        return ops.mean(ops.square(self._forward(y_true) - self._forward(y_pred)), axis=-1)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"mean": self.mean, "std": self.std, "transform": self.transform}
+
+
+@keras.saving.register_keras_serializable(package="automl")
+class ClassLabels(keras.layers.Layer):
+    """Passes probabilities through unchanged; carries the class names in the saved file."""
+
+    def __init__(self, labels: Sequence[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.labels = [str(label) for label in labels]
+
+    def call(self, inputs: Any) -> Any:
+        return inputs
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "labels": self.labels}
+
+
+def find_layer(model: keras.Model, kind: type) -> Any:
+    """The first layer of a kind, also inside nested models (an ensemble's members)."""
+    for layer in model.layers:
+        if isinstance(layer, kind):
+            return layer
+        if isinstance(layer, keras.Model):
+            found = find_layer(layer, kind)
+            if found is not None:
+                return found
+    return None
+
+
+def class_labels(model: keras.Model) -> list[str] | None:
+    layer = find_layer(model, ClassLabels)
+    return None if layer is None else list(layer.labels)
+
+
+def decode_outputs(outputs: np.ndarray, labels: Sequence[str] | None) -> list[Any]:
+    if labels is None:
+        return [float(v) for v in np.asarray(outputs).reshape(-1)]
+    result = []
+    for row in np.asarray(outputs):
+        probabilities = {label: float(p) for label, p in zip(labels, row, strict=True)}
+        result.append({"label": labels[int(np.argmax(row))], "probabilities": probabilities})
+    return result
+
+
+def compiled_head(
+    inputs: Any,
+    x: Any,
+    task_type: str,
+    labels: Sequence[str],
+    learning_rate: float,
+    mean: float = 0.0,
+    std: float = 1.0,
+    *,
+    weight_decay: float = 0.0,
+    target_transform: str = "none",
+) -> keras.Model:
+    """The output layer, loss and metrics for classes or a value, on any body; compiled.
+
+    Regression learns a standardised (optionally log1p) target and the file answers in the
+    user's units, with `mse` in those units as a metric to compare transforms by;
+    classification answers through ClassLabels, which the saved model carries.
+    """
+    optimizer = (
+        keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)
+        if weight_decay
+        else keras.optimizers.Adam(learning_rate)
+    )
+    if task_type == "regression":
+        x = keras.layers.Dense(1)(x)
+        outputs = TargetScale(mean, std, target_transform, name="target_scale")(x)
+        model = keras.Model(inputs, outputs)
+        model.compile(
+            optimizer,
+            loss=TransformedMSE(mean, std, target_transform),
+            metrics=[keras.metrics.MeanSquaredError(name="mse"), "mae"],
+        )
+        return model
+    x = keras.layers.Dense(len(labels), activation="softmax")(x)
+    model = keras.Model(inputs, ClassLabels(list(labels), name="class_labels")(x))
+    model.compile(optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+THRESHOLD = 0.5
+
+
+@keras.saving.register_keras_serializable(package="automl")
+class MultiLabels(ClassLabels):
+    """Passes per-label probabilities through; carries the labels, delimiter and threshold."""
+
+    def __init__(
+        self,
+        labels: Sequence[str],
+        delimiter: str = ";",
+        threshold: float = THRESHOLD,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(labels, **kwargs)
+        self.delimiter = delimiter
+        self.threshold = float(threshold)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "delimiter": self.delimiter, "threshold": self.threshold}
+
+    def decode(self, outputs: np.ndarray) -> list[dict[str, Any]]:
+        """`{"labels": [those at or over the threshold], "probabilities": {label: p}}`."""
+        return decode_multilabel(outputs, self)
+
+
+def decode_multilabel(outputs: np.ndarray, layer: MultiLabels) -> list[dict[str, Any]]:
+    result = []
+    for row in np.asarray(outputs):
+        probabilities = {label: float(p) for label, p in zip(layer.labels, row, strict=True)}
+        chosen = [label for label, p in probabilities.items() if p >= layer.threshold]
+        result.append({"labels": chosen, "probabilities": probabilities})
+    return result
+
+
+def serving_input(model: keras.Model) -> ServingInput:
+    layer = find_layer(model, ServingInput)
+    if layer is None:
+        raise ValueError("The model has no input layer of the console's; it was not made by it.")
+    return layer
+
+
+def input_schema(model: keras.Model) -> list[dict[str, Any]]:
+    """What a prediction instance of this model holds."""
+    return list(serving_input(model).input_schema())
+
+
+def predict(model: keras.Model, instances: Sequence[Any]) -> list[Any]:
+    """What the prediction endpoint answers for these instances, for any kind of model
+    (raises RecordError naming the instance and field that does not fit its schema)."""
+    layer = serving_input(model)
+    features = layer.encode_records(instances)
+    if not len(features):
+        return []
+    outputs = keras.ops.convert_to_numpy(model.predict_on_batch(features))
+    # The output layer decodes when it can (multi-label), else the input layer (a forecast's
+    # window answers the next values), else classes or values.
+    labels_layer = find_layer(model, ClassLabels)
+    for decoder in (labels_layer, layer):
+        decode = getattr(decoder, "decode", None)
+        if decode is not None:
+            return list(decode(outputs))
+    return decode_outputs(outputs, class_labels(model))

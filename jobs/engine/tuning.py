@@ -1,0 +1,466 @@
+"""The search core every task runs: Keras Tuner with reporting, the time budget and
+cancellation guard, saving and resuming its state, and training the chosen trials again.
+
+Core: imports no task. A task hands `tune` its hypermodel and its encoded data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import pandas as pd
+
+from jobs.engine import checkpoint
+from jobs.engine.config import SearchConfig
+from jobs.engine.results import Reporter, SearchResult, SearchStopped, manifest
+
+logger = logging.getLogger(__name__)
+
+
+class Guard(keras.callbacks.Callback):
+    """Reports epochs and enforces the time budget and cancellation inside `fit`.
+
+    Checked between batches (about once a second), not only at epoch ends: one epoch of a
+    slow model on a large set can take minutes. A trial whose first epoch alone would not fit
+    in what is left of the budget is cut short once another trial has finished, so the budget
+    goes to models that can finish.
+    """
+
+    # Keras Tuner deep-copies callbacks for every trial; the reporter must stay shared.
+    def __init__(self, reporter: Reporter, deadline: float | None) -> None:
+        super().__init__()
+        self.reporter = reporter
+        self.deadline = deadline
+        self.trial_number = 0
+        self.stopped = ""
+        self.any_finished = False
+        self.skipped: set[int] = set()
+        # Per trial number: epochs run and seconds spent, to price a refit of it.
+        self.epochs: dict[int, int] = {}
+        self.seconds: dict[int, float] = {}
+        self._next_cancel_check = 0.0
+        self._epoch = 0
+        self._epoch_started = 0.0
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Guard:
+        return self
+
+    def remaining(self) -> float:
+        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._epoch = epoch
+        self._epoch_started = time.monotonic()
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        now = time.monotonic()
+        if now < self._next_cancel_check:
+            return
+        self._next_cancel_check = now + 1.0
+        if self.reporter.cancelled():
+            self.stopped = "cancelled"
+        elif self.deadline is not None and now >= self.deadline:
+            self.stopped = "time_limit"
+        elif self._epoch == 0 and self.any_finished and self.deadline is not None:
+            steps = (self.params or {}).get("steps") or 0
+            estimate = (now - self._epoch_started) / (batch + 1) * steps
+            if estimate > self.deadline - now:
+                self.skipped.add(self.trial_number)
+                self.model.stop_training = True
+        if self.stopped:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        values = {k: float(np.asarray(v)) for k, v in (logs or {}).items() if np.isscalar(v)}
+        self.epochs[self.trial_number] = epoch + 1
+        self.reporter.epoch_end(self.trial_number, epoch + 1, values)
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            self.stopped = self.stopped or "time_limit"
+        if self.stopped:
+            self.model.stop_training = True
+
+
+class Quiet(keras.callbacks.Callback):
+    """A guard's budget and cancellation checks, without reporting epochs as a trial's."""
+
+    def __init__(self, guard: Guard) -> None:
+        super().__init__()
+        self.guard = guard
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self.guard.set_model(self.model)
+        self.guard.on_train_batch_end(batch, logs)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _reason(message: str | None) -> str:
+    """The exception line of a failed trial's traceback, e.g. an out-of-memory error."""
+    lines = [line for line in (message or "").strip().splitlines() if line.strip()]
+    return lines[-1][:500] if lines else "The trial failed without a message."
+
+
+def _empty_device_cache() -> None:
+    if keras.backend.backend() == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def _tuner_class(name: str) -> type[Any]:
+    base = {
+        "random": kt.RandomSearch,
+        "bayesian": kt.BayesianOptimization,
+        "hyperband": kt.Hyperband,
+    }[name]
+
+    class ReportingTuner(base):  # type: ignore[valid-type, misc]
+        def __init__(
+            self,
+            *args: Any,
+            reporter: Reporter,
+            guard: Guard,
+            max_trials_started: int,
+            state: checkpoint.TunerState | None = None,
+            **kwargs: Any,
+        ):
+            # Before the base class, which reloads a saved project (and so these numbers).
+            self._numbers: dict[str, int] = {}
+            super().__init__(*args, **kwargs)
+            self._reporter = reporter
+            self._guard = guard
+            self._state = state
+            # Hyperband sizes its own brackets; max_trials still caps what a job may start.
+            self._max_started = max_trials_started
+            portfolio = getattr(self.hypermodel, "portfolio", ())
+            if portfolio and name != "hyperband":
+                self.oracle.populate_space = _with_portfolio(self.oracle, portfolio)
+
+        def get_state(self) -> dict[str, Any]:
+            return {**super().get_state(), "trial_numbers": self._numbers}
+
+        def set_state(self, state: dict[str, Any]) -> None:
+            super().set_state(state)
+            self._numbers = {str(k): int(v) for k, v in state.get("trial_numbers", {}).items()}
+
+        def on_trial_begin(self, trial: Any) -> None:
+            if len(self._numbers) >= self._max_started:
+                raise _Stop
+            if self._reporter.cancelled():
+                self._guard.stopped = "cancelled"
+            if self._guard.stopped or (
+                self._guard.deadline is not None and time.monotonic() >= self._guard.deadline
+            ):
+                self._guard.stopped = self._guard.stopped or "time_limit"
+                raise _Stop
+            super().on_trial_begin(trial)
+            number = self._numbers.setdefault(trial.trial_id, len(self._numbers) + 1)
+            self._trial_started = time.monotonic()
+            self._guard.trial_number = number
+            self._reporter.trial_started(number, dict(trial.hyperparameters.values))
+
+        def on_trial_end(self, trial: Any) -> None:
+            super().on_trial_end(trial)
+            self._guard.any_finished = True
+            number = self._numbers[trial.trial_id]
+            self._guard.seconds[number] = time.monotonic() - self._trial_started
+            # Freeing between trials keeps memory flat across a long search, and lets the
+            # next trial run after one that ran out of memory.
+            keras.backend.clear_session()
+            gc.collect()
+            _empty_device_cache()
+            failed = str(trial.status) in ("FAILED", "INVALID")
+            score = None if trial.score is None or failed else float(trial.score)
+            self._reporter.trial_finished(
+                self._numbers[trial.trial_id],
+                "FAILED" if failed else str(trial.status),
+                score,
+                dict(trial.hyperparameters.values),
+                _reason(trial.message) if failed else "",
+            )
+            # After the report: a death in between re-runs this trial rather than leaving its
+            # row RUNNING with a state that says it finished.
+            if self._state is not None:
+                self._state.save_tuner_state(checkpoint.pack(Path(self.project_dir)))
+
+    return ReportingTuner
+
+
+def _with_portfolio(oracle: Any, portfolio: Sequence[dict[str, Any]]) -> Any:
+    """The oracle's own choice of values, after the first trials take the portfolio's.
+
+    A random first trial is as likely to be a poor model as a good one; a budget that holds
+    few trials should start from configurations known to do well (each one given as changes
+    to the space's defaults), then explore.
+    """
+    original = oracle.populate_space
+
+    def populate_space(trial_id: str) -> dict[str, Any]:
+        index = len(oracle.trials)
+        if index < len(portfolio):
+            space = oracle.hyperparameters
+            values = {hp.name: hp.default for hp in space.space if space.is_active(hp)}
+            values.update({k: v for k, v in portfolio[index].items() if k in values})
+            return {"status": "RUNNING", "values": values}
+        return dict(original(trial_id))
+
+    return populate_space
+
+
+class SearchSpace(kt.HyperModel):
+    """A hypermodel from a build function, with the batch size searched as well.
+
+    portfolio: the first trials' values, as changes to the defaults (see _with_portfolio).
+    """
+
+    def __init__(
+        self,
+        build: Any,
+        *,
+        batch_sizes: Sequence[int] = (),
+        portfolio: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        super().__init__()
+        self._build = build
+        self.batch_sizes = list(batch_sizes)
+        self.portfolio = list(portfolio)
+
+    def build(self, hp: kt.HyperParameters) -> keras.Model:
+        return self._build(hp)
+
+    def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any) -> Any:
+        if self.batch_sizes:
+            default = self.batch_sizes[len(self.batch_sizes) // 2]
+            kwargs["batch_size"] = hp.Choice("batch_size", self.batch_sizes, default=default)
+        return model.fit(*args, **kwargs)
+
+
+def batch_sizes(n_train: int) -> list[int]:
+    """The three largest powers of two that still give about ten steps an epoch."""
+    fits = [size for size in (16, 32, 64, 128, 256, 512, 1024) if n_train / size >= 10]
+    return (fits or [16])[-3:]
+
+
+def patience(n_train: int) -> int:
+    """Epochs without improvement before a trial stops: small sets have noisy validation
+    losses and cheap epochs, large ones take many steps an epoch."""
+    return int(np.clip(round(40 / np.log10(max(n_train, 10))), 5, 20))
+
+
+def make_tuner(
+    config: SearchConfig,
+    hypermodel: Any,
+    *,
+    workdir: Path,
+    reporter: Reporter,
+    guard: Guard,
+    objective: str = "val_loss",
+) -> Any:
+    """The configured Keras Tuner, reporting trials and epochs, for any hypermodel.
+
+    When the reporter keeps tuner state (`checkpoint.TunerState`), the search is saved after
+    every trial and resumes from what an earlier attempt saved.
+    """
+    state = checkpoint.state_of(reporter)
+    common: dict[str, Any] = {
+        "hypermodel": hypermodel,
+        "objective": kt.Objective(objective, "min"),
+        "seed": config.seed,
+        "directory": str(workdir),
+        "project_name": "search",
+        "overwrite": True,
+        "reporter": reporter,
+        "guard": guard,
+        "max_trials_started": config.max_trials,
+        "state": state,
+    }
+    tuner_class = _tuner_class(config.tuner)
+    if config.tuner == "hyperband":
+        common.update(max_epochs=config.max_epochs, factor=3)
+    else:
+        common.update(max_trials=config.max_trials)
+    if config.tuner == "bayesian":
+        # Keras Tuner's default is 3 random points per hyperparameter, more than a console
+        # budget holds (the tabular space has 8): the search would never leave random.
+        common.update(num_initial_points=max(2, config.max_trials // 3))
+    saved = state.load_tuner_state() if state is not None else None
+    if saved:
+        try:
+            checkpoint.unpack(saved, workdir / "search")
+            return tuner_class(**{**common, "overwrite": False})
+        except Exception:
+            # An unreadable state costs the finished trials, not the job: start again.
+            logger.exception("Could not resume the search from its saved state")
+    return tuner_class(**common)
+
+
+# What a search leaves of its budget for what follows it: choosing an ensemble, scoring on
+# the test split, permutation importance and saving.
+FINISH_SHARE = 0.1
+
+
+# What the tabular search also keeps for training its chosen trials again on the validation
+# rows (Searched.refit); unused when the refit would not fit, and then lost to the search.
+REFIT_SHARE = 0.15
+
+
+def tune(
+    config: SearchConfig,
+    hypermodel: Any,
+    train: tuple[Any, np.ndarray],
+    validation: tuple[Any, np.ndarray],
+    *,
+    workdir: Path,
+    reporter: Reporter,
+    started: float,
+    class_weight: dict[int, float] | None = None,
+    keep: int = 1,
+    objective: str = "val_loss",
+    reserve: float = FINISH_SHARE,
+) -> Searched:
+    """Search within the job's time budget; keep the best `keep` completed trials (best first).
+
+    Each trial trains until its validation loss stops improving (patience scaled to the
+    data), with the learning rate cut on plateaus; the tuner keeps its best epoch's weights.
+    SearchStopped when no trial completed: cancelled early, or every trial failed.
+    """
+    deadline = None
+    if config.max_seconds is not None:
+        deadline = started + config.max_seconds * (1 - reserve)
+    guard = Guard(reporter, deadline)
+    tuner = make_tuner(
+        config, hypermodel, workdir=workdir, reporter=reporter, guard=guard, objective=objective
+    )
+    wait = patience(len(train[1]))
+    callbacks = [
+        guard,
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=wait),
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=0.3, patience=max(2, wait // 3), min_lr=1e-6
+        ),
+    ]
+    fit_kwargs: dict[str, Any] = {}
+    if not getattr(hypermodel, "batch_sizes", None):
+        fit_kwargs["batch_size"] = config.batch_size
+    with contextlib.suppress(_Stop):
+        tuner.search(
+            *train,
+            validation_data=validation,
+            epochs=config.max_epochs,
+            callbacks=callbacks,
+            class_weight=class_weight,
+            verbose=0,
+            **fit_kwargs,
+        )
+    completed = [t for t in tuner.oracle.trials.values() if t.score is not None]
+    if not completed:
+        raise SearchStopped(
+            "The search was cancelled before any trial finished an epoch."
+            if guard.stopped == "cancelled"
+            else "No trial finished: every trial failed or the time limit was too short."
+        )
+    ranked = list(tuner.oracle.get_best_trials(min(keep, len(completed)) or 1))
+    return Searched(config, tuner, guard, ranked, started, len(train[1]))
+
+
+@dataclass
+class Searched:
+    """A finished search: its tuner, and its best completed trials, best first."""
+
+    config: SearchConfig
+    tuner: Any
+    guard: Guard
+    ranked: list[Any]
+    started: float
+    n_train: int = 0
+
+    def models(self) -> list[keras.Model]:
+        return [self.tuner.load_model(trial) for trial in self.ranked]
+
+    def refit(
+        self,
+        count: int,
+        fit: tuple[Any, np.ndarray],
+        *,
+        until: float,
+        class_weight: dict[int, float] | None = None,
+    ) -> list[keras.Model] | None:
+        """The best `count` trials trained again on `fit` (training and validation rows) for
+        as many epochs as each needed to reach its best validation score.
+
+        A model chosen on validation rows never learned from them: on a small table that is
+        a quarter of what it could learn from. None when the refits would not end by `until`
+        (monotonic seconds) or the job was cancelled meanwhile.
+        """
+        trials = self.ranked[:count]
+        numbers = [self.tuner._numbers.get(t.trial_id, 0) for t in trials]
+        share = len(fit[1]) / max(1, self.n_train)
+        needed = sum(
+            self.guard.seconds.get(n, 0.0)
+            * (t.best_step + 1)
+            / max(1, self.guard.epochs.get(n, 1))
+            * share
+            for t, n in zip(trials, numbers, strict=True)
+        )
+        if any(n not in self.guard.seconds for n in numbers) or time.monotonic() + needed > until:
+            return None
+        refit = Guard(self.guard.reporter, until)
+        refit.trial_number = -1
+        models = []
+        for trial in trials:
+            hp = trial.hyperparameters
+            model = self.tuner.hypermodel.build(hp)
+            model.fit(
+                *fit,
+                epochs=trial.best_step + 1,
+                batch_size=hp.values.get("batch_size", self.config.batch_size),
+                class_weight=class_weight,
+                callbacks=[Quiet(refit)],
+                verbose=0,
+            )
+            if refit.stopped:
+                return None
+            models.append(model)
+        return models
+
+    def result(
+        self,
+        *,
+        model: keras.Model,
+        ensemble: dict[str, Any],
+        test_metrics: dict[str, Any],
+        sizes: tuple[int, int, int],
+        splits: Sequence[pd.DataFrame],
+        class_weights: dict[int, float] | None,
+    ) -> SearchResult:
+        """What the search gives the job: the final model, scored once on the test split."""
+        best = self.ranked[0]
+        source = f"ensemble_top{ensemble['size']}" if ensemble["chosen"] else "best_trial_weights"
+        return SearchResult(
+            model=model,
+            test_metrics=test_metrics,
+            hyperparameters=dict(best.hyperparameters.values),
+            best_trial=self.tuner._numbers.get(best.trial_id, 0),
+            n_train=sizes[0],
+            n_validation=sizes[1],
+            n_test=sizes[2],
+            seconds=time.monotonic() - self.started,
+            stopped=self.guard.stopped,
+            source=source,
+            ensemble=ensemble,
+            class_weights=class_weights,
+            manifest=manifest(self.config, tuple(splits), self.tuner),
+        )
