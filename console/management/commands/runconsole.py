@@ -38,6 +38,15 @@ def _worker_queues() -> list[str]:
     return list(queues)
 
 
+def _celery_worker(queues: str, concurrency: int, name: str) -> list[str]:
+    """A Celery worker on these queues; each child runs one task, so its memory goes back."""
+    return [
+        sys.executable, "-m", "celery", "-A", "console", "worker", "-Q", queues,
+        "--concurrency", str(concurrency), "--loglevel", "INFO",
+        "--max-tasks-per-child", "1", "-n", name,
+    ]  # fmt: skip
+
+
 class Command(BaseCommand):
     help = (
         "Start the web, worker and predictor processes and keep them up: one that dies is "
@@ -95,45 +104,15 @@ class Command(BaseCommand):
                 "--lifespan",
                 "on",
             ],
-            "worker": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "console",
-                "worker",
-                "-Q",
-                ",".join(_worker_queues()),
-                "--concurrency",
-                str(options["concurrency"]),
-                "--loglevel",
-                "INFO",
-                "--max-tasks-per-child",
-                "1",
-                "-n",
-                f"worker-{os.getpid()}@%h",
-            ],
+            "worker": _celery_worker(
+                ",".join(_worker_queues()), options["concurrency"], f"worker-{os.getpid()}@%h"
+            ),
             # Its own process, not one more queue of the training worker: Celery has one pool
             # per worker, so a pool slot busy training for hours would hold up every upload.
             # One task per child, as for jobs: a profile's memory goes back when it ends.
-            "worker-short": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "console",
-                "worker",
-                "-Q",
-                settings.SHORT_QUEUE,
-                "--concurrency",
-                str(options["short_concurrency"]),
-                "--loglevel",
-                "INFO",
-                "--max-tasks-per-child",
-                "1",
-                "-n",
-                f"short-{os.getpid()}@%h",
-            ],
+            "worker-short": _celery_worker(
+                settings.SHORT_QUEUE, options["short_concurrency"], f"short-{os.getpid()}@%h"
+            ),
         }
         envs = {
             "web": env,
