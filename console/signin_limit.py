@@ -48,7 +48,7 @@ def _username(request: HttpRequest) -> str:
     if request.content_type == "application/json":
         try:
             body = json.loads(request.body[:4096] or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the decoder
             return ""
         value = body.get("username", "") if isinstance(body, dict) else ""
         return value if isinstance(value, str) else ""

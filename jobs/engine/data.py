@@ -108,6 +108,20 @@ def check_target(table: TableFacts, target: str, task_type: TaskType | None) -> 
     return chosen
 
 
+# The largest magnitude a model's float32 input holds; beyond it a value would become inf.
+FLOAT32_MAX = float(np.finfo("float32").max)
+
+
+def finite_float(value: int | float) -> float | None:
+    """A JSON number as a model input, or None when it is not finite in float32 (inf, NaN,
+    or an integer of hundreds of digits, which float() itself refuses with OverflowError)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if abs(number) <= FLOAT32_MAX else None
+
+
 def column_to_float(series: pd.Series, kind: ColumnType) -> np.ndarray:
     """A numeric or boolean column as float32, missing and unreadable values as NaN."""
     if kind == "boolean" and not pd.api.types.is_numeric_dtype(series):

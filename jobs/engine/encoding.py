@@ -23,7 +23,14 @@ import numpy as np
 import pandas as pd
 from keras import ops
 
-from jobs.engine.data import FALSE_VALUES, TRUE_VALUES, ColumnType, column_to_float
+from jobs.engine.data import (
+    FALSE_VALUES,
+    FLOAT32_MAX,
+    TRUE_VALUES,
+    ColumnType,
+    column_to_float,
+    finite_float,
+)
 from jobs.engine.layers import RecordError, ServingInput
 
 MAX_VOCABULARY = 1000
@@ -301,11 +308,14 @@ def _encode_value(spec: ColumnSpec, value: Any, instance: int) -> float:
             field=spec.name,
             instance=instance,
         )
-    if not math.isfinite(value):
+    number = finite_float(value)
+    if number is None:
         raise RecordError(
-            f"Field '{spec.name}' must be finite.", field=spec.name, instance=instance
+            f"Field '{spec.name}' must be a finite number within ±{FLOAT32_MAX:.3g}.",
+            field=spec.name,
+            instance=instance,
         )
-    return float(value)
+    return number
 
 
 def encode_records(specs: Sequence[ColumnSpec], records: Sequence[Any]) -> np.ndarray:

@@ -14,7 +14,6 @@ also carries the column names, so `encode_records` checks prediction requests ag
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +26,13 @@ from keras import ops
 from sklearn import metrics as skm
 
 from jobs.engine.config import SearchConfig
-from jobs.engine.data import DataError, column_to_float, infer_column_type
+from jobs.engine.data import (
+    FLOAT32_MAX,
+    DataError,
+    column_to_float,
+    finite_float,
+    infer_column_type,
+)
 from jobs.engine.ensemble import build_ensemble
 from jobs.engine.layers import RecordError, ServingInput, find_layer
 from jobs.engine.runner import predict_outputs
@@ -170,9 +175,14 @@ def encode_history_records(layer: ForecastWindow, records: Sequence[Any]) -> np.
                     raise _record_error(
                         f"Field '{name}' must be a number, got {value!r}.", row, name
                     )
-                if not math.isfinite(value):
-                    raise _record_error(f"Field '{name}' must be finite.", row, name)
-                out[row, position, col] = float(value)
+                number = finite_float(value)
+                if number is None:
+                    raise _record_error(
+                        f"Field '{name}' must be a finite number within ±{FLOAT32_MAX:.3g}.",
+                        row,
+                        name,
+                    )
+                out[row, position, col] = number
     return out
 
 
