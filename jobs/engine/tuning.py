@@ -37,14 +37,15 @@ class Guard(keras.callbacks.Callback):
     """
 
     # Keras Tuner deep-copies callbacks for every trial; the reporter must stay shared.
-    def __init__(self, reporter: Reporter, deadline: float | None) -> None:
+    def __init__(self, reporter: Reporter, deadline: float | None, *, report: bool = True) -> None:
         super().__init__()
         self.reporter = reporter
         self.deadline = deadline
+        # False for a refit: the budget and cancel still apply, but its epochs are no trial's.
+        self.report = report
         self.trial_number = 0
         self.stopped = ""
         self.any_finished = False
-        self.skipped: set[int] = set()
         # Per trial number: epochs run and seconds spent, to price a refit of it.
         self.epochs: dict[int, int] = {}
         self.seconds: dict[int, float] = {}
@@ -75,31 +76,19 @@ class Guard(keras.callbacks.Callback):
             steps = (self.params or {}).get("steps") or 0
             estimate = (now - self._epoch_started) / (batch + 1) * steps
             if estimate > self.deadline - now:
-                self.skipped.add(self.trial_number)
                 self.model.stop_training = True
         if self.stopped:
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        values = {k: float(np.asarray(v)) for k, v in (logs or {}).items() if np.isscalar(v)}
-        self.epochs[self.trial_number] = epoch + 1
-        self.reporter.epoch_end(self.trial_number, epoch + 1, values)
+        if self.report:
+            values = {k: float(np.asarray(v)) for k, v in (logs or {}).items() if np.isscalar(v)}
+            self.epochs[self.trial_number] = epoch + 1
+            self.reporter.epoch_end(self.trial_number, epoch + 1, values)
         if self.deadline is not None and time.monotonic() >= self.deadline:
             self.stopped = self.stopped or "time_limit"
         if self.stopped:
             self.model.stop_training = True
-
-
-class Quiet(keras.callbacks.Callback):
-    """A guard's budget and cancellation checks, without reporting epochs as a trial's."""
-
-    def __init__(self, guard: Guard) -> None:
-        super().__init__()
-        self.guard = guard
-
-    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        self.guard.set_model(self.model)
-        self.guard.on_train_batch_end(batch, logs)
 
 
 class _Stop(Exception):
@@ -417,8 +406,7 @@ class Searched:
         )
         if any(n not in self.guard.seconds for n in numbers) or time.monotonic() + needed > until:
             return None
-        refit = Guard(self.guard.reporter, until)
-        refit.trial_number = -1
+        refit = Guard(self.guard.reporter, until, report=False)
         models = []
         for trial in trials:
             hp = trial.hyperparameters
@@ -428,7 +416,7 @@ class Searched:
                 epochs=trial.best_step + 1,
                 batch_size=hp.values.get("batch_size", self.config.batch_size),
                 class_weight=class_weight,
-                callbacks=[Quiet(refit)],
+                callbacks=[refit],
                 verbose=0,
             )
             if refit.stopped:
