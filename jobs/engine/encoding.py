@@ -43,6 +43,17 @@ N_QUANTILES = 32
 # categories seen once in training fall into the unknown bucket.
 WIDE_CATEGORICAL = 64
 NUMERIC_ENCODINGS = ("quantile", "standard", "ple")
+# A numeric column of whole numbers that repeat (a month, a size code, a person's id in a panel)
+# may also be embedded level by level: what a tree learns by splitting at every value. Only
+# when each level has rows enough to learn from, on average.
+MAX_LEVELS = MAX_VOCABULARY
+MIN_ROWS_PER_LEVEL = 3
+LEVEL_ENCODINGS = ("none", "embedding")
+# Levels with few rows each (a person's id in a panel) get a narrow embedding: their effect is
+# close to one number (a wage premium), and a wide one memorises noise. Levels with many rows
+# (a month, with its own price level per configuration) get the usual width.
+NARROW_LEVEL_EMBEDDING = 4
+WIDE_LEVEL_ROWS = 16
 CATEGORICAL_ENCODINGS = ("embedding", "onehot")
 
 
@@ -57,6 +68,9 @@ class ColumnSpec:
     # had missing values (then the encoder adds a 0/1 indicator column).
     quantiles: tuple[float, ...] = ()
     missing: bool = False
+    # Numeric columns of repeating whole numbers: their training values, sorted.
+    levels: tuple[float, ...] = ()
+    level_width: int = 0
 
     def to_config(self) -> dict[str, Any]:
         return {
@@ -67,6 +81,8 @@ class ColumnSpec:
             "vocabulary": list(self.vocabulary),
             "quantiles": list(self.quantiles),
             "missing": self.missing,
+            "levels": list(self.levels),
+            "level_width": self.level_width,
         }
 
     @classmethod
@@ -80,6 +96,8 @@ class ColumnSpec:
             vocabulary=tuple(config["vocabulary"]),
             quantiles=tuple(float(q) for q in config.get("quantiles", ())),
             missing=bool(config.get("missing", False)),
+            levels=tuple(float(v) for v in config.get("levels", ())),
+            level_width=int(config.get("level_width", 0)),
         )
 
     @property
@@ -109,12 +127,14 @@ class TabularEncoder(keras.layers.Layer, ServingInput):
         columns: Sequence[Mapping[str, Any]],
         numeric: str = "standard",
         categorical: str = "onehot",
+        levels: str = "none",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.columns = [ColumnSpec.from_config(c) for c in columns]
         self.numeric = numeric
         self.categorical = categorical
+        self.levels = levels
         self._numeric = [i for i, c in enumerate(self.columns) if c.type != "categorical"]
         self._categorical = [i for i, c in enumerate(self.columns) if c.type == "categorical"]
         numeric_specs = [self.columns[i] for i in self._numeric]
@@ -154,10 +174,21 @@ class TabularEncoder(keras.layers.Layer, ServingInput):
             )
             for k, i in enumerate(self._embedded)
         ]
+        self._leveled = (
+            [i for i in self._numeric if self.columns[i].levels] if levels == "embedding" else []
+        )
+        self.level_embeddings = [
+            keras.layers.Embedding(
+                len(self.columns[i].levels) + 1,
+                self.columns[i].level_width,
+                name=f"level_{k}",
+            )
+            for k, i in enumerate(self._leveled)
+        ]
 
     def build(self, input_shape: Any) -> None:
         # Built here rather than on first call, so a loaded file finds their weights.
-        for layer in self.embeddings:
+        for layer in [*self.embeddings, *self.level_embeddings]:
             layer.build((None,))
         self.built = True
 
@@ -184,8 +215,18 @@ class TabularEncoder(keras.layers.Layer, ServingInput):
                 )
         return parts
 
+    def _level_index(self, values: Any, levels: tuple[float, ...]) -> Any:
+        """1 + the level's position, or 0 (unknown) for a value training never had or NaN."""
+        same = ops.equal(
+            ops.expand_dims(values, -1), ops.convert_to_tensor(np.array(levels, "float32"))
+        )
+        position = ops.argmax(ops.cast(same, "int32"), axis=-1) + 1
+        return ops.cast(ops.where(ops.any(same, axis=-1), position, 0), "int32")
+
     def call(self, inputs: Any) -> Any:
         parts = []
+        for i, layer in zip(self._leveled, self.level_embeddings, strict=True):
+            parts.append(layer(self._level_index(inputs[:, i], self.columns[i].levels)))
         if self._numeric:
             values = ops.take(inputs, self._numeric, axis=1)
             missing = ops.isnan(values)
@@ -209,6 +250,8 @@ class TabularEncoder(keras.layers.Layer, ServingInput):
         for i in self._categorical:
             size = len(self.columns[i].vocabulary) + 1
             width += embedding_size(size) if i in self._embedded else size
+        for i in self._leveled:
+            width += self.columns[i].level_width
         return (input_shape[0], width)
 
     def get_config(self) -> dict[str, Any]:
@@ -217,6 +260,7 @@ class TabularEncoder(keras.layers.Layer, ServingInput):
             "columns": [c.to_config() for c in self.columns],
             "numeric": self.numeric,
             "categorical": self.categorical,
+            "levels": self.levels,
         }
 
     def input_schema(self) -> list[dict[str, Any]]:
@@ -250,9 +294,16 @@ def fit_column_specs(frame: pd.DataFrame, types: Mapping[str, ColumnType]) -> li
         mean = float(finite.mean()) if len(finite) else 0.0
         std = float(finite.std()) if len(finite) else 1.0
         quantiles: tuple[float, ...] = ()
+        levels: tuple[float, ...] = ()
         if kind == "numeric" and len(finite):
             grid = np.linspace(0.0, 1.0, N_QUANTILES + 1)
             quantiles = tuple(float(q) for q in np.quantile(finite.astype("float64"), grid))
+            levels = _levels(finite)
+        level_width = 0
+        if levels:
+            level_width = embedding_size(len(levels) + 1)
+            if len(finite) < WIDE_LEVEL_ROWS * len(levels):
+                level_width = min(NARROW_LEVEL_EMBEDDING, level_width)
         specs.append(
             ColumnSpec(
                 name=name,
@@ -261,9 +312,20 @@ def fit_column_specs(frame: pd.DataFrame, types: Mapping[str, ColumnType]) -> li
                 std=std if std > 1e-12 else 1.0,
                 quantiles=quantiles,
                 missing=bool(len(finite) < len(values)),
+                levels=levels,
+                level_width=level_width,
             )
         )
     return specs
+
+
+def _levels(finite: np.ndarray) -> tuple[float, ...]:
+    if not np.all(np.mod(finite, 1.0) == 0.0):
+        return ()
+    distinct = np.unique(finite)
+    if not 3 <= len(distinct) <= MAX_LEVELS or len(finite) < MIN_ROWS_PER_LEVEL * len(distinct):
+        return ()
+    return tuple(float(v) for v in distinct)
 
 
 def encode_frame(specs: Sequence[ColumnSpec], frame: pd.DataFrame) -> np.ndarray:
@@ -352,6 +414,9 @@ def tabular_body(hp: kt.HyperParameters, encoder_config: list[dict[str, Any]]) -
         categorical=hp.Choice("categorical_encoding", list(CATEGORICAL_ENCODINGS))
         if has_categorical
         else "onehot",
+        levels=hp.Choice("level_encoding", list(LEVEL_ENCODINGS))
+        if any(c.get("levels") for c in encoder_config)
+        else "none",
         name="tabular_encoder",
     )
     x = encoder(inputs)
