@@ -5,7 +5,12 @@ from rest_framework.routers import DefaultRouter
 
 from console import api, views
 from jobs.api import DatasetViewSet, JobViewSet, UploadViewSet
-from models_registry.api import DeploymentViewSet, ModelVersionViewSet, RegisteredModelViewSet
+from models_registry.api import (
+    AuditEventViewSet,
+    DeploymentViewSet,
+    ModelVersionViewSet,
+    RegisteredModelViewSet,
+)
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -15,6 +20,7 @@ router.register("jobs", JobViewSet, basename="job")
 router.register("models", RegisteredModelViewSet, basename="model")
 router.register("model-versions", ModelVersionViewSet, basename="model-version")
 router.register("deployments", DeploymentViewSet, basename="deployment")
+router.register("registry-audit", AuditEventViewSet, basename="registry-audit")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

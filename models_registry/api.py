@@ -1,67 +1,287 @@
-"""Thin REST views over the registry: models, versions, deployments, and prediction."""
+"""Thin REST views over the registry: models, aliases, versions, deployments, audit trail."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx
 from django.conf import settings
 from django.db.models import QuerySet
+from django.http import FileResponse
 from rest_framework import mixins, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from models_registry import selectors, services
-from models_registry.models import Deployment, ModelVersion, RegisteredModel
+from models_registry import reports, selectors, services
+from models_registry.downloads import artifact_response
+from models_registry.models import (
+    AuditEvent,
+    Deployment,
+    ModelVersion,
+    RegisteredModel,
+    Workspace,
+)
 from models_registry.serializers import (
+    AliasMoveSerializer,
+    AliasSerializer,
+    ArchiveSerializer,
+    AuditEventSerializer,
+    CardSerializer,
+    CompareSerializer,
     DeploymentSerializer,
     DeployRequestSerializer,
+    ModelUpdateSerializer,
     ModelVersionSerializer,
     RegisteredModelSerializer,
 )
 
+T = TypeVar("T")
 
-class RegisteredModelViewSet(viewsets.ReadOnlyModelViewSet[RegisteredModel]):
+
+def _answer(write: Callable[[], T], ok: Callable[[T], Response]) -> Response:
+    """Run a service and say in HTTP what its refusal means."""
+    try:
+        result = write()
+    except services.DeploymentExists as exc:
+        return Response(
+            {"detail": str(exc), "existing": DeploymentSerializer(exc.existing).data},
+            status=status.HTTP_409_CONFLICT,
+        )
+    except services.DeploymentNameTaken as exc:
+        return Response({"name": [str(exc)]}, status=status.HTTP_409_CONFLICT)
+    except services.NotAllowed as exc:
+        return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
+    except services.Conflict as exc:
+        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    except ValueError as exc:
+        return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+    return ok(result)
+
+
+def _deployed(deployment: Deployment) -> Response:
+    return Response(DeploymentSerializer(deployment).data, status=status.HTTP_201_CREATED)
+
+
+def _no_content(_: Any) -> Response:
+    return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RegisteredModelViewSet(
+    mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet[RegisteredModel]
+):
     serializer_class = RegisteredModelSerializer
+    http_method_names = ["get", "patch", "put", "post", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[RegisteredModel]:
         return selectors.model_list(user=self.request.user)
 
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """`PATCH` description, tags, or (owner only) the workspace it is shared with."""
+        model = self.get_object()
+        form = ModelUpdateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        workspace: Workspace | bool | None = False
+        if "workspace" in data:
+            workspace = None
+            if data["workspace"] is not None:
+                workspace = Workspace.objects.filter(pk=data["workspace"]).first()
+                if workspace is None:
+                    return Response({"workspace": ["No such workspace."]}, status=400)
+        return _answer(
+            lambda: services.model_update(
+                actor=request.user,
+                model=model,
+                description=data.get("description"),
+                tags=data.get("tags"),
+                workspace=workspace,
+            ),
+            lambda m: Response(self.get_serializer(m).data),
+        )
+
+    @action(detail=True, methods=["get"])
+    def audit(self, request: Request, pk: str | None = None) -> Response:
+        model = self.get_object()
+        events = selectors.audit_list(user=request.user).filter(model=model)
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response(AuditEventSerializer(page, many=True).data)
+
+    @action(detail=True, methods=["get"])
+    def aliases(self, request: Request, pk: str | None = None) -> Response:
+        model = self.get_object()
+        return Response(AliasSerializer(model.aliases.select_related("version"), many=True).data)
+
+    @action(detail=True, methods=["put", "delete"], url_path=r"aliases/(?P<alias>[-\w]+)")
+    def alias(self, request: Request, pk: str | None = None, alias: str = "") -> Response:
+        """`PUT {"version": <version id>}` moves (or creates) the alias; `DELETE` removes it."""
+        model = self.get_object()
+        if request.method == "DELETE":
+            existing = model.aliases.filter(name=alias).select_related("model", "version").first()
+            if existing is None:
+                raise NotFound(f"'{model.name}' has no alias '{alias}'.")
+            return _answer(
+                lambda: services.alias_delete(actor=request.user, alias=existing), _no_content
+            )
+        form = AliasMoveSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        version = model.versions.filter(pk=form.validated_data["version"]).first()
+        if version is None:
+            return Response({"version": [f"No version of '{model.name}' has that id."]}, 400)
+        return _answer(
+            lambda: services.alias_move(
+                actor=request.user, model=model, name=alias, version=version
+            ),
+            lambda a: Response(AliasSerializer(a).data),
+        )
+
+    @action(detail=True, methods=["post"], url_path=r"aliases/(?P<alias>[-\w]+)/deploy")
+    def deploy_alias(self, request: Request, pk: str | None = None, alias: str = "") -> Response:
+        """A deployment that follows the alias: it serves whatever version the alias names."""
+        model = self.get_object()
+        target = model.aliases.filter(name=alias).select_related("version__model").first()
+        if target is None:
+            raise NotFound(f"'{model.name}' has no alias '{alias}'.")
+        form = DeployRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        return _answer(
+            lambda: services.deployment_create(
+                owner=request.user, alias=target, name=form.validated_data.get("name", "")
+            ),
+            _deployed,
+        )
+
 
 class ModelVersionViewSet(
-    mixins.RetrieveModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet[ModelVersion]
+    mixins.RetrieveModelMixin,
+    mixins.ListModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet[ModelVersion],
 ):
     serializer_class = ModelVersionSerializer
 
     def get_queryset(self) -> QuerySet[ModelVersion]:
-        return selectors.version_list(user=self.request.user)
+        versions = selectors.version_list(user=self.request.user)
+        model = self.request.query_params.get("model")
+        if model is not None:
+            versions = versions.filter(model_id=model if model.isdigit() else -1)
+        return versions
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Delete the version and its artifact (admins and the owner; not while in use)."""
+        version = self.get_object()
+        return _answer(
+            lambda: services.version_delete(actor=request.user, version=version), _no_content
+        )
 
     @action(detail=True, methods=["post"])
     def deploy(self, request: Request, pk: str | None = None) -> Response:
         version = self.get_object()
         form = DeployRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        try:
-            deployment = services.deployment_create(
-                owner=request.user,  # type: ignore[arg-type]
+        return _answer(
+            lambda: services.deployment_create(
+                owner=request.user,
                 model_version=version,
                 name=form.validated_data.get("name", ""),
+            ),
+            _deployed,
+        )
+
+    @action(detail=True, methods=["post"])
+    def archive(self, request: Request, pk: str | None = None) -> Response:
+        """`{"archived": true}` archives, `false` restores."""
+        version = self.get_object()
+        form = ArchiveSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        return _answer(
+            lambda: services.version_archive(
+                actor=request.user, version=version, archived=form.validated_data["archived"]
+            ),
+            lambda _: Response(self.get_serializer(version).data),
+        )
+
+    @action(detail=True, methods=["get", "put"])
+    def card(self, request: Request, pk: str | None = None) -> Response:
+        """The model card in markdown: the edited one, else generated; `PUT` edits it
+        (an empty markdown goes back to the generated card)."""
+        version = self.get_object()
+        if request.method == "PUT":
+            form = CardSerializer(data=request.data)
+            form.is_valid(raise_exception=True)
+            return _answer(
+                lambda: services.version_card_update(
+                    actor=request.user, version=version, text=form.validated_data["markdown"]
+                ),
+                lambda v: Response(reports.version_card(v)),
             )
-        except services.DeploymentNameTaken as exc:
-            return Response({"name": [str(exc)]}, status=status.HTTP_409_CONFLICT)
-        except ValueError as exc:
-            return Response({"name": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(DeploymentSerializer(deployment).data, status=status.HTTP_201_CREATED)
+        return Response(reports.version_card(version))
+
+    @action(detail=True, methods=["get"])
+    def artifact(self, request: Request, pk: str | None = None) -> FileResponse:
+        """The `.keras` file, to whoever may read the version."""
+        return artifact_response(self.get_object())
+
+    @action(detail=False, methods=["get"])
+    def compare(self, request: Request) -> Response:
+        """`?a=<version id>&b=<version id>`: metrics, hyperparameters and signatures."""
+        form = CompareSerializer(data=request.query_params)
+        form.is_valid(raise_exception=True)
+        versions = {
+            v.pk: v for v in self.get_queryset().filter(pk__in=form.validated_data.values())
+        }
+        a, b = versions.get(form.validated_data["a"]), versions.get(form.validated_data["b"])
+        if a is None or b is None:
+            raise NotFound("No such version.")
+        return Response(reports.version_compare(a, b))
 
 
-class DeploymentViewSet(viewsets.ReadOnlyModelViewSet[Deployment]):
+class AuditEventViewSet(viewsets.ReadOnlyModelViewSet[AuditEvent]):
+    """The registry's audit trail: `?model=<id>`, `?action=<action>` narrow it."""
+
+    serializer_class = AuditEventSerializer
+
+    def get_queryset(self) -> QuerySet[AuditEvent]:
+        events = selectors.audit_list(user=self.request.user)
+        model = self.request.query_params.get("model")
+        if model is not None:
+            events = events.filter(model_id=model if model.isdigit() else -1)
+        chosen = self.request.query_params.get("action")
+        if chosen:
+            events = events.filter(action=chosen)
+        return events
+
+
+class DeploymentViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet[Deployment]):
     serializer_class = DeploymentSerializer
     lookup_field = "name"
 
     def get_queryset(self) -> QuerySet[Deployment]:
-        return selectors.deployment_list(user=self.request.user)
+        deployments = selectors.deployment_list(user=self.request.user)
+        version = self.request.query_params.get("model_version")
+        if version is not None:
+            deployments = deployments.filter(model_version_id=version if version.isdigit() else -1)
+        return deployments
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Stop serving and forget the deployment (its name is free again)."""
+        deployment = self.get_object()
+        return _answer(
+            lambda: services.deployment_delete(actor=request.user, deployment=deployment),
+            _no_content,
+        )
+
+    @action(detail=True, methods=["post"])
+    def undeploy(self, request: Request, name: str | None = None) -> Response:
+        """Stop serving; the deployment stays listed, UNDEPLOYED."""
+        deployment = self.get_object()
+        return _answer(
+            lambda: services.deployment_undeploy(actor=request.user, deployment=deployment),
+            lambda d: Response(DeploymentSerializer(d).data),
+        )
 
     @action(detail=True, methods=["post"])
     def predict(self, request: Request, name: str | None = None) -> Response:

@@ -1,12 +1,57 @@
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from django.conf import settings
 from django.db import models
 
 
+class Workspace(models.Model):
+    """A shared place for registered models: members read them, editors and admins act."""
+
+    name = models.CharField(max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        VIEWER = "viewer"
+        EDITOR = "editor"
+        ADMIN = "admin"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="workspace_memberships"
+    )
+    role = models.CharField(max_length=8, choices=Role.choices, default=Role.VIEWER)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "user"], name="one_membership_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.workspace} ({self.role})"
+
+
 class RegisteredModel(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    # Shared with a workspace's members, by role; the owner keeps every right.
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.SET_NULL, null=True, blank=True, related_name="models"
+    )
     name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    tags = models.JSONField(default=list, blank=True)
     task_type = models.CharField(max_length=16)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -20,7 +65,32 @@ class RegisteredModel(models.Model):
         return self.name
 
 
+class RecordChangeRefused(Exception):
+    """Something tried to change what a model version recorded when it was registered."""
+
+
 class ModelVersion(models.Model):
+    # What describes the trained model: written once at registration, never changed after.
+    RECORDED_FIELDS: ClassVar[tuple[str, ...]] = (
+        "model",
+        "version",
+        "job",
+        "dataset",
+        "artifact",
+        "artifact_sha256",
+        "artifact_size",
+        "source",
+        "task_type",
+        "target",
+        "classes",
+        "metrics",
+        "hyperparameters",
+        "input_schema",
+        "manifest",
+        "created_by",
+        "created_at",
+    )
+
     model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="versions")
     version = models.PositiveIntegerField()
     job = models.OneToOneField(
@@ -29,6 +99,7 @@ class ModelVersion(models.Model):
     dataset = models.ForeignKey("jobs.Dataset", on_delete=models.PROTECT, related_name="+")
     artifact = models.FileField(upload_to="models/", max_length=300)
     artifact_sha256 = models.CharField(max_length=64)
+    artifact_size = models.BigIntegerField(null=True, blank=True)
     # Which weights the file holds: the best trial's, as trained on the training split.
     source = models.CharField(max_length=32, default="best_trial_weights")
     task_type = models.CharField(max_length=16)
@@ -38,7 +109,17 @@ class ModelVersion(models.Model):
     hyperparameters = models.JSONField(default=dict)
     input_schema = models.JSONField(default=list)
     manifest = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+    # What may change, through the services only: the card people edit, and archival.
+    model_card = models.TextField(blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["model", "-version"]
@@ -49,17 +130,56 @@ class ModelVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.model.name} v{self.version}"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # The one way in for a changed row is a save naming only fields that may change; a
+        # full save of an existing row (an admin form, a stray script) is refused.
+        if self.pk is not None and not self._state.adding:
+            fields = kwargs.get("update_fields")
+            if fields is None or set(fields) & set(self.RECORDED_FIELDS):
+                raise RecordChangeRefused(
+                    f"{self} is a record of a trained model; its recorded fields never change."
+                )
+        super().save(*args, **kwargs)
+
+
+class Alias(models.Model):
+    """A movable name (production, staging, …) for one version of a registered model."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="aliases")
+    name = models.SlugField(max_length=64)
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="aliases")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "name"], name="alias_unique_per_model")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model.name}@{self.name}"
+
 
 class Deployment(models.Model):
     class Status(models.TextChoices):
         PENDING = "PENDING"
         READY = "READY"
         FAILED = "FAILED"
+        # Kept for the record, no longer served.
+        UNDEPLOYED = "UNDEPLOYED"
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     name = models.SlugField(max_length=100)
     model_version = models.ForeignKey(
         ModelVersion, on_delete=models.PROTECT, related_name="deployments"
+    )
+    # A deployment that follows an alias serves whichever version the alias points at: moving
+    # the alias updates model_version in the same transaction (models_registry.lifecycle).
+    alias = models.ForeignKey(
+        Alias, on_delete=models.PROTECT, null=True, blank=True, related_name="deployments"
     )
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
@@ -78,3 +198,52 @@ class Deployment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class AuditEvent(models.Model):
+    """One state change in the registry: who did what, when, from what to what.
+
+    Rows outlive what they describe (a deleted version or deployment), so they keep names as
+    text beside nullable links."""
+
+    class Action(models.TextChoices):
+        ALIAS_MOVED = "alias_moved"
+        ALIAS_DELETED = "alias_deleted"
+        VERSION_ARCHIVED = "version_archived"
+        VERSION_RESTORED = "version_restored"
+        VERSION_DELETED = "version_deleted"
+        CARD_EDITED = "card_edited"
+        MODEL_EDITED = "model_edited"
+        DEPLOYED = "deployed"
+        REDEPLOYED = "redeployed"
+        UNDEPLOYED = "undeployed"
+        DEPLOYMENT_DELETED = "deployment_deleted"
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=32, choices=Action.choices, db_index=True)
+    model = models.ForeignKey(
+        RegisteredModel,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="audit_events",
+    )
+    version = models.ForeignKey(
+        ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    deployment = models.ForeignKey(
+        Deployment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    subject = models.CharField(max_length=300)
+    from_value = models.CharField(max_length=300, blank=True)
+    to_value = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.action} {self.subject}"

@@ -1,26 +1,106 @@
-"""Reads for the registry, always scoped to the user asking."""
+"""Reads for the registry, always scoped to the user asking.
+
+Who may do what with a registered model: its owner everything; a member of its workspace by
+role: viewers read, editors also move aliases, deploy, archive and edit cards, admins also
+delete. Everyone else does not see it at all (a 404, never a 403 that confirms it exists)."""
 
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from models_registry.models import Deployment, ModelVersion, RegisteredModel
+from models_registry.models import (
+    Alias,
+    AuditEvent,
+    Deployment,
+    Membership,
+    ModelVersion,
+    RegisteredModel,
+)
+
+AnyUser = AbstractBaseUser | AnonymousUser
+
+OWNER = "owner"
+# Each right, and the roles that hold it (the owner holds them all).
+READ = {OWNER, Membership.Role.VIEWER, Membership.Role.EDITOR, Membership.Role.ADMIN}
+EDIT = {OWNER, Membership.Role.EDITOR, Membership.Role.ADMIN}
+MANAGE = {OWNER, Membership.Role.ADMIN}
 
 
-def model_list(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[RegisteredModel]:
-    return RegisteredModel.objects.filter(owner_id=user.pk).prefetch_related("versions")
+def _readable(user: AnyUser, prefix: str = "") -> Q:
+    return Q(**{f"{prefix}owner_id": user.pk}) | Q(
+        **{f"{prefix}workspace__memberships__user_id": user.pk}
+    )
 
 
-def version_list(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[ModelVersion]:
-    return ModelVersion.objects.filter(model__owner_id=user.pk).select_related("model")
+def model_list(*, user: AnyUser) -> QuerySet[RegisteredModel]:
+    if user.pk is None:
+        return RegisteredModel.objects.none()
+    return (
+        RegisteredModel.objects.filter(_readable(user))
+        .distinct()
+        .prefetch_related("versions", "aliases__version")
+    )
 
 
-def deployment_list(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Deployment]:
-    return Deployment.objects.filter(owner_id=user.pk).select_related("model_version__model")
+def version_list(*, user: AnyUser) -> QuerySet[ModelVersion]:
+    if user.pk is None:
+        return ModelVersion.objects.none()
+    return (
+        ModelVersion.objects.filter(_readable(user, "model__"))
+        .distinct()
+        .select_related("model", "created_by", "dataset")
+        .prefetch_related("aliases")
+    )
+
+
+def model_role(*, user: AnyUser, model: RegisteredModel) -> str | None:
+    """The user's role on the model: "owner", a membership role, or None."""
+    if user.pk is None:
+        return None
+    if model.owner_id == user.pk:
+        return OWNER
+    if model.workspace_id is None:
+        return None
+    return (
+        Membership.objects.filter(workspace_id=model.workspace_id, user_id=user.pk)
+        .values_list("role", flat=True)
+        .first()
+    )
+
+
+def model_allows(*, user: AnyUser, model: RegisteredModel, right: set[str]) -> bool:
+    return model_role(user=user, model=model) in right
+
+
+def alias_list(*, user: AnyUser) -> QuerySet[Alias]:
+    if user.pk is None:
+        return Alias.objects.none()
+    return (
+        Alias.objects.filter(_readable(user, "model__"))
+        .distinct()
+        .select_related("model", "version", "updated_by")
+    )
+
+
+def audit_list(*, user: AnyUser) -> QuerySet[AuditEvent]:
+    """Events of the models the user reads, and the user's own events on what is gone."""
+    if user.pk is None:
+        return AuditEvent.objects.none()
+    return (
+        AuditEvent.objects.filter(_readable(user, "model__") | Q(actor_id=user.pk))
+        .distinct()
+        .select_related("model")
+    )
+
+
+def deployment_list(*, user: AnyUser) -> QuerySet[Deployment]:
+    return Deployment.objects.filter(owner_id=user.pk).select_related(
+        "model_version__model", "alias"
+    )
 
 
 def deployments_to_serve() -> QuerySet[Deployment]:
-    return Deployment.objects.exclude(status=Deployment.Status.FAILED).select_related(
-        "model_version"
-    )
+    return Deployment.objects.exclude(
+        status__in=[Deployment.Status.FAILED, Deployment.Status.UNDEPLOYED]
+    ).select_related("model_version")

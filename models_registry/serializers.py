@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from rest_framework import serializers
 
-from models_registry.models import Deployment, ModelVersion, RegisteredModel
+from models_registry import reports, selectors
+from models_registry.models import Alias, AuditEvent, Deployment, ModelVersion, RegisteredModel
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
     model_name = serializers.CharField(source="model.name", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    aliases = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    input_signature = serializers.SerializerMethodField()
+    output_signature = serializers.SerializerMethodField()
 
     class Meta:
         model = ModelVersion
@@ -25,23 +32,111 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "metrics",
             "hyperparameters",
             "input_schema",
+            "input_signature",
+            "output_signature",
             "manifest",
             "artifact_sha256",
+            "artifact_size",
+            "aliases",
+            "archived_at",
+            "created_by",
             "created_at",
         ]
+
+    def get_input_signature(self, version: ModelVersion) -> dict[str, Any]:
+        return reports.input_signature(version)
+
+    def get_output_signature(self, version: ModelVersion) -> dict[str, Any]:
+        return reports.output_signature(version)
+
+
+class AliasSerializer(serializers.ModelSerializer):
+    version = serializers.IntegerField(source="version.version", read_only=True)
+    version_id = serializers.IntegerField(read_only=True)
+    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Alias
+        fields = ["name", "version", "version_id", "updated_by", "updated_at"]
 
 
 class RegisteredModelSerializer(serializers.ModelSerializer):
     versions = ModelVersionSerializer(many=True, read_only=True)
+    aliases = AliasSerializer(many=True, read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
     latest_version = serializers.SerializerMethodField()
+    role = serializers.SerializerMethodField()
 
     class Meta:
         model = RegisteredModel
-        fields = ["id", "name", "task_type", "latest_version", "created_at", "versions"]
+        fields = [
+            "id",
+            "name",
+            "description",
+            "tags",
+            "owner",
+            "workspace",
+            "role",
+            "task_type",
+            "latest_version",
+            "aliases",
+            "created_at",
+            "versions",
+        ]
 
     def get_latest_version(self, model: RegisteredModel) -> int | None:
         versions = [v.version for v in model.versions.all()]
         return max(versions) if versions else None
+
+    def get_role(self, model: RegisteredModel) -> str | None:
+        request = self.context.get("request")
+        return selectors.model_role(user=request.user, model=model) if request else None
+
+
+class ModelUpdateSerializer(serializers.Serializer):
+    description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, max_length=32
+    )
+    workspace = serializers.IntegerField(required=False, allow_null=True)
+
+
+class AliasMoveSerializer(serializers.Serializer):
+    version = serializers.IntegerField(help_text="The version's id (not its number).")
+
+
+class ArchiveSerializer(serializers.Serializer):
+    archived = serializers.BooleanField(default=True)
+
+
+class CardSerializer(serializers.Serializer):
+    markdown = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=100_000)
+
+
+class CompareSerializer(serializers.Serializer):
+    a = serializers.IntegerField()
+    b = serializers.IntegerField()
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_name", read_only=True)
+    model_name = serializers.CharField(source="model.name", read_only=True, default=None)
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "action",
+            "actor",
+            "model",
+            "model_name",
+            "version",
+            "deployment",
+            "subject",
+            "from_value",
+            "to_value",
+            "created_at",
+        ]
 
 
 class DeployRequestSerializer(serializers.Serializer):
@@ -50,6 +145,9 @@ class DeployRequestSerializer(serializers.Serializer):
 
 class DeploymentSerializer(serializers.ModelSerializer):
     endpoint_url = serializers.SerializerMethodField()
+    alias = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    model_name = serializers.CharField(source="model_version.model.name", read_only=True)
+    version = serializers.IntegerField(source="model_version.version", read_only=True)
 
     class Meta:
         model = Deployment
@@ -57,6 +155,9 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "id",
             "name",
             "model_version",
+            "model_name",
+            "version",
+            "alias",
             "status",
             "endpoint_url",
             "error",

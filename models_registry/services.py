@@ -6,7 +6,7 @@ import hashlib
 import uuid
 from pathlib import Path
 
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -14,11 +14,55 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from jobs.models import TrainingJob
-from models_registry.models import Deployment, ModelVersion, RegisteredModel
+from models_registry import selectors
+from models_registry.lifecycle import (
+    Conflict,
+    NotAllowed,
+    alias_delete,
+    alias_move,
+    audit_record,
+    model_update,
+    require,
+    version_archive,
+    version_card_update,
+    version_delete,
+)
+from models_registry.models import Alias, AuditEvent, Deployment, ModelVersion, RegisteredModel
+
+__all__ = [
+    "Conflict",
+    "DeploymentExists",
+    "DeploymentNameTaken",
+    "NotAllowed",
+    "alias_delete",
+    "alias_move",
+    "deployment_create",
+    "deployment_delete",
+    "deployment_mark_failed",
+    "deployment_mark_ready",
+    "deployment_undeploy",
+    "model_update",
+    "model_version_register",
+    "version_archive",
+    "version_card_update",
+    "version_delete",
+]
+
+AnyUser = AbstractBaseUser | AnonymousUser
 
 
 class DeploymentNameTaken(Exception):
     """Another deployment of the same owner already uses the name."""
+
+
+class DeploymentExists(Exception):
+    """The version (or alias) is already deployed; deploying again needs a new name."""
+
+    def __init__(self, existing: Deployment) -> None:
+        super().__init__(
+            f"'{existing.name}' already serves this; give a new name to deploy it again."
+        )
+        self.existing = existing
 
 
 def model_version_register(
@@ -43,6 +87,8 @@ def model_version_register(
             job=job,
             dataset=job.dataset,
             artifact_sha256=digest,
+            artifact_size=model_path.stat().st_size,
+            created_by=job.owner,
             task_type=job.task_type,
             target=job.target,
             classes=engine_model.class_labels(keras_model),
@@ -63,25 +109,106 @@ def model_version_register(
     return version
 
 
-def deployment_create(*, owner: User, model_version: ModelVersion, name: str = "") -> Deployment:
-    """Ask the predictor service to serve a version under a name unique to its owner."""
-    chosen = (
-        slugify(name) if name else slugify(f"{model_version.model.name}-v{model_version.version}")
-    )
-    chosen = chosen[:100]
+def deployment_create(
+    *,
+    owner: AnyUser,
+    model_version: ModelVersion | None = None,
+    name: str = "",
+    alias: Alias | None = None,
+) -> Deployment:
+    """Ask the predictor service to serve a version (or whatever an alias points at) under a
+    name unique to the deployer (`owner`), who needs an editor's right on the model.
+
+    Without a name, deploying what one of the deployer's live deployments already serves is
+    refused with that deployment (DeploymentExists): a second endpoint is a choice, not a
+    side effect of pressing Deploy twice."""
+    if alias is not None:
+        model_version = alias.version
+    if model_version is None:
+        raise ValueError("Deploy a version or an alias.")
+    model = model_version.model
+    require(actor=owner, model=model, right=selectors.EDIT, doing="deploy")
+    if model_version.archived_at is not None:
+        raise Conflict(f"{model_version} is archived; restore it before deploying it.")
+    default = f"{model.name}-{alias.name}" if alias else f"{model.name}-v{model_version.version}"
+    chosen = slugify(name or default)[:100]
     if not chosen:
         raise ValueError("A deployment name needs letters or digits.")
-    if name and Deployment.objects.filter(owner=owner, name=chosen).exists():
-        raise DeploymentNameTaken(f"You already have a deployment named '{chosen}'.")
+    live = Deployment.objects.filter(owner_id=owner.pk).exclude(status=Deployment.Status.UNDEPLOYED)
     if not name:
-        base, n = chosen, 2
-        while Deployment.objects.filter(owner=owner, name=chosen).exists():
-            chosen, n = f"{base[:95]}-{n}", n + 1
+        same = (
+            live.filter(alias=alias)
+            if alias
+            else live.filter(model_version=model_version, alias=None)
+        )
+        existing = same.order_by("created_at").first()
+        if existing is not None:
+            raise DeploymentExists(existing)
+    if Deployment.objects.filter(owner_id=owner.pk, name=chosen).exists():
+        raise DeploymentNameTaken(f"You already have a deployment named '{chosen}'.")
     try:
         with transaction.atomic():
-            return Deployment.objects.create(owner=owner, name=chosen, model_version=model_version)
+            deployment = Deployment.objects.create(
+                owner=owner, name=chosen, model_version=model_version, alias=alias
+            )
+            audit_record(
+                actor=owner,
+                action=AuditEvent.Action.DEPLOYED,
+                subject=chosen,
+                model=model,
+                version=model_version,
+                deployment=deployment,
+                to_value=f"{alias.name} ({model_version.version})"
+                if alias
+                else f"v{model_version.version}",
+            )
+            return deployment
     except IntegrityError as exc:
         raise DeploymentNameTaken(f"You already have a deployment named '{chosen}'.") from exc
+
+
+def _deployment_require(actor: AnyUser, deployment: Deployment, doing: str) -> None:
+    if deployment.owner_id != actor.pk:
+        require(
+            actor=actor, model=deployment.model_version.model, right=selectors.EDIT, doing=doing
+        )
+
+
+def deployment_undeploy(*, actor: AnyUser, deployment: Deployment) -> Deployment:
+    """Stop serving; the row stays, UNDEPLOYED, as the record of what was served."""
+    _deployment_require(actor, deployment, "undeploy")
+    if deployment.status == Deployment.Status.UNDEPLOYED:
+        return deployment
+    with transaction.atomic():
+        before = deployment.status
+        deployment.status = Deployment.Status.UNDEPLOYED
+        deployment.save(update_fields=["status"])
+        audit_record(
+            actor=actor,
+            action=AuditEvent.Action.UNDEPLOYED,
+            subject=deployment.name,
+            model=deployment.model_version.model,
+            version=deployment.model_version,
+            deployment=deployment,
+            from_value=before,
+            to_value=Deployment.Status.UNDEPLOYED,
+        )
+    return deployment
+
+
+def deployment_delete(*, actor: AnyUser, deployment: Deployment) -> None:
+    """Stop serving and forget the deployment; its name is free again."""
+    _deployment_require(actor, deployment, "delete deployments")
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action=AuditEvent.Action.DEPLOYMENT_DELETED,
+            subject=deployment.name,
+            model=deployment.model_version.model,
+            version=deployment.model_version,
+            from_value=f"{deployment.status} v{deployment.model_version.version}",
+        )
+        deployment.delete()
 
 
 def deployment_mark_ready(*, deployment_id: int) -> bool:

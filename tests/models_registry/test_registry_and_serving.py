@@ -50,13 +50,15 @@ def test_versions_count_up_and_keep_lineage_and_schema(
     assert version.job.dataset_id == version.dataset_id
 
 
-def test_deployment_names_are_unique_per_owner(
-    personas: dict[str, Any], version: ModelVersion
-) -> None:
+def test_deploying_again_needs_a_new_name(personas: dict[str, Any], version: ModelVersion) -> None:
     owner = personas["owner"]
     first = services.deployment_create(owner=owner, model_version=version)
-    second = services.deployment_create(owner=owner, model_version=version)
-    assert (first.name, second.name) == ("cancer-diagnosis-v1", "cancer-diagnosis-v1-2")
+    assert first.name == "cancer-diagnosis-v1"
+    with pytest.raises(services.DeploymentExists) as refused:
+        services.deployment_create(owner=owner, model_version=version)
+    assert refused.value.existing == first
+    second = services.deployment_create(owner=owner, model_version=version, name="canary")
+    assert second.model_version == version
     with pytest.raises(services.DeploymentNameTaken):
         services.deployment_create(owner=owner, model_version=version, name=first.name)
 
@@ -165,14 +167,22 @@ def test_a_deployment_that_is_not_ready_answers_503(
     assert "PENDING" in answer.json()["detail"]
 
 
-def test_admin_deploy_action_creates_a_deployment(
-    version: ModelVersion, admin_client: Client
+def test_admin_deploy_action_goes_through_the_permission_check(
+    personas: dict[str, Any], version: ModelVersion, admin_client: Client
 ) -> None:
-    answer = admin_client.post(
-        "/admin/models_registry/modelversion/",
-        {"action": "deploy", "_selected_action": [version.pk]},
-        follow=True,
-    )
+    # a superuser who does not own the model is refused, as in the API
+    url = "/admin/models_registry/modelversion/"
+    form = {"action": "deploy", "_selected_action": [version.pk]}
+    answer = admin_client.post(url, form, follow=True)
+    assert b"does not allow you to deploy" in answer.content
+    assert not Deployment.objects.exists()
+
+    # its owner, working in the admin, deploys it
+    owner = personas["owner"]
+    User.objects.filter(pk=owner.pk).update(is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(owner)
+    answer = client.post(url, form, follow=True)
     assert answer.status_code == 200
     assert b"Deploying cancer-diagnosis v1" in answer.content
     assert Deployment.objects.get().model_version == version

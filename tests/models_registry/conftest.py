@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+
+from jobs.models import TrainingJob
+from models_registry import services
+from models_registry.models import Membership, ModelVersion, Workspace
+from tests.factories import make_dataset
+
+
+@pytest.fixture
+def register(searched: Any, media_root: Path, tmp_path: Path) -> Callable[..., ModelVersion]:
+    """Register the searched model as the next version of the owner's cancer model, as a
+    finished job does; extra metrics and hyperparameters stand for a different search."""
+    result, _, path = searched
+
+    def make(
+        owner: User,
+        metrics: dict[str, Any] | None = None,
+        hyperparameters: dict[str, Any] | None = None,
+        manifest: dict[str, Any] | None = None,
+    ) -> ModelVersion:
+        job = TrainingJob.objects.create(
+            owner=owner,
+            dataset=make_dataset(owner),
+            dataset_sha256="0" * 64,
+            target="diagnosis",
+            task_type="binary",
+            status=TrainingJob.Status.SUCCEEDED,
+            test_metrics=metrics or {"accuracy": result.test_metrics["accuracy"]},
+            best_hyperparameters=hyperparameters or {"units": 32, "dropout": 0.1},
+            manifest=manifest or {},
+        )
+        copy = tmp_path / f"job{job.pk}.keras"
+        shutil.copy(path, copy)
+        return services.model_version_register(job=job, model_path=copy)
+
+    return make
+
+
+@pytest.fixture
+def share(personas: dict[str, Any]) -> Callable[..., Workspace]:
+    """Put a model in a workspace where the teammate has the given role."""
+
+    def make(version: ModelVersion, role: str | None) -> Workspace:
+        workspace = Workspace.objects.create(name="team", created_by=personas["owner"])
+        Membership.objects.create(
+            workspace=workspace, user=personas["owner"], role=Membership.Role.ADMIN
+        )
+        if role:
+            Membership.objects.create(workspace=workspace, user=personas["teammate"], role=role)
+        version.model.workspace = workspace
+        version.model.save(update_fields=["workspace"])
+        return workspace
+
+    return make
