@@ -1,8 +1,23 @@
+"""Admin for datasets and jobs. Actions call the jobs services as the API does, for the signed-in
+user's own jobs only (the API's rule: a job is its owner's)."""
+
+from __future__ import annotations
+
+import json
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
 
+from jobs import services
+from jobs.engine.data import DataError
 from jobs.models import Dataset, DatasetEvent, JobEvent, TrainingJob, Trial, Upload
+
+
+def _pretty(value: Any) -> str:
+    return format_html("<pre style='white-space:pre-wrap'>{}</pre>", json.dumps(value, indent=2))
 
 
 @admin.register(Dataset)
@@ -10,10 +25,21 @@ class DatasetAdmin(admin.ModelAdmin[Dataset]):
     list_display = ["id", "name", "version", "kind", "owner", "status", "n_rows", "created_at"]
     list_filter = ["status", "kind", "format"]
     search_fields = ["name", "sha256"]
+    readonly_fields = ["warnings_view", "profile_view"]
 
     # A dataset is immutable once stored; editing makes a new version through the API.
     def has_change_permission(self, request: Any, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="warnings")
+    def warnings_view(self, dataset: Dataset) -> str:
+        warnings = (dataset.profile or {}).get("warnings", [])
+        items = format_html_join("", "<li>{}</li>", ((w.get("message", ""),) for w in warnings))
+        return format_html("<ul>{}</ul>", items) if warnings else "none"
+
+    @admin.display(description="profile")
+    def profile_view(self, dataset: Dataset) -> str:
+        return _pretty(dataset.profile)
 
 
 class TrialInline(admin.TabularInline[Trial, TrainingJob]):
@@ -27,10 +53,64 @@ class TrialInline(admin.TabularInline[Trial, TrainingJob]):
 @admin.register(TrainingJob)
 class TrainingJobAdmin(admin.ModelAdmin[TrainingJob]):
     list_display = ["id", "owner", "dataset", "target", "task_type", "status", "created_at"]
-    list_filter = ["status", "task_type"]
-    search_fields = ["target", "dataset__name"]
+    list_filter = ["status", "task_type", "queue", "created_at"]
+    search_fields = ["target", "dataset__name", "owner__username"]
     readonly_fields = ["status", "error", "worker", "test_metrics", "best_hyperparameters"]
     inlines = [TrialInline]
+    actions = ["cancel", "retry"]
+
+    def _own(self, request: HttpRequest, queryset: QuerySet[TrainingJob]) -> list[TrainingJob]:
+        mine = [job for job in queryset if job.owner_id == request.user.pk]
+        if len(mine) < len(queryset):
+            self.message_user(
+                request, "Only your own jobs can be cancelled or retried.", messages.ERROR
+            )
+        return mine
+
+    @admin.action(description="Cancel the selected jobs")
+    def cancel(self, request: HttpRequest, queryset: QuerySet[TrainingJob]) -> None:
+        for job in self._own(request, queryset):
+            try:
+                services.job_cancel(job=job)
+            except services.ConflictError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(request, f"Cancelling job {job.pk}.", messages.SUCCESS)
+
+    @admin.action(description="Retry the selected jobs (a new job with the same settings)")
+    def retry(self, request: HttpRequest, queryset: QuerySet[TrainingJob]) -> None:
+        for job in self._own(request, queryset.select_related("dataset")):
+            if job.status not in (TrainingJob.Status.FAILED, TrainingJob.Status.CANCELLED):
+                self.message_user(
+                    request,
+                    f"Job {job.pk} is {job.status}; only a failed or cancelled job is retried.",
+                    messages.ERROR,
+                )
+                continue
+            options = job.task_options or {}
+            try:
+                again = services.job_create(
+                    owner=job.owner,
+                    dataset=job.dataset,
+                    target=job.target,
+                    task_type=job.task_type,  # type: ignore[arg-type]
+                    budget=job.budget or None,
+                    max_seconds=None if job.budget else job.max_seconds,
+                    max_trials=job.max_trials,
+                    max_epochs=job.max_epochs,
+                    seed=job.seed,
+                    tuner=job.tuner,
+                    queue=job.queue,
+                    horizon=options.get("horizon"),
+                    lookback=options.get("lookback"),
+                    label_delimiter=options.get("label_delimiter"),
+                )
+            except (DataError, ValueError) as exc:
+                self.message_user(request, f"Job {job.pk}: {exc}", messages.ERROR)
+            else:
+                self.message_user(
+                    request, f"Job {job.pk} retried as job {again.pk}.", messages.SUCCESS
+                )
 
 
 @admin.register(Trial)

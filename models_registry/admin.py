@@ -11,7 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
@@ -41,6 +41,12 @@ def pretty_json(value: Any) -> str:
     return format_html("<pre style='white-space:pre-wrap'>{}</pre>", json.dumps(value, indent=2))
 
 
+def _after(write: Any, note: str, **kwargs: Any) -> str:
+    """Run a service that answers nothing, then say what it did."""
+    write(**kwargs)
+    return note
+
+
 def _metric(version: ModelVersion, key: str) -> str:
     value = (version.metrics or {}).get(key)
     return f"{value:.4f}" if isinstance(value, float) else "-"
@@ -68,7 +74,7 @@ class VersionInline(admin.TabularInline[ModelVersion, RegisteredModel]):
     model = ModelVersion
     extra = 0
     fields = ["version_link", "task_type", "accuracy", "rmse", "archived_at", "created_at"]
-    readonly_fields = fields
+    readonly_fields = ["version_link", "task_type", "accuracy", "rmse", "archived_at", "created_at"]
     can_delete = False
     show_change_link = True
 
@@ -93,7 +99,7 @@ class AliasInline(admin.TabularInline[Alias, RegisteredModel]):
     model = Alias
     extra = 0
     fields = ["name", "version", "updated_by", "updated_at"]
-    readonly_fields = fields
+    readonly_fields = ["name", "version", "updated_by", "updated_at"]
     can_delete = False
 
     def has_add_permission(self, request: Any, obj: Any = None) -> bool:
@@ -125,7 +131,7 @@ class RegisteredModelAdmin(admin.ModelAdmin[RegisteredModel]):
         fresh = RegisteredModel.objects.get(pk=obj.pk)
         try:
             services.model_update(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=request.user,
                 model=fresh,
                 description=form.cleaned_data.get("description"),
                 tags=form.cleaned_data.get("tags"),
@@ -169,7 +175,7 @@ class ModelVersionAdmin(admin.ModelAdmin[ModelVersion]):
         "undeploy",
         "delete_versions",
     ]
-    fields = [
+    FIELDS = (
         "model",
         "version",
         "job",
@@ -189,10 +195,11 @@ class ModelVersionAdmin(admin.ModelAdmin[ModelVersion]):
         "created_at",
         "archived_at",
         "model_card",
-    ]
+    )
     # Everything but the card: the record of a trained model never changes (the model's save()
     # refuses it as well, for anything that is not a form).
-    readonly_fields = [f for f in fields if f != "model_card"]
+    fields = FIELDS
+    readonly_fields = tuple(f for f in FIELDS if f != "model_card")
 
     def has_add_permission(self, request: Any) -> bool:
         return False  # versions come from jobs
@@ -219,7 +226,7 @@ class ModelVersionAdmin(admin.ModelAdmin[ModelVersion]):
             *super().get_urls(),
         ]
 
-    def artifact_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def artifact_view(self, request: HttpRequest, pk: int) -> FileResponse:
         """The version's file, for those who read it through the API too; others get a 404."""
         version = get_object_or_404(selectors.version_list(user=request.user), pk=pk)
         return artifact_response(version)
@@ -295,7 +302,7 @@ class ModelVersionAdmin(admin.ModelAdmin[ModelVersion]):
             return
         try:
             services.version_card_update(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=request.user,
                 version=fresh,
                 text=form.cleaned_data["model_card"],
             )
@@ -335,7 +342,9 @@ class ModelVersionAdmin(admin.ModelAdmin[ModelVersion]):
         self._each(
             request,
             queryset,
-            lambda v: services.version_archive(actor=request.user, version=v) or f"Archived {v}.",
+            lambda v: _after(
+                services.version_archive, f"Archived {v}.", actor=request.user, version=v
+            ),
         )
 
     @admin.action(description="Restore the selected versions")
@@ -343,16 +352,19 @@ class ModelVersionAdmin(admin.ModelAdmin[ModelVersion]):
         self._each(
             request,
             queryset,
-            lambda v: (
-                services.version_archive(actor=request.user, version=v, archived=False)
-                or f"Restored {v}."
+            lambda v: _after(
+                services.version_archive,
+                f"Restored {v}.",
+                actor=request.user,
+                version=v,
+                archived=False,
             ),
         )
 
     @admin.action(description="Deploy the selected versions")
     def deploy(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
         def one(version: ModelVersion) -> str:
-            deployment = services.deployment_create(owner=request.user, model_version=version)  # type: ignore[arg-type]
+            deployment = services.deployment_create(owner=request.user, model_version=version)
             return f"Deploying {version} as '{deployment.name}'."
 
         self._each(request, queryset, one)
@@ -373,9 +385,8 @@ class ModelVersionAdmin(admin.ModelAdmin[ModelVersion]):
         self._each(
             request,
             queryset,
-            lambda v: (
-                services.version_delete(actor=request.user, version=v)
-                or f"Deleted {v} and its file."
+            lambda v: _after(
+                services.version_delete, f"Deleted {v} and its file.", actor=request.user, version=v
             ),
         )
 
@@ -426,8 +437,8 @@ class DeploymentAdmin(admin.ModelAdmin[Deployment]):
         self._each(
             request,
             queryset,
-            lambda d: (
-                services.deployment_delete(actor=request.user, deployment=d) or f"Deleted {d.name}."
+            lambda d: _after(
+                services.deployment_delete, f"Deleted {d.name}.", actor=request.user, deployment=d
             ),
         )
 

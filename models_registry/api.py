@@ -107,7 +107,10 @@ class RegisteredModelViewSet(
     def audit(self, request: Request, pk: str | None = None) -> Response:
         model = self.get_object()
         events = selectors.audit_list(user=request.user).filter(model=model)
-        page = self.paginate_queryset(events)
+        paginator = self.paginator
+        page = paginator.paginate_queryset(events, request, view=self) if paginator else None
+        if page is None:
+            return Response(AuditEventSerializer(events, many=True).data)
         return self.get_paginated_response(AuditEventSerializer(page, many=True).data)
 
     @action(detail=True, methods=["get"])
@@ -167,7 +170,7 @@ class ModelVersionViewSet(
         versions = selectors.version_list(user=self.request.user)
         model = self.request.query_params.get("model")
         if model is not None:
-            versions = versions.filter(model_id=model if model.isdigit() else -1)
+            versions = versions.filter(model_id=int(model) if model.isdigit() else -1)
         return versions
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -248,7 +251,7 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet[AuditEvent]):
         events = selectors.audit_list(user=self.request.user)
         model = self.request.query_params.get("model")
         if model is not None:
-            events = events.filter(model_id=model if model.isdigit() else -1)
+            events = events.filter(model_id=int(model) if model.isdigit() else -1)
         chosen = self.request.query_params.get("action")
         if chosen:
             events = events.filter(action=chosen)
@@ -263,7 +266,9 @@ class DeploymentViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet[
         deployments = selectors.deployment_list(user=self.request.user)
         version = self.request.query_params.get("model_version")
         if version is not None:
-            deployments = deployments.filter(model_version_id=version if version.isdigit() else -1)
+            deployments = deployments.filter(
+                model_version_id=int(version) if version.isdigit() else -1
+            )
         return deployments
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -5,9 +5,9 @@ transaction, so the trail holds exactly what happened. The admin's actions call 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -54,7 +54,7 @@ def audit_record(
     from_value: Any = "",
     to_value: Any = "",
 ) -> AuditEvent:
-    real = actor if actor is not None and actor.pk is not None else None
+    real = _user(actor) if actor is not None else None
     return AuditEvent.objects.create(
         actor=real,
         actor_name=real.get_username() if real is not None else "system",
@@ -251,7 +251,7 @@ def model_update(
             raise NotAllowed(f"Only the owner of '{model.name}' chooses whom it is shared with.")
         if (
             isinstance(workspace, Workspace)
-            and not workspace.memberships.filter(user_id=actor.pk).exists()
+            and not workspace.memberships.filter(user_id=int(actor.pk or 0)).exists()
         ):
             raise NotAllowed("You can only share a model with a workspace you belong to.")
         new = workspace.pk if isinstance(workspace, Workspace) else None
@@ -274,5 +274,6 @@ def model_update(
     return model
 
 
-def _user(actor: AnyUser) -> Any:
-    return actor if actor.pk is not None else None
+def _user(actor: AnyUser) -> User | None:
+    """The actor as a row to point at; an anonymous one never gets this far in practice."""
+    return cast(User, actor) if actor.pk is not None else None

@@ -11,7 +11,7 @@ IMBALANCE_RATIO = 3.0
 
 def _profile_columns(version: ModelVersion) -> dict[str, dict[str, Any]]:
     profile = version.dataset.profile or {}
-    return {c.get("name"): c for c in profile.get("columns", []) if isinstance(c, dict)}
+    return {str(c.get("name")): c for c in profile.get("columns", []) if isinstance(c, dict)}
 
 
 def _example(entry: dict[str, Any], column: dict[str, Any]) -> Any:
@@ -32,7 +32,7 @@ def input_signature(version: ModelVersion) -> dict[str, Any]:
     columns = _profile_columns(version)
     inputs, example = [], {}
     for entry in version.input_schema or []:
-        seen = columns.get(entry.get("name"), {})
+        seen = columns.get(str(entry.get("name")), {})
         item = dict(entry)
         if entry.get("type") in ("numeric", "integer") and "min" in seen:
             item["range"] = [seen.get("min"), seen.get("max")]

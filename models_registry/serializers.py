@@ -11,8 +11,10 @@ from models_registry.models import Alias, AuditEvent, Deployment, ModelVersion, 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
     model_name = serializers.CharField(source="model.name", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    aliases = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+    aliases: Any = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
     input_signature = serializers.SerializerMethodField()
     output_signature = serializers.SerializerMethodField()
 
@@ -53,7 +55,9 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 class AliasSerializer(serializers.ModelSerializer):
     version = serializers.IntegerField(source="version.version", read_only=True)
     version_id = serializers.IntegerField(read_only=True)
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    updated_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = Alias
@@ -63,7 +67,9 @@ class AliasSerializer(serializers.ModelSerializer):
 class RegisteredModelSerializer(serializers.ModelSerializer):
     versions = ModelVersionSerializer(many=True, read_only=True)
     aliases = AliasSerializer(many=True, read_only=True)
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
     latest_version = serializers.SerializerMethodField()
     role = serializers.SerializerMethodField()
 
@@ -145,7 +151,9 @@ class DeployRequestSerializer(serializers.Serializer):
 
 class DeploymentSerializer(serializers.ModelSerializer):
     endpoint_url = serializers.SerializerMethodField()
-    alias = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    alias: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="name", read_only=True
+    )
     model_name = serializers.CharField(source="model_version.model.name", read_only=True)
     version = serializers.IntegerField(source="model_version.version", read_only=True)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import uuid
 from pathlib import Path
+from typing import cast
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -149,7 +150,7 @@ def deployment_create(
     try:
         with transaction.atomic():
             deployment = Deployment.objects.create(
-                owner=owner, name=chosen, model_version=model_version, alias=alias
+                owner=cast(User, owner), name=chosen, model_version=model_version, alias=alias
             )
             audit_record(
                 actor=owner,
