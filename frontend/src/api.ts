@@ -1,7 +1,10 @@
 // Typed calls to the REST API in docs/api.md. Everything is same-origin with the session cookie.
 
 import type {
+  Alias,
+  AuditEvent,
   Budgets,
+  Comparison,
   Dataset,
   DatasetOptions,
   Deployment,
@@ -9,6 +12,7 @@ import type {
   Instance,
   Job,
   Me,
+  ModelCard,
   ModelVersion,
   NewJob,
   Page,
@@ -160,8 +164,27 @@ export const api = {
   models: (signal?: AbortSignal) => listAll<RegisteredModel>("/api/v1/models/", signal),
   model: (id: Id, signal?: AbortSignal) => get<RegisteredModel>(`/api/v1/models/${enc(id)}/`, signal),
   modelVersion: (id: Id, signal?: AbortSignal) => get<ModelVersion>(`/api/v1/model-versions/${enc(id)}/`, signal),
-  deploy: (versionId: Id, signal?: AbortSignal) =>
-    post<Deployment>(`/api/v1/model-versions/${enc(versionId)}/deploy/`, {}, signal),
+  /** 201 with the deployment; 409 with `existing` when it is already deployed and no name is given. */
+  deploy: (versionId: Id, signal?: AbortSignal, name?: string) =>
+    post<Deployment>(`/api/v1/model-versions/${enc(versionId)}/deploy/`, name ? { name } : {}, signal),
+  modelVersions: (modelId: Id, signal?: AbortSignal) =>
+    listAll<ModelVersion>(`/api/v1/model-versions/?model=${enc(modelId)}`, signal),
+  modelAudit: (modelId: Id, signal?: AbortSignal) =>
+    listAll<AuditEvent>(`/api/v1/models/${enc(modelId)}/audit/`, signal),
+  moveAlias: (modelId: Id, alias: string, versionId: Id, signal?: AbortSignal) =>
+    request<Alias>("PUT", `/api/v1/models/${enc(modelId)}/aliases/${enc(alias)}/`, { json: { version: versionId }, signal }),
+  archiveVersion: (versionId: Id, archived: boolean, signal?: AbortSignal) =>
+    post<ModelVersion>(`/api/v1/model-versions/${enc(versionId)}/archive/`, { archived }, signal),
+  modelCard: (versionId: Id, signal?: AbortSignal) => get<ModelCard>(`/api/v1/model-versions/${enc(versionId)}/card/`, signal),
+  saveModelCard: (versionId: Id, markdown: string, signal?: AbortSignal) =>
+    request<ModelCard>("PUT", `/api/v1/model-versions/${enc(versionId)}/card/`, { json: { markdown }, signal }),
+  compare: (a: Id, b: Id, signal?: AbortSignal) =>
+    get<Comparison>(`/api/v1/model-versions/compare/?a=${enc(a)}&b=${enc(b)}`, signal),
+  artifactUrl: (versionId: Id) => `/api/v1/model-versions/${enc(versionId)}/artifact/`,
+  undeploy: (name: string, signal?: AbortSignal) =>
+    post<Deployment>(`/api/v1/deployments/${enc(name)}/undeploy/`, {}, signal),
+  deleteDeployment: (name: string, signal?: AbortSignal) =>
+    request<undefined>("DELETE", `/api/v1/deployments/${enc(name)}/`, { signal }),
 
   deployments: (signal?: AbortSignal) => listAll<Deployment>("/api/v1/deployments/", signal),
   deployment: (name: string, signal?: AbortSignal) => get<Deployment>(`/api/v1/deployments/${enc(name)}/`, signal),

@@ -9,6 +9,8 @@ import { jobView } from "./views/job";
 import { modelsView } from "./views/models";
 import { deploymentsView } from "./views/deployments";
 import { deploymentView } from "./views/deployment";
+import { versionView } from "./views/version";
+import { compareView } from "./views/compare";
 
 const NAV: Array<[string, string]> = [
   ["datasets", "Datasets"],
@@ -76,11 +78,15 @@ function mount(): void {
       "/jobs": jobsView,
       "/jobs/:id": jobView,
       "/models": modelsView,
+      "/versions/:id": versionView,
+      "/compare/:a/:b": compareView,
       "/deployments": deploymentsView,
       "/deployments/:name": deploymentView,
     },
     (section) => {
-      for (const [key, link] of links) link.classList.toggle("active", key === section);
+      // A version or a comparison is part of Models.
+      const current = section === "versions" || section === "compare" ? "models" : section;
+      for (const [key, link] of links) link.classList.toggle("active", key === current);
     },
   );
 }

@@ -291,6 +291,10 @@ export interface SchemaColumn {
   channels?: number;
 }
 
+export interface SignatureInput extends SchemaColumn {
+  range?: [number, number];
+}
+
 export interface ModelVersion {
   id: Id;
   model: Id;
@@ -302,14 +306,37 @@ export interface ModelVersion {
   metrics: Metrics | null;
   hyperparameters: Metrics | null;
   input_schema: SchemaColumn[];
+  input_signature?: { inputs: SignatureInput[]; example: Record<string, unknown> | null };
+  output_signature?: { target: string; task_type: string; classes: unknown[] | null };
+  manifest?: Record<string, unknown>;
+  artifact_sha256?: string;
+  artifact_size?: number | null;
+  aliases?: string[];
+  archived_at?: string | null;
+  created_by?: string | null;
   target: string;
   classes: unknown[] | null;
   created_at: string;
 }
 
+export interface Alias {
+  name: string;
+  version: number;
+  version_id: Id;
+  updated_by: string | null;
+  updated_at: string;
+}
+
+export type Role = "owner" | "viewer" | "editor" | "admin";
+
 export interface RegisteredModel {
   id: Id;
   name: string;
+  description?: string;
+  tags?: string[];
+  owner?: string;
+  role?: Role | null;
+  aliases?: Alias[];
   task_type: TaskType;
   // The contract does not say whether this is a number, an id or a nested version.
   latest_version: unknown;
@@ -317,17 +344,69 @@ export interface RegisteredModel {
   versions?: ModelVersion[];
 }
 
-export type DeploymentStatus = "PENDING" | "READY" | "FAILED";
+export type DeploymentStatus = "PENDING" | "READY" | "FAILED" | "UNDEPLOYED";
 
 export interface Deployment {
   id: Id;
   name: string;
   model_version: Id;
+  model_name?: string;
+  version?: number;
+  alias?: string | null;
   status: DeploymentStatus;
   endpoint_url: string | null;
   error: string | null;
   created_at: string;
   ready_at: string | null;
+}
+
+export interface AuditEvent {
+  id: Id;
+  action: string;
+  actor: string;
+  model: Id | null;
+  model_name: string | null;
+  version: Id | null;
+  deployment: Id | null;
+  subject: string;
+  from_value: string;
+  to_value: string;
+  created_at: string;
+}
+
+export interface DiffRow {
+  name: string;
+  a: unknown;
+  b: unknown;
+  same: boolean;
+  delta?: number;
+}
+
+export interface Same<T> {
+  a: T;
+  b: T;
+  same: boolean;
+}
+
+export interface Comparison {
+  a: { id: Id; model_name: string; version: number };
+  b: { id: Id; model_name: string; version: number };
+  metrics: DiffRow[];
+  hyperparameters: DiffRow[];
+  signature: {
+    inputs_only_in_a: string[];
+    inputs_only_in_b: string[];
+    inputs_changed: Array<{ name: string; a: SchemaColumn; b: SchemaColumn }>;
+    target: Same<string>;
+    task_type: Same<string>;
+    classes: Same<unknown[] | null>;
+  };
+  dataset: Same<Id>;
+}
+
+export interface ModelCard {
+  markdown: string;
+  edited: boolean;
 }
 
 export type Prediction =

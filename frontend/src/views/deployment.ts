@@ -1,6 +1,6 @@
 import { ApiError, api, type Deployment, type ModelVersion } from "../api";
 import { errorSlot, facts, formatDate, formatPairs, h, statusBadge } from "../dom";
-import type { ViewContext } from "../router";
+import { navigate, type ViewContext } from "../router";
 import { predictForm, type PredictForm } from "./predict";
 
 const POLL_MS = 1000;
@@ -14,9 +14,31 @@ export async function deploymentView(root: HTMLElement, { params, signal }: View
   const info = h("div");
   const versionBox = h("div", null, h("p", { class: "muted" }, "Loading model version…"));
 
+  const undeployButton = h("button", { type: "button", id: "undeploy-button", class: "secondary" }, "Undeploy");
+  const deleteButton = h("button", { type: "button", id: "delete-deployment", class: "secondary" }, "Delete");
+  undeployButton.addEventListener("click", async () => {
+    errors.clear();
+    try {
+      render(await api.undeploy(name, signal));
+    } catch (err) {
+      errors.show(err);
+    }
+  });
+  deleteButton.addEventListener("click", async () => {
+    if (!confirm(`Delete the deployment “${name}”? Its endpoint stops answering.`)) return;
+    errors.clear();
+    try {
+      await api.deleteDeployment(name, signal);
+      navigate("#/deployments");
+    } catch (err) {
+      errors.show(err);
+    }
+  });
+
   root.append(
     h("p", { class: "crumbs" }, h("a", { href: "#/deployments" }, "← Deployments")),
     h("h1", null, name, " ", statusEl),
+    h("div", { class: "actions" }, undeployButton, deleteButton),
     errors.el,
     deploymentError,
     // Shown as text, never as a link: the URL comes from the server.
@@ -40,11 +62,14 @@ export async function deploymentView(root: HTMLElement, { params, signal }: View
     );
     info.replaceChildren(
       facts([
-        ["Model version", `#${String(d.model_version)}`],
+        ["Model version", h("a", { id: "deployment-version", href: `#/versions/${encodeURIComponent(String(d.model_version))}` },
+          d.model_name ? `${d.model_name} v${String(d.version)}` : `#${String(d.model_version)}`)],
+        ["Follows alias", d.alias ?? "—"],
         ["Created", formatDate(d.created_at)],
         ["Ready", formatDate(d.ready_at)],
       ]),
     );
+    undeployButton.disabled = d.status === "UNDEPLOYED";
     form?.setReady(d.status === "READY");
   }
 
@@ -80,7 +105,7 @@ export async function deploymentView(root: HTMLElement, { params, signal }: View
         versionRequested = true;
         void loadVersion(d);
       }
-      next = d.status !== "READY" && d.status !== "FAILED";
+      next = d.status === "PENDING";
     } catch (err) {
       errors.show(err);
       // A missing deployment will not appear by waiting.

@@ -11,9 +11,11 @@ import {
   table,
 } from "../dom";
 import { followJob } from "../jobSocket";
-import { navigate, type ViewContext } from "../router";
+import type { ViewContext } from "../router";
 import { cancelControl, formatBudget, stoppedNote } from "./jobCancel";
 import { isFinished } from "./jobs";
+import { detailTables } from "./metrics";
+import { deployControl } from "./deployAsk";
 
 interface TrialState {
   number: number;
@@ -145,19 +147,7 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
     const all = (job.test_metrics ?? {}) as Record<string, unknown>;
     const metrics = Object.entries(all).filter(([k]) => !detailed.has(k));
     const mv = job.model_version;
-    const button = h("button", { type: "button", id: "deploy-button", disabled: mv === null || mv === undefined }, "Deploy best model");
-    button.addEventListener("click", async () => {
-      if (mv === null || mv === undefined) return;
-      button.disabled = true;
-      deployErrors.clear();
-      try {
-        const dep = await api.deploy(mv, signal);
-        navigate(`#/deployments/${encodeURIComponent(dep.name)}`);
-      } catch (err) {
-        deployErrors.show(err);
-        button.disabled = false;
-      }
-    });
+    const deploy = deployControl(mv ?? null, "Deploy best model", "deploy-button", deployErrors, signal);
     return h(
       "div",
       { class: "card" },
@@ -170,7 +160,10 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
           : messageRow(2, "No test metrics reported.")),
       ),
       detailTables(all),
-      h("div", { class: "actions" }, button, mv !== null && mv !== undefined ? h("span", { class: "hint" }, `model version #${String(mv)}`) : ""),
+      h("div", { class: "actions" }, deploy.button, mv !== null && mv !== undefined
+        ? h("a", { class: "hint", id: "job-version-link", href: `#/versions/${encodeURIComponent(String(mv))}` }, `model version #${String(mv)}`)
+        : ""),
+      deploy.ask,
       deployErrors.el,
     );
   }
@@ -307,41 +300,4 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
     },
     shouldReconnect: () => !isFinished(job.status),
   });
-}
-
-type Importance = { feature: string; importance: number; std: number };
-type ClassFigures = { precision: number; recall: number; f1: number; support: number };
-
-/** Per-class precision/recall and permutation importance, when the job reported them. */
-function detailTables(all: Record<string, unknown>): HTMLElement {
-  // Multi-label jobs report the same figures per label.
-  const perClass = (all.per_class ?? all.per_label ?? {}) as Record<string, ClassFigures>;
-  const perStep = (all.per_step ?? []) as Array<Record<string, number>>;
-  const importance = (all.feature_importance ?? []) as Importance[];
-  const residuals = all.residuals as { quantiles?: Record<string, number> } | undefined;
-  return h(
-    "div",
-    null,
-    Object.keys(perClass).length
-      ? h("table", { id: "per-class" },
-          h("thead", null, h("tr", null, ...["Class", "Precision", "Recall", "F1", "Rows"].map((c) => h("th", null, c)))),
-          h("tbody", null, Object.entries(perClass).map(([label, c]) =>
-            h("tr", null, h("td", null, label), h("td", { class: "num" }, formatNumber(c.precision)),
-              h("td", { class: "num" }, formatNumber(c.recall)), h("td", { class: "num" }, formatNumber(c.f1)),
-              h("td", { class: "num" }, formatNumber(c.support))))))
-      : "",
-    residuals?.quantiles ? h("p", { class: "hint" }, `residual quantiles: ${formatPairs(residuals.quantiles)}`) : "",
-    perStep.length
-      ? h("table", { id: "per-step" },
-          h("thead", null, h("tr", null, ...["Step ahead", "RMSE", "MAE", "R²", "Naive RMSE"].map((c) => h("th", null, c)))),
-          h("tbody", null, perStep.map((s) =>
-            h("tr", null, ...[s.step, s.rmse, s.mae, s.r2, s.naive_rmse].map((v) => h("td", { class: "num" }, formatNumber(v)))))))
-      : "",
-    importance.length
-      ? h("table", { id: "feature-importance" },
-          h("thead", null, h("tr", null, h("th", null, "Feature"), h("th", null, "Importance (score drop when shuffled)"))),
-          h("tbody", null, importance.map((i) =>
-            h("tr", null, h("td", null, i.feature), h("td", { class: "num" }, `${formatNumber(i.importance)} ± ${formatNumber(i.std)}`)))))
-      : "",
-  );
 }

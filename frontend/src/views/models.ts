@@ -1,6 +1,7 @@
 import { api, type ModelVersion, type RegisteredModel } from "../api";
 import { errorSlot, formatDate, formatPairs, h, messageRow, type ErrorSlot } from "../dom";
-import { navigate, type ViewContext } from "../router";
+import type { ViewContext } from "../router";
+import { deployControl } from "./deployAsk";
 
 const HEADERS = ["Model / version", "Task", "Metrics", "Job", "Created", ""];
 
@@ -12,28 +13,22 @@ function latestLabel(latest: unknown): string {
 }
 
 function versionRow(v: ModelVersion, errors: ErrorSlot, signal: AbortSignal): HTMLTableRowElement {
-  const button = h("button", { type: "button", "data-testid": "deploy-version", "data-version-id": String(v.id) }, "Deploy");
-  button.addEventListener("click", async () => {
-    button.disabled = true;
-    errors.clear();
-    try {
-      const dep = await api.deploy(v.id, signal);
-      navigate(`#/deployments/${encodeURIComponent(dep.name)}`);
-    } catch (err) {
-      errors.show(err);
-      button.disabled = false;
-    }
-  });
+  const deploy = deployControl(v.id, "Deploy", `deploy-version-${String(v.id)}`, errors, signal);
+  deploy.button.dataset.testid = "deploy-version";
+  deploy.button.dataset.versionId = String(v.id);
   const job = v.job === null || v.job === undefined ? null : String(v.job);
   return h(
     "tr",
     { "data-testid": "version-row", "data-version": v.version },
-    h("td", { class: "indent" }, `v${v.version}`),
+    h("td", { class: "indent" },
+      h("a", { href: `#/versions/${encodeURIComponent(String(v.id))}`, "data-testid": "version-link" }, `v${v.version}`),
+      ...(v.aliases ?? []).map((n) => [" ", h("span", { class: "status alias" }, n)]),
+      v.archived_at ? [" ", h("span", { class: "status", "data-status": "CANCELLED" }, "archived")] : ""),
     h("td", null, v.task_type),
     h("td", { class: "compact" }, formatPairs(v.metrics)),
     h("td", null, job ? h("a", { href: `#/jobs/${encodeURIComponent(job)}` }, `#${job}`) : "—"),
     h("td", null, formatDate(v.created_at)),
-    h("td", null, button),
+    h("td", null, deploy.button, deploy.ask),
   );
 }
 
@@ -48,6 +43,7 @@ function modelGroup(m: RegisteredModel, errors: ErrorSlot, signal: AbortSignal):
       h("th", { colspan: HEADERS.length, scope: "rowgroup" },
         h("span", { class: "model-name" }, m.name),
         h("span", { class: "hint" }, ` · ${m.task_type} · latest ${latestLabel(m.latest_version)}`),
+        m.tags?.length ? h("span", { class: "hint" }, ` · ${m.tags.join(", ")}`) : "",
       ),
     ),
     versions.length

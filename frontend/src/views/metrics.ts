@@ -1,0 +1,38 @@
+import { formatNumber, formatPairs, h } from "../dom";
+
+type Importance = { feature: string; importance: number; std: number };
+type ClassFigures = { precision: number; recall: number; f1: number; support: number };
+
+/** Per-class precision/recall and permutation importance, when the job reported them. */
+export function detailTables(all: Record<string, unknown>): HTMLElement {
+  // Multi-label jobs report the same figures per label.
+  const perClass = (all.per_class ?? all.per_label ?? {}) as Record<string, ClassFigures>;
+  const perStep = (all.per_step ?? []) as Array<Record<string, number>>;
+  const importance = (all.feature_importance ?? []) as Importance[];
+  const residuals = all.residuals as { quantiles?: Record<string, number> } | undefined;
+  return h(
+    "div",
+    null,
+    Object.keys(perClass).length
+      ? h("table", { id: "per-class" },
+          h("thead", null, h("tr", null, ...["Class", "Precision", "Recall", "F1", "Rows"].map((c) => h("th", null, c)))),
+          h("tbody", null, Object.entries(perClass).map(([label, c]) =>
+            h("tr", null, h("td", null, label), h("td", { class: "num" }, formatNumber(c.precision)),
+              h("td", { class: "num" }, formatNumber(c.recall)), h("td", { class: "num" }, formatNumber(c.f1)),
+              h("td", { class: "num" }, formatNumber(c.support))))))
+      : "",
+    residuals?.quantiles ? h("p", { class: "hint" }, `residual quantiles: ${formatPairs(residuals.quantiles)}`) : "",
+    perStep.length
+      ? h("table", { id: "per-step" },
+          h("thead", null, h("tr", null, ...["Step ahead", "RMSE", "MAE", "R²", "Naive RMSE"].map((c) => h("th", null, c)))),
+          h("tbody", null, perStep.map((s) =>
+            h("tr", null, ...[s.step, s.rmse, s.mae, s.r2, s.naive_rmse].map((v) => h("td", { class: "num" }, formatNumber(v)))))))
+      : "",
+    importance.length
+      ? h("table", { id: "feature-importance" },
+          h("thead", null, h("tr", null, h("th", null, "Feature"), h("th", null, "Importance (score drop when shuffled)"))),
+          h("tbody", null, importance.map((i) =>
+            h("tr", null, h("td", null, i.feature), h("td", { class: "num" }, `${formatNumber(i.importance)} ± ${formatNumber(i.std)}`)))))
+      : "",
+  );
+}
