@@ -81,6 +81,9 @@ class VersionInline(admin.TabularInline[ModelVersion, RegisteredModel]):
     def has_add_permission(self, request: Any, obj: Any = None) -> bool:
         return False
 
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
     @admin.display(description="version")
     def version_link(self, version: ModelVersion) -> str:
         url = reverse("admin:models_registry_modelversion_change", args=[version.pk])
@@ -103,6 +106,10 @@ class AliasInline(admin.TabularInline[Alias, RegisteredModel]):
     can_delete = False
 
     def has_add_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    # Moving an alias is the action on versions (checked and recorded), not a form.
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
         return False
 
 
@@ -139,9 +146,6 @@ class RegisteredModelAdmin(admin.ModelAdmin[RegisteredModel]):
         except REFUSALS as exc:
             self.message_user(request, str(exc), messages.ERROR)
 
-    def save_related(self, request: Any, form: Any, formsets: Any, change: bool) -> None:
-        return None  # the inlines are read-only
-
 
 class MoveAliasForm(ActionForm):
     alias = forms.SlugField(required=False, max_length=64, help_text="for 'Move alias'")
@@ -163,6 +167,7 @@ class ModelVersionAdmin(admin.ModelAdmin[ModelVersion]):
         "archived_at",
         "created_by",
         "created_at",
+        "artifact_link",
     ]
     list_filter = ["task_type", AliasFilter, "model__owner", "created_at", "archived_at"]
     search_fields = ["model__name", "target", "artifact_sha256", "created_by__username"]

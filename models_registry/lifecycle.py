@@ -240,6 +240,8 @@ def model_update(
         changed["description"] = (model.description, description)
         model.description = description
     if tags is not None:
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise ValueError("Tags are a list of strings.")
         clean = list(dict.fromkeys(t.strip() for t in tags if t.strip()))
         if len(clean) > MAX_TAGS or any(len(t) > 64 for t in clean):
             raise ValueError(f"At most {MAX_TAGS} tags of at most 64 characters each.")

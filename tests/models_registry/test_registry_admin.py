@@ -198,3 +198,27 @@ def test_the_audit_trail_is_read_only_in_the_admin(
     assert AuditEvent.objects.get().subject == event.subject
     assert client.get("/admin/models_registry/auditevent/add/").status_code == 403
     assert RegisteredModel.objects.count() == 1
+
+
+def test_editing_a_model_in_the_admin_is_checked_and_recorded(
+    version: ModelVersion, staff: Callable[[str], Client]
+) -> None:
+    url = f"/admin/models_registry/registeredmodel/{version.model_id}/change/"
+    form = {
+        "description": "Screens biopsies.",
+        "tags": '["clinic"]',
+        "aliases-TOTAL_FORMS": "0",
+        "aliases-INITIAL_FORMS": "0",
+        "versions-TOTAL_FORMS": "0",
+        "versions-INITIAL_FORMS": "0",
+    }
+    refused = staff("outsider").post(url, form, follow=True)
+    assert b"does not allow you to edit the model" in refused.content
+    assert RegisteredModel.objects.get().description == ""
+
+    assert staff("owner").post(url, form).status_code == 302
+    model = RegisteredModel.objects.get()
+    assert (model.description, model.tags) == ("Screens biopsies.", ["clinic"])
+    assert set(AuditEvent.objects.values_list("action", flat=True)) == {"model_edited"}
+    bad = staff("owner").post(url, {**form, "tags": '{"a": 1}'}, follow=True)
+    assert b"Tags are a list of strings" in bad.content
