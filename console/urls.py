@@ -11,6 +11,7 @@ from models_registry.api import (
     ModelVersionViewSet,
     RegisteredModelViewSet,
 )
+from models_registry.workspaces import WorkspaceViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -21,6 +22,7 @@ router.register("models", RegisteredModelViewSet, basename="model")
 router.register("model-versions", ModelVersionViewSet, basename="model-version")
 router.register("deployments", DeploymentViewSet, basename="deployment")
 router.register("registry-audit", AuditEventViewSet, basename="registry-audit")
+router.register("workspaces", WorkspaceViewSet, basename="workspace")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

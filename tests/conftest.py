@@ -113,8 +113,9 @@ def media_root(settings: Any, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def personas(db: None) -> dict[str, Any]:
-    """Owner, teammate and outsider. Projects with roles come later (roadmap); until then a
-    teammate sees no more of the owner's objects than an outsider does."""
+    """Owner, teammate and outsider. A teammate sees no more of the owner's objects than an
+    outsider does, except registered models shared with a workspace they belong to
+    (tests/models_registry/conftest.py:share gives them a role there)."""
     from tests.factories import UserFactory
 
     return {name: UserFactory(username=name) for name in ("owner", "teammate", "outsider")}
