@@ -37,7 +37,9 @@ def workspace_create(*, creator: AnyUser, name: str) -> Workspace:
 
 
 def _require_admin(actor: AnyUser, workspace: Workspace) -> None:
-    if not workspace.memberships.filter(user_id=actor.pk, role=Membership.Role.ADMIN).exists():
+    if not workspace.memberships.filter(
+        user_id=int(actor.pk or 0), role=Membership.Role.ADMIN
+    ).exists():
         raise NotAllowed(f"Only an admin of '{workspace.name}' manages its members.")
 
 
