@@ -167,6 +167,8 @@ export const api = {
   /** 201 with the deployment; 409 with `existing` when it is already deployed and no name is given. */
   deploy: (versionId: Id, signal?: AbortSignal, name?: string) =>
     post<Deployment>(`/api/v1/model-versions/${enc(versionId)}/deploy/`, name ? { name } : {}, signal),
+  updateModel: (modelId: Id, changes: { description?: string; tags?: string[] }, signal?: AbortSignal) =>
+    request<RegisteredModel>("PATCH", `/api/v1/models/${enc(modelId)}/`, { json: changes, signal }),
   modelVersions: (modelId: Id, signal?: AbortSignal) =>
     listAll<ModelVersion>(`/api/v1/model-versions/?model=${enc(modelId)}`, signal),
   modelAudit: (modelId: Id, signal?: AbortSignal) =>

@@ -105,6 +105,14 @@ def test_version_page_deploy_question_and_compare(
     expect(page.locator("#card-state")).to_have_text("edited")
     expect(page.locator("#model-card li")).to_have_text("Checked by the clinic.")
 
+    # when they describe the model and tag it
+    page.click("#model-about-edit summary")
+    page.fill("#model-description-input", "Screens biopsies.")
+    page.fill("#model-tags-input", "clinic, tabular")
+    page.click("#model-about-save")
+    expect(page.locator("#model-description")).to_have_text("Screens biopsies.")
+    expect(page.locator("#model-tags")).to_contain_text("tabular")
+
     # when they deploy it, come back and deploy it again
     page.click("#version-deploy")
     expect(page).to_have_url(re.compile(r"#/deployments/registry-diagnosis-v\d$"))

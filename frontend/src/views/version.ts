@@ -153,9 +153,43 @@ export async function versionView(root: HTMLElement, { params, signal }: ViewCon
     }
   });
 
+  // The registered model's description and tags: shown to all, edited by editors.
+  const describeBox = h("div", { id: "model-about" });
+  function renderAbout(m: RegisteredModel): void {
+    const shown = [
+      m.description ? h("p", { id: "model-description" }, m.description) : "",
+      m.tags?.length ? h("p", { id: "model-tags" }, ...m.tags.map((t) => [h("span", { class: "status alias" }, t), " "])) : "",
+    ];
+    if (!canEdit) {
+      describeBox.replaceChildren(...shown);
+      return;
+    }
+    const description = h("textarea", { id: "model-description-input", rows: 2, "aria-label": "Description" });
+    description.value = m.description ?? "";
+    const tags = h("input", { type: "text", id: "model-tags-input", "aria-label": "Tags (comma-separated)", value: (m.tags ?? []).join(", ") });
+    const save = h("button", { type: "submit", id: "model-about-save" }, "Save");
+    const form = h("form", null, h("label", null, "Description", description), h("label", null, "Tags (comma-separated)", tags), save);
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      actionErrors.clear();
+      try {
+        model = await api.updateModel(m.id, {
+          description: description.value,
+          tags: tags.value.split(",").map((t) => t.trim()).filter(Boolean),
+        }, signal);
+        renderAbout(model);
+        await loadAudit();
+      } catch (err) {
+        actionErrors.show(err);
+      }
+    });
+    describeBox.replaceChildren(...shown, h("details", { id: "model-about-edit" }, h("summary", null, "Edit description and tags"), form));
+  }
+  renderAbout(model);
+
   root.append(
     h("h1", null, h("span", { id: "version-title" }, `${v.model_name} v${v.version}`), aliasesEl, archivedNote),
-    model.description ? h("p", { id: "model-description" }, model.description) : "",
+    describeBox,
     facts([
       ["Task", `${v.task_type}, predicting “${v.target}”`],
       ["Created", `${formatDate(v.created_at)}${v.created_by ? ` by ${v.created_by}` : ""}`],
