@@ -222,3 +222,31 @@ def test_editing_a_model_in_the_admin_is_checked_and_recorded(
     assert set(AuditEvent.objects.values_list("action", flat=True)) == {"model_edited"}
     bad = staff("owner").post(url, {**form, "tags": '{"a": 1}'}, follow=True)
     assert b"Tags are a list of strings" in bad.content
+
+
+def test_registry_admin_pages_by_persona(
+    personas: dict[str, Any], version: ModelVersion, staff: Callable[[str], Client]
+) -> None:
+    pages = [
+        "/admin/models_registry/registeredmodel/",
+        f"/admin/models_registry/registeredmodel/{version.model_id}/change/",
+        "/admin/models_registry/modelversion/",
+        _change_url(version),
+        f"/admin/models_registry/modelversion/{version.pk}/artifact/",
+        "/admin/models_registry/deployment/",
+        "/admin/models_registry/auditevent/",
+        "/admin/models_registry/workspace/",
+    ]
+    owner, other_staff = staff("owner"), staff("outsider")
+    plain = Client()
+    plain.force_login(personas["teammate"])
+    for url in pages:
+        # staff work in the admin; the artifact is only its owner's
+        assert owner.get(url).status_code == 200, url
+        expected = 404 if url.endswith("/artifact/") else 200
+        assert other_staff.get(url).status_code == expected, url
+        # a signed-in user who is not staff, and nobody, are sent to sign in
+        for client in (plain, Client()):
+            answer = client.get(url)
+            assert answer.status_code == 302, url
+            assert "/admin/login/" in answer["Location"]
