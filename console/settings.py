@@ -42,11 +42,19 @@ DEBUG = _env_bool("DEBUG", False)
 DATA_DIR = Path(os.environ.get("CONSOLE_DATA_DIR", BASE_DIR / "var")).resolve()
 
 _DEV_SECRET = "insecure-embedded-default-key-do-not-use-in-production"  # noqa: S105
+# Production: neither DEBUG nor `make run`'s embedded default.
+PRODUCTION = not (DEBUG or _env_bool("CONSOLE_EMBEDDED", False))
 SECRET_KEY = _env_secret("SECRET_KEY") or ""
 if not SECRET_KEY:
-    if not (DEBUG or _env_bool("CONSOLE_EMBEDDED", False)):
+    if PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) must be set outside DEBUG.")
     SECRET_KEY = _DEV_SECRET
+elif PRODUCTION and (SECRET_KEY == _DEV_SECRET or len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5):
+    # Django's own bar for a key (check --deploy, W009); a known default signs anyone's session.
+    raise ImproperlyConfigured(
+        "SECRET_KEY is a published default or too weak (under 50 characters or 5 distinct): "
+        "generate one with python3 -c 'import secrets; print(secrets.token_urlsafe(50))'."
+    )
 
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
@@ -262,13 +270,18 @@ if not DEBUG:
     SESSION_COOKIE_HTTPONLY = True
     X_FRAME_OPTIONS = "DENY"
     SECURE_CONTENT_TYPE_NOSNIFF = True
-if _env_bool("SECURE_COOKIES", False):
+# HTTPS only in production unless SECURE_COOKIES=0 says the console is reached over plain HTTP
+# on a trusted network; `make run` and DEBUG serve plain HTTP on localhost.
+if _env_bool("SECURE_COOKIES", PRODUCTION):
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = True
     SECURE_HSTS_SECONDS = 31536000
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+    if TRUSTED_PROXY_COUNT:
+        # Behind a TLS-terminating proxy the request reaches us over HTTP; the proxy says which.
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING = {
     "version": 1,
