@@ -1,7 +1,15 @@
-"""Sign-in for scripts (a personal token) and who am I."""
+"""Sign-in for scripts (personal API tokens) and who am I."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import api_view
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -9,6 +17,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 
+from console import tokens
+from console.models import ApiToken
 from console.parsers import JSONParser
 
 
@@ -17,11 +27,89 @@ class TokenThrottle(AnonRateThrottle):
 
 
 class ObtainToken(ObtainAuthToken):
+    """Deprecated: the one unnamed, unscoped token per user, for scripts written before
+    personal tokens. It keeps working; new scripts use `POST /api/v1/auth/tokens/`."""
+
     throttle_classes = [TokenThrottle]
     # DRF's view names its own parsers; ours answers a too-deep body with a 400.
     parser_classes = [FormParser, MultiPartParser, JSONParser]
 
+    @extend_schema(
+        deprecated=True,
+        request=AuthTokenSerializer,
+        responses=inline_serializer("LegacyToken", {"token": serializers.CharField()}),
+        auth=[],
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().post(request, *args, **kwargs)
+        response["Deprecation"] = "true"
+        response["Link"] = '</api/v1/auth/tokens/>; rel="successor-version"'
+        return response
 
+
+class MeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+
+
+@extend_schema(responses=MeSerializer)
 @api_view(["GET"])
 def me(request: Request) -> Response:
     return Response({"id": request.user.pk, "username": request.user.get_username()})
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "scope", "created_at", "expires_at", "last_used_at"]
+        read_only_fields = ["id", "prefix", "created_at", "last_used_at"]
+
+
+class ApiTokenCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    scope = serializers.ChoiceField(choices=ApiToken.Scope.choices, default=ApiToken.Scope.FULL)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate_expires_at(self, value: Any) -> Any:
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError("Must be in the future.")
+        return value
+
+
+class NewApiTokenSerializer(ApiTokenSerializer):
+    token = serializers.CharField(help_text="The secret; shown only in this answer.")
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = [*ApiTokenSerializer.Meta.fields, "token"]
+
+
+class ApiTokenViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[ApiToken]
+):
+    """Your personal API tokens. The secret is shown once, by create; a revoked token stops
+    working at once and leaves the list."""
+
+    serializer_class = ApiTokenSerializer
+
+    def get_queryset(self) -> QuerySet[ApiToken]:
+        if getattr(self, "swagger_fake_view", False):  # the schema generator has no user
+            return ApiToken.objects.none()
+        return tokens.token_list(user=self.request.user)
+
+    @extend_schema(request=ApiTokenCreateSerializer, responses={201: NewApiTokenSerializer})
+    def create(self, request: Request) -> Response:
+        form = ApiTokenCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        new = tokens.token_create(
+            user=request.user,  # type: ignore[arg-type]
+            name=form.validated_data["name"],
+            scope=form.validated_data["scope"],
+            expires_at=form.validated_data.get("expires_at"),
+        )
+        body = {**ApiTokenSerializer(new.token).data, "token": new.raw}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, pk: str | None = None) -> Response:
+        tokens.token_revoke(token=get_object_or_404(self.get_queryset(), pk=pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)

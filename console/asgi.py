@@ -9,16 +9,17 @@ django_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from console import logs  # noqa: E402
+from console.websocket_auth import BrowserOriginValidator  # noqa: E402
 from jobs.routing import websocket_urlpatterns  # noqa: E402
 from jobs.upload_stream import UploadStreamMiddleware  # noqa: E402
+
+logs.install(*logs.UVICORN_LOGGERS)
 
 application = ProtocolTypeRouter(
     {
         "http": UploadStreamMiddleware(django_app),
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        "websocket": BrowserOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -68,6 +68,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "drf_spectacular",
+    # Swagger UI and ReDoc served from the installed package: no CDN at run time.
+    "drf_spectacular_sidecar",
     "channels",
     "console",
     "jobs",
@@ -84,6 +87,7 @@ MIDDLEWARE = [
     "console.signin_limit.SigninLimitMiddleware",
     "console.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "console.errors.ErrorShapeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -186,9 +190,13 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        # Personal API tokens (hashed, scoped) and the legacy one-per-user token.
+        "console.tokens.ApiTokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "console.permissions.TokenScope",
+    ],
     "DEFAULT_PARSER_CLASSES": [
         "console.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
@@ -197,7 +205,49 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "EXCEPTION_HANDLER": "console.errors.handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "console.throttling.UserOrTokenRateThrottle",
+        "console.throttling.AnonRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        # Generous: the UI polls, and a script may stream many predictions.
+        "user": os.environ.get("API_RATE_USER", "1200/min"),
+        "anon": os.environ.get("API_RATE_ANON", "120/min"),
+    },
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "AutoML console API",
+    "DESCRIPTION": (
+        "Upload datasets, train models, register, deploy and predict. Errors share one "
+        "format (`Error`); see docs/api.md."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Like every other page: the schema and its viewers are for signed-in users and tokens.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "jobs.models.TrainingJob.Status",
+        "DatasetStatusEnum": "jobs.models.Dataset.Status",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "console.schema.add_error_responses",
+    ],
+}
+
+# How long a websocket without a session or token header waits for a `{"token": ...}` message.
+WEBSOCKET_AUTH_TIMEOUT_SECONDS = float(os.environ.get("WEBSOCKET_AUTH_TIMEOUT_SECONDS", "3"))
+
+# How long a create's answer is replayed to retries with the same Idempotency-Key.
+IDEMPOTENCY_TTL_SECONDS = int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", str(24 * 3600)))
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 EMBEDDED = not REDIS_URL

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from console import api, views
@@ -23,6 +24,7 @@ router.register("model-versions", ModelVersionViewSet, basename="model-version")
 router.register("deployments", DeploymentViewSet, basename="deployment")
 router.register("registry-audit", AuditEventViewSet, basename="registry-audit")
 router.register("workspaces", WorkspaceViewSet, basename="workspace")
+router.register("auth/tokens", api.ApiTokenViewSet, basename="api-token-personal")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -31,6 +33,9 @@ urlpatterns = [
     path("healthz", views.healthz),
     path("api/v1/auth/token/", api.ObtainToken.as_view(), name="api-token"),
     path("api/v1/auth/me/", api.me, name="api-me"),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/v1/", include(router.urls)),
     path("", views.app_shell, name="app"),
 ]

@@ -11,6 +11,8 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -18,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
+from console.idempotency import idempotent
 from console.parsers import JSONParser
 from jobs import selectors, services
 from jobs.engine.config import BUDGET_PRESETS, MAX_EPOCHS_CAP, MAX_TRIALS_CAP
@@ -25,12 +28,16 @@ from jobs.engine.data import DataError
 from jobs.engine.io.formats import ReadOptions, iter_batches, write_csv_export
 from jobs.models import Dataset, TrainingJob, Upload
 from jobs.serializers import (
+    BudgetsSerializer,
+    DatasetCreatedSerializer,
     DatasetListSerializer,
     DatasetSerializer,
     DatasetUploadSerializer,
+    EventSerializer,
     JobCancelSerializer,
     JobCreateSerializer,
     JobSerializer,
+    RowsPageSerializer,
     UploadCreateSerializer,
     UploadSerializer,
     VersionRequestSerializer,
@@ -38,6 +45,14 @@ from jobs.serializers import (
 from jobs.services.training import DEFAULT_BUDGET
 
 MAX_PREVIEW_ROWS = 500
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="A retry with the same key returns the first answer instead of a duplicate.",
+)
+AFTER = OpenApiParameter("after", int, description="Only events with a larger `seq`.")
 
 
 def _dataset_request(data: dict[str, Any]) -> services.DatasetRequest:
@@ -73,6 +88,15 @@ class DatasetViewSet(
     def get_serializer_class(self) -> type[BaseSerializer[Dataset]]:
         return DatasetListSerializer if self.action == "list" else DatasetSerializer
 
+    @extend_schema(
+        request={
+            "multipart/form-data": DatasetUploadSerializer,
+            "application/json": DatasetUploadSerializer,
+        },
+        responses={201: DatasetCreatedSerializer, 200: DatasetCreatedSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
         if declared > settings.DATASET_MAX_BYTES + (1 << 20):
@@ -114,6 +138,12 @@ class DatasetViewSet(
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(methods=["GET"], request=None, responses=DatasetListSerializer(many=True))
+    @extend_schema(
+        methods=["POST"],
+        request=VersionRequestSerializer,
+        responses={201: DatasetCreatedSerializer},
+    )
     @action(detail=True, methods=["get", "post"])
     def versions(self, request: Request, pk: str | None = None) -> Response:
         dataset = self.get_object()
@@ -139,6 +169,13 @@ class DatasetViewSet(
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         return _created(child, True)
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("offset", int, description="The first row (from 0)."),
+            OpenApiParameter("limit", int, description=f"At most {MAX_PREVIEW_ROWS} rows."),
+        ],
+        responses=RowsPageSerializer,
+    )
     @action(detail=True, methods=["get"])
     def rows(self, request: Request, pk: str | None = None) -> Response:
         dataset = self.get_object()
@@ -160,6 +197,9 @@ class DatasetViewSet(
             {"count": dataset.n_rows, "offset": offset, "next_offset": nxt, "rows": rows}
         )
 
+    @extend_schema(
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The CSV.")}
+    )
     @action(detail=True, methods=["get"])
     def export(self, request: Request, pk: str | None = None) -> StreamingHttpResponse | Response:
         dataset = self.get_object()
@@ -181,6 +221,7 @@ class DatasetViewSet(
         )
         return response
 
+    @extend_schema(parameters=[AFTER], responses=EventSerializer(many=True))
     @action(detail=True, methods=["get"])
     def events(self, request: Request, pk: str | None = None) -> Response:
         dataset = self.get_object()
@@ -210,6 +251,12 @@ class UploadViewSet(
     def get_queryset(self) -> QuerySet[Upload]:
         return selectors.upload_list(user=self.request.user)
 
+    @extend_schema(
+        request=UploadCreateSerializer,
+        responses={201: UploadSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         form = UploadCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -250,6 +297,10 @@ class JobViewSet(
     def get_queryset(self) -> QuerySet[TrainingJob]:
         return selectors.job_list(user=self.request.user)
 
+    @extend_schema(
+        request=JobCreateSerializer, responses={201: JobSerializer}, parameters=[IDEMPOTENCY_KEY]
+    )
+    @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         form = JobCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -283,6 +334,7 @@ class JobViewSet(
             return Response({field: [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(responses=BudgetsSerializer)
     @action(detail=False, methods=["get"])
     def budgets(self, request: Request) -> Response:
         """The budget presets and caps a job may ask for, so clients need not copy them."""
@@ -295,6 +347,7 @@ class JobViewSet(
             }
         )
 
+    @extend_schema(request=JobCancelSerializer, responses={202: JobSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         job = get_object_or_404(self.get_queryset(), pk=pk)
@@ -306,6 +359,7 @@ class JobViewSet(
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
+    @extend_schema(parameters=[AFTER], responses=EventSerializer(many=True))
     @action(detail=True, methods=["get"])
     def events(self, request: Request, pk: str | None = None) -> Response:
         job = get_object_or_404(self.get_queryset(), pk=pk)

@@ -239,3 +239,36 @@ class JobSerializer(serializers.ModelSerializer):
     def get_model_version(self, job: TrainingJob) -> int | None:
         version = getattr(job, "model_version", None)
         return version.pk if version is not None else None
+
+
+# Answers of the API that are not a model: described for the OpenAPI schema.
+
+
+class DatasetCreatedSerializer(DatasetSerializer):
+    existing = serializers.BooleanField(
+        help_text="True when you already had this exact file (same sha256): that dataset."
+    )
+
+    class Meta(DatasetSerializer.Meta):
+        fields = [*DatasetSerializer.Meta.fields, "existing"]
+
+
+class EventSerializer(serializers.Serializer):
+    seq = serializers.IntegerField()
+    kind = serializers.CharField()
+    payload = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+
+
+class RowsPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField(allow_null=True)
+    offset = serializers.IntegerField()
+    next_offset = serializers.IntegerField(allow_null=True)
+    rows = serializers.ListField(child=serializers.DictField())
+
+
+class BudgetsSerializer(serializers.Serializer):
+    presets = serializers.DictField(child=serializers.IntegerField())
+    default = serializers.CharField()
+    max_trials = serializers.IntegerField()
+    max_epochs = serializers.IntegerField()

@@ -22,8 +22,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.handlers.asgi import ASGIRequest
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.module_loading import import_string
-from rest_framework.authtoken.models import Token
 
+from console import errors, tokens
 from console.http_protocol import EXTENSION as BODY_SOCKET
 from jobs import selectors, services
 from jobs.models import Upload
@@ -43,10 +43,13 @@ def _user_and_upload(scope: dict[str, Any], upload_id: str) -> tuple[int, str, U
     request = ASGIRequest(scope, BytesIO())
     header = request.META.get("HTTP_AUTHORIZATION", "")
     user: Any = AnonymousUser()
-    if header.startswith("Token "):
-        token = Token.objects.select_related("user").filter(key=header[6:].strip()).first()
-        if token and token.user.is_active:
-            user = token.user
+    if header.split(" ")[0].lower() in ("token", "bearer"):
+        found = tokens.resolve(header.split(" ", 1)[-1].strip())
+        if found is None:
+            return 401, "Invalid, expired or revoked token.", None
+        if "write" not in found.scopes:
+            return 403, "This token's scope does not allow this request.", None
+        user = found.user
     else:
         from django.conf import settings
 
@@ -71,7 +74,7 @@ async def _answer(send: Any, status: int, body: dict[str, Any] | None, offset: i
         headers.append((b"upload-offset", str(offset).encode()))
     payload = b""
     if body is not None:
-        payload = json.dumps(body).encode()
+        payload = json.dumps(errors.shape(status, body)).encode()
         headers.append((b"content-type", b"application/json"))
     headers.append((b"content-length", str(len(payload)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})

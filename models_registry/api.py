@@ -9,13 +9,15 @@ import httpx
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import FileResponse
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from console.idempotency import idempotent
 from models_registry import reports, selectors, services
 from models_registry.downloads import artifact_response
 from models_registry.models import (
@@ -180,7 +182,13 @@ class ModelVersionViewSet(
             lambda: services.version_delete(actor=request.user, version=version), _no_content
         )
 
+    @extend_schema(
+        request=DeployRequestSerializer,
+        responses={201: DeploymentSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+    )
     @action(detail=True, methods=["post"])
+    @idempotent
     def deploy(self, request: Request, pk: str | None = None) -> Response:
         version = self.get_object()
         form = DeployRequestSerializer(data=request.data)
@@ -288,6 +296,16 @@ class DeploymentViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet[
             lambda d: Response(DeploymentSerializer(d).data),
         )
 
+    @extend_schema(
+        request=inline_serializer(
+            "PredictRequest",
+            {"instances": serializers.ListField(child=serializers.DictField(), min_length=1)},
+        ),
+        responses=inline_serializer(
+            "PredictResponse",
+            {"predictions": serializers.ListField(child=serializers.JSONField())},
+        ),
+    )
     @action(detail=True, methods=["post"])
     def predict(self, request: Request, name: str | None = None) -> Response:
         """Same-origin door to the predictor service, for the browser's session."""

@@ -107,7 +107,7 @@ def test_offsets_and_sizes_are_enforced(embedded_stack: Stack) -> None:
 
     incomplete = client.post("/api/v1/datasets/", json={"upload": upload["id"]})
     assert incomplete.status_code == 400
-    assert "send the rest" in incomplete.json()["file"][0]
+    assert "send the rest" in incomplete.json()["fields"]["file"][0]
 
 
 def test_an_upload_over_the_limit_is_refused_before_any_byte(embedded_stack: Stack) -> None:
@@ -115,7 +115,7 @@ def test_an_upload_over_the_limit_is_refused_before_any_byte(embedded_stack: Sta
         "/api/v1/uploads/", json={"filename": "huge.csv", "size": 50 << 30}
     )
     assert answer.status_code == 413
-    assert "limit" in answer.json()["size"][0]
+    assert "limit" in answer.json()["fields"]["size"][0]
 
 
 def test_uploads_are_private(embedded_stack: Stack) -> None:
@@ -174,7 +174,7 @@ def test_a_wrong_encoding_keeps_the_upload_for_another_try(embedded_stack: Stack
 
     forced = client.post("/api/v1/datasets/", json={"upload": upload["id"], "encoding": "utf-8"})
     assert forced.status_code == 400
-    assert "utf-8" in forced.json()["file"][0].lower()
+    assert "utf-8" in forced.json()["fields"]["file"][0].lower()
 
     retried = client.post("/api/v1/datasets/", json={"upload": upload["id"], "encoding": "latin-1"})
     assert retried.status_code == 201, retried.text

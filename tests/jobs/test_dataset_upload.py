@@ -99,7 +99,7 @@ def test_bad_files_get_a_clear_400_and_leave_nothing(
 
     # then the answer names the problem, and no row or file is left behind
     assert answer.status_code == 400
-    assert message.lower() in answer.json()["file"][0].lower()
+    assert message.lower() in answer.json()["fields"]["file"][0].lower()
     assert Dataset.objects.count() == 1
     assert _stored_files(media_root) == before
 
@@ -119,14 +119,14 @@ def test_a_file_over_the_limit_is_refused_before_it_is_read(
     settings.DATASET_MAX_BYTES = 1000
     answer = _upload(api_as("owner"), b"a,b\n" + b"1,2\n" * 300_000)
     assert answer.status_code == 413
-    assert "limit is 1000" in answer.json()["file"][0]
+    assert "limit is 1000" in answer.json()["fields"]["file"][0]
     assert Dataset.objects.count() == 0
 
 
 def test_upload_without_a_file_is_refused(api_as: Any, media_root: Path) -> None:
     answer = api_as("owner").post("/api/v1/datasets/", {}, format="multipart")
     assert answer.status_code == 400
-    assert "Send either a file" in answer.json()["non_field_errors"][0]
+    assert "Send either a file" in answer.json()["fields"]["non_field_errors"][0]
 
 
 def test_anonymous_upload_is_refused(api_as: Any, media_root: Path) -> None:

@@ -63,7 +63,7 @@ def test_bad_job_requests_get_a_400_and_create_nothing(
     dataset = make_dataset(personas["owner"], content)
     answer = _create(api_as("owner"), dataset=dataset.pk, **body)
     assert answer.status_code == 400
-    assert message in str(answer.json()[field][0])
+    assert message in str(answer.json()["fields"][field][0])
     assert TrainingJob.objects.count() == 0
 
 
@@ -73,7 +73,7 @@ def test_a_job_on_someone_elses_dataset_is_refused(
     dataset = make_dataset(personas["owner"])
     answer = _create(api_as("outsider"), dataset=dataset.pk, target="diagnosis")
     assert answer.status_code == 400
-    assert "no dataset" in answer.json()["dataset"][0]
+    assert "no dataset" in answer.json()["fields"]["dataset"][0]
     assert TrainingJob.objects.count() == 0
 
 
@@ -204,7 +204,7 @@ def test_an_unknown_queue_gets_a_400_naming_the_queues(
     dataset = make_dataset(personas["owner"])
     answer = _create(api_as("owner"), dataset=dataset.pk, target="diagnosis", queue="tpu")
     assert answer.status_code == 400
-    message = answer.json()["queue"][0]
+    message = answer.json()["fields"]["queue"][0]
     assert "'tpu' is not a queue" in message
     assert "'cpu' or 'gpu'" in message
     assert TrainingJob.objects.count() == 0
@@ -301,10 +301,10 @@ def test_a_budget_is_a_preset_or_seconds_but_not_both(
 
     both = _create(api, **body, budget="thorough", max_seconds=90)
     assert both.status_code == 400
-    assert "either 'budget'" in both.json()["budget"][0]
+    assert "either 'budget'" in both.json()["fields"]["budget"][0]
     unknown = _create(api, **body, budget="forever")
     assert unknown.status_code == 400
-    assert "budget" in unknown.json()
+    assert "budget" in unknown.json()["fields"]
     assert TrainingJob.objects.count() == 2
 
 
@@ -332,7 +332,7 @@ def test_caps_and_seed_are_optional_and_checked(
     for field, value in [*refused.items(), ("seed", -1), ("max_epochs", 0)]:
         answer = _create(api, **body, **{field: value})
         assert answer.status_code == 400, field
-        assert field in answer.json()
+        assert field in answer.json()["fields"]
     assert TrainingJob.objects.count() == 1
 
 
@@ -355,7 +355,7 @@ def test_stop_and_keep_best_is_recorded_on_a_running_job(
     assert api.post(f"/api/v1/jobs/{job.pk}/cancel/").json()["keep_best"] is True
     bad = api.post(f"/api/v1/jobs/{job.pk}/cancel/", {"keep_best": "maybe"}, format="json")
     assert bad.status_code == 400
-    assert "keep_best" in bad.json()
+    assert "keep_best" in bad.json()["fields"]
 
 
 def test_a_job_is_checked_against_the_profile_without_reading_the_file(
@@ -374,7 +374,7 @@ def test_a_job_is_checked_against_the_profile_without_reading_the_file(
     assert good.status_code == 201, good.content
     assert good.json()["task_type"] == "binary"
     assert bad.status_code == 400
-    assert "exactly two classes" in bad.json()["target"][0]
+    assert "exactly two classes" in bad.json()["fields"]["target"][0]
 
 
 def test_the_budget_presets_and_caps_are_published_for_clients(api_as: Any) -> None:

@@ -54,7 +54,7 @@ def test_image_jobs_take_their_target_from_the_archive(
         assert (answer.json()["target"], answer.json()["task_type"]) == ("label", "multiclass")
     else:
         assert answer.status_code == 400
-        assert message in answer.json()["target"][0]
+        assert message in answer.json()["fields"]["target"][0]
         assert TrainingJob.objects.count() == 0
 
 

@@ -70,7 +70,7 @@ def test_deploy_call_conflict_and_ownership(
     assert api_as("owner").post(url, {"name": "prod"}, format="json").status_code == 201
     taken = api_as("owner").post(url, {"name": "prod"}, format="json")
     assert taken.status_code == 409
-    assert "already have a deployment named 'prod'" in taken.json()["name"][0]
+    assert "already have a deployment named 'prod'" in taken.json()["fields"]["name"][0]
     assert api_as("outsider").post(url, {"name": "mine"}, format="json").status_code == 404
     assert Deployment.objects.count() == 1
 

@@ -1,0 +1,132 @@
+"""Personal API tokens: make, list, revoke, and resolve a raw token to its user and scopes.
+
+`user_for_token` is the one door every process uses (the REST API's authentication class, the
+websocket consumers, the predictor), so a token means the same thing everywhere. DRF's old
+one-per-user `Token` (from `POST /api/v1/auth/token/`) still resolves, with full scope.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.authtoken.models import Token
+from rest_framework.request import Request
+
+from console.models import ApiToken
+
+PREFIX = "aml_"
+# What each scope allows, as the names checked by `console.permissions.TokenScope`.
+SCOPES: dict[str, frozenset[str]] = {
+    ApiToken.Scope.READ: frozenset({"read"}),
+    ApiToken.Scope.PREDICT: frozenset({"read", "predict"}),
+    ApiToken.Scope.FULL: frozenset({"read", "predict", "write"}),
+}
+# `last_used_at` is written at most this often per token, not on every request.
+LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+def hash_key(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewToken:
+    token: ApiToken
+    raw: str  # shown to its owner once; only its hash is stored
+
+
+def token_create(
+    *,
+    user: AbstractBaseUser,
+    name: str,
+    scope: str = ApiToken.Scope.FULL,
+    expires_at: datetime | None = None,
+) -> NewToken:
+    raw = PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user,
+        name=name,
+        prefix=raw[: len(PREFIX) + 6],
+        key_hash=hash_key(raw),
+        scope=scope,
+        expires_at=expires_at,
+    )
+    return NewToken(token=token, raw=raw)
+
+
+def token_revoke(*, token: ApiToken) -> ApiToken:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token
+
+
+def token_list(*, user: Any) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    user: Any
+    scopes: frozenset[str]
+    token: ApiToken | Token
+
+
+def resolve(raw: str) -> Resolved | None:
+    """The active user, scopes and token row behind a raw token; None when it is unknown,
+    revoked, expired, or its user is inactive."""
+    if not raw or len(raw) > 200:
+        return None
+    if raw.startswith(PREFIX):
+        token = ApiToken.objects.select_related("user").filter(key_hash=hash_key(raw)).first()
+        if token is None or not token.is_usable or not token.user.is_active:
+            return None
+        now = timezone.now()
+        if token.last_used_at is None or now - token.last_used_at > LAST_USED_GRANULARITY:
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        return Resolved(user=token.user, scopes=SCOPES[token.scope], token=token)
+    legacy = Token.objects.select_related("user").filter(key=raw).first()
+    if legacy is None or not legacy.user.is_active:
+        return None
+    return Resolved(user=legacy.user, scopes=SCOPES[ApiToken.Scope.FULL], token=legacy)
+
+
+def user_for_token(raw: str) -> tuple[Any, frozenset[str]] | None:
+    """(user, scopes) for a raw token, or None. Scopes: "read", "predict", "write"."""
+    found = resolve(raw)
+    return (found.user, found.scopes) if found else None
+
+
+def scopes_of(auth: object) -> frozenset[str] | None:
+    """The scopes a request's `request.auth` grants; None for a browser session (no limit)."""
+    if isinstance(auth, ApiToken):
+        return SCOPES[auth.scope]
+    if isinstance(auth, Token):
+        return SCOPES[ApiToken.Scope.FULL]
+    return None
+
+
+class ApiTokenAuthentication(TokenAuthentication):
+    """`Authorization: Token <key>` (or `Bearer <key>`) with a personal or a legacy token."""
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "").split()
+        if not header or header[0].lower() not in ("token", "bearer"):
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed(
+                "Invalid token header: send 'Authorization: Token <key>'."
+            )
+        found = resolve(header[1])
+        if found is None:
+            raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
+        return found.user, found.token
