@@ -38,8 +38,32 @@ _REASONS = {
 }
 
 
+# The database's integer column ranges, which DRF copies into model serializers' validators:
+# they differ between PostgreSQL (32-bit) and SQLite (64-bit), so the schema would depend on
+# the database it was generated with. They are storage limits, not API rules: left out.
+_STORAGE_BOUNDS = {2**31 - 1, -(2**31), 2**63 - 1, -(2**63)}
+
+
+def _drop_storage_bounds(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            dropped = False
+            for bound in ("maximum", "minimum"):
+                if node.get(bound) in _STORAGE_BOUNDS:
+                    del node[bound]
+                    dropped = True
+            if dropped and node.get("format") == "int64":
+                del node["format"]
+        for value in node.values():
+            _drop_storage_bounds(value)
+    elif isinstance(node, list):
+        for value in node:
+            _drop_storage_bounds(value)
+
+
 def add_error_responses(result: dict[str, Any], **_: Any) -> dict[str, Any]:
     """drf-spectacular postprocessing hook."""
+    _drop_storage_bounds(result.get("components", {}))
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for path_item in result.get("paths", {}).values():

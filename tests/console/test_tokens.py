@@ -1,0 +1,125 @@
+"""Personal API tokens: hashed, named, scoped, expiring, revocable; the legacy token still works."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from console import tokens
+from console.models import ApiToken
+
+pytestmark = pytest.mark.django_db
+
+
+def _as(raw: str) -> Client:
+    return Client(HTTP_AUTHORIZATION=f"Token {raw}")
+
+
+def _new(api_as: Any, **body: Any) -> dict[str, Any]:
+    answer = api_as("owner").post("/api/v1/auth/tokens/", body, format="json")
+    assert answer.status_code == 201, answer.json()
+    return dict(answer.json())
+
+
+def test_a_new_token_is_shown_once_and_stored_only_as_a_hash(api_as: Any) -> None:
+    # when the owner makes a named token
+    new = _new(api_as, name="ci")
+
+    # then the secret is in this answer only, and the database holds its hash
+    raw = new["token"]
+    assert raw.startswith("aml_") and new["name"] == "ci" and new["scope"] == "full"
+    row = ApiToken.objects.get(pk=new["id"])
+    assert raw not in {row.key_hash, row.prefix} and row.key_hash == tokens.hash_key(raw)
+    assert raw.startswith(row.prefix)
+    listed = api_as("owner").get("/api/v1/auth/tokens/").json()["results"]
+    assert [t["name"] for t in listed] == ["ci"]
+    assert "token" not in listed[0]
+
+    # and it signs its owner in
+    assert _as(raw).get("/api/v1/auth/me/").json()["username"] == "owner"
+    assert ApiToken.objects.get(pk=new["id"]).last_used_at is not None
+
+
+def test_others_cannot_see_or_revoke_a_token(api_as: Any) -> None:
+    new = _new(api_as, name="ci")
+    for name in ("teammate", "outsider"):
+        assert api_as(name).get("/api/v1/auth/tokens/").json()["results"] == []
+        assert api_as(name).delete(f"/api/v1/auth/tokens/{new['id']}/").status_code == 404
+    assert api_as(None).get("/api/v1/auth/tokens/").status_code in (401, 403)
+    assert _as(new["token"]).get("/api/v1/auth/me/").status_code == 200
+
+
+def test_a_revoked_token_stops_working_at_once(api_as: Any) -> None:
+    new = _new(api_as, name="ci")
+    assert api_as("owner").delete(f"/api/v1/auth/tokens/{new['id']}/").status_code == 204
+    answer = _as(new["token"]).get("/api/v1/auth/me/")
+    assert answer.status_code in (401, 403)
+    assert answer.json()["code"] == "authentication_failed"
+    assert api_as("owner").get("/api/v1/auth/tokens/").json()["results"] == []
+
+
+def test_an_expired_token_is_refused(api_as: Any, personas: dict[str, Any]) -> None:
+    made = tokens.token_create(user=personas["owner"], name="old")
+    ApiToken.objects.filter(pk=made.token.pk).update(expires_at=timezone.now())
+    assert _as(made.raw).get("/api/v1/auth/me/").status_code in (401, 403)
+    past = (timezone.now() - timedelta(days=1)).isoformat()
+    answer = api_as("owner").post(
+        "/api/v1/auth/tokens/", {"name": "x", "expires_at": past}, format="json"
+    )
+    assert answer.status_code == 400
+    assert "future" in answer.json()["fields"]["expires_at"][0]
+
+
+def test_an_inactive_users_token_is_refused(personas: dict[str, Any]) -> None:
+    made = tokens.token_create(user=personas["owner"], name="ci")
+    personas["owner"].is_active = False
+    personas["owner"].save()
+    assert tokens.user_for_token(made.raw) is None
+    assert _as(made.raw).get("/api/v1/auth/me/").status_code in (401, 403)
+
+
+def test_a_read_only_token_reads_but_changes_nothing(personas: dict[str, Any]) -> None:
+    raw = tokens.token_create(user=personas["owner"], name="dash", scope="read").raw
+    client = _as(raw)
+    assert client.get("/api/v1/jobs/").status_code == 200
+    refused = client.post("/api/v1/jobs/", {"dataset": 1}, content_type="application/json")
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "permission_denied"
+    assert client.post("/api/v1/deployments/x/predict/", {}).status_code == 403
+    assert client.post("/api/v1/auth/tokens/", {"name": "more"}).status_code == 403
+
+
+def test_a_predict_only_token_may_predict_and_read_but_not_create(
+    personas: dict[str, Any],
+) -> None:
+    raw = tokens.token_create(user=personas["owner"], name="app", scope="predict").raw
+    client = _as(raw)
+    assert client.get("/api/v1/deployments/").status_code == 200
+    # Allowed through (the deployment does not exist: 404, not a scope refusal).
+    assert client.post("/api/v1/deployments/nope/predict/", {}).status_code == 404
+    assert client.post("/api/v1/uploads/", {"filename": "a", "size": 1}).status_code == 403
+
+
+def test_user_for_token_resolves_personal_and_legacy_tokens(personas: dict[str, Any]) -> None:
+    owner = personas["owner"]
+    raw = tokens.token_create(user=owner, name="p", scope="predict").raw
+    assert tokens.user_for_token(raw) == (owner, frozenset({"read", "predict"}))
+    legacy = Token.objects.create(user=owner)
+    assert tokens.user_for_token(legacy.key) == (owner, frozenset({"read", "predict", "write"}))
+    for bad in ("", "aml_nope", "x" * 40, "x" * 500):
+        assert tokens.user_for_token(bad) is None
+
+
+def test_the_legacy_token_endpoint_still_works_and_says_it_is_deprecated(
+    personas: dict[str, Any],
+) -> None:
+    answer = Client().post("/api/v1/auth/token/", {"username": "owner", "password": "Passw0rd!-x"})
+    assert answer.status_code == 200
+    assert answer["Deprecation"] == "true"
+    assert "/api/v1/auth/tokens/" in answer["Link"]
+    assert _as(answer.json()["token"]).get("/api/v1/auth/me/").status_code == 200
