@@ -15,7 +15,9 @@ pytestmark = pytest.mark.django_db
 
 def _assert_shaped(body: Any) -> None:
     assert set(body) >= {"code", "detail", "fields"}, body
-    assert isinstance(body["code"], str) and isinstance(body["detail"], str) and body["detail"]
+    assert isinstance(body["code"], str)
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
     assert isinstance(body["fields"], dict)
 
 

@@ -32,9 +32,12 @@ def test_a_new_token_is_shown_once_and_stored_only_as_a_hash(api_as: Any) -> Non
 
     # then the secret is in this answer only, and the database holds its hash
     raw = new["token"]
-    assert raw.startswith("aml_") and new["name"] == "ci" and new["scope"] == "full"
+    assert raw.startswith("aml_")
+    assert new["name"] == "ci"
+    assert new["scope"] == "full"
     row = ApiToken.objects.get(pk=new["id"])
-    assert raw not in {row.key_hash, row.prefix} and row.key_hash == tokens.hash_key(raw)
+    assert raw not in {row.key_hash, row.prefix}
+    assert row.key_hash == tokens.hash_key(raw)
     assert raw.startswith(row.prefix)
     listed = api_as("owner").get("/api/v1/auth/tokens/").json()["results"]
     assert [t["name"] for t in listed] == ["ci"]
