@@ -88,3 +88,82 @@ async def test_a_foreign_origin_cannot_connect(personas: dict[str, Any], media_r
     )
     connected, _ = await communicator.connect()
     assert not connected
+
+
+async def _script_connect(path: str, *headers: tuple[bytes, bytes]) -> WebsocketCommunicator:
+    """As websocat or a Python client connects: no Origin, no cookies unless given."""
+    communicator = WebsocketCommunicator(
+        application, path, headers=[(b"host", b"localhost"), *headers]
+    )
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def test_a_script_signs_in_with_an_authorization_header(
+    personas: dict[str, Any], media_root: Any
+) -> None:
+    from console import tokens
+
+    job = await sync_to_async(_queued_job)(personas["owner"])
+    made = await sync_to_async(tokens.token_create)(
+        user=personas["owner"], name="ci", scope="read"
+    )
+    socket = await _script_connect(
+        f"/ws/jobs/{job.pk}/", (b"authorization", f"Token {made.raw}".encode())
+    )
+    first = await socket.receive_json_from(timeout=5)
+    assert first["seq"] == 1
+    await socket.disconnect()
+    for name in ("teammate", "outsider"):
+        other = await sync_to_async(tokens.token_create)(user=personas[name], name="x")
+        socket = await _script_connect(
+            f"/ws/jobs/{job.pk}/", (b"authorization", f"Token {other.raw}".encode())
+        )
+        assert (await socket.receive_output(timeout=5))["code"] == 4403
+    bad = await _script_connect(f"/ws/jobs/{job.pk}/", (b"authorization", b"Token aml_nope"))
+    assert (await bad.receive_output(timeout=5))["code"] == 4401
+
+
+async def test_a_script_signs_in_with_its_first_message(
+    personas: dict[str, Any], media_root: Any
+) -> None:
+    job = await sync_to_async(_queued_job)(personas["owner"])
+    token = await sync_to_async(Token.objects.create)(user=personas["owner"])
+    socket = await _script_connect(f"/ws/jobs/{job.pk}/")
+    await socket.send_json_to({"token": token.key})
+    assert (await socket.receive_json_from(timeout=5))["seq"] == 1
+    await socket.disconnect()
+    wrong = await _script_connect(f"/ws/jobs/{job.pk}/")
+    await wrong.send_to(text_data="not json")
+    assert (await wrong.receive_output(timeout=5))["code"] == 4401
+
+
+async def test_without_an_origin_the_session_cookie_is_ignored(
+    personas: dict[str, Any], media_root: Any
+) -> None:
+    from django.conf import settings
+    from django.contrib.sessions.backends.db import SessionStore
+
+    job = await sync_to_async(_queued_job)(personas["owner"])
+
+    def _session() -> str:
+        session = SessionStore()
+        session["_auth_user_id"] = str(personas["owner"].pk)
+        session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+        session["_auth_user_hash"] = personas["owner"].get_session_auth_hash()
+        session.save()
+        return str(session.session_key)
+
+    key = await sync_to_async(_session)()
+    cookie = (b"cookie", f"{settings.SESSION_COOKIE_NAME}={key}".encode())
+    # A browser (it sends an Origin) is signed in by its cookie ...
+    browser = WebsocketCommunicator(
+        application, f"/ws/jobs/{job.pk}/", headers=[ORIGIN, (b"host", b"localhost"), cookie]
+    )
+    assert (await browser.connect())[0]
+    assert (await browser.receive_json_from(timeout=5))["seq"] == 1
+    await browser.disconnect()
+    # ... a handshake without one is not, and must bring a token.
+    script = await _script_connect(f"/ws/jobs/{job.pk}/", cookie)
+    assert (await script.receive_output(timeout=10))["code"] == 4401
