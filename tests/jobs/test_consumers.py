@@ -106,9 +106,7 @@ async def test_a_script_signs_in_with_an_authorization_header(
     from console import tokens
 
     job = await sync_to_async(_queued_job)(personas["owner"])
-    made = await sync_to_async(tokens.token_create)(
-        user=personas["owner"], name="ci", scope="read"
-    )
+    made = await sync_to_async(tokens.token_create)(user=personas["owner"], name="ci", scope="read")
     socket = await _script_connect(
         f"/ws/jobs/{job.pk}/", (b"authorization", f"Token {made.raw}".encode())
     )

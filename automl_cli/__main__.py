@@ -1,0 +1,3 @@
+from automl_cli.main import main
+
+main()
