@@ -42,7 +42,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(VENV)/.installed
-	CONSOLE_EMBEDDED=1 $(VENV)/bin/mypy console jobs models_registry tests bench
+	CONSOLE_EMBEDDED=1 $(VENV)/bin/mypy console jobs models_registry automl_cli tests bench
 
 test: $(VENV)/.installed frontend chromium lint typecheck
 	mkdir -p var

@@ -32,13 +32,13 @@ class TrialBoard:
             if number not in self.bars:
                 self.bars[number] = self.progress.add_task(f"trial {number}", total=self.max_epochs)
         elif kind == "epoch_end":
-            bar = self.bars.get(payload.get("trial"))
+            bar = self.bars.get(int(payload.get("trial") or 0))
             if bar is not None:
                 loss = (payload.get("metrics") or {}).get("val_loss")
                 label = f"trial {payload['trial']}" + (f" val_loss {loss:.4f}" if loss else "")
                 self.progress.update(bar, completed=payload.get("epoch", 0) + 1, description=label)
         elif kind == "trial_finished":
-            bar = self.bars.get(payload.get("trial"))
+            bar = self.bars.get(int(payload.get("trial") or 0))
             if bar is not None:
                 self.progress.stop_task(bar)
             score = payload.get("score")

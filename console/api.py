@@ -101,7 +101,7 @@ class ApiTokenViewSet(
         form = ApiTokenCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         new = tokens.token_create(
-            user=request.user,  # type: ignore[arg-type]
+            user=request.user,
             name=form.validated_data["name"],
             scope=form.validated_data["scope"],
             expires_at=form.validated_data.get("expires_at"),

@@ -64,17 +64,16 @@ def idempotent(view: View) -> View:
                 400, "invalid", f"{HEADER} must be at most {MAX_KEY_LENGTH} printable characters."
             )
         fingerprint = _fingerprint(request)
+        user: Any = request.user  # signed in: the view's permissions ran first
         ttl = timedelta(seconds=settings.IDEMPOTENCY_TTL_SECONDS)
-        IdempotencyRecord.objects.filter(
-            user=request.user, created_at__lt=timezone.now() - ttl
-        ).delete()
+        IdempotencyRecord.objects.filter(user=user, created_at__lt=timezone.now() - ttl).delete()
         try:
             with transaction.atomic():
                 record = IdempotencyRecord.objects.create(
-                    user=request.user, key=key, fingerprint=fingerprint
+                    user=user, key=key, fingerprint=fingerprint
                 )
         except IntegrityError:
-            first = IdempotencyRecord.objects.get(user=request.user, key=key)
+            first = IdempotencyRecord.objects.get(user=user, key=key)
             if first.fingerprint != fingerprint:
                 return _error(
                     422,

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework import exceptions
@@ -46,7 +45,7 @@ class NewToken:
 
 def token_create(
     *,
-    user: AbstractBaseUser,
+    user: Any,
     name: str,
     scope: str = ApiToken.Scope.FULL,
     expires_at: datetime | None = None,
