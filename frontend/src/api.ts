@@ -25,6 +25,21 @@ import type {
 
 export type * from "./types";
 
+/** Every error answer's body (docs/api.md, Errors): a machine-readable `code`, a readable
+ * `detail` (which already names the fields), and the messages per request field. */
+export interface ApiErrorBody {
+  code: string;
+  detail: string;
+  fields: Record<string, string[]>;
+  /** The predictor's: the input column an error is about. */
+  field?: string;
+}
+
+function isErrorBody(body: unknown): body is ApiErrorBody {
+  const b = body as Record<string, unknown> | null;
+  return !!b && typeof b === "object" && typeof b.code === "string" && typeof b.detail === "string";
+}
+
 /** An error answer; `message` is already readable, `field` names the offending column if any. */
 export class ApiError extends Error {
   constructor(
@@ -39,6 +54,16 @@ export class ApiError extends Error {
   get field(): string | null {
     const b = this.body as Record<string, unknown> | null;
     return b && typeof b === "object" && typeof b.field === "string" ? b.field : null;
+  }
+
+  /** The error's machine-readable code ("invalid", "conflict", "throttled", ...). */
+  get code(): string {
+    return isErrorBody(this.body) ? this.body.code : `http_${this.status}`;
+  }
+
+  /** The messages about one request field, if the server named it. */
+  fieldErrors(name: string): string[] {
+    return isErrorBody(this.body) ? (this.body.fields[name] ?? []) : [];
   }
 }
 
@@ -58,6 +83,10 @@ export function csrfToken(): string {
 const BARE_FIELDS = new Set(["non_field_errors", "file", "size"]);
 
 export function errorMessage(status: number, body: unknown): string {
+  if (isErrorBody(body)) {
+    return typeof body.field === "string" ? `${body.detail} (column: ${body.field})` : body.detail;
+  }
+  // Bodies from before the one error format (a proxy's, say): read as well as can be.
   if (body && typeof body === "object" && !Array.isArray(body)) {
     const obj = body as Record<string, unknown>;
     if (typeof obj.detail === "string") {
