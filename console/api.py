@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -111,5 +110,5 @@ class ApiTokenViewSet(
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, pk: str | None = None) -> Response:
-        tokens.token_revoke(token=get_object_or_404(self.get_queryset(), pk=pk))
+        tokens.token_revoke(token=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)

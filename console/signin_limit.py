@@ -94,7 +94,8 @@ class SigninLimitMiddleware:
         retry = str(settings.SIGNIN_WINDOW_SECONDS)
         message = "Too many failed sign-ins; try again later."
         if request.path.startswith("/api/"):
-            response: HttpResponse = JsonResponse({"detail": message}, status=429)
+            body = {"code": "throttled", "detail": message, "fields": {}}
+            response: HttpResponse = JsonResponse(body, status=429)
         else:
             response = HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
         response["Retry-After"] = retry

@@ -39,3 +39,6 @@ urlpatterns = [
     path("api/v1/", include(router.urls)),
     path("", views.app_shell, name="app"),
 ]
+
+handler404 = "console.views.not_found"
+handler500 = "console.views.server_error"

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from console.vite import entry_assets
@@ -18,3 +19,22 @@ def app_shell(request: HttpRequest) -> HttpResponse:
 
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
+
+
+# Errors raised outside a DRF view (no URL matched, an unhandled exception): the API's paths
+# answer in the API's one error format, everything else with Django's pages.
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"code": "not_found", "detail": "No such API path.", "fields": {}}, status=404
+        )
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        body = {"code": "error", "detail": "The server failed; it has been logged.", "fields": {}}
+        return JsonResponse(body, status=500)
+    return defaults.server_error(request)

@@ -350,7 +350,7 @@ class JobViewSet(
     @extend_schema(request=JobCancelSerializer, responses={202: JobSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
-        job = get_object_or_404(self.get_queryset(), pk=pk)
+        job = self.get_object()
         form = JobCancelSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         try:
@@ -362,7 +362,7 @@ class JobViewSet(
     @extend_schema(parameters=[AFTER], responses=EventSerializer(many=True))
     @action(detail=True, methods=["get"])
     def events(self, request: Request, pk: str | None = None) -> Response:
-        job = get_object_or_404(self.get_queryset(), pk=pk)
+        job = self.get_object()
         after = _after(request)
         if after is None:
             return Response({"after": ["Must be an integer."]}, status=status.HTTP_400_BAD_REQUEST)
