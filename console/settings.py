@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "django_filters",
     # Swagger UI and ReDoc served from the installed package: no CDN at run time.
     "drf_spectacular_sidecar",
     "channels",
@@ -202,8 +203,13 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "console.pagination.CursorPage",
     "PAGE_SIZE": 50,
+    # `?field=value` filters where a list declares them, `?ordering=-field` on every list.
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "EXCEPTION_HANDLER": "console.errors.handler",
     "DEFAULT_THROTTLE_CLASSES": [

@@ -26,6 +26,7 @@ from jobs import selectors, services
 from jobs.engine.config import BUDGET_PRESETS, MAX_EPOCHS_CAP, MAX_TRIALS_CAP
 from jobs.engine.data import DataError
 from jobs.engine.io.formats import ReadOptions, iter_batches, write_csv_export
+from jobs.filters import DatasetFilter, JobFilter
 from jobs.models import Dataset, TrainingJob, Upload
 from jobs.serializers import (
     BudgetsSerializer,
@@ -81,6 +82,8 @@ class DatasetViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Dataset]
 ):
     parser_classes = [MultiPartParser, FormParser, JSONParser]
+    filterset_class = DatasetFilter
+    ordering_fields = ["created_at", "name", "n_rows", "size_bytes", "version"]
 
     def get_queryset(self) -> QuerySet[Dataset]:
         return selectors.dataset_list(user=self.request.user)
@@ -144,7 +147,7 @@ class DatasetViewSet(
         request=VersionRequestSerializer,
         responses={201: DatasetCreatedSerializer},
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
     def versions(self, request: Request, pk: str | None = None) -> Response:
         dataset = self.get_object()
         if request.method == "GET":
@@ -222,7 +225,7 @@ class DatasetViewSet(
         return response
 
     @extend_schema(parameters=[AFTER], responses=EventSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def events(self, request: Request, pk: str | None = None) -> Response:
         dataset = self.get_object()
         after = _after(request)
@@ -293,6 +296,8 @@ class JobViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[TrainingJob]
 ):
     serializer_class = JobSerializer
+    filterset_class = JobFilter
+    ordering_fields = ["created_at", "started_at", "finished_at", "status"]
 
     def get_queryset(self) -> QuerySet[TrainingJob]:
         return selectors.job_list(user=self.request.user)
@@ -360,7 +365,7 @@ class JobViewSet(
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(parameters=[AFTER], responses=EventSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def events(self, request: Request, pk: str | None = None) -> Response:
         job = self.get_object()
         after = _after(request)

@@ -7,8 +7,8 @@ export interface Me {
   username: string;
 }
 
+/** A page of a list (cursor pagination: follow `next` until it is null). */
 export interface Page<T> {
-  count: number;
   next: string | null;
   previous: string | null;
   results: T[];

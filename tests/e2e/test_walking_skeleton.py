@@ -82,7 +82,7 @@ def test_csv_to_live_prediction(stack: Stack) -> None:
         c["name"] for c in dataset["columns"] if c["name"] != "diagnosis"
     ]
     models = owner.get("/api/v1/models/").json()
-    assert models["count"] == 1
+    assert len(models["results"]) == 1
     assert models["results"][0]["latest_version"] == 1
 
     # when the version is deployed with one call
@@ -126,9 +126,9 @@ def test_csv_to_live_prediction(stack: Stack) -> None:
 
     # and another user can neither see, watch nor use any of it
     outsider = stack.client("outsider")
-    assert outsider.get("/api/v1/datasets/").json()["count"] == 0
-    assert outsider.get("/api/v1/jobs/").json()["count"] == 0
-    assert outsider.get("/api/v1/deployments/").json()["count"] == 0
+    assert outsider.get("/api/v1/datasets/").json()["results"] == []
+    assert outsider.get("/api/v1/jobs/").json()["results"] == []
+    assert outsider.get("/api/v1/deployments/").json()["results"] == []
     for path in (
         f"/api/v1/datasets/{dataset['id']}/",
         f"/api/v1/jobs/{job['id']}/",

@@ -143,7 +143,7 @@ def test_datasets_are_private_to_their_owner(api_as: Any, media_root: Path) -> N
     # then the teammate and the outsider neither list, read nor delete it
     for name in ("teammate", "outsider"):
         api = api_as(name)
-        assert api.get("/api/v1/datasets/").json()["count"] == 0
+        assert api.get("/api/v1/datasets/").json()["results"] == []
         assert api.get(f"/api/v1/datasets/{dataset_id}/").status_code == 404
         assert api.delete(f"/api/v1/datasets/{dataset_id}/").status_code == 404
     assert api_as("owner").get(f"/api/v1/datasets/{dataset_id}/").status_code == 200

@@ -114,7 +114,7 @@ def test_jobs_are_private_to_their_owner(
     job_id = _create(api_as("owner"), dataset=dataset.pk, target="diagnosis").json()["id"]
     for name in ("teammate", "outsider"):
         api = api_as(name)
-        assert api.get("/api/v1/jobs/").json()["count"] == 0
+        assert api.get("/api/v1/jobs/").json()["results"] == []
         assert api.get(f"/api/v1/jobs/{job_id}/").status_code == 404
         assert api.get(f"/api/v1/jobs/{job_id}/events/").status_code == 404
     events = api_as("owner").get(f"/api/v1/jobs/{job_id}/events/?after=0").json()
