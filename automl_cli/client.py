@@ -69,9 +69,10 @@ class Credentials:
 class Api:
     def __init__(self, credentials: Credentials, timeout: float = 60) -> None:
         self.credentials = credentials
+        self.auth_headers = {"Authorization": f"Token {credentials.token}"}
         self.http = httpx.Client(
             base_url=credentials.url,
-            headers={"Authorization": f"Token {credentials.token}", "Accept": "application/json"},
+            headers={**self.auth_headers, "Accept": "application/json"},
             timeout=timeout,
         )
 

@@ -22,6 +22,8 @@ from rich.progress import (
     TextColumn,
     TransferSpeedColumn,
 )
+from tusclient.client import TusClient
+from tusclient.exceptions import TusCommunicationError
 
 from automl_cli.client import Api, ApiError, Credentials
 from automl_cli.watch import watch_job
@@ -107,33 +109,31 @@ def upload(
     """Upload a dataset (resumable, with a progress bar) and print it."""
     api = _api()
     size = file.stat().st_size
-    staged = api.create("/api/v1/uploads/", {"filename": file.name, "size": size})
-    path = f"/api/v1/uploads/{staged['id']}/"
-    columns = (TextColumn(file.name), BarColumn(), DownloadColumn(), TransferSpeedColumn())
-    with Progress(*columns, console=err) as progress, file.open("rb") as source:
-        bar = progress.add_task("upload", total=size)
-        offset = 0
-        while offset < size:
-            chunk = source.read(CHUNK)
-            try:
-                api.request(
-                    "PATCH",
-                    path,
-                    content=chunk,
-                    headers={
-                        "Upload-Offset": str(offset),
-                        "Tus-Resumable": "1.0.0",
-                        "Content-Type": "application/offset+octet-stream",
-                    },
-                )
-            except httpx.TransportError:
-                # Resume from what the server holds.
-                offset = int(api.http.head(path).headers["Upload-Offset"])
-                source.seek(offset)
-                progress.update(bar, completed=offset)
-                continue
-            offset += len(chunk)
-            progress.update(bar, completed=offset)
+    # tus 1.0 through tuspy: resumable, and any tus server would do for the bytes.
+    client = TusClient(f"{api.credentials.url}/api/v1/uploads/", headers=api.auth_headers)
+    try:
+        uploader = client.uploader(
+            file_path=str(file),
+            chunk_size=CHUNK,
+            metadata={"filename": file.name},
+            retries=3,
+            retry_delay=1,
+        )
+        columns = (TextColumn(file.name), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+        with Progress(*columns, console=err) as progress:
+            bar = progress.add_task("upload", total=size)
+            uploader.set_url(uploader.create_url())
+            while uploader.offset < size:
+                uploader.upload_chunk()
+                progress.update(bar, completed=uploader.offset)
+    except TusCommunicationError as exc:
+        body = exc.response_content
+        try:
+            parsed = json.loads(body) if body else {}
+        except ValueError:
+            parsed = {"detail": str(body)[:500]}
+        raise ApiError(exc.status_code or 502, parsed or {"detail": str(exc)}) from None
+    staged = {"id": str(uploader.url).rstrip("/").rsplit("/", 1)[-1]}
     options: dict[str, Any] = {"upload": staged["id"], "name": name or file.stem}
     options.update(
         {k: v for k, v in

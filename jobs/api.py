@@ -22,7 +22,7 @@ from rest_framework.serializers import BaseSerializer
 
 from console.idempotency import idempotent
 from console.parsers import JSONParser
-from jobs import selectors, services
+from jobs import selectors, services, tus
 from jobs.engine.config import BUDGET_PRESETS, MAX_EPOCHS_CAP, MAX_TRIALS_CAP
 from jobs.engine.data import DataError
 from jobs.engine.io.formats import ReadOptions, iter_batches, write_csv_export
@@ -257,26 +257,56 @@ class UploadViewSet(
     @extend_schema(
         request=UploadCreateSerializer,
         responses={201: UploadSerializer},
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[
+            IDEMPOTENCY_KEY,
+            OpenApiParameter(
+                "Upload-Length",
+                int,
+                OpenApiParameter.HEADER,
+                description="tus creation: the size in bytes (then no JSON body is needed).",
+            ),
+            OpenApiParameter(
+                "Upload-Metadata",
+                str,
+                OpenApiParameter.HEADER,
+                description="tus creation: `filename <base64>`.",
+            ),
+        ],
     )
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        form = UploadCreateSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
+        if tus.is_creation(request.headers):
+            filename, size = tus.creation_request(request.headers)
+        else:
+            form = UploadCreateSerializer(data=request.data)
+            form.is_valid(raise_exception=True)
+            filename, size = form.validated_data["filename"], form.validated_data["size"]
         try:
             upload = services.upload_create(
                 owner=request.user,  # type: ignore[arg-type]
-                filename=form.validated_data["filename"],
-                size=form.validated_data["size"],
+                filename=filename,
+                size=size,
             )
         except DataError as exc:
             code = 413 if "limit" in str(exc) else 400
-            return Response({"size": [str(exc)]}, status=code)
+            return Response({"size": [str(exc)]}, status=code, headers=tus.RESUMABLE)
         url = f"/api/v1/uploads/{upload.pk}/"
         return Response(
             UploadSerializer(upload).data,
             status=status.HTTP_201_CREATED,
-            headers={"Location": url, "Upload-Offset": "0", "Tus-Resumable": "1.0.0"},
+            headers={"Location": url, "Upload-Offset": "0", **tus.RESUMABLE},
+        )
+
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
+        """tus discovery: the version and extensions this server speaks."""
+        return Response(
+            status=status.HTTP_204_NO_CONTENT,
+            headers={
+                "Tus-Version": tus.VERSION,
+                "Tus-Extension": tus.EXTENSIONS,
+                "Tus-Max-Size": str(settings.DATASET_MAX_BYTES),
+                **tus.RESUMABLE,
+            },
         )
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -284,12 +314,12 @@ class UploadViewSet(
         return Response(
             UploadSerializer(upload).data,
             headers={"Upload-Offset": str(upload.offset), "Upload-Length": str(upload.size),
-                     "Cache-Control": "no-store"},
+                     "Cache-Control": "no-store", **tus.RESUMABLE},
         )  # fmt: skip
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         services.upload_delete(upload=self.get_object())
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(status=status.HTTP_204_NO_CONTENT, headers=tus.RESUMABLE)
 
 
 class JobViewSet(
