@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -95,7 +95,17 @@ class ApiTokenViewSet(
             return ApiToken.objects.none()
         return tokens.token_list(user=self.request.user)
 
-    @extend_schema(request=ApiTokenCreateSerializer, responses={201: NewApiTokenSerializer})
+    @extend_schema(
+        request=ApiTokenCreateSerializer,
+        responses={201: NewApiTokenSerializer},
+        examples=[
+            OpenApiExample(
+                "A read-only token for a dashboard, for 90 days",
+                value={"name": "dashboard", "scope": "read", "expires_at": "2027-03-01T00:00:00Z"},
+                request_only=True,
+            )
+        ],
+    )
     def create(self, request: Request) -> Response:
         form = ApiTokenCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)

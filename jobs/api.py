@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -333,7 +333,27 @@ class JobViewSet(
         return selectors.job_list(user=self.request.user)
 
     @extend_schema(
-        request=JobCreateSerializer, responses={201: JobSerializer}, parameters=[IDEMPOTENCY_KEY]
+        request=JobCreateSerializer,
+        responses={201: JobSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        examples=[
+            OpenApiExample(
+                "A quick search",
+                value={"dataset": 1, "target": "label", "budget": "quick", "max_trials": 5},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "A forecast",
+                value={
+                    "dataset": 2,
+                    "target": "sales",
+                    "task_type": "forecasting",
+                    "horizon": 7,
+                    "max_seconds": 600,
+                },
+                request_only=True,
+            ),
+        ],
     )
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

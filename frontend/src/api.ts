@@ -2,6 +2,7 @@
 
 import type {
   Alias,
+  ApiToken,
   AuditEvent,
   Budgets,
   Comparison,
@@ -14,11 +15,13 @@ import type {
   Me,
   ModelCard,
   ModelVersion,
+  NewApiToken,
   NewJob,
   Page,
   Prediction,
   RegisteredModel,
   RowsPage,
+  TokenScope,
   Upload,
   VersionRequest,
 } from "./types";
@@ -219,6 +222,11 @@ export const api = {
 
   deployments: (signal?: AbortSignal) => listAll<Deployment>("/api/v1/deployments/", signal),
   deployment: (name: string, signal?: AbortSignal) => get<Deployment>(`/api/v1/deployments/${enc(name)}/`, signal),
+  tokens: (signal?: AbortSignal) => listAll<ApiToken>("/api/v1/auth/tokens/", signal),
+  createToken: (name: string, scope: TokenScope, expiresAt: string | null, signal?: AbortSignal) =>
+    post<NewApiToken>("/api/v1/auth/tokens/", { name, scope, expires_at: expiresAt }, signal),
+  revokeToken: (id: Id, signal?: AbortSignal) => request<undefined>("DELETE", `/api/v1/auth/tokens/${enc(id)}/`, { signal }),
+
   predict: (name: string, instances: Instance[], signal?: AbortSignal) =>
     post<{ predictions: Prediction[] }>(`/api/v1/deployments/${enc(name)}/predict/`, { instances }, signal),
 };

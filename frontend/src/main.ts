@@ -11,12 +11,14 @@ import { deploymentsView } from "./views/deployments";
 import { deploymentView } from "./views/deployment";
 import { versionView } from "./views/version";
 import { compareView } from "./views/compare";
+import { tokensView } from "./views/tokens";
 
 const NAV: Array<[string, string]> = [
   ["datasets", "Datasets"],
   ["jobs", "Jobs"],
   ["models", "Models"],
   ["deployments", "Deployments"],
+  ["tokens", "API tokens"],
 ];
 
 function signOutForm(): HTMLFormElement {
@@ -82,6 +84,7 @@ function mount(): void {
       "/compare/:a/:b": compareView,
       "/deployments": deploymentsView,
       "/deployments/:name": deploymentView,
+      "/tokens": tokensView,
     },
     (section) => {
       // A version or a comparison is part of Models.

@@ -415,3 +415,20 @@ export type Prediction =
   | { labels: string[]; probabilities: Record<string, number> }
   | { label: string; probabilities: Record<string, number> };
 export type Instance = Record<string, unknown>;
+
+export type TokenScope = "read" | "predict" | "full";
+
+/** A personal API token as listed: the secret itself is never shown again. */
+export interface ApiToken {
+  id: Id;
+  name: string;
+  prefix: string;
+  scope: TokenScope;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+}
+
+export interface NewApiToken extends ApiToken {
+  token: string;
+}
