@@ -180,5 +180,5 @@ def test_bad_task_requests_get_a_400_naming_the_problem(
         "/api/v1/jobs/", {"dataset": dataset.pk, "max_trials": 1, **body}, format="json"
     )
     assert answer.status_code == 400
-    assert message in str(answer.json()[field][0])
+    assert message in str(answer.json()["fields"][field][0])
     assert TrainingJob.objects.count() == 0
