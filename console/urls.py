@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from console import api, views
@@ -34,8 +34,8 @@ urlpatterns = [
     path("api/v1/auth/token/", api.ObtainToken.as_view(), name="api-token"),
     path("api/v1/auth/me/", api.me, name="api-me"),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/v1/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/v1/docs/", api.SwaggerDocs.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/redoc/", api.RedocDocs.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/v1/", include(router.urls)),
     path("", views.app_shell, name="app"),
 ]
