@@ -134,6 +134,7 @@ DOCS_CSP = (
 
 
 class SwaggerDocs(SpectacularSwaggerView):
+    @extend_schema(exclude=True)
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         response = super().get(request, *args, **kwargs)
         response["Content-Security-Policy"] = DOCS_CSP
@@ -143,6 +144,7 @@ class SwaggerDocs(SpectacularSwaggerView):
 class RedocDocs(SpectacularRedocView):
     template_name = "console/redoc.html"
 
+    @extend_schema(exclude=True)
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         response = super().get(request, *args, **kwargs)
         response["Content-Security-Policy"] = DOCS_CSP
