@@ -186,6 +186,8 @@ SIGNIN_WINDOW_SECONDS = int(os.environ.get("SIGNIN_WINDOW_SECONDS", "900"))
 SIGNIN_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("SIGNIN_MAX_FAILURES_PER_ADDRESS", "30"))
 SIGNIN_MAX_FAILURES_PER_ACCOUNT = int(os.environ.get("SIGNIN_MAX_FAILURES_PER_ACCOUNT", "10"))
 
+_IS_PREDICTOR = os.environ.get("DJANGO_SETTINGS_MODULE") == "console.predictor_settings"
+
 REST_FRAMEWORK = {
     # DRF's throttles read X-Forwarded-For only through this many trusted proxies.
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
@@ -212,13 +214,18 @@ REST_FRAMEWORK = {
     ],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "EXCEPTION_HANDLER": "console.errors.handler",
-    "DEFAULT_THROTTLE_CLASSES": [
-        "console.throttling.UserOrTokenRateThrottle",
-        "console.throttling.AnonRateThrottle",
-    ],
+    # The predictor process (these settings, through console.predictor_settings) serves
+    # applications at volume: it throttles only when PREDICTOR_RATE_USER is set.
+    "DEFAULT_THROTTLE_CLASSES": (
+        ["console.throttling.UserOrTokenRateThrottle", "console.throttling.AnonRateThrottle"]
+        if not _IS_PREDICTOR or os.environ.get("PREDICTOR_RATE_USER")
+        else []
+    ),
     "DEFAULT_THROTTLE_RATES": {
         # Generous: the UI polls, and a script may stream many predictions.
-        "user": os.environ.get("API_RATE_USER", "1200/min"),
+        "user": os.environ.get(
+            "PREDICTOR_RATE_USER" if _IS_PREDICTOR else "API_RATE_USER", "1200/min"
+        ),
         "anon": os.environ.get("API_RATE_ANON", "120/min"),
     },
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
