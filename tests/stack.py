@@ -55,6 +55,16 @@ class Stack:
     def ws_url(self) -> str:
         return self.url.replace("http://", "ws://")
 
+    def add_user(self, name: str) -> None:
+        """Another user with a password and a (legacy) token, for a test whose datasets,
+        models and deployments must not meet the other tests' on this shared stack."""
+        if name in self.tokens:
+            return
+        made = _manage(self.env, "shell", "-c", _MAKE_USER.format(name=name))
+        key = next(r.split()[1] for r in made.splitlines() if r.startswith("TOKEN "))
+        self.tokens[name] = key
+        self.passwords[name] = f"{name}-Passw0rd!"
+
 
 def _manage(env: dict[str, str], *args: str) -> str:
     out = subprocess.run(
@@ -78,6 +88,14 @@ User = get_user_model()
 for name in ("owner", "teammate", "outsider"):
     user = User.objects.create_user(name, password=name + "-Passw0rd!")
     print("TOKEN", name, Token.objects.create(user=user).key)
+"""
+
+
+_MAKE_USER = """
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+user = get_user_model().objects.create_user("{name}", password="{name}-Passw0rd!")
+print("TOKEN", Token.objects.create(user=user).key)
 """
 
 

@@ -54,7 +54,8 @@ def test_the_cli_drives_upload_job_watch_deploy_predict(
     embedded_stack: Stack, tmp_path: Path
 ) -> None:
     stack = embedded_stack
-    owner = stack.client("owner")
+    stack.add_user("cli")
+    owner = stack.client("cli")
     config = tmp_path / "automl.json"
     # given a personal token made through the API
     made = owner.post("/api/v1/auth/tokens/", json={"name": "ci", "scope": "full"})
@@ -64,7 +65,7 @@ def test_the_cli_drives_upload_job_watch_deploy_predict(
     # when the client logs in with it, the token is checked and kept private
     login = _automl(config, "login", "--url", stack.url, "--token", token)
     assert login.returncode == 0, login.stderr
-    assert "Signed in as owner" in login.stderr
+    assert "Signed in as cli" in login.stderr
     assert config.stat().st_mode & 0o777 == 0o600
     refused = _automl(tmp_path / "other.json", "login", "--url", stack.url, "--token", "aml_x")
     assert refused.returncode == 1
@@ -127,4 +128,4 @@ def test_the_cli_drives_upload_job_watch_deploy_predict(
     log = (stack.data_dir / "console.log").read_text()
     assert "token=[redacted]" in log
     assert token not in log
-    assert stack.tokens["owner"] not in log
+    assert stack.tokens["cli"] not in log

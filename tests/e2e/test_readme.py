@@ -65,6 +65,7 @@ def test_the_readme_automation_examples_run_as_written(
     embedded_stack: Stack, tmp_path: Path
 ) -> None:
     stack = embedded_stack
+    stack.add_user("readme")
     _data(tmp_path)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -79,8 +80,8 @@ def test_the_readme_automation_examples_run_as_written(
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "PYTHONPATH": str(ROOT),
         "CONSOLE": stack.url,
-        "AUTOML_USER": "owner",
-        "AUTOML_PASSWORD": stack.passwords["owner"],
+        "AUTOML_USER": "readme",
+        "AUTOML_PASSWORD": stack.passwords["readme"],
         "AUTOML_CONFIG": str(tmp_path / "automl.json"),
     }
     script = "set -euo pipefail\n" + _blocks()

@@ -22,7 +22,8 @@ def test_tuspy_uploads_in_chunks_and_the_upload_becomes_a_dataset(
 ) -> None:
     # given a file and a tus client with a personal token
     stack = embedded_stack
-    owner = stack.client("owner")
+    stack.add_user("tus")
+    owner = stack.client("tus")
     token = owner.post("/api/v1/auth/tokens/", json={"name": "tus"}).json()["token"]
     content = breast_cancer_csv()
     path = tmp_path / "cancer.csv"
@@ -50,7 +51,8 @@ def test_tuspy_uploads_in_chunks_and_the_upload_becomes_a_dataset(
 
 
 def test_tus_discovery_creation_and_termination(embedded_stack: Stack) -> None:
-    owner = embedded_stack.client("owner")
+    embedded_stack.add_user("tus")
+    owner = embedded_stack.client("tus")
     tus = {"Tus-Resumable": "1.0.0"}
     options = owner.options("/api/v1/uploads/", headers=tus)
     assert options.status_code == 204
