@@ -76,11 +76,12 @@ def shape(status_code: int, data: Any, code: str | None = None) -> dict[str, Any
         for key, value in data.items():
             if key == "detail":
                 continue
-            if isinstance(value, list | dict):
-                fields[key] = _strings(value)
-            else:
-                # Scalars beside a detail are context (the predictor's "field": the column).
+            if isinstance(detail, str) or not isinstance(value, list | dict):
+                # Beside a sentence, other keys are context, kept as they are (the predictor's
+                # "field", a 409's "existing" deployment); otherwise they are field errors.
                 extra[key] = value
+            else:
+                fields[key] = _strings(value)
         if not isinstance(detail, str):
             detail = "; ".join(
                 " ".join(msgs) if key in BARE_FIELDS else f"{key}: {' '.join(msgs)}"

@@ -84,6 +84,9 @@ def test_shape_keeps_context_and_reads_lists() -> None:
         "fields": {},
     }
     assert errors.shape(400, ["a", "b"])["fields"] == {"non_field_errors": ["a", "b"]}
+    conflict = errors.shape(409, {"detail": "Taken.", "existing": {"name": "v1"}})
+    assert conflict["existing"] == {"name": "v1"}
+    assert conflict["fields"] == {}
     nested = errors.shape(400, {"relabel": {"x": ["Too long."]}})
     assert nested["fields"] == {"relabel": ["x: Too long."]}
     assert errors.shape(502, {"detail": "down"})["code"] == "bad_gateway"
