@@ -9,7 +9,13 @@ import httpx
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import FileResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
@@ -81,6 +87,7 @@ class RegisteredModelViewSet(
     def get_queryset(self) -> QuerySet[RegisteredModel]:
         return selectors.model_list(user=self.request.user)
 
+    @extend_schema(request=ModelUpdateSerializer, responses=RegisteredModelSerializer)
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """`PATCH` description, tags, or (owner only) the workspace it is shared with."""
         model = self.get_object()
@@ -105,6 +112,7 @@ class RegisteredModelViewSet(
             lambda m: Response(self.get_serializer(m).data),
         )
 
+    @extend_schema(responses=AuditEventSerializer(many=True))
     @action(detail=True, methods=["get"])
     def audit(self, request: Request, pk: str | None = None) -> Response:
         model = self.get_object()
@@ -115,11 +123,14 @@ class RegisteredModelViewSet(
             return Response(AuditEventSerializer(events, many=True).data)
         return self.get_paginated_response(AuditEventSerializer(page, many=True).data)
 
+    @extend_schema(responses=AliasSerializer(many=True))
     @action(detail=True, methods=["get"])
     def aliases(self, request: Request, pk: str | None = None) -> Response:
         model = self.get_object()
         return Response(AliasSerializer(model.aliases.select_related("version"), many=True).data)
 
+    @extend_schema(methods=["PUT"], request=AliasMoveSerializer, responses=AliasSerializer)
+    @extend_schema(methods=["DELETE"], request=None, responses={204: None})
     @action(detail=True, methods=["put", "delete"], url_path=r"aliases/(?P<alias>[-\w]+)")
     def alias(self, request: Request, pk: str | None = None, alias: str = "") -> Response:
         """`PUT {"version": <version id>}` moves (or creates) the alias; `DELETE` removes it."""
@@ -143,6 +154,7 @@ class RegisteredModelViewSet(
             lambda a: Response(AliasSerializer(a).data),
         )
 
+    @extend_schema(request=DeployRequestSerializer, responses={201: DeploymentSerializer})
     @action(detail=True, methods=["post"], url_path=r"aliases/(?P<alias>[-\w]+)/deploy")
     def deploy_alias(self, request: Request, pk: str | None = None, alias: str = "") -> Response:
         """A deployment that follows the alias: it serves whatever version the alias names."""
@@ -202,6 +214,7 @@ class ModelVersionViewSet(
             _deployed,
         )
 
+    @extend_schema(request=ArchiveSerializer, responses=ModelVersionSerializer)
     @action(detail=True, methods=["post"])
     def archive(self, request: Request, pk: str | None = None) -> Response:
         """`{"archived": true}` archives, `false` restores."""
@@ -215,6 +228,13 @@ class ModelVersionViewSet(
             lambda _: Response(self.get_serializer(version).data),
         )
 
+    @extend_schema(
+        methods=["GET", "PUT"],
+        request=CardSerializer,
+        responses=inline_serializer(
+            "ModelCard", {"markdown": serializers.CharField(), "edited": serializers.BooleanField()}
+        ),
+    )
     @action(detail=True, methods=["get", "put"])
     def card(self, request: Request, pk: str | None = None) -> Response:
         """The model card in markdown: the edited one, else generated; `PUT` edits it
@@ -231,11 +251,21 @@ class ModelVersionViewSet(
             )
         return Response(reports.version_card(version))
 
+    @extend_schema(
+        responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY)}
+    )
     @action(detail=True, methods=["get"])
     def artifact(self, request: Request, pk: str | None = None) -> FileResponse:
         """The `.keras` file, to whoever may read the version."""
         return artifact_response(self.get_object())
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("a", int, required=True, description="A version's id."),
+            OpenApiParameter("b", int, required=True, description="Another version's id."),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
     @action(detail=False, methods=["get"])
     def compare(self, request: Request) -> Response:
         """`?a=<version id>&b=<version id>`: metrics, hyperparameters and signatures."""

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -94,6 +95,12 @@ class WorkspaceViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet[Wo
     def get_queryset(self) -> QuerySet[Workspace]:
         return workspace_list(user=self.request.user).prefetch_related("memberships__user")
 
+    @extend_schema(
+        request=inline_serializer(
+            "WorkspaceCreate", {"name": serializers.CharField(max_length=200)}
+        ),
+        responses={201: WorkspaceSerializer},
+    )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         name = str(request.data.get("name", "")).strip() if isinstance(request.data, dict) else ""
         if not name or len(name) > 200:
@@ -101,6 +108,7 @@ class WorkspaceViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet[Wo
         workspace = workspace_create(creator=request.user, name=name)
         return Response(WorkspaceSerializer(workspace).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=MemberRequestSerializer, responses=WorkspaceSerializer)
     @action(detail=True, methods=["post"])
     def members(self, request: Request, pk: str | None = None) -> Response:
         """`{"username", "role": "viewer"|"editor"|"admin"|null}`: set or (null) remove."""
