@@ -33,23 +33,14 @@ class Guard(keras.callbacks.Callback):
     Checked between batches (about once a second), not only at epoch ends: one epoch of a
     slow model on a large set can take minutes. A trial whose first epoch alone would not fit
     in what is left of the budget is cut short once another trial has finished, so the budget
-    goes to models that can finish; and no trial runs longer than `trial_seconds`, so one slow
-    model cannot spend the budget the portfolio's other configurations need (the tuner keeps
-    a cut trial's best epoch).
+    goes to models that can finish. A trial is not otherwise capped: cut at a share of the
+    budget, trials on a busy machine stopped before they converged and none was worth keeping
+    (Computers: trees' RMSE / ours 0.76 with a third of the budget per trial, 1.01 without).
     """
 
     # Keras Tuner deep-copies callbacks for every trial; the reporter must stay shared.
-    def __init__(
-        self,
-        reporter: Reporter,
-        deadline: float | None,
-        *,
-        report: bool = True,
-        trial_seconds: float | None = None,
-    ) -> None:
+    def __init__(self, reporter: Reporter, deadline: float | None, *, report: bool = True) -> None:
         super().__init__()
-        self.trial_seconds = trial_seconds
-        self._fit_started = 0.0
         self.reporter = reporter
         self.deadline = deadline
         # False for a refit: the budget and cancel still apply, but its epochs are no trial's.
@@ -70,12 +61,6 @@ class Guard(keras.callbacks.Callback):
     def remaining(self) -> float:
         return float("inf") if self.deadline is None else self.deadline - time.monotonic()
 
-    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self._fit_started = time.monotonic()
-
-    def _over_trial_time(self, now: float) -> bool:
-        return self.trial_seconds is not None and now - self._fit_started > self.trial_seconds
-
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch = epoch
         self._epoch_started = time.monotonic()
@@ -94,7 +79,7 @@ class Guard(keras.callbacks.Callback):
             estimate = (now - self._epoch_started) / (batch + 1) * steps
             if estimate > self.deadline - now:
                 self.model.stop_training = True
-        if self.stopped or self._over_trial_time(now):
+        if self.stopped:
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -104,7 +89,7 @@ class Guard(keras.callbacks.Callback):
             self.reporter.epoch_end(self.trial_number, epoch + 1, values)
         if self.deadline is not None and time.monotonic() >= self.deadline:
             self.stopped = self.stopped or "time_limit"
-        if self.stopped or self._over_trial_time(time.monotonic()):
+        if self.stopped:
             self.model.stop_training = True
 
 
@@ -322,9 +307,6 @@ FINISH_SHARE = 0.1
 # rows (Searched.refit); unused when the refit would not fit, and then lost to the search.
 REFIT_SHARE = 0.15
 
-# The longest one trial may train, as a share of the job's budget: at least three get a go.
-TRIAL_SHARE = 0.35
-
 
 def tune(
     config: SearchConfig,
@@ -349,8 +331,7 @@ def tune(
     deadline = None
     if config.max_seconds is not None:
         deadline = started + config.max_seconds * (1 - reserve)
-    trial_seconds = None if config.max_seconds is None else config.max_seconds * TRIAL_SHARE
-    guard = Guard(reporter, deadline, trial_seconds=trial_seconds)
+    guard = Guard(reporter, deadline)
     tuner = make_tuner(
         config, hypermodel, workdir=workdir, reporter=reporter, guard=guard, objective=objective
     )
