@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import socket
 
 from celery import shared_task
@@ -10,7 +11,8 @@ from jobs import services
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def run_training_job(job_id: int) -> None:
     """Claim a queued job and run it; a redelivered message finds it claimed and stops."""
-    job = services.job_claim(job_id=job_id, worker=socket.gethostname())
+    # The pool process, not just the host: says which process holds the attempt.
+    job = services.job_claim(job_id=job_id, worker=f"{socket.gethostname()}:{os.getpid()}")
     if job is None:
         return
     services.job_run(job=job)

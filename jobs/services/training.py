@@ -29,10 +29,11 @@ from jobs.engine.config import (
 from jobs.engine.data import DataError, TaskType
 from jobs.engine.facts import FrameFacts, ProfileFacts
 from jobs.engine.io.images import check_image_target
-from jobs.models import Dataset, TrainingJob, Trial
+from jobs.models import Dataset, TrainingJob
 from jobs.services.datasets import ConflictError
 from jobs.services.events import event_record
-from jobs.services.tuner_state import tuner_state_delete, tuner_state_load, tuner_state_save
+from jobs.services.reporter import ClaimLost, JobReporter, job_fenced, job_held
+from jobs.services.tuner_state import tuner_state_delete
 
 logger = logging.getLogger(__name__)
 
@@ -252,92 +253,6 @@ def jobs_reap() -> list[int]:
     return touched
 
 
-class _JobReporter:
-    """Turns the engine's callbacks into Trial rows and events."""
-
-    def __init__(self, job: TrainingJob) -> None:
-        self.job = job
-
-    def cancelled(self) -> bool:
-        # The engine asks about once a second: that question doubles as the heartbeat.
-        self._beat()
-        return TrainingJob.objects.filter(pk=self.job.pk, cancel_requested=True).exists()
-
-    def _beat(self) -> None:
-        TrainingJob.objects.filter(pk=self.job.pk).update(heartbeat_at=timezone.now())
-
-    def trial_started(self, number: int, hyperparameters: dict[str, Any]) -> None:
-        self._beat()
-        # One row per trial number: a trial that was running when an earlier attempt's worker
-        # died starts again from its first epoch, in the same row.
-        _, created = Trial.objects.update_or_create(
-            job=self.job,
-            number=number,
-            defaults={
-                "hyperparameters": hyperparameters,
-                "status": Trial.Status.RUNNING,
-                "epochs": [],
-                "score": None,
-                "error": "",
-                "finished_at": None,
-            },
-        )
-        payload: dict[str, Any] = {"trial": number, "hyperparameters": hyperparameters}
-        if not created:
-            payload["rerun"] = True
-        event_record(subject=self.job, kind="trial_started", payload=payload)
-
-    def load_tuner_state(self) -> bytes | None:
-        data = tuner_state_load(job=self.job)
-        if data is not None:
-            done = self.job.trials.exclude(status=Trial.Status.RUNNING).count()
-            event_record(
-                subject=self.job,
-                kind="search_resumed",
-                payload={"attempt": self.job.attempts, "trials_done": done},
-            )
-        return data
-
-    def save_tuner_state(self, data: bytes) -> None:
-        tuner_state_save(job=self.job, data=data)
-
-    def epoch_end(self, number: int, epoch: int, metrics: dict[str, float]) -> None:
-        self._beat()
-        with transaction.atomic():
-            trial = Trial.objects.select_for_update().get(job=self.job, number=number)
-            trial.epochs = [*trial.epochs, {"epoch": epoch, **metrics}]
-            trial.save(update_fields=["epochs"])
-        event_record(
-            subject=self.job,
-            kind="epoch_end",
-            payload={"trial": number, "epoch": epoch, "metrics": metrics},
-        )
-
-    def trial_finished(
-        self,
-        number: int,
-        status: str,
-        score: float | None,
-        hyperparameters: dict[str, Any],
-        error: str = "",
-    ) -> None:
-        final = Trial.Status.COMPLETED if status == "COMPLETED" else Trial.Status.FAILED
-        Trial.objects.filter(job=self.job, number=number).update(
-            status=final, score=score, finished_at=timezone.now(), error=error
-        )
-        event_record(
-            subject=self.job,
-            kind="trial_finished",
-            payload={
-                "trial": number,
-                "status": final,
-                "score": score,
-                "hyperparameters": hyperparameters,
-                "error": error,
-            },
-        )
-
-
 def _checked_frame(job: TrainingJob) -> pd.DataFrame:
     """The job's table, checked again by the rules job_create applied to the profile.
 
@@ -360,25 +275,48 @@ def _checked_frame(job: TrainingJob) -> pd.DataFrame:
     )
     if checked != options:
         job.task_options = checked
-        TrainingJob.objects.filter(pk=job.pk).update(task_options=checked)
+        if not job_held(job).update(task_options=checked):
+            raise ClaimLost(f"Job {job.pk} is no longer held by attempt {job.attempts}")
     return frame
 
 
-def _search(job: TrainingJob, config: Any, workdir: Path, frame: pd.DataFrame | None) -> Any:
+def _search(
+    job: TrainingJob,
+    config: Any,
+    workdir: Path,
+    frame: pd.DataFrame | None,
+    reporter: JobReporter,
+) -> Any:
     """Image archives go to the CNN search, tables to run_search (which routes the rest)."""
     from jobs.engine.search import run_image_search, run_search
 
     if frame is None:
         with selectors.dataset_local_path(dataset=job.dataset) as archive:
-            return run_image_search(archive, config, workdir=workdir, reporter=_JobReporter(job))
-    return run_search(frame, config, workdir=workdir, reporter=_JobReporter(job))
+            return run_image_search(archive, config, workdir=workdir, reporter=reporter)
+    return run_search(frame, config, workdir=workdir, reporter=reporter)
 
 
 def job_run(*, job: TrainingJob) -> TrainingJob:
-    """Run a claimed job's search, register the best model, and record how it ended."""
+    """Run a claimed job's search, register the best model, and record how it ended.
+
+    Every write is fenced by the claim's attempt number (jobs/services/reporter.py): an
+    attempt that lost its job (frozen past the stale threshold, then requeued) stops and
+    leaves the job to the attempt that holds it.
+    """
+    try:
+        return _job_run(job)
+    except ClaimLost:
+        logger.warning(
+            "Job %s: attempt %s lost its claim; its results are discarded", job.pk, job.attempts
+        )
+        return job
+
+
+def _job_run(job: TrainingJob) -> TrainingJob:
     from jobs.engine.search import SearchConfig, SearchStopped
     from models_registry.services import model_version_register
 
+    reporter = JobReporter(job)
     try:
         frame = None if job.dataset.kind == Dataset.Kind.IMAGE else _checked_frame(job)
         config = SearchConfig(
@@ -397,7 +335,9 @@ def job_run(*, job: TrainingJob) -> TrainingJob:
             label_delimiter=job.task_options.get("label_delimiter"),
         )
         with tempfile.TemporaryDirectory(prefix=f"job{job.pk}-") as workdir:
-            result = _search(job, config, Path(workdir), frame)
+            result = _search(job, config, Path(workdir), frame, reporter)
+            if reporter.lost:
+                raise ClaimLost(f"Job {job.pk} is no longer held by attempt {job.attempts}")
             job.stopped = result.stopped
             job.manifest = {
                 **result.manifest,
@@ -416,7 +356,7 @@ def job_run(*, job: TrainingJob) -> TrainingJob:
                 job.stopped = "stopped_by_user"
             model_path = Path(workdir) / "model.keras"
             result.model.save(model_path)
-            with transaction.atomic():
+            with job_fenced(job=job):
                 job.best_trial = result.best_trial
                 job.best_hyperparameters = result.hyperparameters
                 job.test_metrics = result.test_metrics
@@ -431,6 +371,8 @@ def job_run(*, job: TrainingJob) -> TrainingJob:
                 return _job_finish(
                     job=job, status=TrainingJob.Status.SUCCEEDED, version_id=version.pk
                 )
+    except ClaimLost:
+        raise
     except SearchStopped as exc:
         cancelled = TrainingJob.objects.filter(pk=job.pk, cancel_requested=True).exists()
         if not cancelled:
@@ -457,7 +399,9 @@ def _keep_best(job: TrainingJob) -> bool:
 def _job_finish(
     *, job: TrainingJob, status: str, error: str = "", version_id: int | None = None
 ) -> TrainingJob:
-    with transaction.atomic():
+    # Only while this attempt holds the job: a stale one must not write its end over the
+    # attempt that took over (ClaimLost otherwise, which job_run turns into a quiet return).
+    with job_fenced(job=job):
         job.status = status
         job.error = error
         job.finished_at = timezone.now()

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from jobs import services
 from jobs.models import JobEvent, TrainingJob, Trial
-from jobs.services import training
+from jobs.services import reporter
 from jobs.services.tuner_state import tuner_state_name
 from tests.factories import make_dataset
 
@@ -42,14 +42,14 @@ def test_a_retried_job_resumes_after_its_finished_trials(
     state = tuner_state_name(job)
 
     # given a first attempt whose worker dies after the third trial's first epoch
-    epoch_end = training._JobReporter.epoch_end
+    epoch_end = reporter.JobReporter.epoch_end
 
     def dies_in_trial_3(self: Any, number: int, epoch: int, metrics: dict[str, float]) -> None:
         epoch_end(self, number, epoch, metrics)
         if number == 3:
             raise WorkerDied
 
-    monkeypatch.setattr(training._JobReporter, "epoch_end", dies_in_trial_3)
+    monkeypatch.setattr(reporter.JobReporter, "epoch_end", dies_in_trial_3)
     first = services.job_claim(job_id=job.pk, worker="w1")
     assert first is not None
     with pytest.raises(WorkerDied), django_capture_on_commit_callbacks(execute=True):

@@ -9,7 +9,7 @@ import pytest
 
 from jobs import services
 from jobs.models import JobEvent, TrainingJob
-from jobs.services import training
+from jobs.services import reporter, training
 from tests.factories import make_dataset
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ def _run_stopped_after_first_trial(
     job = services.job_create(
         owner=personas["owner"], dataset=dataset, target="diagnosis", max_trials=5, max_epochs=2
     )
-    trial_finished = training._JobReporter.trial_finished
+    trial_finished = reporter.JobReporter.trial_finished
 
     def stop_after_first(self: Any, number: int, *args: Any, **kwargs: Any) -> None:
         trial_finished(self, number, *args, **kwargs)
@@ -31,7 +31,7 @@ def _run_stopped_after_first_trial(
             # The request goes through the API's service, as the owner's click would.
             services.job_cancel(job=self.job, keep_best=keep_best)
 
-    monkeypatch.setattr(training._JobReporter, "trial_finished", stop_after_first)
+    monkeypatch.setattr(reporter.JobReporter, "trial_finished", stop_after_first)
     claimed = services.job_claim(job_id=job.pk, worker="w")
     assert claimed is not None
     with capture(execute=True):
