@@ -24,7 +24,8 @@ pytestmark = pytest.mark.stack
 
 @pytest.fixture(scope="module")
 def two_worker_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    env = {"JOB_HEARTBEAT_STALE_SECONDS": "4", "JOB_REAP_INTERVAL_SECONDS": "1"}
+    # Short enough for a quick test, long enough that a busy two-core machine still beats.
+    env = {"JOB_HEARTBEAT_STALE_SECONDS": "10", "JOB_REAP_INTERVAL_SECONDS": "1"}
     with running_stack("postgres", tmp_path_factory.mktemp("fencing"), env) as stack:
         # A second training worker beside runconsole's, as a second host would run.
         log = stack.data_dir / "second-worker.log"

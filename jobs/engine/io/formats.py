@@ -20,7 +20,6 @@ from typing import IO, Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from jobs.engine.data import DELIMITERS, DataError
 from jobs.engine.io.formats_common import (
@@ -33,7 +32,14 @@ from jobs.engine.io.formats_common import (
     numbered,
     stable_types,
 )
+from jobs.engine.io.formats_parquet import parquet_batches, parquet_metadata
 from jobs.engine.io.formats_sheets import inspect_xlsx, jsonl_batches, jsonl_schema, xlsx_batches
+from jobs.engine.io.limits import (
+    MAX_COLUMNS,
+    CountingReader,
+    check_columns,
+    check_unpacked,
+)
 
 __all__ = [
     "FORMATS",
@@ -56,6 +62,10 @@ SAMPLE_ROWS = 100_000
 CSV_BLOCK_BYTES = 1 << 20
 # A workbook is zipped XML; one that expands beyond this is a zip bomb, not a spreadsheet.
 MAX_XLSX_EXPANDED = 2 << 30
+# openpyxl holds every shared string in memory at once.
+MAX_SHARED_STRINGS_BYTES = 256 << 20
+# An XML part's prolog (where a DOCTYPE would be) ends before this many bytes.
+MAX_XML_PROLOG_BYTES = 64 << 10
 _BINARY_MAGIC = (
     (b"\x89PNG", "a PNG image"),
     (b"\xff\xd8\xff", "a JPEG image"),
@@ -89,10 +99,7 @@ def inspect_table(path: Path, filename: str, options: ReadOptions = DETECT) -> T
         raise DataError(f"'{filename}' is empty.")
     fmt = _container_format(path, filename, head, wanted)
     if fmt == "parquet":
-        try:
-            metadata = pq.read_metadata(path)
-        except (pa.ArrowException, OSError) as exc:
-            raise DataError(f"'{filename}' is a damaged Parquet file: {exc}") from exc
+        metadata = parquet_metadata(path, filename)
         if metadata.num_rows == 0:
             raise DataError(f"'{filename}' has columns but no data rows.")
         columns = metadata.schema.to_arrow_schema().names
@@ -114,9 +121,10 @@ def inspect_table(path: Path, filename: str, options: ReadOptions = DETECT) -> T
         raise DataError(f"'{filename}' holds compressed JSON Lines; upload it uncompressed.")
     fmt = fmt or wanted or ("jsonl" if first == "{" else None)
     if fmt == "jsonl":
-        columns = jsonl_schema(text, truncated).names
+        columns = jsonl_schema(text, truncated, filename).names
         return checked(TableSource("jsonl", encoding, None, True, columns), filename)
     fmt = fmt or ("tsv" if filename.lower().endswith((".tsv", ".tab")) else "csv")
+    _check_first_line_width(text, delimiter, filename)
     delimiter = delimiter or ("\t" if fmt == "tsv" else sniff_delimiter(text))
     if delimiter is None:
         raise DataError(
@@ -128,6 +136,20 @@ def inspect_table(path: Path, filename: str, options: ReadOptions = DETECT) -> T
     _check_records(records, options.header, truncated, filename, delimiter)
     columns = records[0][1] if options.header else numbered(len(records[0][1]))
     return checked(TableSource(fmt, encoding, delimiter, options.header, columns), filename)
+
+
+def _check_first_line_width(text: str, delimiter: str | None, filename: str) -> None:
+    """Refuse a header too wide to use, by the delimiter given or any the sniffer would try.
+
+    Before sniffing: the sniffer reads whole lines from the first 64 KB, and a line of
+    100,000 columns is longer than that, which would read as "not delimited".
+    """
+    end = text.find("\n")
+    first = text if end < 0 else text[:end]
+    if len(first) < MAX_COLUMNS:
+        return
+    for candidate in [delimiter] if delimiter else DELIMITERS:
+        check_columns(first.count(candidate) + 1, filename)
 
 
 def sniff_delimiter(text: str) -> str | None:
@@ -178,7 +200,48 @@ def _is_xlsx(path: Path, filename: str) -> bool:
         raise DataError(f"'{filename}' is a damaged zip archive or workbook ({exc}).") from exc
     if sum(e.file_size for e in entries) > MAX_XLSX_EXPANDED:
         raise DataError(f"'{filename}' expands to over 2 GB; export it as CSV instead.")
-    return any(e.filename.startswith("xl/") for e in entries)
+    check_unpacked(
+        sum(e.file_size for e in entries), sum(e.compress_size for e in entries), filename
+    )
+    if not any(e.filename.startswith("xl/") for e in entries):
+        return False
+    for entry in entries:
+        if entry.filename == "xl/sharedStrings.xml" and entry.file_size > MAX_SHARED_STRINGS_BYTES:
+            raise DataError(
+                f"'{filename}' holds over {MAX_SHARED_STRINGS_BYTES >> 20} MB of distinct text "
+                "(its shared strings); export it as CSV instead."
+            )
+    _check_xml_prologs(path, entries, filename)
+    return True
+
+
+def _check_xml_prologs(path: Path, entries: list[zipfile.ZipInfo], filename: str) -> None:
+    """Refuse a workbook whose XML declares a DOCTYPE (entities, external references).
+
+    A DOCTYPE may only come before an XML document's first element, so reading each part up
+    to its first element is enough, however large the part.
+    """
+    with zipfile.ZipFile(path) as archive:
+        for entry in entries:
+            if not entry.filename.endswith((".xml", ".rels", ".vml")):
+                continue
+            try:
+                with archive.open(entry) as part:
+                    head = part.read(MAX_XML_PROLOG_BYTES)
+            except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+                raise DataError(f"'{filename}' is a damaged Excel workbook ({exc}).") from exc
+            root = re.search(rb"<[A-Za-z_]", head)
+            prolog = head if root is None else head[: root.start()]
+            if b"<!DOCTYPE" in prolog.upper() or b"<!ENTITY" in prolog.upper():
+                raise DataError(
+                    f"'{filename}' declares a DOCTYPE or entities in {entry.filename}, which "
+                    "Excel never writes; refusing it. Save the sheet again from Excel, or as CSV."
+                )
+            if root is None and len(head) == MAX_XML_PROLOG_BYTES:
+                raise DataError(
+                    f"'{filename}' has no XML element in the first "
+                    f"{MAX_XML_PROLOG_BYTES >> 10} KB of {entry.filename}; it is not a workbook."
+                )
 
 
 def _raw_sample(path: Path, gzipped: bool, filename: str) -> tuple[bytes, bool]:
@@ -270,7 +333,7 @@ def iter_batches(
 ) -> Generator[pa.RecordBatch, None, None]:
     """Record batches of at most batch_rows rows, all with one schema, in bounded memory."""
     if source.format == "parquet":
-        batches = _parquet_batches(path, batch_rows)
+        batches = parquet_batches(path, batch_rows)
     elif source.format == "jsonl":
         batches = jsonl_batches(path, source, _text_sample(path, source))
     elif source.format == "xlsx":
@@ -297,14 +360,6 @@ def read_frame(path: Path, source: TableSource, max_rows: int | None = None) -> 
     if not batches:
         return pd.DataFrame(columns=source.columns)
     return pa.Table.from_batches(batches).to_pandas()
-
-
-def _parquet_batches(path: Path, rows: int) -> Iterator[pa.RecordBatch]:
-    try:
-        with pq.ParquetFile(path) as parquet:
-            yield from parquet.iter_batches(batch_size=rows)
-    except (pa.ArrowException, OSError) as exc:
-        raise DataError(f"'{path.name}' is a damaged Parquet file: {exc}") from exc
 
 
 def _text_sample(path: Path, source: TableSource) -> str:
@@ -348,8 +403,13 @@ def _delimited_batches(path: Path, source: TableSource) -> Iterator[pa.RecordBat
             encoding="utf8" if source.encoding in (None, "utf-8", "utf-8-sig") else source.encoding,
             column_names=names,
         )
-        compression = "gzip" if source.format == "csv.gz" else None
-        with pa.input_stream(str(path), compression=compression) as stream:
+        if source.format == "csv.gz":
+            # Through Python's gzip, counted: a gzip bomb is refused as it unpacks.
+            with gzip.open(path, "rb") as unpacked:
+                counted = CountingReader(unpacked, path.stat().st_size, path.name)
+                yield from pacsv.open_csv(counted, read, parse("error"), convert)
+            return
+        with pa.input_stream(str(path)) as stream:
             yield from pacsv.open_csv(stream, read, parse("error"), convert)
 
     # Parsing on Arrow's threads: on two cores the profile of a large CSV waits on the parse.

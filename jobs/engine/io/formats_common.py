@@ -9,6 +9,7 @@ from typing import Any
 import pyarrow as pa
 
 from jobs.engine.data import DataError
+from jobs.engine.io.limits import check_columns
 
 Record = tuple[int, list[str]]
 Row = tuple[int, list[Any]]
@@ -39,6 +40,7 @@ class TableSource:
 
 
 def checked(source: TableSource, filename: str) -> TableSource:
+    check_columns(len(source.columns), filename)
     blank = [str(i) for i, name in enumerate(source.columns, start=1) if not name.strip()]
     if blank:
         raise DataError(

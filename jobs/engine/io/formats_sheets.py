@@ -30,21 +30,30 @@ from jobs.engine.io.formats_common import (
     numbered,
     stable_types,
 )
+from jobs.engine.io.limits import MAX_CELL_CHARS, json_depth_error
 
 JSONL_CHUNK_CHARS = 4 << 20
 MAX_LINE_CHARS = 64 << 20
 XLSX_SAMPLE_ROWS = 2000
 
 
-def jsonl_schema(text: str, truncated: bool) -> pa.Schema:
-    table = _read_json_chunk(text[: text.rfind("\n") + 1] if truncated else text, 1, None)
+def jsonl_schema(text: str, truncated: bool, filename: str = "the file") -> pa.Schema:
+    whole = text[: text.rfind("\n") + 1] if truncated else text
+    table = _read_json_chunk(whole, 1, None, filename)
     if table.num_rows == 0:
         raise DataError("The JSON Lines file holds no records.")
     return stable_types(table.schema)
 
 
-def _read_json_chunk(text: str, first_line: int, schema: pa.Schema | None) -> pa.Table:
+def _read_json_chunk(
+    text: str, first_line: int, schema: pa.Schema | None, filename: str
+) -> pa.Table:
     data = text.encode()
+    # Before any parser: Arrow's (and Python's) JSON readers recurse per level, and a value
+    # nested some thousands deep crashes the process rather than raising.
+    too_deep = json_depth_error(data, first_line, filename)
+    if too_deep is not None:
+        raise too_deep
     parse = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
     read = pajson.ReadOptions(use_threads=False, block_size=max(len(data) + 1, 1 << 20))
     try:
@@ -55,7 +64,7 @@ def _read_json_chunk(text: str, first_line: int, schema: pa.Schema | None) -> pa
 
 def jsonl_batches(path: Path, source: TableSource, sample: str) -> Iterator[pa.RecordBatch]:
     """Batches of a JSON Lines file, typed by its inspected sample."""
-    schema = jsonl_schema(sample, False)
+    schema = jsonl_schema(sample, False, path.name)
     line, carry = 1, ""
     with path.open(encoding=source.encoding or "utf-8", newline="") as f:
         while True:
@@ -72,7 +81,7 @@ def jsonl_batches(path: Path, source: TableSource, sample: str) -> Iterator[pa.R
                 raise DataError(f"Line {line} of '{path.name}' is longer than 64 MB.")
             chunk, carry = text[:cut], text[cut:]
             if chunk.strip():
-                yield from _read_json_chunk(chunk, line, schema).to_batches()
+                yield from _read_json_chunk(chunk, line, schema, path.name).to_batches()
             line += chunk.count("\n")
             if not block:
                 return
@@ -133,7 +142,7 @@ def _sheet_rows(path: Path, filename: str) -> Iterator[Iterator[Row]]:
         rows = enumerate(sheet.iter_rows(values_only=True), start=1)
         # Error cells (#N/A, #DIV/0!) are missing values, as "#N/A" is in a CSV.
         yield (
-            (n, [None if v in ERROR_CODES or v == "" else v for v in values])
+            (n, [None if v in ERROR_CODES or v == "" else v for v in _capped(values, n, filename)])
             for n, values in rows
             if any(v is not None and v != "" for v in values)
         )
@@ -141,6 +150,18 @@ def _sheet_rows(path: Path, filename: str) -> Iterator[Iterator[Row]]:
         raise DataError(f"'{filename}' is a damaged Excel workbook: {exc}") from exc
     finally:
         book.close()
+
+
+def _capped(values: tuple[Any, ...], row: int, filename: str) -> tuple[Any, ...]:
+    """The row, unless a cell is longer than Excel allows: a workbook whose one long shared
+    string is used in every cell is small on disk but expands once per cell when read."""
+    for column, value in enumerate(values, start=1):
+        if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
+            raise DataError(
+                f"Cell {get_column_letter(column)}{row} of '{filename}' holds {len(value):,} "
+                f"characters; a cell may hold at most {MAX_CELL_CHARS:,}."
+            )
+    return values
 
 
 def inspect_xlsx(path: Path, filename: str, header: bool) -> TableSource:
