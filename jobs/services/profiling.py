@@ -29,6 +29,7 @@ from jobs.engine.io.images import inspect_image_zip
 from jobs.engine.io.profile import profile_batches
 from jobs.models import Dataset
 from jobs.services.events import SubjectGone, event_record
+from jobs.services.sandbox import run_limited
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +121,13 @@ def dataset_profile(*, dataset: Dataset) -> Dataset | None:
             raise _ClaimLost from exc
 
     try:
-        profile = _profile(dataset, progress)
+        # The file is untrusted: read in a child with limits (jobs/services/sandbox.py).
+        profile = run_limited(
+            lambda report: _profile(dataset, report),
+            progress,
+            memory_bytes=settings.PROFILE_MEMORY_BYTES,
+            seconds=settings.PROFILE_MAX_SECONDS,
+        )
     except _ClaimLost:
         logger.info("Dataset %s, attempt %s: deleted or taken over; stopped", dataset.pk, attempt)
         return None

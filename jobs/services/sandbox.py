@@ -1,0 +1,125 @@
+"""Reading an untrusted file in a child process held to memory and time limits.
+
+The readers refuse the hostile files they know (jobs/engine/io/limits.py); this catches the
+rest: a reader that crashes (a C extension's stack overflow, say) or runs out of memory fails
+the one dataset with a reason, and the worker that asked carries on. The child only reads:
+every database write stays in the parent, which the child tells of its progress by a pipe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import faulthandler
+import multiprocessing
+import resource
+import signal
+import time
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+from jobs.engine.data import DataError
+
+Progress = Callable[[float], None]
+_PR_SET_PDEATHSIG = 1
+
+
+def _address_space() -> int:
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[0])
+    return pages * resource.getpagesize()
+
+
+def _child(
+    work: Callable[[Progress], dict[str, Any]],
+    send: Connection,
+    memory_bytes: int,
+    cpu_seconds: int,
+) -> None:
+    # A crash is reported by the parent, in words; the traceback dump would only be noise.
+    faulthandler.disable()
+    # Killed with its parent (a worker killed mid-profile), rather than reading on alone.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    # Over what the process already maps (a worker may have imported Keras): the reading's
+    # own growth is what is limited.
+    limit = _address_space() + memory_bytes
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
+    try:
+        send.send(("ok", work(lambda fraction: send.send(("progress", fraction)))))
+    except DataError as exc:
+        send.send(("refused", str(exc)))
+    except MemoryError:
+        send.send(("memory", ""))
+    except BaseException as exc:  # reported to the parent, which decides
+        send.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        send.close()
+
+
+def run_limited(
+    work: Callable[[Progress], dict[str, Any]],
+    progress: Progress,
+    *,
+    memory_bytes: int,
+    seconds: int,
+) -> dict[str, Any]:
+    """work(progress) run in a forked child; its result, or DataError with the reason.
+
+    progress is called in this process for each fraction the child reports, and at least
+    once a second with the last one (it doubles as the caller's heartbeat); whatever it
+    raises stops the child.
+    """
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(work, send, memory_bytes, seconds), daemon=True)
+    child.start()
+    send.close()
+    deadline = time.monotonic() + seconds
+    fraction = 0.0
+    outcome: tuple[str, Any] | None = None
+    try:
+        while outcome is None:
+            if time.monotonic() > deadline:
+                raise DataError(
+                    f"Reading the file took more than {seconds} s; split it into smaller files."
+                )
+            if not receive.poll(1.0):
+                progress(fraction)
+                continue
+            try:
+                kind, value = receive.recv()
+            except EOFError:
+                break  # the child died without a word
+            if kind == "progress":
+                fraction = value
+                progress(fraction)
+            else:
+                outcome = (kind, value)
+    finally:
+        if child.is_alive() and outcome is None:
+            child.kill()
+        child.join(timeout=10)
+        receive.close()
+    if outcome is None:
+        code = child.exitcode or 0
+        name = signal.Signals(-code).name if code < 0 else f"exit status {code}"
+        reason = "memory" if code == -signal.SIGKILL else "a crash"
+        raise DataError(
+            f"The reader stopped on this file ({name}, {reason}); it is probably damaged or "
+            "built to exhaust the reader. Check it opens elsewhere, or save it again as CSV."
+        )
+    kind, value = outcome
+    if kind == "ok":
+        result: dict[str, Any] = value
+        return result
+    if kind == "refused":
+        raise DataError(value)
+    if kind == "memory":
+        raise DataError(
+            f"Reading the file needed more than {memory_bytes >> 20} MB of memory; split it, "
+            "or drop columns it does not need."
+        )
+    raise RuntimeError(value)
