@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import faulthandler
-import multiprocessing
+import os
 import resource
 import signal
 import time
@@ -72,11 +72,18 @@ def run_limited(
     once a second with the last one (it doubles as the caller's heartbeat); whatever it
     raises stops the child.
     """
-    context = multiprocessing.get_context("fork")
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(work, send, memory_bytes, seconds), daemon=True)
-    child.start()
-    send.close()
+    # os.fork, not multiprocessing: a Celery pool process counts as daemonic there, and
+    # daemonic processes may not start children.
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child; its outcome comes back by the pipe
+        os.close(read_fd)
+        try:
+            _child(work, Connection(write_fd, readable=False), memory_bytes, seconds)
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    receive = Connection(read_fd, writable=False)
     deadline = time.monotonic() + seconds
     fraction = 0.0
     outcome: tuple[str, Any] | None = None
@@ -99,12 +106,12 @@ def run_limited(
             else:
                 outcome = (kind, value)
     finally:
-        if child.is_alive() and outcome is None:
-            child.kill()
-        child.join(timeout=10)
+        if outcome is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
         receive.close()
     if outcome is None:
-        code = child.exitcode or 0
         name = signal.Signals(-code).name if code < 0 else f"exit status {code}"
         reason = "memory" if code == -signal.SIGKILL else "a crash"
         raise DataError(
