@@ -57,7 +57,7 @@ def check_unpacked(unpacked: int, stored: int, filename: str) -> None:
         raise DataError(
             f"'{filename}' unpacks to over {MAX_RATIO} times its stored size ({stored:,} bytes "
             f"became {unpacked:,} so far), which real tables do not; it looks like a "
-            "compression bomb. Upload it uncompressed or as Parquet."
+            "compression bomb. Upload the table uncompressed, or in smaller files."
         )
 
 
