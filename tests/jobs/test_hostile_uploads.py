@@ -43,7 +43,7 @@ def test_hostile_files_are_refused_at_upload_with_a_reason(
 ) -> None:
     answer = _upload(api_as("owner"), content, filename)
     assert answer.status_code == 400
-    assert reason in answer.json()["file"][0]
+    assert reason in answer.json()["fields"]["file"][0]
     assert len(answer.content) < 10_000  # the reason, not the file's columns
 
 
