@@ -47,6 +47,9 @@ from bench import serving_load  # noqa: E402
 from bench.datasets import _wait_settled, free_port  # noqa: E402
 
 VAR = ROOT / "var" / "bench-serving"
+# A new user per run: a database kept between runs (PostgreSQL) still holds the last run's
+# datasets, whose files are gone with the last run's folder.
+USER = f"bench-serving-{int(time.time())}"
 UVICORN_FLAGS = ["--loop", "uvloop", "--http", "console.predictor_protocol:NoDelayProtocol",
                  "--no-access-log", "--backlog", "4096"]  # fmt: skip
 
@@ -86,9 +89,7 @@ def start_console(workdir: Path) -> tuple[subprocess.Popen[bytes], str, str, str
     made = _manage(env, "shell", "-c",
         "from django.contrib.auth.models import User\n"
         "from rest_framework.authtoken.models import Token\n"
-        "from models_registry.models import Deployment\n"
-        "u, _ = User.objects.get_or_create(username='bench-serving')\n"
-        "Deployment.objects.filter(owner=u).delete()\n"
+        f"u = User.objects.create_user({USER!r})\n"
         "print('TOKEN', Token.objects.get_or_create(user=u)[0].key)")  # fmt: skip
     token = next(line.split()[1] for line in made.splitlines() if line.startswith("TOKEN"))
     port, predictor_port = free_port(), free_port()
@@ -354,7 +355,7 @@ def swap_under_load(url: str, body: bytes, auth: dict[str, str], env: dict[str, 
     _manage(env, "shell", "-c",
         "from models_registry import services\n"
         "from models_registry.models import Deployment, ModelVersion\n"
-        "d = Deployment.objects.get(name='bench', owner__username='bench-serving')\n"
+        f"d = Deployment.objects.get(name='bench', owner__username={USER!r})\n"
         f"services.deployment_move(deployment=d, model_version=ModelVersion.objects.get(pk={target['id']}))")  # fmt: skip
     switched = None
     while load.is_alive():

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import mlflow.pyfunc  # type: ignore[import-not-found]
+import mlflow.pyfunc
 
 
-class KerasModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+class KerasModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
         from jobs.engine import model as engine_model
 

@@ -9,16 +9,16 @@ packages after its own.
 from __future__ import annotations
 
 import numpy as np
-from mlserver import MLModel  # type: ignore[import-not-found]
-from mlserver.codecs import StringCodec  # type: ignore[import-not-found]
-from mlserver.types import (  # type: ignore[import-not-found]
+from mlserver import MLModel
+from mlserver.codecs import StringCodec
+from mlserver.types import (
     InferenceRequest,
     InferenceResponse,
     ResponseOutput,
 )
 
 
-class KerasRuntime(MLModel):  # type: ignore[misc]
+class KerasRuntime(MLModel):
     async def load(self) -> bool:
         from jobs.engine import model as engine_model
 

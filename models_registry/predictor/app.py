@@ -473,7 +473,12 @@ async def application(scope: dict[str, Any], receive: Receive, send: Send) -> No
     try:
         await _route(scope, receive, send)
     except HttpError as exc:
-        await _respond(send, exc.status, orjson.dumps(exc.body), exc.headers)
+        body = exc.body
+        if scope["path"].startswith("/v2"):
+            # The Open Inference Protocol's error shape.
+            body = {"error": body.get("detail", ""), **body}
+            body.pop("detail", None)
+        await _respond(send, exc.status, orjson.dumps(body), exc.headers)
     except Exception:
         logger.exception("The predictor failed on %s %s", scope["method"], scope["path"])
         await _respond(send, 500, b'{"detail":"The predictor failed; see its log."}')

@@ -11,7 +11,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import uvicorn
@@ -28,7 +28,7 @@ class PredictorClient:
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         async def go() -> httpx.Response:
-            transport = httpx.ASGITransport(app=application)
+            transport = httpx.ASGITransport(app=cast(Any, application))
             async with httpx.AsyncClient(transport=transport, base_url="http://predictor") as c:
                 headers = {**self.headers, **kwargs.pop("headers", {})}
                 return await c.request(method, url, headers=headers, **kwargs)
@@ -50,7 +50,7 @@ class PredictorClient:
         """Several requests at once, so that the predictor batches them."""
 
         async def go() -> list[httpx.Response]:
-            transport = httpx.ASGITransport(app=application)
+            transport = httpx.ASGITransport(app=cast(Any, application))
             async with httpx.AsyncClient(transport=transport, base_url="http://predictor") as c:
                 return list(
                     await asyncio.gather(
