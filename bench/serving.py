@@ -351,12 +351,12 @@ def swap_under_load(url: str, body: bytes, auth: dict[str, str], env: dict[str, 
         url, body, connections=16, seconds=seconds, headers=auth, count_status=True)))  # fmt: skip
     load.start()
     time.sleep(seconds / 3)
-    moved_at = time.monotonic()
     _manage(env, "shell", "-c",
         "from models_registry import services\n"
         "from models_registry.models import Deployment, ModelVersion\n"
         f"d = Deployment.objects.get(name='bench', owner__username={USER!r})\n"
         f"services.deployment_move(deployment=d, model_version=ModelVersion.objects.get(pk={target['id']}))")  # fmt: skip
+    moved_at = time.monotonic()  # the shell has committed the move
     switched = None
     while load.is_alive():
         answer = httpx.post(url, content=body, headers=auth)

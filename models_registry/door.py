@@ -25,7 +25,6 @@ from django.conf import settings
 
 PATH = re.compile(r"^/api/v1/deployments/([-a-zA-Z0-9_]+)/predict/?$")
 SESSION_CACHE_SECONDS = 5.0
-MAX_BODY = 32 * 1024 * 1024
 FORWARDED = (b"content-type", b"retry-after", b"server-timing", b"www-authenticate")
 
 
@@ -175,7 +174,7 @@ class PredictDoor:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             more = message.get("more_body", False)
-            if size > MAX_BODY:
+            if size > (settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 2_621_440):
                 await _answer(send, 413, {"detail": "The body is too large."}, [])
                 return
         authorization = await self._authorization(scope)
