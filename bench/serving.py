@@ -26,8 +26,8 @@ import argparse
 import contextlib
 import hashlib
 import json
-import secrets
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -237,9 +237,8 @@ def main() -> None:
         print(f"deployment READY {time.monotonic() - t0:.2f} s after the deploy call", flush=True)
         predict_url = f"{predictor}/v1/deployments/bench/predict"
         answer = httpx.post(predict_url, content=body, headers=auth)
-        assert answer.status_code == 200 and answer.json()["model_version"] == v1["version"], (
-            answer.text
-        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["model_version"] == v1["version"], answer.text
         _wait_settled(console.pid, f"{web}/healthz", timeout=120)
 
         constant = _serve([sys.executable, "-m", "uvicorn", "bench.serving_peers.constant:app",
@@ -288,12 +287,14 @@ def main() -> None:
     print(json.dumps(summary))
 
 
-def bench_mlflow(keras_path: Path, row: dict[str, Any], workdir: Path, seconds: float) -> dict[int, serving_load.Load]:  # fmt: skip
+def bench_mlflow(
+    keras_path: Path, row: dict[str, Any], workdir: Path, seconds: float
+) -> dict[int, serving_load.Load]:
     python = peer_venv("mlflow", "mlflow==3.17.2")
     env = peer_env(python)
     model_dir = workdir / "mlflow-model"
-    subprocess.run([str(python), "-m", "bench.serving_peers.mlflow_model", str(keras_path),
-                    str(model_dir)], cwd=ROOT, env=env, check=True, capture_output=True)  # fmt: skip
+    saver = [str(python), "-m", "bench.serving_peers.mlflow_model", str(keras_path), str(model_dir)]
+    subprocess.run(saver, cwd=ROOT, env=env, check=True, capture_output=True)
     port = free_port()
     mlflow = python.parent / "mlflow"
     proc = _serve([str(mlflow), "models", "serve", "-m", str(model_dir), "-p", str(port),
@@ -310,7 +311,9 @@ def bench_mlflow(keras_path: Path, row: dict[str, Any], workdir: Path, seconds: 
         _stop(proc)
 
 
-def bench_mlserver(keras_path: Path, row: dict[str, Any], workdir: Path, seconds: float) -> dict[int, serving_load.Load]:  # fmt: skip
+def bench_mlserver(
+    keras_path: Path, row: dict[str, Any], workdir: Path, seconds: float
+) -> dict[int, serving_load.Load]:
     python = peer_venv("mlserver", "mlserver==1.7.1")
     env = peer_env(python)
     folder = workdir / "mlserver"
@@ -355,7 +358,8 @@ def swap_under_load(url: str, body: bytes, auth: dict[str, str], env: dict[str, 
         "from models_registry import services\n"
         "from models_registry.models import Deployment, ModelVersion\n"
         f"d = Deployment.objects.get(name='bench', owner__username={USER!r})\n"
-        f"services.deployment_move(deployment=d, model_version=ModelVersion.objects.get(pk={target['id']}))")  # fmt: skip
+        f"v = ModelVersion.objects.get(pk={target['id']})\n"
+        "services.deployment_move(deployment=d, model_version=v)")  # fmt: skip
     moved_at = time.monotonic()  # the shell has committed the move
     switched = None
     while load.is_alive():

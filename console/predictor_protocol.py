@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from typing import Any
+from typing import Any, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -52,4 +52,5 @@ class NoDelayProtocol(HttpToolsProtocol):
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             with contextlib.suppress(OSError):  # not every socket takes the option
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().connection_made(GatheringTransport(transport, asyncio.get_running_loop()))
+        gathering = GatheringTransport(transport, asyncio.get_running_loop())
+        super().connection_made(cast(asyncio.Transport, gathering))

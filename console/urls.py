@@ -12,8 +12,8 @@ from models_registry.api import (
     ModelVersionViewSet,
     RegisteredModelViewSet,
 )
-from models_registry.workspaces import WorkspaceViewSet
 from models_registry.keys_api import DeploymentKeysView, DeploymentKeyView
+from models_registry.workspaces import WorkspaceViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False

@@ -114,6 +114,7 @@ def _csrf_refusal(scope: dict[str, Any]) -> str | None:
     from django.middleware.csrf import CsrfViewMiddleware
 
     request = ASGIRequest({**scope, "method": "POST"}, io.BytesIO())
+
     def nothing(request: Any) -> Any:
         return None
 

@@ -4,6 +4,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 
 from models_registry import services

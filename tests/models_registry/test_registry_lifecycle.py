@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from models_registry.predictor.app import predictor
-from tests.models_registry.predictor_client import refresh
 from models_registry.models import AuditEvent, Deployment, ModelVersion, RecordChangeRefused
+from models_registry.predictor.app import predictor
+from models_registry.predictor.hosting import load_version
+from tests.models_registry.predictor_client import refresh
 
 pytestmark = pytest.mark.django_db
 
@@ -299,7 +300,7 @@ def test_a_version_reloaded_reproduces_its_recorded_test_metrics(
     version = register(personas["owner"], metrics=result.test_metrics, manifest=result.manifest)
 
     # when the registry loads it back (sha256 checked, safe mode) and predicts the test split
-    loaded = serving.ModelCache._load(version)
+    loaded = load_version(version).model
     split = version.manifest["split"]
     config = SearchConfig(
         target=version.target,

@@ -43,7 +43,7 @@ def backwards(apps: Any, schema_editor: Any) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("models_registry", "0003_serving_keys_and_loading"),
+        ("models_registry", "0004_serving_keys_and_loading"),
         ("authtoken", "0004_alter_tokenproxy_options"),
         ("auth", "0012_alter_user_first_name_max_length"),
     ]
