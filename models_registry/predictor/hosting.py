@@ -95,7 +95,9 @@ class Host:
         return hosted
 
     def reconcile(self, snapshot: Snapshot) -> None:
-        wanted = {e.id: e for e in snapshot.by_id.values() if e.status != Deployment.Status.FAILED}
+        # An UNDEPLOYED one is kept for the record only; a FAILED one waits for a redeploy.
+        gone = (Deployment.Status.FAILED, Deployment.Status.UNDEPLOYED)
+        wanted = {e.id: e for e in snapshot.by_id.values() if e.status not in gone}
         for entry in wanted.values():
             current = self.active.get(entry.id)
             if current is None or current.version_id != entry.version_id:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 
 from jobs.engine import model as engine_model
@@ -166,7 +166,12 @@ def test_a_swap_answers_every_request_old_then_new(
     # when it moves to v2 while requests keep coming
     second = register(owner)
     services.deployment_move(deployment=deployment, model_version=second)
-    swapping = threading.Thread(target=refresh)
+
+    def swap() -> None:
+        refresh()
+        connections.close_all()  # this thread's own, which would outlive the test
+
+    swapping = threading.Thread(target=swap)
     swapping.start()
     answers = []
     while swapping.is_alive():
