@@ -71,7 +71,8 @@ def _env(data_dir: Path) -> dict[str, str]:
     if not (env.get("DATABASE_URL") and env.get("REDIS_URL")):
         env.pop("DATABASE_URL", None)
         env.pop("REDIS_URL", None)
-        env["CONSOLE_EMBEDDED"] = "1"
+    # Plain HTTP on loopback, as the tests run it (production would redirect to HTTPS).
+    env["CONSOLE_EMBEDDED"] = "1"
     return env
 
 
