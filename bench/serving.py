@@ -207,6 +207,8 @@ def main() -> None:
     parser.add_argument("--swap-seconds", type=float, default=30)
     parser.add_argument("--skip-peers", action="store_true")
     args = parser.parse_args()
+    # A SIGTERM still stops the console and the peers it started (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     if not serving_load.available():
         raise SystemExit("wrk is needed (apt-get install -y wrk)")
     workdir = VAR / "run"
