@@ -23,6 +23,8 @@ import orjson
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from console.errors import shape
+
 PATH = re.compile(r"^/api/v1/deployments/([-a-zA-Z0-9_]+)/predict/?$")
 SESSION_CACHE_SECONDS = 5.0
 FORWARDED = (b"content-type", b"retry-after", b"server-timing", b"www-authenticate")
@@ -183,24 +185,47 @@ class PredictDoor:
             code = 403 if authorization.startswith("CSRF") else 401
             await _answer(send, code, {"detail": authorization}, [])
             return
+        payload = b"".join(chunks)
         try:
             status, headers, body = await self.upstream.post(
                 f"/v1/deployments/{name}/predict",
                 [(b"authorization", authorization), (b"content-type", b"application/json")],
-                b"".join(chunks),
+                payload,
             )
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             detail = f"The predictor service is unreachable: {exc}"
             await _answer(send, 502, {"detail": detail}, [])
             return
+        if status == 401:
+            # A credential the predictor does not hold (an API token of another kind, with
+            # its own scopes): Django's view of the same URL authenticates it and forwards.
+            await self.app(scope, _replay(payload), send)
+            return
+        if status >= 400:
+            # The API's one error shape (console.errors), the predictor's field and row kept.
+            body = orjson.dumps(shape(status, orjson.loads(body)))
         kept = [(k, v) for k, v in headers if k in FORWARDED]
         await send({"type": "http.response.start", "status": status,
                     "headers": [*kept, (b"content-length", str(len(body)).encode())]})  # fmt: skip
         await send({"type": "http.response.body", "body": body})
 
 
+def _replay(body: bytes) -> Any:
+    """A `receive` that hands the already-read body to the next app."""
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
 async def _answer(send: Any, status: int, payload: dict[str, Any], headers: list[Any]) -> None:
-    body = orjson.dumps(payload)
+    body = orjson.dumps(shape(status, payload))
     await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
         *headers]})  # fmt: skip

@@ -14,6 +14,7 @@ from django.db import connections
 from django.middleware.csrf import _get_new_csrf_string
 from django.test import Client
 
+from console import tokens
 from models_registry import services
 from models_registry.door import PredictDoor
 from models_registry.models import ModelVersion
@@ -78,7 +79,15 @@ def test_the_door_forwards_tokens_and_checked_sessions(
         assert "CSRF" in no_csrf.json()["detail"]
         assert door.post(body, {}).status_code == 401
         teammate = client_for(personas["teammate"]).headers
-        assert door.post(body, teammate).status_code == 404
+        refused = door.post(body, teammate)
+        assert refused.status_code == 404
+        assert refused.json()["code"] == "not_found"  # the API's one error shape
+        bad = door.post({"instances": [{"mean_radius": 1}]}, token)
+        assert bad.status_code == 400
+        assert (bad.json()["code"], bad.json()["instance"]) == ("invalid", 0)
+        # a token the predictor does not hold (a scoped API token) goes on to Django's view
+        raw = tokens.token_create(user=personas["owner"], name="app", scope="predict").raw
+        assert door.post(body, {"Authorization": f"Token {raw}"}).status_code == 299
         # a kept-alive connection is reused: the second answer came over the first's
         assert len(door.door.upstream._idle) == 1
         # other paths go on to Django
