@@ -6,6 +6,7 @@ from typing import Any
 
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -43,15 +44,25 @@ class KeyRequestSerializer(serializers.Serializer[Any]):
         return value
 
 
+class DeploymentKeyCreatedSerializer(DeploymentKeySerializer):
+    key = serializers.CharField(read_only=True, help_text="The key itself, shown this once.")
+
+    class Meta(DeploymentKeySerializer.Meta):
+        fields = [*DeploymentKeySerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+
 class DeploymentKeysView(APIView):
     """`GET`, `POST /api/v1/deployments/<name>/keys/`."""
 
+    @extend_schema(responses={200: DeploymentKeySerializer(many=True)})
     def get(self, request: Request, name: str) -> Response:
         keys = selectors.deployment_key_list(user=request.user, deployment_name=name)
         if not keys.exists():
             get_object_or_404(selectors.deployment_list(user=request.user), name=name)
         return Response(DeploymentKeySerializer(keys, many=True).data)
 
+    @extend_schema(request=KeyRequestSerializer, responses={201: DeploymentKeyCreatedSerializer})
     def post(self, request: Request, name: str) -> Response:
         deployment = get_object_or_404(selectors.deployment_list(user=request.user), name=name)
         form = KeyRequestSerializer(data=request.data)
@@ -64,6 +75,7 @@ class DeploymentKeysView(APIView):
 class DeploymentKeyView(APIView):
     """`DELETE /api/v1/deployments/<name>/keys/<id>/`: revoke."""
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, name: str, key_id: int) -> Response:
         keys = selectors.deployment_key_list(user=request.user, deployment_name=name)
         key = get_object_or_404(keys, pk=key_id)
