@@ -14,12 +14,14 @@ from console import logs  # noqa: E402
 from console.websocket_auth import BrowserOriginValidator  # noqa: E402
 from jobs.routing import websocket_urlpatterns  # noqa: E402
 from jobs.upload_stream import UploadStreamMiddleware  # noqa: E402
+from models_registry.door import PredictDoor  # noqa: E402
 
 logs.install(*logs.UVICORN_LOGGERS)
 
 application = ProtocolTypeRouter(
     {
-        "http": UploadStreamMiddleware(django_app),
+        # The door to the predictor answers before Django: see models_registry.door.
+        "http": PredictDoor(UploadStreamMiddleware(django_app)),
         "websocket": BrowserOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -1,31 +1,19 @@
-"""ASGI entry point of the predictor service (its own process, one of many replicas)."""
+"""ASGI entry point of the predictor service (its own process, one of many replicas).
+
+Django is set up for the ORM (the watcher thread reads the database); requests never touch
+it: see models_registry.predictor.app.
+"""
 
 from __future__ import annotations
 
 import os
-import threading
-from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.predictor_settings")
 
-from django.core.asgi import get_asgi_application
+import django
 
-django_app = get_asgi_application()
+django.setup()
 
+from models_registry.predictor.app import application  # noqa: E402
 
-async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    if scope["type"] == "lifespan":
-        from models_registry.serving import reconcile_forever
-
-        stop = threading.Event()
-        worker = threading.Thread(target=reconcile_forever, args=(stop,), daemon=True)
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                worker.start()
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                stop.set()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    await django_app(scope, receive, send)
+__all__ = ["application"]

@@ -1,13 +1,4 @@
-"""The predictor service's settings: the console's, with only the prediction URLs routed.
-
-It authenticates every request by token in its own views, so it needs no session, CSRF or
-sign-in redirect middleware.
-"""
+"""The predictor service's settings: the console's. Its requests never pass through Django
+(see models_registry.predictor.app); Django is there for the ORM its watcher thread uses."""
 
 from console.settings import *  # noqa: F403
-
-ROOT_URLCONF = "console.predictor_urls"
-MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "django.middleware.common.CommonMiddleware",
-]

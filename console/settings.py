@@ -321,6 +321,16 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 PREDICTOR_URL = os.environ.get("PREDICTOR_URL", "http://127.0.0.1:8001").rstrip("/")
 PREDICTOR_PUBLIC_URL = os.environ.get("PREDICTOR_PUBLIC_URL", PREDICTOR_URL).rstrip("/")
 PREDICTOR_POLL_SECONDS = float(os.environ.get("PREDICTOR_POLL_SECONDS", "0.5"))
+# With PostgreSQL the predictor hears of changes by NOTIFY; it re-reads this often besides.
+PREDICTOR_SAFETY_POLL_SECONDS = float(os.environ.get("PREDICTOR_SAFETY_POLL_SECONDS", "30"))
+# Micro-batching: at most this many rows per model call, and at most this long waited for
+# more rows under load (a lone request never waits).
+PREDICTOR_MAX_BATCH_ROWS = int(os.environ.get("PREDICTOR_MAX_BATCH_ROWS", "256"))
+PREDICTOR_MAX_BATCH_WAIT_MS = float(os.environ.get("PREDICTOR_MAX_BATCH_WAIT_MS", "2"))
+# torch's intra-op threads in the predictor: more fight the server's own thread for the cores.
+PREDICTOR_TORCH_THREADS = int(os.environ.get("PREDICTOR_TORCH_THREADS", "1"))
+# A bearer token that may read /metrics besides staff users' tokens (a Prometheus scraper).
+PREDICTOR_METRICS_TOKEN = os.environ.get("PREDICTOR_METRICS_TOKEN", "")
 
 KERAS_BACKEND = os.environ.get("KERAS_BACKEND", "torch")
 # A running job's worker beats about once a second during training; data loading and model

@@ -12,6 +12,7 @@ from models_registry.api import (
     ModelVersionViewSet,
     RegisteredModelViewSet,
 )
+from models_registry.keys_api import DeploymentKeysView, DeploymentKeyView
 from models_registry.workspaces import WorkspaceViewSet
 
 router = DefaultRouter(trailing_slash=True)
@@ -36,6 +37,8 @@ urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", api.SwaggerDocs.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/redoc/", api.RedocDocs.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/v1/deployments/<slug:name>/keys/", DeploymentKeysView.as_view()),
+    path("api/v1/deployments/<slug:name>/keys/<int:key_id>/", DeploymentKeyView.as_view()),
     path("api/v1/", include(router.urls)),
     path("", views.app_shell, name="app"),
 ]

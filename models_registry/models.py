@@ -166,6 +166,8 @@ class Alias(models.Model):
 class Deployment(models.Model):
     class Status(models.TextChoices):
         PENDING = "PENDING"
+        # A predictor replica is loading and warming the model; not yet answering.
+        LOADING = "LOADING"
         READY = "READY"
         FAILED = "FAILED"
         # Kept for the record, no longer served.
@@ -247,3 +249,28 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_name} {self.action} {self.subject}"
+
+
+class DeploymentKey(models.Model):
+    """A secret that lets a client call one deployment without the owner's credentials.
+
+    Only the key's sha256 is stored (the key is 32 random bytes, so a fast hash suffices); the
+    key itself is shown once, when made. A revoked or expired key stops working within a
+    second: the predictor hears of the change from the database.
+    """
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="keys")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=16)
+    key_sha256 = models.CharField(max_length=64, unique=True)
+    # Requests per minute for this key on each predictor replica; null: no limit.
+    rate_limit_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.deployment.name})"

@@ -13,6 +13,7 @@ from models_registry.models import (
     Alias,
     AuditEvent,
     Deployment,
+    DeploymentKey,
     Membership,
     ModelVersion,
     RegisteredModel,
@@ -104,3 +105,9 @@ def deployments_to_serve() -> QuerySet[Deployment]:
     return Deployment.objects.exclude(
         status__in=[Deployment.Status.FAILED, Deployment.Status.UNDEPLOYED]
     ).select_related("model_version")
+
+
+def deployment_key_list(*, user: AnyUser, deployment_name: str) -> QuerySet[DeploymentKey]:
+    return DeploymentKey.objects.filter(
+        deployment__owner_id=user.pk, deployment__name=deployment_name
+    ).select_related("deployment")

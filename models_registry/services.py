@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import cast
 
@@ -28,7 +30,14 @@ from models_registry.lifecycle import (
     version_card_update,
     version_delete,
 )
-from models_registry.models import Alias, AuditEvent, Deployment, ModelVersion, RegisteredModel
+from models_registry.models import (
+    Alias,
+    AuditEvent,
+    Deployment,
+    DeploymentKey,
+    ModelVersion,
+    RegisteredModel,
+)
 
 __all__ = [
     "Conflict",
@@ -39,8 +48,12 @@ __all__ = [
     "alias_move",
     "deployment_create",
     "deployment_delete",
+    "deployment_key_create",
+    "deployment_key_revoke",
     "deployment_mark_failed",
+    "deployment_mark_loading",
     "deployment_mark_ready",
+    "deployment_move",
     "deployment_undeploy",
     "model_update",
     "model_version_register",
@@ -212,13 +225,35 @@ def deployment_delete(*, actor: AnyUser, deployment: Deployment) -> None:
         deployment.delete()
 
 
-def deployment_mark_ready(*, deployment_id: int) -> bool:
-    """Record that a predictor replica serves the deployment; only a PENDING one changes."""
+def deployment_mark_loading(*, deployment_id: int) -> bool:
+    """Record that a predictor replica is loading the model; only a PENDING one changes."""
     return bool(
         Deployment.objects.filter(pk=deployment_id, status=Deployment.Status.PENDING).update(
-            status=Deployment.Status.READY, ready_at=timezone.now(), error=""
+            status=Deployment.Status.LOADING
         )
     )
+
+
+def deployment_mark_ready(*, deployment_id: int) -> bool:
+    """Record that a predictor replica serves the deployment, warm; only a PENDING or
+    LOADING one changes."""
+    return bool(
+        Deployment.objects.filter(
+            pk=deployment_id,
+            status__in=[Deployment.Status.PENDING, Deployment.Status.LOADING],
+        ).update(status=Deployment.Status.READY, ready_at=timezone.now(), error="")
+    )
+
+
+def deployment_move(*, deployment: Deployment, model_version: ModelVersion) -> Deployment:
+    """Point a deployment at another version of the same model. The predictor loads and
+    warms the new version beside the old one and switches when it is ready: no request fails.
+    """
+    if model_version.model_id != deployment.model_version.model_id:
+        raise ValueError("A deployment moves only between versions of its own model.")
+    Deployment.objects.filter(pk=deployment.pk).update(model_version=model_version)
+    deployment.refresh_from_db()
+    return deployment
 
 
 def deployment_mark_failed(*, deployment_id: int, error: str) -> None:
@@ -226,3 +261,40 @@ def deployment_mark_failed(*, deployment_id: int, error: str) -> None:
     Deployment.objects.filter(pk=deployment_id).update(
         status=Deployment.Status.FAILED, error=error[:2000]
     )
+
+
+KEY_PREFIX = "dk_"
+
+
+def key_sha256(key: str) -> str:
+    """How a deployment key is stored and looked up: it is 32 random bytes, so a plain
+    sha256 (not a slow password hash) is enough and costs the predictor nothing per request."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def deployment_key_create(
+    *,
+    deployment: Deployment,
+    name: str = "",
+    expires_at: datetime | None = None,
+    rate_limit_per_minute: int | None = None,
+) -> tuple[DeploymentKey, str]:
+    """A new key for one deployment; the key itself is returned here and never again."""
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = DeploymentKey.objects.create(
+        deployment=deployment,
+        name=name,
+        prefix=secret[:10],
+        key_sha256=key_sha256(secret),
+        expires_at=expires_at,
+        rate_limit_per_minute=rate_limit_per_minute,
+    )
+    return key, secret
+
+
+def deployment_key_revoke(*, key: DeploymentKey) -> DeploymentKey:
+    """Stop a key working (the predictor hears of it within a second); kept for the record."""
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+    return key

@@ -220,6 +220,10 @@ def test_http_services_run_the_console_asgi_apps(
     if name == "web":
         # uploads read their bodies straight from the socket only under this protocol
         assert argv[argv.index("--http") + 1] == "console.http_protocol:BodySocketProtocol"
+    else:
+        # TCP_NODELAY and one write per response, as runconsole starts it
+        assert argv[argv.index("--http") + 1] == "console.predictor_protocol:NoDelayProtocol"
+        assert "--no-access-log" in argv
 
 
 def test_worker_reserves_one_nvidia_gpu(services: dict[str, dict[str, Any]]) -> None:

@@ -344,7 +344,7 @@ export interface RegisteredModel {
   versions?: ModelVersion[];
 }
 
-export type DeploymentStatus = "PENDING" | "READY" | "FAILED" | "UNDEPLOYED";
+export type DeploymentStatus = "PENDING" | "LOADING" | "READY" | "FAILED" | "UNDEPLOYED";
 
 export interface Deployment {
   id: Id;

@@ -12,6 +12,7 @@ model, so training, evaluation and serving cannot disagree.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -340,6 +341,13 @@ def encode_frame(specs: Sequence[ColumnSpec], frame: pd.DataFrame) -> np.ndarray
     return out
 
 
+@functools.lru_cache(maxsize=256)
+def _vocabulary_lookup(vocabulary: tuple[str, ...]) -> dict[str, int]:
+    """Category -> its index (0 is unseen), made once per vocabulary, not once per value: a
+    prediction server encodes every request's rows."""
+    return {v: k + 1 for k, v in enumerate(vocabulary)}
+
+
 def _encode_value(spec: ColumnSpec, value: Any, instance: int) -> float:
     if value is None:
         return 0.0 if spec.type == "categorical" else math.nan
@@ -350,8 +358,7 @@ def _encode_value(spec: ColumnSpec, value: Any, instance: int) -> float:
                 field=spec.name,
                 instance=instance,
             )
-        lookup = {v: k + 1 for k, v in enumerate(spec.vocabulary)}
-        return float(lookup.get(str(value), 0))
+        return float(_vocabulary_lookup(spec.vocabulary).get(str(value), 0))
     if spec.type == "boolean":
         if isinstance(value, bool):
             return float(value)
@@ -383,6 +390,7 @@ def _encode_value(spec: ColumnSpec, value: Any, instance: int) -> float:
 def encode_records(specs: Sequence[ColumnSpec], records: Sequence[Any]) -> np.ndarray:
     """Validate JSON instances against the schema and turn them into the model's input."""
     names = [s.name for s in specs]
+    known = set(names)
     out = np.empty((len(records), len(specs)), dtype="float32")
     for row, record in enumerate(records):
         if not isinstance(record, Mapping):
@@ -392,7 +400,7 @@ def encode_records(specs: Sequence[ColumnSpec], records: Sequence[Any]) -> np.nd
             raise RecordError(
                 f"Instance {row} is missing field '{missing[0]}'.", field=missing[0], instance=row
             )
-        extra = [k for k in record if k not in names]
+        extra = [k for k in record if k not in known]
         if extra:
             raise RecordError(
                 f"Instance {row} has unknown field '{extra[0]}'; expected {', '.join(names)}.",

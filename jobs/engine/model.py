@@ -11,9 +11,9 @@ from __future__ import annotations
 import keras
 
 from jobs.engine import tasks
-from jobs.engine.layers import RecordError, class_labels, input_schema, predict
+from jobs.engine.layers import RecordError, Served, class_labels, input_schema, predict
 
-__all__ = ["RecordError", "class_labels", "input_schema", "load", "predict", "tasks"]
+__all__ = ["RecordError", "Served", "class_labels", "input_schema", "load", "predict", "tasks"]
 
 
 def load(path: str) -> keras.Model:

@@ -74,10 +74,10 @@ def wait_ready(client: httpx.Client, name: str, timeout: float = 120) -> dict[st
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         deployment = client.get(f"/api/v1/deployments/{name}/").json()
-        if deployment["status"] != "PENDING":
+        if deployment["status"] not in ("PENDING", "LOADING"):
             return dict(deployment)
         time.sleep(0.3)
-    raise AssertionError(f"deployment {name} still PENDING after {timeout}s")
+    raise AssertionError(f"deployment {name} still PENDING or LOADING after {timeout}s")
 
 
 def artifact_path(stack: Stack, sha256: str) -> Path:

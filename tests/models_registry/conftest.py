@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,8 @@ from django.contrib.auth.models import User
 from jobs.models import TrainingJob
 from models_registry import services
 from models_registry.models import Membership, ModelVersion, Workspace
+from models_registry.predictor.app import predictor
+from models_registry.predictor.directory import Snapshot
 from tests.factories import make_dataset
 
 
@@ -60,3 +62,20 @@ def share(personas: dict[str, Any]) -> Callable[..., Workspace]:
         return workspace
 
     return make
+
+
+@pytest.fixture
+def version(personas: dict[str, Any], register: Callable[..., ModelVersion]) -> ModelVersion:
+    return register(personas["owner"])
+
+
+@pytest.fixture(autouse=True)
+def fresh_predictor() -> Iterator[None]:
+    """Each test starts with a predictor that hosts nothing and knows no one."""
+    predictor.host.forget()
+    predictor.snapshot = Snapshot()
+    predictor.ready = False
+    predictor.inference.start()
+    yield
+    predictor.host.forget()
+    predictor.snapshot = Snapshot()

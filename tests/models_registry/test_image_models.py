@@ -7,16 +7,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from django.test import Client
-from rest_framework.authtoken.models import Token
 
 from jobs import services as job_services
 from jobs.models import TrainingJob
 from models_registry import services as registry_services
-from models_registry import serving
 from models_registry.models import Deployment, ModelVersion
 from tests.factories import make_dataset
 from tests.image_data import b64, encode, png_declaring, shape, shapes_zip
+from tests.models_registry.predictor_client import client_for, refresh
 
 pytestmark = pytest.mark.django_db
 
@@ -85,20 +83,14 @@ def test_an_image_job_registers_a_version_that_the_predictor_serves(
     assert "accuracy" in version.metrics
 
     # and its deployment answers base64 images through the predictor's view
-    from console import predictor_settings
-
-    settings.ROOT_URLCONF = predictor_settings.ROOT_URLCONF
-    settings.MIDDLEWARE = predictor_settings.MIDDLEWARE
-    serving.cache.forget_except(set())
     registry_services.deployment_create(
         owner=personas["owner"], model_version=version, name="shapes"
     )
-    serving.reconcile_once()
+    refresh()
     assert Deployment.objects.get(name="shapes").status == Deployment.Status.READY
-    token = Token.objects.get_or_create(user=personas["owner"])[0]
-    client = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client = client_for(personas["owner"])
     body = {"instances": [{"image": _image("red", 1)}, {"image": _image("blue", 2)}]}
-    answer = client.post(URL, body, content_type="application/json")
+    answer = client.post(URL, body)
     assert answer.status_code == 200, answer.content
     predictions = answer.json()["predictions"]
     assert [set(p) for p in predictions] == [{"label", "probabilities"}] * 2
@@ -111,7 +103,7 @@ def test_an_image_job_registers_a_version_that_the_predictor_serves(
         (b64(png_declaring(60_000, 60_000)), "decompression bomb"),
     ]:
         body = {"instances": [{"image": _image("red", 3)}, {"image": bad}]}
-        answer = client.post(URL, body, content_type="application/json")
+        answer = client.post(URL, body)
         assert answer.status_code == 400, answer.content
         assert answer.json()["instance"] == 1
         assert answer.json()["field"] == "image"

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -9,39 +7,17 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from jobs.models import TrainingJob
-from models_registry import services, serving
+from models_registry import services
 from models_registry.models import Deployment, ModelVersion
-from tests.factories import make_dataset
+from tests.models_registry.predictor_client import client_for, refresh
 
 pytestmark = pytest.mark.django_db
 
 
-def _register(owner: User, searched: Any, tmp_path: Path) -> ModelVersion:
-    result, _, path = searched
-    job = TrainingJob.objects.create(
-        owner=owner,
-        dataset=make_dataset(owner),
-        dataset_sha256="0" * 64,
-        target="diagnosis",
-        task_type="binary",
-        status=TrainingJob.Status.SUCCEEDED,
-        test_metrics={"accuracy": result.test_metrics["accuracy"]},
-    )
-    copy = tmp_path / f"job{job.pk}.keras"
-    shutil.copy(path, copy)
-    return services.model_version_register(job=job, model_path=copy)
-
-
-@pytest.fixture
-def version(personas: dict[str, Any], searched: Any, media_root: Path, tmp_path: Path) -> Any:
-    return _register(personas["owner"], searched, tmp_path)
-
-
 def test_versions_count_up_and_keep_lineage_and_schema(
-    personas: dict[str, Any], version: ModelVersion, searched: Any, tmp_path: Path
+    personas: dict[str, Any], version: ModelVersion, register: Any
 ) -> None:
-    second = _register(personas["owner"], searched, tmp_path)
+    second = register(personas["owner"])
     assert (version.version, second.version) == (1, 2)
     assert version.model_id == second.model_id
     assert version.model.name == "cancer-diagnosis"
@@ -79,7 +55,7 @@ def test_predictor_loads_pending_deployments_and_marks_them_ready(
     personas: dict[str, Any], version: ModelVersion
 ) -> None:
     deployment = services.deployment_create(owner=personas["owner"], model_version=version)
-    serving.reconcile_once()
+    refresh()
     deployment.refresh_from_db()
     assert deployment.status == Deployment.Status.READY
     assert deployment.ready_at is not None
@@ -89,32 +65,22 @@ def test_a_tampered_model_file_is_refused(personas: dict[str, Any], version: Mod
     # given a model file changed after it was registered
     with version.artifact.open("ab") as fileobj:
         fileobj.write(b"tampered")
-    serving.cache.forget_except(set())
     deployment = services.deployment_create(owner=personas["owner"], model_version=version)
 
     # when the predictor reconciles, then it refuses to load it and says why
-    serving.reconcile_once()
+    refresh()
     deployment.refresh_from_db()
     assert deployment.status == Deployment.Status.FAILED
     assert "sha256" in deployment.error
 
 
 @pytest.fixture
-def predictor(personas: dict[str, Any], version: ModelVersion, settings: Any) -> Any:
-    from console import predictor_settings
-
-    settings.ROOT_URLCONF = predictor_settings.ROOT_URLCONF
-    settings.MIDDLEWARE = predictor_settings.MIDDLEWARE
-    serving.cache.forget_except(set())
+def predictor(personas: dict[str, Any], version: ModelVersion) -> Any:
     services.deployment_create(owner=personas["owner"], model_version=version, name="cancer")
-    serving.reconcile_once()
-    from rest_framework.authtoken.models import Token
+    refresh()
 
-    def client(name: str | None) -> Client:
-        if name is None:
-            return Client()
-        token = Token.objects.get_or_create(user=personas[name])[0]
-        return Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    def client(name: str | None) -> Any:
+        return client_for(None if name is None else personas[name])
 
     return client
 
@@ -126,12 +92,13 @@ def test_predict_answers_labels_and_probabilities(
     predictor: Any, cancer_frame: pd.DataFrame
 ) -> None:
     rows = cancer_frame.drop(columns="diagnosis").iloc[:3].to_dict("records")
-    answer = predictor("owner").post(URL, {"instances": rows}, content_type="application/json")
+    answer = predictor("owner").post(URL, {"instances": rows})
     assert answer.status_code == 200, answer.content
     predictions = answer.json()["predictions"]
     assert len(predictions) == 3
     assert set(predictions[0]["probabilities"]) == {"benign", "malignant"}
-    assert "total;dur=" in answer["Server-Timing"]
+    assert (answer.json()["model"], answer.json()["model_version"]) == ("cancer-diagnosis", 1)
+    assert "total;dur=" in answer.headers["Server-Timing"]
 
 
 @pytest.mark.parametrize(
@@ -145,7 +112,7 @@ def test_predict_answers_labels_and_probabilities(
     ],
 )
 def test_malformed_bodies_get_a_400(predictor: Any, body: Any, message: str) -> None:
-    answer = predictor("owner").post(URL, body, content_type="application/json")
+    answer = predictor("owner").post(URL, body)
     assert answer.status_code == 400
     assert message in answer.json()["detail"]
 
@@ -153,18 +120,24 @@ def test_malformed_bodies_get_a_400(predictor: Any, body: Any, message: str) -> 
 def test_only_the_owner_may_predict(predictor: Any, cancer_frame: pd.DataFrame) -> None:
     rows = cancer_frame.drop(columns="diagnosis").iloc[:1].to_dict("records")
     for name, code in (("teammate", 404), ("outsider", 404), (None, 401)):
-        answer = predictor(name).post(URL, {"instances": rows}, content_type="application/json")
+        answer = predictor(name).post(URL, {"instances": rows})
         assert answer.status_code == code, name
 
 
 def test_a_deployment_that_is_not_ready_answers_503(
-    predictor: Any, cancer_frame: pd.DataFrame
+    personas: dict[str, Any], version: ModelVersion, cancer_frame: pd.DataFrame
 ) -> None:
-    Deployment.objects.filter(name="cancer").update(status=Deployment.Status.PENDING)
+    # given a deployment the predictor knows of but has not loaded yet
+    services.deployment_create(owner=personas["owner"], model_version=version, name="cancer")
+    from models_registry.predictor.app import predictor
+    from models_registry.predictor.directory import read_snapshot
+
+    predictor.snapshot = read_snapshot()
     rows = cancer_frame.drop(columns="diagnosis").iloc[:1].to_dict("records")
-    answer = predictor("owner").post(URL, {"instances": rows}, content_type="application/json")
+    answer = client_for(personas["owner"]).post(URL, {"instances": rows})
     assert answer.status_code == 503
     assert "PENDING" in answer.json()["detail"]
+    assert answer.headers["Retry-After"] == "1"
 
 
 def test_admin_deploy_action_goes_through_the_permission_check(

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
-from models_registry import serving
 from models_registry.models import AuditEvent, Deployment, ModelVersion, RecordChangeRefused
+from models_registry.predictor.app import predictor
+from models_registry.predictor.hosting import load_version
+from tests.models_registry.predictor_client import refresh
 
 pytestmark = pytest.mark.django_db
 
@@ -80,7 +82,7 @@ def test_moving_an_alias_is_recorded_and_moves_the_deployment_that_follows_it(
     assert answer.status_code == 201, answer.content
     assert answer.json()["name"] == "cancer-diagnosis-production"
     assert answer.json()["alias"] == "production"
-    serving.reconcile_once()
+    refresh()
 
     # when the alias moves to v2
     moved = owner.put(url, {"version": second.pk}, format="json")
@@ -100,8 +102,8 @@ def test_moving_an_alias_is_recorded_and_moves_the_deployment_that_follows_it(
     assert [e["action"] for e in audit][:2] == ["redeployed", "alias_moved"]
     assert len(owner.get("/api/v1/registry-audit/?action=deployed").json()["results"]) == 1
     # the predictor loads what the alias now names
-    serving.reconcile_once()
-    assert serving.cache.get(deployment.model_version) is not None
+    refresh()
+    assert predictor.host.active[deployment.pk].version == 2
 
     # an alias that deployments follow is not removed under them
     assert owner.delete(url).status_code == 409
@@ -150,14 +152,15 @@ def test_undeploy_and_delete_a_deployment(
     first = two[0]
     owner = api_as("owner")
     owner.post(f"/api/v1/model-versions/{first.pk}/deploy/", {"name": "live"}, format="json")
-    serving.reconcile_once()
+    refresh()
 
     undone = owner.post("/api/v1/deployments/live/undeploy/")
     assert undone.status_code == 200
     assert undone.json()["status"] == "UNDEPLOYED"
     # the predictor no longer serves it, and deploying the version again is allowed
-    serving.reconcile_once()
+    refresh()
     assert Deployment.objects.get(name="live").status == Deployment.Status.UNDEPLOYED
+    assert Deployment.objects.get(name="live").pk not in predictor.host.active
     assert owner.post(f"/api/v1/model-versions/{first.pk}/deploy/", {}).status_code == 201
 
     assert owner.delete("/api/v1/deployments/live/").status_code == 204
@@ -297,7 +300,7 @@ def test_a_version_reloaded_reproduces_its_recorded_test_metrics(
     version = register(personas["owner"], metrics=result.test_metrics, manifest=result.manifest)
 
     # when the registry loads it back (sha256 checked, safe mode) and predicts the test split
-    loaded = serving.ModelCache._load(version)
+    loaded = load_version(version).model
     split = version.manifest["split"]
     config = SearchConfig(
         target=version.target,

@@ -9,16 +9,16 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from django.test import Client
 
 from jobs import services as job_services
 from jobs.models import TrainingJob
-from models_registry import services, serving
+from models_registry import services
 from models_registry.models import ModelVersion
 from tests.engine.test_forecast import series
 from tests.engine.test_multilabel import tagged
 from tests.engine.test_text import reviews
 from tests.factories import make_dataset
+from tests.models_registry.predictor_client import client_for, refresh
 
 pytestmark = pytest.mark.django_db
 
@@ -41,30 +41,16 @@ def _train(api: Any, body: dict[str, Any]) -> TrainingJob:
 
 @pytest.fixture
 def predict(personas: dict[str, Any]) -> Any:
-    """Deploy a version and post instances to the predictor service's own view."""
-    from django.test import override_settings
-    from rest_framework.authtoken.models import Token
-
-    from console import predictor_settings
-
-    serving.cache.forget_except(set())
+    """Deploy a version and post instances to the predictor service's own app."""
 
     def call(version: ModelVersion, instances: list[Any]) -> Any:
         name = f"v{version.pk}"
         if not version.deployments.filter(name=name).exists():
             services.deployment_create(owner=personas["owner"], model_version=version, name=name)
-            serving.reconcile_once()
-        token = Token.objects.get_or_create(user=personas["owner"])[0]
-        client = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
-        with override_settings(
-            ROOT_URLCONF=predictor_settings.ROOT_URLCONF,
-            MIDDLEWARE=predictor_settings.MIDDLEWARE,
-        ):
-            return client.post(
-                f"/v1/deployments/{name}/predict",
-                {"instances": instances},
-                content_type="application/json",
-            )
+            refresh()
+        return client_for(personas["owner"]).post(
+            f"/v1/deployments/{name}/predict", {"instances": instances}
+        )
 
     return call
 

@@ -103,6 +103,15 @@ class Command(BaseCommand):
                 str(options["predictor_port"]),
                 "--lifespan",
                 "on",
+                # The lean path: one process with one event loop and one inference thread;
+                # no access log line per request (it costs more than a batched prediction).
+                "--loop",
+                "uvloop",
+                "--http",
+                "console.predictor_protocol:NoDelayProtocol",
+                "--no-access-log",
+                "--backlog",
+                "4096",
             ],
             "worker": _celery_worker(
                 ",".join(_worker_queues()), options["concurrency"], f"worker-{os.getpid()}@%h"

@@ -39,7 +39,7 @@ export async function deploymentsView(root: HTMLElement, { signal }: ViewContext
           ? deployments.map(deploymentRow)
           : [messageRow(5, "No deployments yet. Deploy a model version from Models or a finished job.")]),
       );
-      if (deployments.some((d) => d.status === "PENDING") && !signal.aborted) {
+      if (deployments.some((d) => d.status === "PENDING" || d.status === "LOADING") && !signal.aborted) {
         timer = setTimeout(load, REFRESH_MS);
       }
     } catch (err) {

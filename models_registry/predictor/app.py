@@ -1,0 +1,484 @@
+"""The predictor's HTTP surface, as a bare ASGI app: no framework and no query per request.
+
+Routes (every one but health needs a user token or a deployment key):
+- `POST /v1/deployments/<name>/predict`, `GET /v1/deployments/<name>` (readiness),
+  `GET /v1/deployments/<name>/metrics` (the owner's counters)
+- Open Inference Protocol v2: `GET /v2/health/live|ready`, `GET /v2`,
+  `GET /v2/models/<name>[/versions/<v>][/ready]`, `POST /v2/models/<name>[/versions/<v>]/infer`
+- `GET /healthz`, `/livez` (liveness), `/readyz` (first load done), `/metrics` (Prometheus:
+  staff tokens or PREDICTOR_METRICS_TOKEN)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from django.conf import settings
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from jobs.engine.model import RecordError
+from models_registry.models import Deployment
+from models_registry.predictor import bodies, metrics
+from models_registry.predictor.batching import InferenceThread
+from models_registry.predictor.bodies import BodyError
+from models_registry.predictor.directory import (
+    DeploymentEntry,
+    KeyEntry,
+    Snapshot,
+    Watcher,
+    default_watcher,
+    read_snapshot,
+)
+from models_registry.predictor.hosting import Host, Hosted
+from models_registry.predictor.limits import RateLimiter
+from models_registry.services import key_sha256
+
+logger = logging.getLogger(__name__)
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+MAX_BODY = 32 * 1024 * 1024
+JSON = b"application/json"
+
+
+class HttpError(Exception):
+    def __init__(
+        self, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
+    ):
+        super().__init__(body.get("detail", ""))
+        self.status = status
+        self.body = body
+        self.headers = headers or []
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: int | None
+    key: KeyEntry | None = None
+
+
+class Predictor:
+    """The state one process serves from: the directory snapshot, the hosted models and the
+    inference thread. `refresh` runs on the watcher thread (or directly, in tests)."""
+
+    def __init__(self) -> None:
+        self.snapshot = Snapshot()
+        self.host = Host()
+        self.inference = InferenceThread(
+            max_batch_rows=settings.PREDICTOR_MAX_BATCH_ROWS,
+            max_wait_s=settings.PREDICTOR_MAX_BATCH_WAIT_MS / 1000.0,
+        )
+        self.limiter = RateLimiter()
+        self.ready = False
+        self._watcher: Watcher | None = None
+        self._refresh_lock = threading.Lock()
+        self._metrics: dict[tuple[int, int], metrics.VersionMetrics] = {}
+
+    def refresh(self) -> None:
+        with self._refresh_lock:
+            snapshot = read_snapshot()
+            # Credentials and names apply at once; models follow as they load.
+            self.snapshot = snapshot
+            self.host.reconcile(snapshot)
+            self.ready = True
+
+    def start(self) -> None:
+        _limit_torch_threads()
+        self.inference.start()
+        self._watcher = default_watcher(self.refresh)
+        self._watcher.start()
+
+    def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+        self.inference.stop()
+
+    def metrics_for(self, entry: DeploymentEntry, hosted: Hosted) -> metrics.VersionMetrics:
+        found = self._metrics.get((entry.id, hosted.version_id))
+        if found is None:
+            found = metrics.VersionMetrics(entry.name, entry.id, hosted.version)
+            hosted.runner.on_batch = found.batch_rows.observe
+            self._metrics[(entry.id, hosted.version_id)] = found
+        return found
+
+
+def _limit_torch_threads() -> None:
+    import torch
+
+    torch.set_num_threads(settings.PREDICTOR_TORCH_THREADS)
+    # Refused once set, or after torch ran parallel work: then it stays as it is.
+    with contextlib.suppress(RuntimeError):
+        torch.set_num_interop_threads(1)
+
+
+predictor = Predictor()
+
+
+# --- HTTP plumbing --------------------------------------------------------------------------
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise HttpError(400, {"detail": "The client went away."})
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise HttpError(413, {"detail": f"The body is over {MAX_BODY // 2**20} MiB."})
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    content_type: bytes = JSON,
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: dict[str, Any], name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+UNAUTHORIZED = HttpError(
+    401,
+    {"detail": "Authentication credentials were not provided or are not valid."},
+    [(b"www-authenticate", b"Token")],
+)
+
+
+def _caller(scope: dict[str, Any], snapshot: Snapshot) -> Caller:
+    raw = _header(scope, b"authorization")
+    credential = ""
+    if raw:
+        scheme, _, value = raw.decode("latin-1").partition(" ")
+        if scheme.lower() in ("token", "bearer"):
+            credential = value.strip()
+    if not credential:
+        credential = (_header(scope, b"x-api-key") or b"").decode("latin-1").strip()
+    if not credential:
+        raise UNAUTHORIZED
+    user_id = snapshot.tokens.get(credential)
+    if user_id is not None:
+        return Caller(user_id)
+    key = snapshot.keys.get(key_sha256(credential))
+    if key is None or (key.expires_at is not None and key.expires_at <= datetime.now(UTC)):
+        raise UNAUTHORIZED
+    return Caller(None, key)
+
+
+def _deployment(caller: Caller, snapshot: Snapshot, name: str) -> DeploymentEntry:
+    if caller.key is not None:
+        entry = snapshot.by_id.get(caller.key.deployment_id)
+        if entry is None or entry.name != name:
+            raise HttpError(404, {"detail": f"No deployment named '{name}' for this key."})
+        wait = predictor.limiter.take(caller.key.id, caller.key.rate_limit_per_minute)
+        if wait:
+            raise HttpError(
+                429,
+                {"detail": f"This key's rate limit is reached; retry in {wait} s."},
+                [(b"retry-after", str(wait).encode())],
+            )
+        return entry
+    entry = snapshot.deployments.get((caller.user_id or 0, name))
+    if entry is None:
+        raise HttpError(404, {"detail": f"No deployment named '{name}'."})
+    return entry
+
+
+def _hosted(entry: DeploymentEntry) -> Hosted:
+    hosted = predictor.host.active.get(entry.id)
+    if hosted is None:
+        status = entry.status if entry.status != Deployment.Status.READY else "LOADING"
+        detail = f"Deployment '{entry.name}' is {status}, not READY."
+        if entry.error:
+            detail += f" {entry.error}"
+        raise HttpError(503, {"detail": detail, "status": status}, [(b"retry-after", b"1")])
+    return hosted
+
+
+def _bad_request(exc: BodyError | RecordError) -> HttpError:
+    body: dict[str, Any] = {"detail": str(exc)}
+    if exc.field is not None:
+        body["field"] = exc.field
+    if exc.instance is not None:
+        body["instance"] = exc.instance
+    return HttpError(400, body)
+
+
+async def _predict_rows(
+    entry: DeploymentEntry, hosted: Hosted, rows: list[Any], started: float
+) -> tuple[list[Any], metrics.VersionMetrics]:
+    vm = predictor.metrics_for(entry, hosted)
+    try:
+        try:
+            features = hosted.served.encode(rows)
+        except RecordError as exc:
+            raise _bad_request(exc) from None
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise HttpError(400, {"detail": f"The instances could not be read: {exc}"}) from None
+        parsed = time.perf_counter()
+        vm.phase["parse"].observe(parsed - started)
+        result = await predictor.inference.submit(hosted.runner, features)
+    except HttpError as exc:
+        vm.count(exc.status)
+        raise
+    vm.phase["queue"].observe(result.queue_s)
+    vm.phase["inference"].observe(result.inference_s)
+    return result.predictions, vm
+
+
+def _finish(
+    vm: metrics.VersionMetrics, started: float, payload: Any
+) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    before = time.perf_counter()
+    body = orjson.dumps(payload)
+    done = time.perf_counter()
+    vm.phase["serialise"].observe(done - before)
+    vm.phase["total"].observe(done - started)
+    vm.count(200)
+    return body, [(b"server-timing", f"total;dur={(done - started) * 1000:.2f}".encode())]
+
+
+# --- routes ---------------------------------------------------------------------------------
+
+
+async def v1_predict(scope: dict[str, Any], receive: Receive, send: Send, name: str) -> None:
+    started = time.perf_counter()
+    snapshot = predictor.snapshot
+    entry = _deployment(_caller(scope, snapshot), snapshot, name)
+    raw = await _read_body(receive)
+    hosted = _hosted(entry)
+    try:
+        rows = bodies.v1_rows(bodies.parse_json(raw))
+    except BodyError as exc:
+        predictor.metrics_for(entry, hosted).count(400)
+        raise _bad_request(exc) from None
+    predictions, vm = await _predict_rows(entry, hosted, rows, started)
+    payload = {
+        "predictions": predictions,
+        "model": hosted.model_name,
+        "model_version": hosted.version,
+    }
+    body, headers = _finish(vm, started, payload)
+    await _respond(send, 200, body, headers)
+
+
+def _readiness(entry: DeploymentEntry) -> tuple[int, dict[str, Any]]:
+    hosted = predictor.host.active.get(entry.id)
+    ready = hosted is not None
+    status = entry.status if not ready or entry.status != Deployment.Status.READY else "READY"
+    if ready and entry.status != Deployment.Status.READY:
+        status = "READY"  # this replica answers; the database catches up
+    body: dict[str, Any] = {"name": entry.name, "status": status, "ready": ready}
+    if hosted is not None:
+        body.update(model=hosted.model_name, model_version=hosted.version)
+        if hosted.version_id != entry.version_id:
+            body["loading_version_id"] = entry.version_id
+    if entry.error:
+        body["error"] = entry.error
+    return (200 if ready else 503), body
+
+
+async def v1_deployment(scope: dict[str, Any], send: Send, name: str) -> None:
+    snapshot = predictor.snapshot
+    entry = _deployment(_caller(scope, snapshot), snapshot, name)
+    code, body = _readiness(entry)
+    await _respond(send, code, orjson.dumps(body))
+
+
+async def v1_metrics(scope: dict[str, Any], send: Send, name: str) -> None:
+    snapshot = predictor.snapshot
+    caller = _caller(scope, snapshot)
+    if caller.key is not None:
+        raise HttpError(403, {"detail": "A deployment key may predict, not read metrics."})
+    entry = _deployment(caller, snapshot, name)
+    await _respond(send, 200, orjson.dumps({"name": name, "versions": metrics.summary(entry.id)}))
+
+
+async def prometheus(scope: dict[str, Any], send: Send) -> None:
+    raw = (_header(scope, b"authorization") or b"").decode("latin-1")
+    credential = raw.partition(" ")[2].strip()
+    allowed = bool(settings.PREDICTOR_METRICS_TOKEN) and hmac.compare_digest(
+        credential, settings.PREDICTOR_METRICS_TOKEN
+    )
+    if not allowed:
+        user_id = predictor.snapshot.tokens.get(credential)
+        if user_id is None:
+            raise UNAUTHORIZED
+        if user_id not in predictor.snapshot.staff:
+            raise HttpError(403, {"detail": "Only staff may read the predictor's metrics."})
+    await _respond(
+        send, 200, generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST.encode()
+    )
+
+
+def _version_matches(hosted: Hosted, version: str | None) -> None:
+    if version is not None and version != str(hosted.version):
+        raise HttpError(
+            404,
+            {"detail": f"Version {version} is not served; {hosted.version} is."},
+        )
+
+
+async def v2_model(
+    scope: dict[str, Any], send: Send, name: str, version: str | None, what: str
+) -> None:
+    snapshot = predictor.snapshot
+    entry = _deployment(_caller(scope, snapshot), snapshot, name)
+    if what == "ready":
+        hosted_or_none = predictor.host.active.get(entry.id)
+        ready = hosted_or_none is not None and (
+            version is None or version == str(hosted_or_none.version)
+        )
+        await _respond(send, 200 if ready else 503, orjson.dumps({"name": name, "ready": ready}))
+        return
+    hosted = _hosted(entry)
+    _version_matches(hosted, version)
+    body = {
+        "name": name,
+        "versions": [str(hosted.version)],
+        "platform": "keras",
+        "inputs": bodies.v2_input_specs(hosted.input_schema),
+        "outputs": bodies.v2_output_specs(hosted.task_type, hosted.classes),
+        "parameters": {"model": hosted.model_name, "task_type": hosted.task_type},
+    }
+    await _respond(send, 200, orjson.dumps(body))
+
+
+async def v2_infer(
+    scope: dict[str, Any], receive: Receive, send: Send, name: str, version: str | None
+) -> None:
+    started = time.perf_counter()
+    snapshot = predictor.snapshot
+    entry = _deployment(_caller(scope, snapshot), snapshot, name)
+    raw = await _read_body(receive)
+    hosted = _hosted(entry)
+    _version_matches(hosted, version)
+    length = _header(scope, b"inference-header-content-length")
+    try:
+        header_length = int(length) if length is not None else None
+        rows, wanted, request_id = bodies.v2_request(raw, header_length)
+    except ValueError as exc:
+        predictor.metrics_for(entry, hosted).count(400)
+        raise _bad_request(exc if isinstance(exc, BodyError) else BodyError(str(exc))) from None
+    predictions, vm = await _predict_rows(entry, hosted, rows, started)
+    try:
+        outputs = bodies.v2_outputs(predictions, wanted)
+    except BodyError as exc:
+        vm.count(400)
+        raise _bad_request(exc) from None
+    payload: dict[str, Any] = {
+        "model_name": name,
+        "model_version": str(hosted.version),
+        "outputs": outputs,
+    }
+    if request_id is not None:
+        payload["id"] = request_id
+    body, headers = _finish(vm, started, payload)
+    await _respond(send, 200, body, headers)
+
+
+async def _route(scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    method, path = scope["method"], scope["path"]
+    parts = path.strip("/").split("/")
+    if method == "POST":
+        if len(parts) == 4 and parts[:2] == ["v1", "deployments"] and parts[3] == "predict":
+            return await v1_predict(scope, receive, send, parts[2])
+        if parts[:2] == ["v2", "models"] and parts[-1] == "infer":
+            if len(parts) == 4:
+                return await v2_infer(scope, receive, send, parts[2], None)
+            if len(parts) == 6 and parts[3] == "versions":
+                return await v2_infer(scope, receive, send, parts[2], parts[4])
+    elif method in ("GET", "HEAD"):
+        if path in ("/healthz", "/livez", "/v2/health/live"):
+            return await _respond(send, 200, b'{"status":"ok"}')
+        if path in ("/readyz", "/v2/health/ready"):
+            ok = predictor.ready
+            return await _respond(
+                send, 200 if ok else 503, b'{"ready":true}' if ok else b'{"ready":false}'
+            )
+        if path == "/metrics":
+            return await prometheus(scope, send)
+        if path in ("/v2", "/v2/"):
+            body = {
+                "name": "automl-console-predictor",
+                "version": "1",
+                "extensions": ["binary_tensor_data"],
+            }
+            return await _respond(send, 200, orjson.dumps(body))
+        if len(parts) == 3 and parts[:2] == ["v1", "deployments"]:
+            return await v1_deployment(scope, send, parts[2])
+        if len(parts) == 4 and parts[:2] == ["v1", "deployments"] and parts[3] == "metrics":
+            return await v1_metrics(scope, send, parts[2])
+        if parts[:2] == ["v2", "models"] and len(parts) >= 3:
+            rest = parts[3:]
+            version = None
+            if len(rest) >= 2 and rest[0] == "versions":
+                version, rest = rest[1], rest[2:]
+            if rest in ([], ["ready"]):
+                return await v2_model(
+                    scope, send, parts[2], version, "ready" if rest else "metadata"
+                )
+    raise HttpError(404, {"detail": f"No route for {method} {path}."})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            predictor.start()
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            predictor.stop()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def application(scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    if scope["type"] == "lifespan":
+        await _lifespan(receive, send)
+        return
+    if scope["type"] != "http":
+        return
+    try:
+        await _route(scope, receive, send)
+    except HttpError as exc:
+        body = exc.body
+        if scope["path"].startswith("/v2"):
+            # The Open Inference Protocol's error shape.
+            body = {"error": body.get("detail", ""), **body}
+            body.pop("detail", None)
+        await _respond(send, exc.status, orjson.dumps(body), exc.headers)
+    except Exception:
+        logger.exception("The predictor failed on %s %s", scope["method"], scope["path"])
+        await _respond(send, 500, b'{"detail":"The predictor failed; see its log."}')

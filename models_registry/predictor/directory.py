@@ -1,0 +1,155 @@
+"""Who may call which deployment, held in memory so that a request costs no query.
+
+A `Snapshot` is read whole from the database and swapped in at once; requests read whichever
+snapshot is current. `Watcher` refreshes it when PostgreSQL says one of the tables changed
+(LISTEN predictor, see migration 0004) and, as a safety net, every so many seconds; on SQLite
+it polls.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import close_old_connections, connections
+from rest_framework.authtoken.models import Token
+
+from models_registry.models import Deployment, DeploymentKey
+
+logger = logging.getLogger(__name__)
+CHANNEL = "predictor"
+
+
+@dataclass(frozen=True)
+class DeploymentEntry:
+    id: int
+    owner_id: int
+    name: str
+    status: str
+    error: str
+    version_id: int
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    id: int
+    deployment_id: int
+    expires_at: datetime | None
+    rate_limit_per_minute: int | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    tokens: dict[str, int] = field(default_factory=dict)  # token key -> active user's id
+    deployments: dict[tuple[int, str], DeploymentEntry] = field(default_factory=dict)
+    by_id: dict[int, DeploymentEntry] = field(default_factory=dict)
+    keys: dict[str, KeyEntry] = field(default_factory=dict)  # key sha256 -> key
+    staff: frozenset[int] = frozenset()  # may read /metrics
+    loaded: bool = False
+
+
+def read_snapshot() -> Snapshot:
+    tokens = dict(
+        Token.objects.filter(user__is_active=True).values_list("key", "user_id").iterator()
+    )
+    deployments: dict[tuple[int, str], DeploymentEntry] = {}
+    by_id: dict[int, DeploymentEntry] = {}
+    rows = Deployment.objects.filter(owner__is_active=True).values_list(
+        "id", "owner_id", "name", "status", "error", "model_version_id"
+    )
+    for row in rows.iterator():
+        entry = DeploymentEntry(*row)
+        deployments[(entry.owner_id, entry.name)] = entry
+        by_id[entry.id] = entry
+    keys = {
+        digest: KeyEntry(pk, deployment_id, expires, limit)
+        for pk, deployment_id, digest, expires, limit in DeploymentKey.objects.filter(
+            revoked_at__isnull=True, deployment__owner__is_active=True
+        )
+        .values_list("id", "deployment_id", "key_sha256", "expires_at", "rate_limit_per_minute")
+        .iterator()
+    }
+    staff = frozenset(
+        User.objects.filter(is_active=True, is_staff=True).values_list("id", flat=True)
+    )
+    return Snapshot(tokens, deployments, by_id, keys, staff, loaded=True)
+
+
+class Watcher:
+    """Calls `on_change` once at start, on each NOTIFY (coalesced), and every `safety_s`."""
+
+    def __init__(self, on_change: Callable[[], None], *, safety_s: float, poll_s: float) -> None:
+        self.on_change = on_change
+        self.safety_s = safety_s
+        self.poll_s = poll_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="predictor-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _changed(self) -> None:
+        try:
+            self.on_change()
+        except Exception:
+            logger.exception("Refreshing the predictor's state failed; retrying")
+        finally:
+            close_old_connections()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if connections["default"].vendor == "postgresql":
+                try:
+                    self._listen()
+                except Exception:
+                    logger.exception("Listening for changes failed; polling a while")
+                    self._poll(until=time.monotonic() + 5)
+            else:
+                self._poll(until=None)
+
+    def _poll(self, until: float | None) -> None:
+        while not self._stop.is_set() and (until is None or time.monotonic() < until):
+            self._changed()
+            self._stop.wait(self.poll_s)
+
+    def _listen(self) -> None:
+        import psycopg
+
+        params = connections["default"].get_connection_params()
+        for extra in ("cursor_factory", "context", "server_side_binding", "prepare_threshold"):
+            params.pop(extra, None)
+        with psycopg.connect(**params, autocommit=True) as conn:
+            conn.execute(f"LISTEN {CHANNEL}")
+            # Listening first, then reading, so that no change falls between the two.
+            self._changed()
+            last = time.monotonic()
+            while not self._stop.is_set():
+                heard = False
+                for _ in conn.notifies(timeout=min(1.0, self.safety_s), stop_after=1):
+                    heard = True
+                if heard:
+                    # A change is often several statements (a deploy, then its status):
+                    # gather them for a moment, then refresh once.
+                    for _ in conn.notifies(timeout=0.02):
+                        pass
+                if heard or time.monotonic() - last >= self.safety_s:
+                    self._changed()
+                    last = time.monotonic()
+
+
+def default_watcher(on_change: Callable[[], None]) -> Watcher:
+    return Watcher(
+        on_change,
+        safety_s=settings.PREDICTOR_SAFETY_POLL_SECONDS,
+        poll_s=settings.PREDICTOR_POLL_SECONDS,
+    )

@@ -1,0 +1,126 @@
+"""Loaded versions, and which one answers each deployment.
+
+`Host.reconcile` runs on the watcher thread after every refresh: it loads what a deployment
+should serve (the artifact's recorded sha256 first, then Keras' safe mode), warms it with a
+few batches, and only then points the deployment at it. A deployment that moves to another
+version keeps answering with the old one until the new one is warm; requests already queued
+for the old one still run on it (its queue holds it), then it is dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Importing the engine's model module registers every task's layers with Keras, so that a
+# predictor that never trained such a model loads it (safe mode refuses a class it does not know).
+from jobs.engine import model as engine_model
+from models_registry import services
+from models_registry.models import Deployment, ModelVersion
+from models_registry.predictor.batching import Runner
+from models_registry.predictor.directory import Snapshot
+
+logger = logging.getLogger(__name__)
+WARM_BATCHES = (1, 8, 64)
+
+
+@dataclass
+class Hosted:
+    version_id: int
+    version: int
+    model_name: str
+    task_type: str
+    served: engine_model.Served
+    runner: Runner
+    input_schema: list[dict[str, Any]]
+    classes: list[str] | None
+
+
+def load_version(version: ModelVersion) -> engine_model.Served:
+    """The version's model, refused unless its file matches the recorded sha256."""
+    with version.artifact.open("rb") as fileobj:
+        data = fileobj.read()
+    if hashlib.sha256(data).hexdigest() != version.artifact_sha256:
+        raise ValueError("The model file does not match its recorded sha256; refusing it.")
+    # Keras loads from a path; the copy is the bytes that were just checked.
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.keras"
+        path.write_bytes(data)
+        return engine_model.Served(engine_model.load(str(path)))
+
+
+def warm(served: engine_model.Served) -> None:
+    """Compile the model's graph, then run a few batches of each size class before traffic,
+    so that the first requests do not pay for tracing or torch's first-call allocations."""
+    if not served.compile():
+        logger.info("This model keeps Keras' direct call: its traced graph did not match.")
+    for rows in WARM_BATCHES:
+        served.decode(served.infer(served.example_inputs(rows)))
+
+
+class Host:
+    def __init__(self) -> None:
+        self.active: dict[int, Hosted] = {}  # deployment id -> the version answering it
+        self._versions: dict[int, Hosted] = {}
+        self._broken: dict[int, str] = {}  # version id -> why it could not be loaded
+
+    def _host(self, version_id: int) -> Hosted:
+        hosted = self._versions.get(version_id)
+        if hosted is not None:
+            return hosted
+        if version_id in self._broken:
+            raise ValueError(self._broken[version_id])
+        version = ModelVersion.objects.select_related("model").get(pk=version_id)
+        try:
+            served = load_version(version)
+            warm(served)
+        except Exception as exc:
+            self._broken[version_id] = str(exc)
+            raise
+        hosted = Hosted(
+            version_id=version.pk,
+            version=version.version,
+            model_name=version.model.name,
+            task_type=version.task_type,
+            served=served,
+            runner=Runner(served.infer, served.decode),
+            input_schema=list(version.input_schema),
+            classes=version.classes,
+        )
+        self._versions[version_id] = hosted
+        return hosted
+
+    def reconcile(self, snapshot: Snapshot) -> None:
+        # An UNDEPLOYED one is kept for the record only; a FAILED one waits for a redeploy.
+        gone = (Deployment.Status.FAILED, Deployment.Status.UNDEPLOYED)
+        wanted = {e.id: e for e in snapshot.by_id.values() if e.status not in gone}
+        for entry in wanted.values():
+            current = self.active.get(entry.id)
+            if current is None or current.version_id != entry.version_id:
+                if current is None and entry.status == Deployment.Status.PENDING:
+                    services.deployment_mark_loading(deployment_id=entry.id)
+                try:
+                    hosted = self._host(entry.version_id)
+                except Exception as exc:
+                    logger.exception("Could not load deployment %s", entry.name)
+                    if current is None:
+                        services.deployment_mark_failed(deployment_id=entry.id, error=str(exc))
+                    # else: the old version keeps answering; the new one is not retried.
+                    continue
+                self.active[entry.id] = hosted  # the switch: later requests go to it
+            if entry.status != Deployment.Status.READY:
+                services.deployment_mark_ready(deployment_id=entry.id)
+        for dropped in set(self.active) - set(wanted):
+            del self.active[dropped]
+        in_use = {h.version_id for h in self.active.values()}
+        for stale in set(self._versions) - in_use:
+            del self._versions[stale]
+
+    def forget(self) -> None:
+        self.active.clear()
+        self._versions.clear()
+        self._broken.clear()
