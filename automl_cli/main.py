@@ -262,12 +262,25 @@ def deploy(version_id: int, name: str, wait: bool, timeout: float) -> None:
     body = {"name": name} if name else {}
     deployment = api.create(f"/api/v1/model-versions/{version_id}/deploy/", body)
     deadline = time.monotonic() + timeout
-    while wait and deployment["status"] == "PENDING" and time.monotonic() < deadline:
+    while wait and deployment["status"] in ("PENDING", "LOADING") and time.monotonic() < deadline:
         time.sleep(0.5)
         deployment = api.get(f"/api/v1/deployments/{deployment['name']}/")
     _out(deployment)
     if deployment["status"] == "FAILED":
         sys.exit(1)
+
+
+@main.command()
+@click.argument("deployment")
+@click.option("--delete", is_flag=True, help="Also forget the deployment (its name is free).")
+@_fails_cleanly
+def undeploy(deployment: str, delete: bool) -> None:
+    """Stop serving a deployment; print it (UNDEPLOYED), or nothing with --delete."""
+    api = _api()
+    if delete:
+        api.request("DELETE", f"/api/v1/deployments/{deployment}/")
+        return
+    _out(api.create(f"/api/v1/deployments/{deployment}/undeploy/", {}))
 
 
 def _cell(text: str) -> Any:

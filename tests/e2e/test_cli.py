@@ -1,5 +1,5 @@
 """The `automl` command-line client drives the whole path against a running console with a
-real worker: login, upload, job from a spec, live watch, versions, deploy, predict."""
+real worker: login, upload, job from a spec, live watch, versions, deploy, predict, undeploy."""
 
 from __future__ import annotations
 
@@ -110,6 +110,13 @@ def test_the_cli_drives_upload_job_watch_deploy_predict(
     assert [p["label"] for p in from_json["predictions"]] == [
         p["label"] for p in from_csv["predictions"]
     ]
+
+    # and undeployed: it stays listed but answers no more, then is forgotten
+    undeployed = _ok(_automl(config, "undeploy", "cli"))
+    assert undeployed["status"] == "UNDEPLOYED"
+    assert _automl(config, "predict", "cli", str(rows_json)).returncode == 1
+    assert _automl(config, "undeploy", "cli", "--delete").returncode == 0
+    assert _automl(config, "undeploy", "cli").returncode == 1
 
     # and failures exit non-zero with the API's reason
     bad = _automl(config, "submit", "--dataset", "999999", "--target", "x")

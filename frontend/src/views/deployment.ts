@@ -105,7 +105,7 @@ export async function deploymentView(root: HTMLElement, { params, signal }: View
         versionRequested = true;
         void loadVersion(d);
       }
-      next = d.status === "PENDING";
+      next = d.status === "PENDING" || d.status === "LOADING";
     } catch (err) {
       errors.show(err);
       // A missing deployment will not appear by waiting.
