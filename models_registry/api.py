@@ -20,11 +20,13 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from console.idempotency import idempotent
-from models_registry import reports, selectors, services
+from models_registry import exports, reports, selectors, services
 from models_registry.downloads import artifact_response
 from models_registry.models import (
     AuditEvent,
@@ -48,6 +50,17 @@ from models_registry.serializers import (
 )
 
 T = TypeVar("T")
+
+
+class _JSONErrorsOnly(DefaultContentNegotiation):
+    """DRF reads `?format=` as the renderer to use; the export endpoint's `format` names the
+    file's instead. Its answers are files, or errors in JSON."""
+
+    def select_renderer(
+        self, request: Any, renderers: Any, format_suffix: str | None = None
+    ) -> tuple[Any, str]:
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type
 
 
 def _answer(write: Callable[[], T], ok: Callable[[T], Response]) -> Response:
@@ -258,6 +271,33 @@ class ModelVersionViewSet(
     def artifact(self, request: Request, pk: str | None = None) -> FileResponse:
         """The `.keras` file, to whoever may read the version."""
         return artifact_response(self.get_object())
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "format", str, required=True, enum=list(exports.FORMATS),
+                description="keras: the artifact; onnx: made on the first request.",
+            )
+        ],
+        responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY)},
+    )  # fmt: skip
+    @action(detail=True, methods=["get"], content_negotiation_class=_JSONErrorsOnly)
+    def export(self, request: Request, pk: str | None = None) -> FileResponse | Response:
+        """`?format=keras` (the artifact) or `?format=onnx`, made on the first request and
+        checked against the `.keras` model; 409 with the reason when it cannot be."""
+        version = self.get_object()
+        chosen = request.query_params.get("format", "")
+        if chosen == "keras":
+            return artifact_response(version)
+        if chosen != "onnx":
+            return Response(
+                {"format": [f"Choose one of: {', '.join(exports.FORMATS)}."]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        try:
+            return exports.onnx_response(actor=request.user, version=version)
+        except exports.ExportFailed as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
 
     @extend_schema(
         parameters=[

@@ -220,6 +220,7 @@ class AuditEvent(models.Model):
         REDEPLOYED = "redeployed"
         UNDEPLOYED = "undeployed"
         DEPLOYMENT_DELETED = "deployment_deleted"
+        EXPORTED = "exported"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
