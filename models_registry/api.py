@@ -19,7 +19,7 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -61,6 +61,11 @@ class _JSONErrorsOnly(DefaultContentNegotiation):
     ) -> tuple[Any, str]:
         renderer = JSONRenderer()
         return renderer, renderer.media_type
+
+
+class _Ambiguous(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "More than one deployment matches."
 
 
 def _answer(write: Callable[[], T], ok: Callable[[T], Response]) -> Response:
@@ -341,13 +346,33 @@ class DeploymentViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet[
     lookup_field = "name"
 
     def get_queryset(self) -> QuerySet[Deployment]:
-        deployments = selectors.deployment_list(user=self.request.user)
+        deployments = selectors.deployment_visible_list(user=self.request.user)
         version = self.request.query_params.get("model_version")
         if version is not None:
             deployments = deployments.filter(
                 model_version_id=int(version) if version.isdigit() else -1
             )
+        owner = self.request.query_params.get("owner")
+        if owner is not None:
+            deployments = deployments.filter(owner__username=owner)
         return deployments
+
+    def get_object(self) -> Deployment:
+        """Names are unique per deployer: yours first, else the one teammate's of that name;
+        `?owner=<username>` picks among teammates'."""
+        named = self.get_queryset().filter(name=self.kwargs["name"])
+        found = list(named.filter(owner_id=self.request.user.pk)[:1]) or list(named[:2])
+        if not found:
+            raise NotFound("No deployment of that name that you can see.")
+        if len(found) > 1:
+            raise _Ambiguous(
+                {
+                    "detail": "Teammates have deployments of that name; add ?owner=<username>.",
+                    "owners": sorted(named.values_list("owner__username", flat=True)),
+                }
+            )
+        self.check_object_permissions(self.request, found[0])
+        return found[0]
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Stop serving and forget the deployment (its name is free again)."""
@@ -380,6 +405,15 @@ class DeploymentViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet[
     def predict(self, request: Request, name: str | None = None) -> Response:
         """Same-origin door to the predictor service, for the browser's session."""
         deployment = self.get_object()
+        if deployment.owner_id != request.user.pk:
+            # The predictor serves a deployment to its deployer's tokens only.
+            return Response(
+                {
+                    "detail": f"'{deployment.name}' is {deployment.owner.username}'s deployment; "
+                    "deploy the version under your name to predict with it."
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
         token, _ = Token.objects.get_or_create(user=request.user)
         url = f"{settings.PREDICTOR_URL}/v1/deployments/{deployment.name}/predict"
         try:

@@ -96,8 +96,22 @@ def audit_list(*, user: AnyUser) -> QuerySet[AuditEvent]:
 
 
 def deployment_list(*, user: AnyUser) -> QuerySet[Deployment]:
+    """The user's own deployments: what the predictor serves to the user's token."""
     return Deployment.objects.filter(owner_id=user.pk).select_related(
         "model_version__model", "alias"
+    )
+
+
+def deployment_visible_list(*, user: AnyUser) -> QuerySet[Deployment]:
+    """The user's deployments and those of the models the user reads (a workspace's
+    teammates'): viewers see them, editors also undeploy and delete them (services)."""
+    if user.pk is None:
+        return Deployment.objects.none()
+    return (
+        Deployment.objects.filter(Q(owner_id=user.pk) | _readable(user, "model_version__model__"))
+        .distinct()
+        .select_related("model_version__model", "alias", "owner")
+        .order_by("-created_at", "pk")
     )
 
 

@@ -156,12 +156,14 @@ class DeploymentSerializer(serializers.ModelSerializer):
     )
     model_name = serializers.CharField(source="model_version.model.name", read_only=True)
     version = serializers.IntegerField(source="model_version.version", read_only=True)
+    owner = serializers.CharField(source="owner.username", read_only=True)
 
     class Meta:
         model = Deployment
         fields = [
             "id",
             "name",
+            "owner",
             "model_version",
             "model_name",
             "version",
