@@ -15,7 +15,6 @@ Nothing here touches the database or the storage: models_registry/exports.py doe
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +159,6 @@ def export_onnx(model: Any, out_path: Path, *, labels: list[str] | None = None) 
         def forward(self, rows: Any) -> Any:
             return self.inner(rows, training=False)
 
-    os.environ.setdefault("TORCH_LOGS", "")
     try:
         program = torch.onnx.export(
             Rows(model).eval(),
