@@ -91,7 +91,7 @@ def test_export_formats_and_who_may_download(
     for query in ("", "?format=json", "?format=savedmodel", "?format=../../etc/passwd"):
         refused = api_as("owner").get(base + query)
         assert refused.status_code == 400, query
-        assert "keras, onnx" in refused.json()["format"][0]
+        assert "keras, onnx" in refused.json()["fields"]["format"][0]
     for who, codes in (("teammate", (404,)), ("outsider", (404,)), (None, (401, 403))):
         assert api_as(who).get(base + "?format=onnx").status_code in codes, who
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.EXPORTED).exists()

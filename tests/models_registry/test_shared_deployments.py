@@ -40,7 +40,7 @@ def test_teammates_see_shared_deployments_and_change_them_per_role(
     assert detail.status_code == 200
     assert detail.json()["owner"] == "owner"
     by_version = api.get(f"/api/v1/deployments/?model_version={deployed.model_version_id}")
-    assert by_version.json()["count"] == 1
+    assert len(by_version.json()["results"]) == 1
 
     undeploy = api.post(f"/api/v1/deployments/{NAME}/undeploy/")
     delete = api.delete(f"/api/v1/deployments/{NAME}/")
