@@ -1,5 +1,5 @@
 """The predictor process loads every kind of model the engine saves, not only the kinds it
-happened to import: a fresh process that imports the serving module knows all their layers."""
+happened to import: a fresh process that imports the predictor app knows all their layers."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ _LIST = """
 import django
 django.setup()
 import keras
-import models_registry.serving
+import models_registry.predictor.app
 print(" ".join(sorted(n for n in keras.saving.get_custom_objects() if n.startswith("automl>"))))
 """
 
