@@ -199,7 +199,7 @@ class PredictDoor:
         if status == 401:
             # A credential the predictor does not hold (an API token of another kind, with
             # its own scopes): Django's view of the same URL authenticates it and forwards.
-            await self.app(scope, _replay(payload), send)
+            await self.app(scope, _replay(payload, receive), send)
             return
         if status >= 400:
             # The API's one error shape (console.errors), the predictor's field and row kept.
@@ -210,14 +210,16 @@ class PredictDoor:
         await send({"type": "http.response.body", "body": body})
 
 
-def _replay(body: bytes) -> Any:
-    """A `receive` that hands the already-read body to the next app."""
+def _replay(body: bytes, client: Any) -> Any:
+    """A `receive` that hands the already-read body to the next app, then waits on the
+    client's own: Django listens for a disconnect while its view runs, and an immediate one
+    would abort the view (a 500 with no response)."""
     sent = False
 
     async def receive() -> dict[str, Any]:
         nonlocal sent
         if sent:
-            return {"type": "http.disconnect"}
+            return dict(await client())
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
