@@ -178,6 +178,8 @@ class TabularEncoder(keras.layers.Layer, ServingInput):
         self._leveled = (
             [i for i in self._numeric if self.columns[i].levels] if levels == "embedding" else []
         )
+        # Each leveled column's training values, as the input's dtype, compared in `call`.
+        self._level_values = [np.array(self.columns[i].levels, "float32") for i in self._leveled]
         self.level_embeddings = [
             keras.layers.Embedding(
                 len(self.columns[i].levels) + 1,
@@ -216,18 +218,18 @@ class TabularEncoder(keras.layers.Layer, ServingInput):
                 )
         return parts
 
-    def _level_index(self, values: Any, levels: tuple[float, ...]) -> Any:
+    @staticmethod
+    def _level_index(values: Any, levels: np.ndarray) -> Any:
         """1 + the level's position, or 0 (unknown) for a value training never had or NaN."""
-        same = ops.equal(
-            ops.expand_dims(values, -1), ops.convert_to_tensor(np.array(levels, "float32"))
-        )
+        same = ops.equal(ops.expand_dims(values, -1), ops.convert_to_tensor(levels))
         position = ops.argmax(ops.cast(same, "int32"), axis=-1) + 1
         return ops.cast(ops.where(ops.any(same, axis=-1), position, 0), "int32")
 
     def call(self, inputs: Any) -> Any:
         parts = []
-        for i, layer in zip(self._leveled, self.level_embeddings, strict=True):
-            parts.append(layer(self._level_index(inputs[:, i], self.columns[i].levels)))
+        leveled = zip(self._leveled, self._level_values, self.level_embeddings, strict=True)
+        for i, levels, layer in leveled:
+            parts.append(layer(self._level_index(inputs[:, i], levels)))
         if self._numeric:
             values = ops.take(inputs, self._numeric, axis=1)
             missing = ops.isnan(values)
@@ -334,7 +336,7 @@ def encode_frame(specs: Sequence[ColumnSpec], frame: pd.DataFrame) -> np.ndarray
     for i, spec in enumerate(specs):
         series = frame[spec.name]
         if spec.type == "categorical":
-            lookup = {v: k + 1 for k, v in enumerate(spec.vocabulary)}
+            lookup = _vocabulary_lookup(spec.vocabulary)
             out[:, i] = [0 if pd.isna(v) else lookup.get(str(v), 0) for v in series]
         else:
             out[:, i] = column_to_float(series, spec.type)

@@ -55,7 +55,9 @@ def test_a_level_embedding_survives_saving_and_treats_unseen_levels_as_unknown(
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     # A month training never saw (13) reads as the unknown bucket, like a missing one.
     encoder = loaded.get_layer(index=1)
-    month_index = encoder._level_index(np.array([13.0, np.nan, 1.0], "float32"), specs[0].levels)
+    month_index = encoder._level_index(
+        np.array([13.0, np.nan, 1.0], "float32"), np.array(specs[0].levels, "float32")
+    )
     assert keras.ops.convert_to_numpy(month_index).tolist() == [0, 0, 1]
 
 
