@@ -90,6 +90,36 @@ async def test_a_foreign_origin_cannot_connect(personas: dict[str, Any], media_r
     assert not connected
 
 
+@pytest.mark.parametrize(
+    ("origin", "host", "allowed"),
+    [
+        (b"http://localhost:8000", b"localhost:8000", True),
+        (b"http://localhost", b"localhost:80", True),
+        (b"https://localhost", b"localhost", True),
+        # Another service on the same machine is another origin.
+        (b"http://localhost:9999", b"localhost:8000", False),
+        (b"http://localhost:8000", b"localhost", False),
+        (b"https://localhost", b"localhost:80", False),
+        (b"http://localhost:notaport", b"localhost", False),
+        (b"null", b"localhost", False),
+    ],
+)
+async def test_an_origin_on_another_port_cannot_connect(
+    personas: dict[str, Any], media_root: Any, origin: bytes, host: bytes, allowed: bool
+) -> None:
+    job = await sync_to_async(_queued_job)(personas["owner"])
+    token = await sync_to_async(Token.objects.create)(user=personas["owner"])
+    communicator = WebsocketCommunicator(
+        application,
+        f"/ws/jobs/{job.pk}/?token={token.key}",
+        headers=[(b"origin", origin), (b"host", host)],
+    )
+    connected, _ = await communicator.connect()
+    assert connected is allowed
+    if connected:
+        await communicator.disconnect()
+
+
 async def _script_connect(path: str, *headers: tuple[bytes, bytes]) -> WebsocketCommunicator:
     """As websocat or a Python client connects: no Origin, no cookies unless given."""
     communicator = WebsocketCommunicator(
