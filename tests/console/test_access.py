@@ -73,6 +73,12 @@ def test_the_ui_shell_redirects_to_sign_in_and_serves_signed_in_users(
     answer = client.get("/")
     assert answer.status_code in (200, 503)
     assert b'<div id="app">' in answer.content
+    # Only its own scripts, styles and origin: an injected <script> would not run.
+    policy = answer["Content-Security-Policy"]
+    assert "script-src 'self';" in policy
+    assert "'unsafe-inline'" not in policy
+    assert "connect-src 'self' ws://testserver wss://testserver;" in policy
+    assert "frame-ancestors 'none'" in policy
 
 
 def test_session_posts_without_csrf_token_are_refused(personas: dict[str, Any]) -> None:
