@@ -215,6 +215,7 @@ export const api = {
   compare: (a: Id, b: Id, signal?: AbortSignal) =>
     get<Comparison>(`/api/v1/model-versions/compare/?a=${enc(a)}&b=${enc(b)}`, signal),
   artifactUrl: (versionId: Id) => `/api/v1/model-versions/${enc(versionId)}/artifact/`,
+  onnxUrl: (versionId: Id) => `/api/v1/model-versions/${enc(versionId)}/export/?format=onnx`,
   undeploy: (name: string, signal?: AbortSignal) =>
     post<Deployment>(`/api/v1/deployments/${enc(name)}/undeploy/`, {}, signal),
   deleteDeployment: (name: string, signal?: AbortSignal) =>

@@ -86,6 +86,9 @@ def test_version_page_deploy_question_and_compare(
     expect(page.locator("#version-download")).to_have_attribute(
         "href", f"/api/v1/model-versions/{first}/artifact/"
     )
+    expect(page.locator("#version-onnx")).to_have_attribute(
+        "href", f"/api/v1/model-versions/{first}/export/?format=onnx"
+    )
     _shot(page, artifacts_dir, "registry-01-version.png")
 
     # when they point "production" at it

@@ -195,7 +195,7 @@ export async function versionView(root: HTMLElement, { params, signal }: ViewCon
       ["Created", `${formatDate(v.created_at)}${v.created_by ? ` by ${v.created_by}` : ""}`],
       ["Job", v.job !== null && v.job !== undefined ? h("a", { href: `#/jobs/${encodeURIComponent(String(v.job))}` }, `#${String(v.job)}`) : "—"],
       ["Dataset", v.dataset !== null && v.dataset !== undefined ? h("a", { href: `#/datasets/${encodeURIComponent(String(v.dataset))}` }, `#${String(v.dataset)}`) : "—"],
-      ["Artifact", h("span", null, h("a", { id: "version-download", href: api.artifactUrl(v.id) }, "Download .keras"), ` ${formatBytes(v.artifact_size ?? null)} · sha256 `, h("code", null, (v.artifact_sha256 ?? "").slice(0, 16)), "…")],
+      ["Artifact", h("span", null, h("a", { id: "version-download", href: api.artifactUrl(v.id) }, "Download .keras"), " · ", h("a", { id: "version-onnx", href: api.onnxUrl(v.id), title: "Built on first request and checked against the .keras model; may take a few seconds" }, "Export ONNX"), ` ${formatBytes(v.artifact_size ?? null)} · sha256 `, h("code", null, (v.artifact_sha256 ?? "").slice(0, 16)), "…")],
       ["Your role", model.role ?? "—"],
     ], { id: "version-facts" }),
     h("div", { class: "actions" }, deploy.button, canEdit ? archiveButton : "", compareSelect, compareButton),
