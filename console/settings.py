@@ -123,6 +123,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A process that dies or hangs inside a transaction (a worker frozen by a VM pause, a
+    # debugger left open) would otherwise hold its row locks forever and stall every cancel,
+    # claim and reaper pass behind it; PostgreSQL ends such a session after this long.
+    _idle_s = int(os.environ.get("PG_IDLE_IN_TRANSACTION_TIMEOUT_S", "600"))
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        f"-c idle_in_transaction_session_timeout={_idle_s * 1000}"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -177,6 +185,9 @@ UPLOAD_STAGING_DIR = str(DATA_DIR / "uploads")
 # A resumable upload left untouched this long is forgotten, with its staged bytes.
 UPLOAD_EXPIRY_SECONDS = int(os.environ.get("UPLOAD_EXPIRY_SECONDS", str(24 * 3600)))
 DATASET_MAX_BYTES = int(os.environ.get("DATASET_MAX_BYTES", str(1 << 30)))
+# What one user may hold: bytes announced by unfinished uploads, and bytes of stored datasets.
+USER_STAGED_MAX_BYTES = int(os.environ.get("USER_STAGED_MAX_BYTES", str(2 * DATASET_MAX_BYTES)))
+USER_STORED_MAX_BYTES = int(os.environ.get("USER_STORED_MAX_BYTES", str(20 << 30)))
 
 # How many reverse proxies of our own stand in front of the web process: only their entries
 # of X-Forwarded-For are believed (0: none; the socket's peer is the client).
