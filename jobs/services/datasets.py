@@ -25,6 +25,7 @@ from jobs.engine.io.formats import ReadOptions, TableSource, inspect_table, iter
 from jobs.models import Dataset
 from jobs.services.events import event_record
 from jobs.services.profiling import dataset_enqueue_on_commit
+from jobs.services.quotas import quota_check_stored
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +124,9 @@ def dataset_create(
     )
     if existing is not None:
         return existing, False
+    # Checked without a lock held while the file is stored (that can take minutes on an object
+    # store): requests racing each other may pass the budget by one file each, no more.
+    quota_check_stored(owner=owner, adding=size)
     kind: str
     if _is_image_zip(path, filename):
         kind, source, fmt = Dataset.Kind.IMAGE, None, "image_zip"

@@ -13,6 +13,7 @@ from django.utils import timezone
 from jobs.engine.data import DataError
 from jobs.models import Dataset, Upload
 from jobs.services.datasets import DatasetRequest, dataset_create, file_sha256
+from jobs.services.quotas import quota_check_staged
 
 
 def upload_staging_path(upload: Upload) -> Path:
@@ -25,7 +26,11 @@ def upload_create(*, owner: User, filename: str, size: int) -> Upload:
         raise DataError("The file is empty.")
     if size > settings.DATASET_MAX_BYTES:
         raise DataError(f"The file is {size} bytes; the limit is {settings.DATASET_MAX_BYTES}.")
-    upload = Upload.objects.create(owner=owner, filename=Path(filename).name[:255], size=size)
+    with transaction.atomic():
+        # The owner's row is the lock: two uploads announced at once cannot both fit.
+        User.objects.select_for_update().filter(pk=owner.pk).first()
+        quota_check_staged(owner=owner, adding=size)
+        upload = Upload.objects.create(owner=owner, filename=Path(filename).name[:255], size=size)
     path = upload_staging_path(upload)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch()
