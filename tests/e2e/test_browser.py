@@ -55,13 +55,11 @@ def page() -> Iterator[Page]:
 
 
 def _watch_console(page: Page) -> list[str]:
-    """Collects the page's console errors and uncaught exceptions, except a missing favicon."""
+    """Collects the page's console errors and uncaught exceptions (a missing icon included)."""
     problems: list[str] = []
 
     def on_console(message: ConsoleMessage) -> None:
         if message.type != "error":
-            return
-        if "favicon" in (message.location.get("url") or "") or "favicon" in message.text:
             return
         problems.append(f"console: {message.text} at {message.location}")
 
@@ -170,6 +168,11 @@ def test_csv_to_prediction_in_the_browser(
     for n in range(2):
         expect(trial_rows.nth(n).locator(".status")).to_have_text("COMPLETED")
     expect(page.locator("#epoch-log li").first).to_be_visible()
+    # the best trial is marked by its number, which the job records (not the trial's row id)
+    job_id = page.url.rsplit("/", 1)[-1]
+    best = page.request.get(f"{stack.url}/api/v1/jobs/{job_id}/").json()["best_trial"]
+    expect(page.locator('tr.best[data-testid="trial-row"]')).to_have_count(1)
+    expect(page.locator("tr.best")).to_have_attribute("data-trial", str(best))
     accuracy = page.locator("#test-metrics tr").filter(
         has=page.locator("th", has_text=re.compile("^accuracy$"))
     )

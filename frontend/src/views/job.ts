@@ -1,4 +1,4 @@
-import { api, type Id, type Job, type JobEvent, type JobStatus, type Metrics, type Trial } from "../api";
+import { api, toSignIn, type Id, type Job, type JobEvent, type JobStatus, type Metrics, type Trial } from "../api";
 import {
   errorSlot,
   facts,
@@ -176,7 +176,7 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
         ? rows.map((t) =>
             h(
               "tr",
-              { "data-testid": "trial-row", "data-trial": t.number, class: best !== null && t.id === best ? "best" : null },
+              { "data-testid": "trial-row", "data-trial": t.number, class: best !== null && t.number === best ? "best" : null },
               h("td", { class: "num" }, String(t.number)),
               h("td", null, statusBadge(t.status)),
               h("td", { class: "num" }, formatNumber(t.score)),
@@ -290,6 +290,7 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
       if (state === "live") wsErrors.clear();
     },
     onRefused(code) {
+      if (code === 4401) toSignIn();
       wsErrors.show(code === 4401 ? "Not signed in: live updates unavailable." : "Not allowed to follow this job.");
     },
     onDropped() {
