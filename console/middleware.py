@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 
 # Paths anyone may reach. The REST API answers 401/403 itself (DRF), and the admin has its
 # own sign-in page; everything else needs a signed-in user.
-PUBLIC_PREFIXES = ("/login/", "/static/", "/healthz", "/api/", "/admin/")
+PUBLIC_PREFIXES = ("/login/", "/static/", "/healthz", "/api/", "/admin/", "/favicon.ico")
 
 
 class LoginRequiredMiddleware:

@@ -32,6 +32,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz),
+    path("favicon.ico", views.favicon),
     path("api/v1/auth/token/", api.ObtainToken.as_view(), name="api-token"),
     path("api/v1/auth/me/", api.me, name="api-me"),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.views import defaults
 from django.views.decorators.csrf import ensure_csrf_cookie
 
@@ -26,6 +27,11 @@ def app_shell(request: HttpRequest) -> HttpResponse:
     response = render(request, "console/app.html", {"assets": assets}, status=status)
     response["Content-Security-Policy"] = APP_CSP.format(host=request.get_host())
     return response
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico by habit (pages name the SVG); send them to it."""
+    return HttpResponsePermanentRedirect(static("console/favicon.svg"))
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

@@ -15,6 +15,7 @@ ALLOWED_ANONYMOUS = {
     "login/",
     "logout/",
     "healthz",
+    "favicon.ico",
     "api/v1/auth/token/",
     "admin/login/",
     "admin/logout/",
@@ -79,6 +80,16 @@ def test_the_ui_shell_redirects_to_sign_in_and_serves_signed_in_users(
     assert "'unsafe-inline'" not in policy
     assert "connect-src 'self' ws://testserver wss://testserver;" in policy
     assert "frame-ancestors 'none'" in policy
+
+
+def test_the_icon_is_served_to_anyone() -> None:
+    client = Client()
+    answer = client.get("/favicon.ico")
+    assert answer.status_code == 301
+    icon = client.get(answer["Location"])
+    assert icon.status_code == 200
+    assert icon["Content-Type"] == "image/svg+xml"
+    assert b'<link rel="icon"' in client.get("/login/").content
 
 
 def test_session_posts_without_csrf_token_are_refused(personas: dict[str, Any]) -> None:
