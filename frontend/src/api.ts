@@ -127,8 +127,22 @@ async function request<T>(method: string, path: string, opts: RequestOptions = {
   if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
   const res = await fetch(path, { method, headers, body, credentials: "same-origin", signal: opts.signal });
   const data = await readBody(res);
-  if (!res.ok) throw new ApiError(res.status, data, errorMessage(res.status, data));
+  if (!res.ok) {
+    if (signedOut(res.status, data)) toSignIn();
+    throw new ApiError(res.status, data, errorMessage(res.status, data));
+  }
   return data as T;
+}
+
+/** The session ended (expired, or signed out in another tab): the API says who we are not. */
+function signedOut(status: number, body: unknown): boolean {
+  return status === 401 || (status === 403 && isErrorBody(body) && body.code === "not_authenticated");
+}
+
+/** To the sign-in page, coming back to this very page after (the part after # never reaches
+ * the server, so it travels in `next`). */
+export function toSignIn(): void {
+  location.assign(`/login/?next=${encodeURIComponent("/" + location.hash)}`);
 }
 
 /** The JSON body of an answer: undefined when empty, null when not JSON. */

@@ -1,6 +1,6 @@
 // A dataset's page: live profiling status over /ws/datasets/<id>/, then its profile, rows,
 // versions and the training form.
-import { api, type Dataset, type DatasetEvent, type DatasetStatus } from "../api";
+import { api, toSignIn, type Dataset, type DatasetEvent, type DatasetStatus } from "../api";
 import { errorSlot, h, statusBadge } from "../dom";
 import { followDataset } from "../jobSocket";
 import type { ViewContext } from "../router";
@@ -166,6 +166,7 @@ export async function datasetDetailView(root: HTMLElement, { params, signal }: V
       if (state === "live") wsErrors.clear();
     },
     onRefused(code) {
+      if (code === 4401) toSignIn();
       wsErrors.show(code === 4401 ? "Not signed in: live updates unavailable." : "Not allowed to follow this dataset.");
       poll();
     },
