@@ -22,7 +22,6 @@ import type {
   RegisteredModel,
   RowsPage,
   TokenScope,
-  Upload,
   VersionRequest,
 } from "./types";
 
@@ -160,7 +159,8 @@ const get = <T>(path: string, signal?: AbortSignal) => request<T>("GET", path, {
 const post = <T>(path: string, json: unknown, signal?: AbortSignal) => request<T>("POST", path, { json, signal });
 const enc = (v: Id) => encodeURIComponent(String(v));
 export const datasetPath = (id: Id) => `/api/v1/datasets/${enc(id)}/`;
-export const uploadPath = (id: string) => `/api/v1/uploads/${enc(id)}/`;
+/** The tus 1.0 creation endpoint of resumable uploads (docs/api.md, "Resumable uploads"). */
+export const UPLOADS_PATH = "/api/v1/uploads/";
 
 /** `next` links may be absolute with whatever host the server believes it has; keep them same-origin. */
 function sameOriginPath(url: string): string {
@@ -194,10 +194,6 @@ export const api = {
   createVersion: (id: Id, changes: VersionRequest, signal?: AbortSignal) =>
     post<Dataset>(`${datasetPath(id)}versions/`, changes, signal),
   exportUrl: (id: Id) => `${datasetPath(id)}export/`,
-
-  createUpload: (filename: string, size: number, signal?: AbortSignal) =>
-    post<Upload>("/api/v1/uploads/", { filename, size }, signal),
-  upload: (id: string, signal?: AbortSignal) => get<Upload>(uploadPath(id), signal),
 
   jobs: (signal?: AbortSignal) => listAll<Job>("/api/v1/jobs/", signal),
   job: (id: Id, signal?: AbortSignal) => get<Job>(`/api/v1/jobs/${enc(id)}/`, signal),

@@ -1,169 +1,159 @@
-// The resumable upload protocol of docs/api.md ("Resumable uploads"): announce the file, PATCH
-// its bytes in parts, and after a dropped connection or a 409 ask the server where to go on.
-import { ApiError, api, csrfToken, errorMessage, readBody, uploadPath } from "./api";
-import { isAbort } from "./dom";
+// Resumable uploads through tus-js-client, the tus 1.0 client the server is built to (docs/api.md,
+// "Resumable uploads"): the library announces the file, sends its bytes, asks the server where
+// to go on after a dropped connection, and terminates an upload that is cancelled.
+import { DetailedError, Upload, type PreviousUpload } from "tus-js-client";
+import { ApiError, UPLOADS_PATH, csrfToken, errorMessage } from "./api";
 
-export const PART_BYTES = 8 * 1024 * 1024;
-const MAX_RETRIES = 5;
-const FIRST_BACKOFF_MS = 500;
+// The waits before each new try after a passing failure (a dropped connection, a 5xx, a 409);
+// each try starts from the offset the server reports. Five failures in a row end it, and the
+// upload stays on the server to be resumed later.
+const RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
 
 export interface UploadProgress {
   sent: number;
   total: number;
 }
 
-/** Waits `ms`, or rejects at once with an AbortError when the signal fires. */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason ?? new DOMException("Aborted", "AbortError"));
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    function onAbort(): void {
-      clearTimeout(timer);
-      reject(signal?.reason ?? new DOMException("Aborted", "AbortError"));
-    }
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-/** Worth another try: the network failed, or a proxy or the server had a passing problem. */
-function isTransient(err: unknown): boolean {
-  if (isAbort(err)) return false;
-  if (err instanceof ApiError) return err.status >= 500 || err.status === 408 || err.status === 429;
-  return err instanceof TypeError; // what fetch throws when the connection drops
-}
-
-function offsetHeader(res: Response): number | null {
-  const raw = res.headers.get("Upload-Offset");
-  if (raw === null || raw.trim() === "") return null;
-  const n = Number(raw);
-  return Number.isSafeInteger(n) && n >= 0 ? n : null;
-}
-
-/** Sends one part; answers the server's new offset. */
-async function patchPart(id: string, file: Blob, offset: number, signal?: AbortSignal): Promise<number> {
-  const end = Math.min(offset + PART_BYTES, file.size);
-  const res = await fetch(uploadPath(id), {
-    method: "PATCH",
-    headers: {
-      Accept: "application/json",
-      "Content-Type": "application/offset+octet-stream",
-      "Upload-Offset": String(offset),
-      "X-CSRFToken": csrfToken(),
-    },
-    body: file.slice(offset, end),
-    credentials: "same-origin",
-    signal,
-  });
-  if (res.ok) {
-    await readBody(res);
-    return offsetHeader(res) ?? end;
-  }
-  const body = await readBody(res);
-  throw new ApiError(res.status, body, errorMessage(res.status, body));
-}
-
-/** Where the server stands, asked after a failure. */
-async function serverOffset(id: string, signal?: AbortSignal): Promise<number> {
-  const up = await api.upload(id, signal);
-  if (typeof up.offset !== "number") throw new Error("The server did not say how much of the upload it has.");
-  return up.offset;
-}
-
-/**
- * Sends `file`'s bytes to upload `id` from `offset` on, reporting progress after each part.
- * A dropped connection, a 5xx or a 409 (the server has a different offset) is retried from the
- * offset the server reports, with backoff, up to 5 times in a row; anything else is thrown.
- */
-export async function sendBytes(
-  id: string,
-  file: Blob,
-  offset: number,
-  onProgress: (p: UploadProgress) => void,
-  signal?: AbortSignal,
-): Promise<void> {
-  let failures = 0;
-  onProgress({ sent: offset, total: file.size });
-  while (offset < file.size) {
-    try {
-      const next = await patchPart(id, file, offset, signal);
-      if (next <= offset) throw new Error("The server accepted no bytes.");
-      offset = next;
-      failures = 0;
-      onProgress({ sent: offset, total: file.size });
-    } catch (err) {
-      const conflict = err instanceof ApiError && err.status === 409;
-      if (!conflict && !isTransient(err)) throw err;
-      // Five failures in a row end it; the upload stays on the server to be resumed later.
-      if (++failures > MAX_RETRIES) throw err;
-      await sleep(FIRST_BACKOFF_MS * 2 ** (failures - 1), signal);
-      offset = await retrying(() => serverOffset(id, signal), signal);
-      if (offset > file.size) throw new Error("The server holds more bytes than the file has.");
-      onProgress({ sent: offset, total: file.size });
-    }
-  }
-}
-
-/** Runs `call`, trying again with backoff on passing failures. */
-async function retrying<T>(call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await call();
-    } catch (err) {
-      if (!isTransient(err) || attempt >= MAX_RETRIES) throw err;
-      await sleep(FIRST_BACKOFF_MS * 2 ** attempt, signal);
-    }
-  }
-}
-
 /** A staged upload, remembered so that a retry (or other options) need not send it again. */
 export interface Staged {
   key: string;
-  id: string;
+  url: string;
 }
 
 export const fileKey = (f: File) => JSON.stringify([f.name, f.size, f.lastModified]);
 
+/** Thrown when the person cancelled: the server has already forgotten the upload. */
+export class UploadCancelled extends Error {
+  constructor() {
+    super("The upload was cancelled.");
+    this.name = "UploadCancelled";
+  }
+}
+
+export interface UploadOptions {
+  /** The last staged upload: resumed where the server stands when it is the same file. */
+  staged: Staged | null;
+  /** Hears about the upload as soon as the server made it (or confirmed a resumed one). */
+  onStaged: (s: Staged) => void;
+  onProgress: (p: UploadProgress) => void;
+  /** Fires when the view goes away: the upload stops and stays on the server to resume. */
+  signal?: AbortSignal;
+  /** Fires when the person cancels: the upload stops and is terminated on the server. */
+  cancel?: AbortSignal;
+}
+
+/** The upload's id: the last part of the URL the server answered in `Location`. */
+export function uploadId(url: string): string {
+  const parts = new URL(url, location.href).pathname.split("/").filter(Boolean);
+  return decodeURIComponent(parts[parts.length - 1] ?? "");
+}
+
+/** The body of a failed answer, read as the one error format when it is JSON. */
+function parseBody(text: string): unknown {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null; // an HTML error page from a proxy
+  }
+}
+
+/** What tus-js-client reports, as the errors the rest of the app shows. */
+function readable(err: Error): Error {
+  if (err instanceof DetailedError) {
+    const res = err.originalResponse;
+    if (res && res.getStatus() > 0) {
+      const status = res.getStatus();
+      const body = parseBody(res.getBody());
+      return new ApiError(status, body, errorMessage(status, body));
+    }
+    const cause = err.causingError?.message ?? err.message;
+    return new Error(`The connection to the server was lost (${cause}).`);
+  }
+  return err;
+}
+
+/** The newest upload of this file that this browser remembers (from before a reload, say). */
+function newest(previous: PreviousUpload[]): PreviousUpload | null {
+  let best: PreviousUpload | null = null;
+  for (const p of previous) {
+    if (p.uploadUrl && (!best || p.creationTime > best.creationTime)) best = p;
+  }
+  return best;
+}
+
 /**
  * Makes sure the server holds all of `file` and answers the upload's id. `staged`, when it is
- * the same file, is resumed where the server stands instead of starting over; `onStaged` hears
- * about a new upload as soon as it exists.
+ * the same file, is resumed where the server stands instead of starting over (an upload the
+ * server no longer has is made anew); so is an unfinished upload of the same file that this
+ * browser remembers. The whole file goes in one PATCH, as in bench/datasets.py: the server
+ * rebuilds the hash of the bytes already stored at the start of every PATCH, so parts would
+ * cost a re-read each, while a dropped connection resumes from wherever the bytes stopped.
  */
-export async function uploadFile(
-  file: File,
-  staged: Staged | null,
-  onStaged: (s: Staged) => void,
-  onProgress: (p: UploadProgress) => void,
-  signal?: AbortSignal,
-): Promise<string> {
+export async function uploadFile(file: File, opts: UploadOptions): Promise<string> {
+  const { signal, cancel } = opts;
+  if (signal?.aborted) throw signal.reason ?? new DOMException("Aborted", "AbortError");
+  if (cancel?.aborted) throw new UploadCancelled();
   const key = fileKey(file);
-  let id: string | null = null;
-  let offset = 0;
-  if (staged && staged.key === key) {
-    try {
-      offset = await retrying(() => serverOffset(staged.id, signal), signal);
-      id = staged.id;
-    } catch (err) {
-      // Gone (used, abandoned, or expired): start a new one.
-      if (!(err instanceof ApiError && err.status === 404)) throw err;
+  const resuming = opts.staged && opts.staged.key === key ? opts.staged.url : null;
+  opts.onProgress({ sent: 0, total: file.size });
+
+  return new Promise<string>((resolve, reject) => {
+    let settled = false;
+    const finish = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener("abort", onLeave);
+      cancel?.removeEventListener("abort", onCancel);
+      fn();
+    };
+    const upload = new Upload(file, {
+      endpoint: UPLOADS_PATH,
+      uploadUrl: resuming,
+      metadata: { filename: file.name, filetype: file.type },
+      // The session cookie goes along by itself (same origin); the CSRF header is what the
+      // server asks of a session's writes, as for every other call in api.ts.
+      headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+      retryDelays: RETRY_DELAYS_MS,
+      storeFingerprintForResuming: true,
+      removeFingerprintOnSuccess: true,
+      onUploadUrlAvailable: () => {
+        if (upload.url) opts.onStaged({ key, url: upload.url });
+      },
+      // Called from the request's own progress events, so a file sent in one PATCH moves
+      // the bar while it goes, not only when the server answers.
+      onProgress: (sent, total) => opts.onProgress({ sent, total }),
+      onSuccess: () => finish(() => resolve(uploadId(upload.url ?? ""))),
+      onError: (err) => finish(() => reject(readable(err))),
+    });
+
+    function onLeave(): void {
+      void upload.abort(false);
+      finish(() => reject(signal?.reason ?? new DOMException("Aborted", "AbortError")));
     }
-  }
-  if (id === null) {
-    const up = await api.createUpload(file.name, file.size, signal);
-    id = String(up.id);
-    offset = typeof up.offset === "number" ? up.offset : 0;
-    onStaged({ key, id });
-  }
-  try {
-    await sendBytes(id, file, offset, onProgress, signal);
-  } catch (err) {
-    if (err instanceof TypeError) throw new Error(`The connection to the server was lost (${err.message}).`);
-    throw err;
-  }
-  return id;
+    function onCancel(): void {
+      upload.abort(true).then(
+        () => finish(() => reject(new UploadCancelled())),
+        (err: Error) => finish(() => reject(readable(err))),
+      );
+    }
+    signal?.addEventListener("abort", onLeave, { once: true });
+    cancel?.addEventListener("abort", onCancel, { once: true });
+
+    if (resuming) {
+      upload.start();
+      return;
+    }
+    upload.findPreviousUploads().then(
+      (previous) => {
+        if (settled) return;
+        const found = newest(previous);
+        if (found) upload.resumeFromPreviousUpload(found);
+        upload.start();
+      },
+      () => {
+        if (!settled) upload.start(); // no storage to read (private mode): start afresh
+      },
+    );
+  });
 }

@@ -12,9 +12,10 @@ import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Error, Page, expect, sync_playwright
+from playwright.sync_api import ConsoleMessage, Error, Page, Request, expect, sync_playwright
 
 from tests.conftest import breast_cancer_csv
 from tests.stack import Stack
@@ -54,7 +55,7 @@ def page() -> Iterator[Page]:
             browser.close()
 
 
-def _watch_console(page: Page) -> list[str]:
+def watch_console(page: Page) -> list[str]:
     """Collects the page's console errors and uncaught exceptions (a missing icon included)."""
     problems: list[str] = []
 
@@ -71,6 +72,33 @@ def _watch_console(page: Page) -> list[str]:
     return problems
 
 
+def assert_tus_upload(requests: list[Request], size: int) -> str:
+    """The requests of one upload spoke tus 1.0: a creation POST announcing `size` bytes, then
+    PATCHes to the URL it answered, from offset 0, until all the bytes are there. Answers the
+    upload's URL."""
+    create = requests[0]
+    assert create.method == "POST", [(r.method, r.url) for r in requests]
+    assert create.url.endswith("/api/v1/uploads/")
+    assert create.headers["tus-resumable"] == "1.0.0"
+    assert create.headers["upload-length"] == str(size)
+    assert create.headers["upload-metadata"].startswith("filename ")
+    created = create.response()
+    assert created is not None
+    assert created.status == 201
+    url = urljoin(create.url, created.headers["location"])
+    patches = [r for r in requests[1:] if r.method == "PATCH"]
+    assert patches
+    assert all(r.url == url for r in patches)
+    assert patches[0].headers["upload-offset"] == "0"
+    assert all(r.headers["tus-resumable"] == "1.0.0" for r in patches)
+    assert patches[0].headers["content-type"] == "application/offset+octet-stream"
+    last = patches[-1].response()
+    assert last is not None
+    assert last.status == 204
+    assert last.headers["upload-offset"] == str(size)
+    return url
+
+
 def _shot(page: Page, artifacts_dir: Path, name: str) -> None:
     page.screenshot(path=str(artifacts_dir / name), full_page=True)
 
@@ -79,7 +107,7 @@ def test_csv_to_prediction_in_the_browser(
     embedded_stack: Stack, page: Page, artifacts_dir: Path, tmp_path: Path
 ) -> None:
     stack = embedded_stack
-    problems = _watch_console(page)
+    problems = watch_console(page)
     content = breast_cancer_csv()
     csv_file = tmp_path / "cancer.csv"
     csv_file.write_bytes(content)
@@ -106,11 +134,15 @@ def test_csv_to_prediction_in_the_browser(
     _shot(page, artifacts_dir, "02-datasets.png")
 
     # when they upload the CSV
+    uploads: list[Request] = []
+    page.on("request", lambda r: uploads.append(r) if "/api/v1/uploads/" in r.url else None)
     page.set_input_files("#upload-file", str(csv_file))
     page.click("#upload-submit")
 
     # then it is listed with all 569 rows and 10 columns
     expect(page.locator(".notice")).to_have_text("Uploaded “cancer”.")
+    # (and the bytes went up through tus 1.0: creation, then a PATCH to the upload it made)
+    assert_tus_upload(uploads, len(content))
     row = page.get_by_test_id("dataset-row").filter(
         has=page.locator("td", has_text=re.compile("^cancer$"))
     )

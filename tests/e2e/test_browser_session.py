@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_browser import _watch_console, page  # noqa: F401 - the page fixture
+from tests.e2e.test_browser import watch_console, page  # noqa: F401 - the page fixture
 from tests.stack import Stack
 
 USER = "outsider"  # its own user: the other browser and REST tests share the stack
@@ -24,7 +24,7 @@ def _submit_sign_in(tab: Page, stack: Stack) -> None:
 
 def test_a_deep_link_is_kept_through_sign_in(embedded_stack: Stack, page: Page) -> None:  # noqa: F811
     stack = embedded_stack
-    problems = _watch_console(page)
+    problems = watch_console(page)
     # given someone who follows a link to the tokens page without a session
     page.goto(stack.url + "/#/tokens")
     expect(page).to_have_url(re.compile(r"/login/"))

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_browser import _watch_console, page  # noqa: F401 - the page fixture
+from tests.e2e.test_browser import page, watch_console  # noqa: F401 - the page fixture
 from tests.stack import Stack
 
 USER = "outsider"  # its own user: the other browser and REST tests share the stack
@@ -26,7 +26,7 @@ def _sign_in(tab: Page, stack: Stack) -> None:
 
 def test_a_person_makes_uses_and_revokes_a_token(embedded_stack: Stack, page: Page) -> None:  # noqa: F811
     stack = embedded_stack
-    problems = _watch_console(page)
+    problems = watch_console(page)
     _sign_in(page, stack)
 
     # when they create a read-only token on the API tokens page

@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import breast_cancer_csv
 from tests.e2e import flow
-from tests.e2e.test_browser import DEPLOY_TIMEOUT_MS, _shot, _watch_console, page  # noqa: F401
+from tests.e2e.test_browser import DEPLOY_TIMEOUT_MS, _shot, page, watch_console  # noqa: F401
 from tests.stack import Stack
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser]
@@ -55,7 +55,7 @@ def test_version_page_deploy_question_and_compare(
 ) -> None:
     stack = embedded_stack
     first, second = _two_versions(stack)
-    problems = _watch_console(page)
+    problems = watch_console(page)
 
     # given the teammate signed in
     page.goto(stack.url + "/")

@@ -1,6 +1,6 @@
 import { ApiError, api, type Dataset, type DatasetOptions } from "../api";
 import { errorSlot, formatBytes, h } from "../dom";
-import { uploadFile, type Staged } from "../upload";
+import { UploadCancelled, uploadFile, type Staged } from "../upload";
 
 const ACCEPT = ".csv,.tsv,.gz,.parquet,.jsonl,.xlsx,.zip";
 
@@ -8,11 +8,19 @@ function select(id: string, name: string, options: Array<[string, string]>): HTM
   return h("select", { id, name }, options.map(([value, label]) => h("option", { value }, label)));
 }
 
+/** "45 s", "3 min 20 s", "2 h 5 min": a time left, to the precision a person wants. */
+function formatDuration(seconds: number): string {
+  const s = Math.max(1, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
 export const datasetHref = (id: Dataset["id"]) => `#/datasets/${encodeURIComponent(String(id))}`;
 
 /**
- * The upload form: the file goes up through the resumable protocol in 8 MiB parts, then the
- * dataset is made from it with the chosen options. `onUploaded` hears about the new dataset.
+ * The upload form: the file goes up through tus (resumable, cancellable), then the dataset is
+ * made from it with the chosen options. `onUploaded` hears about the new dataset.
  */
 export function uploadForm(signal: AbortSignal, onUploaded: (ds: Dataset) => void): HTMLFormElement {
   const errors = errorSlot();
@@ -47,7 +55,8 @@ export function uploadForm(signal: AbortSignal, onUploaded: (ds: Dataset) => voi
   const progress = h("progress", { id: "upload-progress", max: 1, value: 0, "aria-label": "Upload progress" });
   const percent = h("span", { id: "upload-percent", class: "percent" }, "0%");
   const phase = h("span", { id: "upload-phase", class: "hint" });
-  const progressRow = h("div", { class: "progress-row", hidden: true }, progress, percent, phase);
+  const cancelButton = h("button", { type: "button", id: "upload-cancel", hidden: true }, "Cancel");
+  const progressRow = h("div", { class: "progress-row", hidden: true }, progress, percent, phase, cancelButton);
 
   const form = h(
     "form",
@@ -88,13 +97,25 @@ export function uploadForm(signal: AbortSignal, onUploaded: (ds: Dataset) => voi
     return opts;
   }
 
+  // Where this attempt started (bytes already on the server when resuming, and when), for
+  // the speed and the time left.
+  let start: { sent: number; at: number } | null = null;
+
   function showProgress(sent: number, total: number): void {
     progressRow.hidden = false;
     progress.max = Math.max(total, 1);
     progress.value = total === 0 ? 1 : sent;
     const pct = total === 0 ? 100 : Math.floor((sent / total) * 100);
     percent.textContent = `${pct}%`;
-    phase.textContent = `${formatBytes(sent)} of ${formatBytes(total)}`;
+    const now = performance.now();
+    if (start === null || sent < start.sent) start = { sent, at: now };
+    const seconds = (now - start.at) / 1000;
+    const rate = seconds > 0.2 ? (sent - start.sent) / seconds : 0;
+    let text = `${formatBytes(sent)} of ${formatBytes(total)}`;
+    if (rate > 0 && sent < total) {
+      text += ` · ${formatBytes(Math.round(rate))}/s · ${formatDuration((total - sent) / rate)} left`;
+    }
+    phase.textContent = text;
   }
 
   // The last upload, kept after a failure so a retry resumes it and other options reuse it.
@@ -110,16 +131,26 @@ export function uploadForm(signal: AbortSignal, onUploaded: (ds: Dataset) => voi
     }
     errors.clear();
     submit.disabled = true;
+    start = null;
+    const cancel = new AbortController();
+    cancelButton.onclick = () => {
+      cancelButton.disabled = true;
+      phase.textContent = "Cancelling…";
+      cancel.abort();
+    };
+    cancelButton.disabled = false;
+    cancelButton.hidden = false;
     try {
-      const id = await uploadFile(
-        file,
+      const id = await uploadFile(file, {
         staged,
-        (s) => {
+        onStaged: (s) => {
           staged = s;
         },
-        (p) => showProgress(p.sent, p.total),
+        onProgress: (p) => showProgress(p.sent, p.total),
         signal,
-      );
+        cancel: cancel.signal,
+      });
+      cancelButton.hidden = true;
       showProgress(file.size, file.size);
       phase.textContent = "Reading the file…";
       const ds = await api.createDataset(id, options(), signal);
@@ -140,6 +171,11 @@ export function uploadForm(signal: AbortSignal, onUploaded: (ds: Dataset) => voi
       }
       onUploaded(ds);
     } catch (err) {
+      if (err instanceof UploadCancelled) {
+        staged = null;
+        phase.textContent = "Cancelled; nothing of the file is kept on the server.";
+        return;
+      }
       if (err instanceof ApiError && err.status === 400 && staged) {
         phase.textContent = "The file is on the server: change the options and press Upload again.";
       } else if (staged) {
@@ -147,6 +183,7 @@ export function uploadForm(signal: AbortSignal, onUploaded: (ds: Dataset) => voi
       }
       errors.show(err);
     } finally {
+      cancelButton.hidden = true;
       submit.disabled = false;
     }
   });
