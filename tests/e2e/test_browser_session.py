@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_browser import watch_console, page  # noqa: F401 - the page fixture
+from tests.e2e.test_browser import page, watch_console  # noqa: F401 - the page fixture
 from tests.stack import Stack
 
 USER = "outsider"  # its own user: the other browser and REST tests share the stack
