@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import django_filters
 from django import forms
@@ -42,7 +42,15 @@ class JSONNumber(Func):
         self.key = key
         super().__init__(F(column))
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+    def as_sql(
+        self,
+        compiler: SQLCompiler,
+        connection: BaseDatabaseWrapper,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> NoReturn:
         raise NotSupportedError(f"JSONNumber has no SQL for {connection.vendor}.")
 
     def _column(self, compiler: SQLCompiler, connection: BaseDatabaseWrapper) -> tuple[str, Any]:

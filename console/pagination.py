@@ -40,7 +40,7 @@ def _direction(term: str, reverse: bool) -> tuple[str, bool]:
 
 def _nullable(model: type[Model], name: str) -> bool:
     try:
-        return bool(model._meta.get_field(name).null)
+        return bool(getattr(model._meta.get_field(name), "null", True))
     except FieldDoesNotExist:  # an annotation (`?metric=`) may be NULL
         return True
 
@@ -86,7 +86,7 @@ class CursorPage(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
     # Newest first; `?ordering=` (where a list offers it) replaces this.
-    ordering = ("-created_at", "-id")
+    ordering: tuple[str, ...] = ("-created_at", "-id")
 
     def get_ordering(self, request: Request, queryset: QuerySet[Any], view: Any) -> tuple[str, ...]:
         """The list's ordering, with the id last so that every row has its own key."""
@@ -103,9 +103,10 @@ class CursorPage(CursorPagination):
         self, queryset: QuerySet[Any], request: Request, view: Any = None
     ) -> list[Any] | None:
         self.request = request
-        self.page_size = self.get_page_size(request)
-        if not self.page_size:
+        size = self.get_page_size(request)
+        if not size:
             return None
+        self.page_size = size
         self.base_url = request.build_absolute_uri()
         self.ordering = self.get_ordering(request, queryset, view)
         self.key = self._decode(request)
@@ -135,7 +136,7 @@ class CursorPage(CursorPagination):
         if not self.has_next:
             return None
         if not self.page:  # read backwards past everything: start again at the top
-            return remove_query_param(self.base_url, self.cursor_query_param)
+            return remove_query_param(self.base_url or "", self.cursor_query_param)
         return self._link(Key(reverse=False, values=self._values(self.page[-1])))
 
     def get_previous_link(self) -> str | None:
@@ -149,7 +150,7 @@ class CursorPage(CursorPagination):
     def _link(self, key: Key) -> str:
         raw = json.dumps({"r": int(key.reverse), "k": list(key.values)}, separators=(",", ":"))
         encoded = urlsafe_b64encode(raw.encode()).decode("ascii").rstrip("=")
-        return replace_query_param(self.base_url, self.cursor_query_param, encoded)
+        return replace_query_param(self.base_url or "", self.cursor_query_param, encoded)
 
     def _decode(self, request: Request) -> Key | None:
         encoded = request.query_params.get(self.cursor_query_param)

@@ -107,20 +107,21 @@ def _back(api: Any, path: str) -> list[dict[str, Any]]:
     return out
 
 
-def _version(owner: Any, metrics: dict[str, Any], model: RegisteredModel | None = None) -> Any:
+def _version(
+    owner: Any, metrics: dict[str, Any], model: str = "cancer", task_type: str = "binary"
+) -> Any:
     """A registered version as the registry records it (no search: lists read only rows)."""
     dataset = Dataset.objects.filter(owner=owner).first() or make_dataset(owner)
     job = TrainingJob.objects.create(
         owner=owner, dataset=dataset, dataset_sha256=dataset.sha256, target="diagnosis",
-        task_type="binary", status=TrainingJob.Status.SUCCEEDED, test_metrics=metrics,
+        task_type=task_type, status=TrainingJob.Status.SUCCEEDED, test_metrics=metrics,
     )  # fmt: skip
-    if model is None:
-        model, _ = RegisteredModel.objects.get_or_create(
-            owner=owner, name="cancer", defaults={"task_type": "binary"}
-        )
+    registered, _ = RegisteredModel.objects.get_or_create(
+        owner=owner, name=model, defaults={"task_type": task_type}
+    )
     return ModelVersion.objects.create(
-        model=model, version=model.versions.count() + 1, job=job, dataset=dataset,
-        artifact="models/x.keras", artifact_sha256="0" * 64, task_type=model.task_type,
+        model=registered, version=registered.versions.count() + 1, job=job, dataset=dataset,
+        artifact="models/x.keras", artifact_sha256="0" * 64, task_type=task_type,
         target="diagnosis", metrics=metrics,
     )  # fmt: skip
 
@@ -212,11 +213,7 @@ def test_owner_narrows_what_a_workspace_shares_and_never_widens_it(
     api_as: Any, personas: Any
 ) -> None:
     shared = _version(personas["owner"], {"accuracy": 0.9})
-    private = _version(
-        personas["owner"],
-        {"accuracy": 0.8},
-        RegisteredModel.objects.create(owner=personas["owner"], name="private", task_type="binary"),
-    )
+    private = _version(personas["owner"], {"accuracy": 0.8}, model="private")
     theirs = _version(personas["teammate"], {"accuracy": 0.7})
     workspace = Workspace.objects.create(name="team", created_by=personas["owner"])
     Membership.objects.create(workspace=workspace, user=personas["owner"], role="admin")
@@ -255,11 +252,7 @@ def test_registry_lists_filter_by_created_date_task_type_and_status(
     api_as: Any, personas: Any
 ) -> None:
     old = _version(personas["owner"], {"accuracy": 0.9})
-    new = _version(
-        personas["owner"],
-        {"rmse": 1.0},
-        RegisteredModel.objects.create(owner=personas["owner"], name="r", task_type="regression"),
-    )
+    new = _version(personas["owner"], {"rmse": 1.0}, model="r", task_type="regression")
     long_ago = timezone.now() - timedelta(days=3)
     RegisteredModel.objects.filter(pk=old.model_id).update(created_at=long_ago)
     ModelVersion.objects.filter(pk=old.pk).update(created_at=long_ago)
