@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 
 from console import tokens
+from console.filters import ApiTokenFilter
 from console.models import ApiToken
 from console.parsers import JSONParser
 
@@ -90,6 +91,8 @@ class ApiTokenViewSet(
     working at once and leaves the list."""
 
     serializer_class = ApiTokenSerializer
+    filterset_class = ApiTokenFilter
+    ordering_fields = ["created_at", "name", "expires_at", "last_used_at"]
 
     def get_queryset(self) -> QuerySet[ApiToken]:
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no user

@@ -221,7 +221,7 @@ REST_FRAMEWORK = {
     # `?field=value` filters where a list declares them, `?ordering=-field` on every list.
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "console.lists.AllowListOrdering",
     ],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "EXCEPTION_HANDLER": "console.errors.handler",

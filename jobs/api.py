@@ -327,7 +327,7 @@ class JobViewSet(
 ):
     serializer_class = JobSerializer
     filterset_class = JobFilter
-    ordering_fields = ["created_at", "started_at", "finished_at", "status"]
+    ordering_fields = ["created_at", "started_at", "finished_at", "status", "task_type", "metric"]
 
     def get_queryset(self) -> QuerySet[TrainingJob]:
         return selectors.job_list(user=self.request.user)

@@ -1,26 +1,29 @@
-"""Query filters for the jobs app's lists (`?status=READY&created_after=...`)."""
+"""Query filters for the jobs app's lists (`?status=READY&created_after=...`), in the one list
+vocabulary of console.lists."""
 
 from __future__ import annotations
 
 import django_filters
 
+from console.lists import ListFilter, MetricFilter, id_filter, owner_filter
 from jobs.models import Dataset, TrainingJob
 
 
-class DatasetFilter(django_filters.FilterSet):
+class DatasetFilter(ListFilter):
     name = django_filters.CharFilter(lookup_expr="icontains", help_text="Part of the name.")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    owner = owner_filter()
 
     class Meta:
         model = Dataset
         fields = ["status", "kind"]
 
 
-class JobFilter(django_filters.FilterSet):
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+class JobFilter(MetricFilter):
+    # A finished job's test-split metrics: those of the model it registered.
+    metric_column = "test_metrics"
+    owner = owner_filter()
+    dataset = id_filter("dataset", "A dataset's id.")
 
     class Meta:
         model = TrainingJob
-        fields = ["status", "task_type", "dataset", "queue"]
+        fields = ["status", "task_type", "queue"]

@@ -28,6 +28,12 @@ from rest_framework.response import Response
 from console.idempotency import idempotent
 from models_registry import exports, reports, selectors, services
 from models_registry.downloads import artifact_response
+from models_registry.filters import (
+    AuditEventFilter,
+    DeploymentFilter,
+    ModelVersionFilter,
+    RegisteredModelFilter,
+)
 from models_registry.models import (
     AuditEvent,
     Deployment,
@@ -101,6 +107,8 @@ class RegisteredModelViewSet(
 ):
     serializer_class = RegisteredModelSerializer
     http_method_names = ["get", "patch", "put", "post", "delete", "head", "options"]
+    filterset_class = RegisteredModelFilter
+    ordering_fields = ["created_at", "name", "task_type"]
 
     def get_queryset(self) -> QuerySet[RegisteredModel]:
         return selectors.model_list(user=self.request.user)
@@ -136,7 +144,9 @@ class RegisteredModelViewSet(
         model = self.get_object()
         events = selectors.audit_list(user=request.user).filter(model=model)
         paginator = self.paginator
-        page = paginator.paginate_queryset(events, request, view=self) if paginator else None
+        # Newest first: the model list's filters and orderings are not the audit trail's
+        # (/registry-audit/?model=<id> has those).
+        page = paginator.paginate_queryset(events, request) if paginator else None
         if page is None:
             return Response(AuditEventSerializer(events, many=True).data)
         return self.get_paginated_response(AuditEventSerializer(page, many=True).data)
@@ -197,13 +207,11 @@ class ModelVersionViewSet(
     viewsets.GenericViewSet[ModelVersion],
 ):
     serializer_class = ModelVersionSerializer
+    filterset_class = ModelVersionFilter
+    ordering_fields = ["created_at", "version", "task_type", "metric"]
 
     def get_queryset(self) -> QuerySet[ModelVersion]:
-        versions = selectors.version_list(user=self.request.user)
-        model = self.request.query_params.get("model")
-        if model is not None:
-            versions = versions.filter(model_id=int(model) if model.isdigit() else -1)
-        return versions
+        return selectors.version_list(user=self.request.user)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Delete the version and its artifact (admins and the owner; not while in use)."""
@@ -326,41 +334,30 @@ class ModelVersionViewSet(
 
 
 class AuditEventViewSet(viewsets.ReadOnlyModelViewSet[AuditEvent]):
-    """The registry's audit trail: `?model=<id>`, `?action=<action>` narrow it."""
+    """The registry's audit trail: `?model=<id>`, `?action=<action>`, `?actor=<username>`
+    narrow it."""
 
     serializer_class = AuditEventSerializer
+    filterset_class = AuditEventFilter
+    ordering_fields = ["created_at", "action"]
 
     def get_queryset(self) -> QuerySet[AuditEvent]:
-        events = selectors.audit_list(user=self.request.user)
-        model = self.request.query_params.get("model")
-        if model is not None:
-            events = events.filter(model_id=int(model) if model.isdigit() else -1)
-        chosen = self.request.query_params.get("action")
-        if chosen:
-            events = events.filter(action=chosen)
-        return events
+        return selectors.audit_list(user=self.request.user)
 
 
 class DeploymentViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet[Deployment]):
     serializer_class = DeploymentSerializer
     lookup_field = "name"
+    filterset_class = DeploymentFilter
+    ordering_fields = ["created_at", "name", "status", "ready_at"]
 
     def get_queryset(self) -> QuerySet[Deployment]:
-        deployments = selectors.deployment_visible_list(user=self.request.user)
-        version = self.request.query_params.get("model_version")
-        if version is not None:
-            deployments = deployments.filter(
-                model_version_id=int(version) if version.isdigit() else -1
-            )
-        owner = self.request.query_params.get("owner")
-        if owner is not None:
-            deployments = deployments.filter(owner__username=owner)
-        return deployments
+        return selectors.deployment_visible_list(user=self.request.user)
 
     def get_object(self) -> Deployment:
         """Names are unique per deployer: yours first, else the one teammate's of that name;
-        `?owner=<username>` picks among teammates'."""
-        named = self.get_queryset().filter(name=self.kwargs["name"])
+        `?owner=<username>` (the list's filters) picks among teammates'."""
+        named = self.filter_queryset(self.get_queryset()).filter(name=self.kwargs["name"])
         found = list(named.filter(owner_id=self.request.user.pk)[:1]) or list(named[:2])
         if not found:
             raise NotFound("No deployment of that name that you can see.")

@@ -18,6 +18,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from models_registry.filters import WorkspaceFilter
 from models_registry.lifecycle import AnyUser, NotAllowed
 from models_registry.models import Membership, Workspace
 
@@ -91,6 +92,8 @@ class WorkspaceViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet[Wo
     """Your workspaces; `POST {"name"}` creates one with you as its admin."""
 
     serializer_class = WorkspaceSerializer
+    filterset_class = WorkspaceFilter
+    ordering_fields = ["created_at", "name"]
 
     def get_queryset(self) -> QuerySet[Workspace]:
         return workspace_list(user=self.request.user).prefetch_related("memberships__user")
