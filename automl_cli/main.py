@@ -358,7 +358,10 @@ def batch_predict(
         raise click.UsageError("Name either --version or --deployment.")
     api = _api()
     body: dict[str, Any] = {"dataset": dataset}
-    body.update({"version": version_id} if version_id is not None else {"deployment": deployment})
+    if version_id is not None:
+        body["version"] = version_id
+    else:
+        body["deployment"] = deployment
     prediction = api.create("/api/v1/batch-predictions/", body)
     deadline = time.monotonic() + timeout
     if wait or output is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import re
 from typing import Any
 
@@ -19,6 +18,7 @@ from console.idempotency import idempotent
 from jobs import selectors as job_selectors
 from jobs.api import IDEMPOTENCY_KEY
 from models_registry import batch, selectors
+from models_registry.downloads import stored_file_response
 from models_registry.filters import BatchPredictionFilter
 from models_registry.lifecycle import Conflict, NotAllowed
 from models_registry.models import BatchPrediction, Deployment
@@ -125,19 +125,10 @@ class BatchPredictionViewSet(
                            "its result can be downloaded once it has SUCCEEDED."},
                 status=status.HTTP_409_CONFLICT,
             )  # fmt: skip
-        name = prediction.output.name or ""
-        if not STORED_NAME.fullmatch(name):
-            return Response({"detail": "This batch prediction has no stored result."}, 404)
-        try:
-            fileobj = prediction.output.storage.open(name, "rb")
-        except OSError:
-            return Response({"detail": "The result file is missing."}, status=404)
-        response = FileResponse(
-            fileobj,
-            as_attachment=True,
+        return stored_file_response(
+            prediction.output,
+            STORED_NAME,
             filename=f"batch-prediction-{prediction.pk}.csv",
             content_type="text/csv",
+            sha256=prediction.output_sha256,
         )
-        digest = base64.b64encode(bytes.fromhex(prediction.output_sha256)).decode()
-        response["Repr-Digest"] = f"sha-256=:{digest}:"
-        return response
