@@ -319,3 +319,60 @@ def predict(deployment: str, input_file: Path) -> None:
         json={"instances": _instances(input_file)},
     )
     _out(answer)
+
+
+def _download(api: Api, path: str, output: Path) -> None:
+    """Stream a file answer to `output`, through a temporary name: a broken download leaves
+    no partial file under the name asked for."""
+    partial = output.with_name(f".{output.name}.part")
+    with api.http.stream("GET", path, headers={"Accept": "*/*"}) as answer:
+        if answer.status_code >= 400:
+            answer.read()
+            raise ApiError(answer.status_code, answer.json())
+        with partial.open("wb") as out:
+            for block in answer.iter_bytes():
+                out.write(block)
+    partial.replace(output)
+
+
+@main.command("batch-predict")
+@click.option("--version", "version_id", type=int, help="A model version's id.")
+@click.option("--deployment", help="Or a deployment's name: the version it serves now.")
+@click.option("--dataset", type=int, required=True, help="The id of one of your READY datasets.")
+@click.option("--wait", is_flag=True, help="Wait until it has finished.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Save the predictions' CSV here (implies --wait).")  # fmt: skip
+@click.option("--timeout", default=3600.0, show_default=True)
+@_fails_cleanly
+def batch_predict(
+    version_id: int | None,
+    deployment: str | None,
+    dataset: int,
+    wait: bool,
+    output: Path | None,
+    timeout: float,
+) -> None:
+    """Score a whole dataset with a model version offline; print the batch prediction.
+    Exits 1 when it FAILED or was CANCELLED."""
+    if (version_id is None) == (deployment is None):
+        raise click.UsageError("Name either --version or --deployment.")
+    api = _api()
+    body: dict[str, Any] = {"dataset": dataset}
+    if version_id is not None:
+        body["version"] = version_id
+    else:
+        body["deployment"] = deployment
+    prediction = api.create("/api/v1/batch-predictions/", body)
+    deadline = time.monotonic() + timeout
+    if wait or output is not None:
+        while prediction["status"] in ("QUEUED", "RUNNING") and time.monotonic() < deadline:
+            time.sleep(1)
+            prediction = api.get(f"/api/v1/batch-predictions/{prediction['id']}/")
+    if output is not None and prediction["status"] == "SUCCEEDED":
+        _download(api, prediction["result_url"], output)
+        err.print(f"{prediction['n_rows']} predictions saved to {output}", highlight=False)
+    _out(prediction)
+    if prediction["status"] in ("FAILED", "CANCELLED"):
+        err.print(f"[red]batch prediction {prediction['status'].lower()}[/red]: "
+                  f"{prediction.get('error')}", highlight=False)  # fmt: skip
+        sys.exit(1)

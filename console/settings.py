@@ -326,7 +326,12 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_DEFAULT_QUEUE", "cpu")
 # workers that take no training jobs: with one worker busy training for hours, an upload would
 # otherwise wait for the job to end before anyone could use it.
 SHORT_QUEUE = os.environ.get("CELERY_SHORT_QUEUE", "short")
-CELERY_TASK_ROUTES = {"jobs.tasks.profile_dataset": {"queue": SHORT_QUEUE}}
+CELERY_TASK_ROUTES = {
+    "jobs.tasks.profile_dataset": {"queue": SHORT_QUEUE},
+    # Scoring a whole dataset can take as long as training: the training workers' queue, whose
+    # children run one task each and give their memory back.
+    "models_registry.tasks.run_batch_prediction": {"queue": CELERY_TASK_DEFAULT_QUEUE},
+}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 PREDICTOR_URL = os.environ.get("PREDICTOR_URL", "http://127.0.0.1:8001").rstrip("/")

@@ -12,6 +12,7 @@ from models_registry.api import (
     ModelVersionViewSet,
     RegisteredModelViewSet,
 )
+from models_registry.batch_api import BatchPredictionViewSet
 from models_registry.keys_api import DeploymentKeysView, DeploymentKeyView
 from models_registry.workspaces import WorkspaceViewSet
 
@@ -25,6 +26,7 @@ router.register("model-versions", ModelVersionViewSet, basename="model-version")
 router.register("deployments", DeploymentViewSet, basename="deployment")
 router.register("registry-audit", AuditEventViewSet, basename="registry-audit")
 router.register("workspaces", WorkspaceViewSet, basename="workspace")
+router.register("batch-predictions", BatchPredictionViewSet, basename="batch-prediction")
 router.register("auth/tokens", api.ApiTokenViewSet, basename="api-token-personal")
 
 urlpatterns = [

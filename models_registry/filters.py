@@ -11,6 +11,7 @@ from console.lists import ListFilter, MetricFilter, id_filter, owner_filter
 from jobs.models import TrainingJob
 from models_registry.models import (
     AuditEvent,
+    BatchPrediction,
     Deployment,
     ModelVersion,
     RegisteredModel,
@@ -86,3 +87,12 @@ class WorkspaceFilter(ListFilter):
     class Meta:
         model = Workspace
         fields: list[str] = []
+
+
+class BatchPredictionFilter(ListFilter):
+    model_version = id_filter("model_version", "A model version's id.")
+    dataset = id_filter("dataset", "A dataset's id.")
+
+    class Meta:
+        model = BatchPrediction
+        fields = ["status"]

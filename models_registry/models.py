@@ -275,3 +275,59 @@ class DeploymentKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.deployment.name})"
+
+
+class BatchPrediction(models.Model):
+    """A whole dataset scored offline by one model version, in a worker; the result is a CSV
+    in the storage the artifacts use (local disk or S3)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "QUEUED"
+        RUNNING = "RUNNING"
+        SUCCEEDED = "SUCCEEDED"
+        FAILED = "FAILED"
+        CANCELLED = "CANCELLED"
+
+    FINISHED: ClassVar[tuple[str, ...]] = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+    # Runs in all, as for training jobs: a worker lost this often means the data kills it.
+    MAX_ATTEMPTS = 3
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    # Nullable links: a finished prediction's CSV outlives a deleted version, deployment or
+    # dataset; a queued one whose version or dataset is gone fails with that reason.
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.SET_NULL, null=True, related_name="batch_predictions"
+    )
+    deployment = models.ForeignKey(
+        Deployment,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="batch_predictions",
+    )
+    dataset = models.ForeignKey(
+        "jobs.Dataset", on_delete=models.SET_NULL, null=True, related_name="batch_predictions"
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    error = models.TextField(blank=True)
+    # Rows scored so far while RUNNING; every row of the dataset once SUCCEEDED.
+    n_rows = models.BigIntegerField(null=True, blank=True)
+    output = models.FileField(upload_to="batch_predictions/", max_length=300, blank=True)
+    output_size = models.BigIntegerField(null=True, blank=True)
+    output_sha256 = models.CharField(max_length=64, blank=True)
+    # The claim's fencing token: each claim counts up, and the worker's writes are conditional
+    # on it, so a worker that lost its claim (cancelled, or taken over) writes nothing.
+    attempts = models.PositiveIntegerField(default=0)
+    worker = models.CharField(max_length=255, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"batch prediction {self.pk} ({self.status})"

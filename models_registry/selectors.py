@@ -12,6 +12,7 @@ from django.db.models import Q, QuerySet
 from models_registry.models import (
     Alias,
     AuditEvent,
+    BatchPrediction,
     Deployment,
     DeploymentKey,
     Membership,
@@ -125,3 +126,11 @@ def deployment_key_list(*, user: AnyUser, deployment_name: str) -> QuerySet[Depl
     return DeploymentKey.objects.filter(
         deployment__owner_id=user.pk, deployment__name=deployment_name
     ).select_related("deployment")
+
+
+def batch_prediction_list(*, user: AnyUser) -> QuerySet[BatchPrediction]:
+    """The user's own batch predictions: they score the user's datasets, which no one else
+    sees."""
+    return BatchPrediction.objects.filter(owner_id=user.pk).select_related(
+        "model_version__model", "deployment", "dataset"
+    )

@@ -6,7 +6,14 @@ from django.conf import settings
 from rest_framework import serializers
 
 from models_registry import reports, selectors
-from models_registry.models import Alias, AuditEvent, Deployment, ModelVersion, RegisteredModel
+from models_registry.models import (
+    Alias,
+    AuditEvent,
+    BatchPrediction,
+    Deployment,
+    ModelVersion,
+    RegisteredModel,
+)
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
@@ -177,3 +184,61 @@ class DeploymentSerializer(serializers.ModelSerializer):
 
     def get_endpoint_url(self, deployment: Deployment) -> str:
         return f"{settings.PREDICTOR_PUBLIC_URL}/v1/deployments/{deployment.name}/predict"
+
+
+class BatchPredictionCreateSerializer(serializers.Serializer):
+    version = serializers.IntegerField(
+        required=False, help_text="A model version's id; or name a deployment instead."
+    )
+    deployment = serializers.SlugField(
+        max_length=100,
+        required=False,
+        help_text="A deployment's name: scores with the version it serves now.",
+    )
+    dataset = serializers.IntegerField(help_text="The id of one of your READY datasets.")
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if ("version" in data) == ("deployment" in data):
+            raise serializers.ValidationError(
+                {"version": ["Name either a version or a deployment, not both."]}
+            )
+        return data
+
+
+class BatchPredictionSerializer(serializers.ModelSerializer):
+    model_name = serializers.CharField(
+        source="model_version.model.name", read_only=True, default=None
+    )
+    version = serializers.IntegerField(source="model_version.version", read_only=True, default=None)
+    deployment: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="name", read_only=True
+    )
+    dataset_rows = serializers.IntegerField(source="dataset.n_rows", read_only=True, default=None)
+    result_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BatchPrediction
+        fields = [
+            "id",
+            "status",
+            "error",
+            "model_version",
+            "model_name",
+            "version",
+            "deployment",
+            "dataset",
+            "dataset_rows",
+            "n_rows",
+            "output_size",
+            "output_sha256",
+            "result_url",
+            "attempts",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    def get_result_url(self, prediction: BatchPrediction) -> str | None:
+        if prediction.status != BatchPrediction.Status.SUCCEEDED:
+            return None
+        return f"/api/v1/batch-predictions/{prediction.pk}/result/"
