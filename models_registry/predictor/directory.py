@@ -34,6 +34,9 @@ class DeploymentEntry:
     status: str
     error: str
     version_id: int
+    # A second version answering this share (1..99) of the requests; none when None.
+    canary_version_id: int | None = None
+    canary_percent: int = 0
 
 
 @dataclass(frozen=True)
@@ -61,10 +64,19 @@ def read_snapshot() -> Snapshot:
     deployments: dict[tuple[int, str], DeploymentEntry] = {}
     by_id: dict[int, DeploymentEntry] = {}
     rows = Deployment.objects.filter(owner__is_active=True).values_list(
-        "id", "owner_id", "name", "status", "error", "model_version_id"
+        "id",
+        "owner_id",
+        "name",
+        "status",
+        "error",
+        "model_version_id",
+        "canary_version_id",
+        "canary_percent",
     )
-    for row in rows.iterator():
-        entry = DeploymentEntry(*row)
+    for pk, owner_id, name, status, error, version_id, canary_id, percent in rows.iterator():
+        entry = DeploymentEntry(
+            pk, owner_id, name, status, error, version_id, canary_id, percent or 0
+        )
         deployments[(entry.owner_id, entry.name)] = entry
         by_id[entry.id] = entry
     keys = {
