@@ -71,6 +71,7 @@ class HttpError(Exception):
 class Caller:
     user_id: int | None
     key: KeyEntry | None = None
+    may_predict: bool = True  # false for a personal token of read scope
 
 
 class Predictor:
@@ -198,10 +199,26 @@ def _caller(scope: dict[str, Any], snapshot: Snapshot) -> Caller:
     user_id = snapshot.tokens.get(credential)
     if user_id is not None:
         return Caller(user_id)
-    key = snapshot.keys.get(key_sha256(credential))
-    if key is None or (key.expires_at is not None and key.expires_at <= datetime.now(UTC)):
+    digest = key_sha256(credential)  # how personal tokens are stored too (console.tokens)
+    personal = snapshot.personal.get(digest)
+    if personal is not None:
+        if _expired(personal.expires_at):
+            raise UNAUTHORIZED
+        return Caller(personal.user_id, may_predict=personal.may_predict)
+    key = snapshot.keys.get(digest)
+    if key is None or _expired(key.expires_at):
         raise UNAUTHORIZED
     return Caller(None, key)
+
+
+def _expired(expires_at: datetime | None) -> bool:
+    return expires_at is not None and expires_at <= datetime.now(UTC)
+
+
+def _predicting(caller: Caller) -> Caller:
+    if not caller.may_predict:
+        raise HttpError(403, {"detail": "This token's scope (read) does not allow predictions."})
+    return caller
 
 
 def _deployment(caller: Caller, snapshot: Snapshot, name: str) -> DeploymentEntry:
@@ -306,7 +323,7 @@ def _finish(
 async def v1_predict(scope: dict[str, Any], receive: Receive, send: Send, name: str) -> None:
     started = time.perf_counter()
     snapshot = predictor.snapshot
-    entry = _deployment(_caller(scope, snapshot), snapshot, name)
+    entry = _deployment(_predicting(_caller(scope, snapshot)), snapshot, name)
     raw = await _read_body(receive)
     hosted = _serving(scope, entry)
     try:
@@ -420,7 +437,7 @@ async def v2_infer(
 ) -> None:
     started = time.perf_counter()
     snapshot = predictor.snapshot
-    entry = _deployment(_caller(scope, snapshot), snapshot, name)
+    entry = _deployment(_predicting(_caller(scope, snapshot)), snapshot, name)
     raw = await _read_body(receive)
     hosted = _v2_serving(scope, entry, version)
     length = _header(scope, b"inference-header-content-length")
