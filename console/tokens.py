@@ -1,7 +1,8 @@
 """Personal API tokens: make, list, revoke, and resolve a raw token to its user and scopes.
 
-`user_for_token` is the one door every process uses (the REST API's authentication class, the
-websocket consumers, the predictor), so a token means the same thing everywhere. DRF's old
+`user_for_token` is the one door the web processes use (the REST API's authentication class,
+the websocket consumers), so a token means the same thing everywhere; the predictor holds the
+same rows in memory (models_registry.predictor.directory) and applies the same scopes. DRF's old
 one-per-user `Token` (from `POST /api/v1/auth/token/`) still resolves, with full scope.
 """
 

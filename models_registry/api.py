@@ -46,6 +46,7 @@ from models_registry.serializers import (
     AliasSerializer,
     ArchiveSerializer,
     AuditEventSerializer,
+    CanaryRequestSerializer,
     CardSerializer,
     CompareSerializer,
     DeploymentSerializer,
@@ -53,6 +54,7 @@ from models_registry.serializers import (
     ModelUpdateSerializer,
     ModelVersionSerializer,
     RegisteredModelSerializer,
+    SwapRequestSerializer,
 )
 
 T = TypeVar("T")
@@ -388,6 +390,72 @@ class DeploymentViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet[
             lambda d: Response(DeploymentSerializer(d).data),
         )
 
+    def _version(self, request: Request, deployment: Deployment, wanted: int) -> ModelVersion:
+        """A version the user reads; another model's is the service's to refuse (a 400)."""
+        version = selectors.version_list(user=request.user).filter(pk=wanted).first()
+        if version is None:
+            raise serializers.ValidationError({"version": [f"No version {wanted} you can see."]})
+        return version
+
+    @extend_schema(request=SwapRequestSerializer, responses=DeploymentSerializer)
+    @action(detail=True, methods=["post"])
+    def swap(self, request: Request, name: str | None = None) -> Response:
+        """Serve another version of the same model; the predictor swaps once it is warm."""
+        deployment = self.get_object()
+        form = SwapRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        version = self._version(request, deployment, form.validated_data["version"])
+        return _answer(
+            lambda: services.deployment_swap(
+                actor=request.user, deployment=deployment, version=version
+            ),
+            lambda d: Response(DeploymentSerializer(d).data),
+        )
+
+    @extend_schema(
+        methods=["POST"], request=CanaryRequestSerializer, responses=DeploymentSerializer
+    )
+    @extend_schema(methods=["DELETE"], request=None, responses=DeploymentSerializer)
+    @action(detail=True, methods=["post", "delete"])
+    def canary(self, request: Request, name: str | None = None) -> Response:
+        """`POST` lets a second version answer `percent` of the requests; `DELETE` drops it
+        (as rollback)."""
+        deployment = self.get_object()
+        if request.method == "DELETE":
+            return self._rollback(request, deployment)
+        form = CanaryRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        version = self._version(request, deployment, form.validated_data["version"])
+        return _answer(
+            lambda: services.deployment_canary_set(
+                actor=request.user,
+                deployment=deployment,
+                version=version,
+                percent=form.validated_data["percent"],
+            ),
+            lambda d: Response(DeploymentSerializer(d).data),
+        )
+
+    @action(detail=True, methods=["post"])
+    def promote(self, request: Request, name: str | None = None) -> Response:
+        """The canary becomes the main version and answers every request."""
+        deployment = self.get_object()
+        return _answer(
+            lambda: services.deployment_canary_promote(actor=request.user, deployment=deployment),
+            lambda d: Response(DeploymentSerializer(d).data),
+        )
+
+    @action(detail=True, methods=["post"])
+    def rollback(self, request: Request, name: str | None = None) -> Response:
+        """Drop the canary; the main version answers every request again."""
+        return self._rollback(request, self.get_object())
+
+    def _rollback(self, request: Request, deployment: Deployment) -> Response:
+        return _answer(
+            lambda: services.deployment_canary_rollback(actor=request.user, deployment=deployment),
+            lambda d: Response(DeploymentSerializer(d).data),
+        )
+
     @extend_schema(
         request=inline_serializer(
             "PredictRequest",
@@ -432,4 +500,9 @@ class DeploymentViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet[
             body: Any = answer.json()
         except ValueError:
             body = {"detail": answer.text[:500]}
-        return Response(body, status=answer.status_code)
+        kept = ("X-Model-Version", "X-Model-Version-Id")
+        return Response(
+            body,
+            status=answer.status_code,
+            headers={h: answer.headers[h] for h in kept if h in answer.headers},
+        )

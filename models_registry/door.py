@@ -27,7 +27,14 @@ from console.errors import shape
 
 PATH = re.compile(r"^/api/v1/deployments/([-a-zA-Z0-9_]+)/predict/?$")
 SESSION_CACHE_SECONDS = 5.0
-FORWARDED = (b"content-type", b"retry-after", b"server-timing", b"www-authenticate")
+FORWARDED = (
+    b"content-type",
+    b"retry-after",
+    b"server-timing",
+    b"www-authenticate",
+    b"x-model-version",
+    b"x-model-version-id",
+)
 
 
 class Upstream:

@@ -43,6 +43,14 @@ def require(*, actor: AnyUser, model: RegisteredModel, right: set[str], doing: s
         )
 
 
+def deployment_require(*, actor: AnyUser, deployment: Deployment, doing: str) -> None:
+    """The deployer may change its deployment; others need an editor's right on the model."""
+    if deployment.owner_id != actor.pk:
+        require(
+            actor=actor, model=deployment.model_version.model, right=selectors.EDIT, doing=doing
+        )
+
+
 def audit_record(
     *,
     actor: AnyUser | None,
@@ -68,7 +76,7 @@ def audit_record(
     )
 
 
-def _label(version: ModelVersion | None) -> str:
+def version_label(version: ModelVersion | None) -> str:
     return f"v{version.version}" if version is not None else ""
 
 
@@ -106,8 +114,8 @@ def alias_move(
             subject=str(alias),
             model=model,
             version=version,
-            from_value=_label(before),
-            to_value=_label(version),
+            from_value=version_label(before),
+            to_value=version_label(version),
         )
         # The predictor serves deployment.model_version; following the alias is changing it.
         following = Deployment.objects.select_for_update().filter(alias=alias)
@@ -129,8 +137,8 @@ def alias_move(
                 model=model,
                 version=version,
                 deployment=deployment,
-                from_value=_label(was),
-                to_value=_label(version),
+                from_value=version_label(was),
+                to_value=version_label(version),
             )
     return alias
 
@@ -146,7 +154,7 @@ def alias_delete(*, actor: AnyUser, alias: Alias) -> None:
             subject=str(alias),
             model=alias.model,
             version=alias.version,
-            from_value=_label(alias.version),
+            from_value=version_label(alias.version),
         )
         alias.delete()
 
@@ -164,6 +172,8 @@ def version_archive(*, actor: AnyUser, version: ModelVersion, archived: bool = T
                 raise Conflict(f"{version} is aliased ({names}); move the aliases first.")
             if version.deployments.exclude(status=Deployment.Status.UNDEPLOYED).exists():
                 raise Conflict(f"{version} is deployed; undeploy it first.")
+            if version.canary_deployments.exclude(status=Deployment.Status.UNDEPLOYED).exists():
+                raise Conflict(f"{version} is a deployment's canary; roll it back first.")
         version.archived_at = timezone.now() if archived else None
         version.save(update_fields=["archived_at"])
         audit_record(
@@ -188,7 +198,7 @@ def version_delete(*, actor: AnyUser, version: ModelVersion) -> None:
     with transaction.atomic():
         if version.aliases.exists():
             raise Conflict(f"{version} is aliased; move its aliases first.")
-        if version.deployments.exists():
+        if version.deployments.exists() or version.canary_deployments.exists():
             raise Conflict(f"{version} has deployments; delete them first.")
         storage, name = version.artifact.storage, version.artifact.name
         audit_record(
@@ -196,7 +206,7 @@ def version_delete(*, actor: AnyUser, version: ModelVersion) -> None:
             action=AuditEvent.Action.VERSION_DELETED,
             subject=str(version),
             model=model,
-            from_value=f"{_label(version)} sha256 {version.artifact_sha256[:12]}",
+            from_value=f"{version_label(version)} sha256 {version.artifact_sha256[:12]}",
         )
         version.delete()
         if name:

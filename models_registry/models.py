@@ -183,6 +183,16 @@ class Deployment(models.Model):
     alias = models.ForeignKey(
         Alias, on_delete=models.PROTECT, null=True, blank=True, related_name="deployments"
     )
+    # A second version of the same model that answers `canary_percent` of the requests
+    # (models_registry.rollout); promoting it makes it model_version, rolling back drops it.
+    canary_version = models.ForeignKey(
+        ModelVersion,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="canary_deployments",
+    )
+    canary_percent = models.PositiveSmallIntegerField(null=True, blank=True)
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
     )
@@ -219,6 +229,10 @@ class AuditEvent(models.Model):
         DEPLOYED = "deployed"
         REDEPLOYED = "redeployed"
         UNDEPLOYED = "undeployed"
+        SWAPPED = "swapped"
+        CANARY_SET = "canary_set"
+        CANARY_PROMOTED = "canary_promoted"
+        CANARY_ROLLED_BACK = "canary_rolled_back"
         DEPLOYMENT_DELETED = "deployment_deleted"
         EXPORTED = "exported"
 

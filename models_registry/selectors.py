@@ -99,7 +99,7 @@ def audit_list(*, user: AnyUser) -> QuerySet[AuditEvent]:
 def deployment_list(*, user: AnyUser) -> QuerySet[Deployment]:
     """The user's own deployments: what the predictor serves to the user's token."""
     return Deployment.objects.filter(owner_id=user.pk).select_related(
-        "model_version__model", "alias"
+        "model_version__model", "canary_version", "alias"
     )
 
 
@@ -111,7 +111,7 @@ def deployment_visible_list(*, user: AnyUser) -> QuerySet[Deployment]:
     return (
         Deployment.objects.filter(Q(owner_id=user.pk) | _readable(user, "model_version__model__"))
         .distinct()
-        .select_related("model_version__model", "alias", "owner")
+        .select_related("model_version__model", "canary_version", "alias", "owner")
         .order_by("-created_at", "pk")
     )
 

@@ -156,6 +156,17 @@ class DeployRequestSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
 
+class SwapRequestSerializer(serializers.Serializer):
+    version = serializers.IntegerField(help_text="The id of a version of the same model.")
+
+
+class CanaryRequestSerializer(serializers.Serializer):
+    version = serializers.IntegerField(help_text="The id of a version of the same model.")
+    percent = serializers.IntegerField(
+        min_value=1, max_value=99, help_text="The share of requests the canary answers."
+    )
+
+
 class DeploymentSerializer(serializers.ModelSerializer):
     endpoint_url = serializers.SerializerMethodField()
     alias: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
@@ -164,6 +175,9 @@ class DeploymentSerializer(serializers.ModelSerializer):
     model_name = serializers.CharField(source="model_version.model.name", read_only=True)
     version = serializers.IntegerField(source="model_version.version", read_only=True)
     owner = serializers.CharField(source="owner.username", read_only=True)
+    canary_version_number = serializers.IntegerField(
+        source="canary_version.version", read_only=True, allow_null=True, default=None
+    )
 
     class Meta:
         model = Deployment
@@ -175,12 +189,17 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "model_name",
             "version",
             "alias",
+            "canary_version",
+            "canary_version_number",
+            "canary_percent",
             "status",
             "endpoint_url",
             "error",
             "created_at",
             "ready_at",
         ]
+        # What is served changes through the swap and canary actions only.
+        read_only_fields = ["model_version", "canary_version", "canary_percent"]
 
     def get_endpoint_url(self, deployment: Deployment) -> str:
         return f"{settings.PREDICTOR_PUBLIC_URL}/v1/deployments/{deployment.name}/predict"

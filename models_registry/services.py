@@ -24,6 +24,7 @@ from models_registry.lifecycle import (
     alias_delete,
     alias_move,
     audit_record,
+    deployment_require,
     model_update,
     require,
     version_archive,
@@ -38,6 +39,12 @@ from models_registry.models import (
     ModelVersion,
     RegisteredModel,
 )
+from models_registry.rollout import (
+    deployment_canary_promote,
+    deployment_canary_rollback,
+    deployment_canary_set,
+    deployment_swap,
+)
 
 __all__ = [
     "Conflict",
@@ -46,6 +53,9 @@ __all__ = [
     "NotAllowed",
     "alias_delete",
     "alias_move",
+    "deployment_canary_promote",
+    "deployment_canary_rollback",
+    "deployment_canary_set",
     "deployment_create",
     "deployment_delete",
     "deployment_key_create",
@@ -54,6 +64,7 @@ __all__ = [
     "deployment_mark_loading",
     "deployment_mark_ready",
     "deployment_move",
+    "deployment_swap",
     "deployment_undeploy",
     "model_update",
     "model_version_register",
@@ -181,16 +192,9 @@ def deployment_create(
         raise DeploymentNameTaken(f"You already have a deployment named '{chosen}'.") from exc
 
 
-def _deployment_require(actor: AnyUser, deployment: Deployment, doing: str) -> None:
-    if deployment.owner_id != actor.pk:
-        require(
-            actor=actor, model=deployment.model_version.model, right=selectors.EDIT, doing=doing
-        )
-
-
 def deployment_undeploy(*, actor: AnyUser, deployment: Deployment) -> Deployment:
     """Stop serving; the row stays, UNDEPLOYED, as the record of what was served."""
-    _deployment_require(actor, deployment, "undeploy")
+    deployment_require(actor=actor, deployment=deployment, doing="undeploy")
     if deployment.status == Deployment.Status.UNDEPLOYED:
         return deployment
     with transaction.atomic():
@@ -212,7 +216,7 @@ def deployment_undeploy(*, actor: AnyUser, deployment: Deployment) -> Deployment
 
 def deployment_delete(*, actor: AnyUser, deployment: Deployment) -> None:
     """Stop serving and forget the deployment; its name is free again."""
-    _deployment_require(actor, deployment, "delete deployments")
+    deployment_require(actor=actor, deployment=deployment, doing="delete deployments")
     with transaction.atomic():
         audit_record(
             actor=actor,

@@ -7,6 +7,12 @@ Routes (every one but health needs a user token or a deployment key):
   `GET /v2/models/<name>[/versions/<v>][/ready]`, `POST /v2/models/<name>[/versions/<v>]/infer`
 - `GET /healthz`, `/livez` (liveness), `/readyz` (first load done), `/metrics` (Prometheus:
   staff tokens or PREDICTOR_METRICS_TOKEN)
+
+A deployment with a canary sends each prediction to the canary version with probability
+percent/100, drawn per request; a request that carries `X-Request-Id` is routed by a hash of it
+instead, so that a retry lands on the version that answered first. Every prediction says which
+version answered: `X-Model-Version` (its number, as `model_version` in the body) and
+`X-Model-Version-Id`.
 """
 
 from __future__ import annotations
@@ -14,8 +20,10 @@ from __future__ import annotations
 import contextlib
 import hmac
 import logging
+import random
 import threading
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,6 +71,7 @@ class HttpError(Exception):
 class Caller:
     user_id: int | None
     key: KeyEntry | None = None
+    may_predict: bool = True  # false for a personal token of read scope
 
 
 class Predictor:
@@ -190,10 +199,26 @@ def _caller(scope: dict[str, Any], snapshot: Snapshot) -> Caller:
     user_id = snapshot.tokens.get(credential)
     if user_id is not None:
         return Caller(user_id)
-    key = snapshot.keys.get(key_sha256(credential))
-    if key is None or (key.expires_at is not None and key.expires_at <= datetime.now(UTC)):
+    digest = key_sha256(credential)  # how personal tokens are stored too (console.tokens)
+    personal = snapshot.personal.get(digest)
+    if personal is not None:
+        if _expired(personal.expires_at):
+            raise UNAUTHORIZED
+        return Caller(personal.user_id, may_predict=personal.may_predict)
+    key = snapshot.keys.get(digest)
+    if key is None or _expired(key.expires_at):
         raise UNAUTHORIZED
     return Caller(None, key)
+
+
+def _expired(expires_at: datetime | None) -> bool:
+    return expires_at is not None and expires_at <= datetime.now(UTC)
+
+
+def _predicting(caller: Caller) -> Caller:
+    if not caller.may_predict:
+        raise HttpError(403, {"detail": "This token's scope (read) does not allow predictions."})
+    return caller
 
 
 def _deployment(caller: Caller, snapshot: Snapshot, name: str) -> DeploymentEntry:
@@ -224,6 +249,25 @@ def _hosted(entry: DeploymentEntry) -> Hosted:
             detail += f" {entry.error}"
         raise HttpError(503, {"detail": detail, "status": status}, [(b"retry-after", b"1")])
     return hosted
+
+
+def _serving(scope: dict[str, Any], entry: DeploymentEntry) -> Hosted:
+    """The version that answers this request: the canary for its share of them, else the main."""
+    hosted = _hosted(entry)
+    canary = predictor.host.canary.get(entry.id)
+    if canary is None:
+        return hosted
+    sticky = _header(scope, b"x-request-id")
+    bucket = zlib.crc32(sticky) % 100 if sticky else random.random() * 100
+    return canary.hosted if bucket < canary.percent else hosted
+
+
+def _served_versions(entry: DeploymentEntry) -> list[Hosted]:
+    found = [_hosted(entry)]
+    canary = predictor.host.canary.get(entry.id)
+    if canary is not None:
+        found.append(canary.hosted)
+    return found
 
 
 def _bad_request(exc: BodyError | RecordError) -> HttpError:
@@ -258,7 +302,7 @@ async def _predict_rows(
 
 
 def _finish(
-    vm: metrics.VersionMetrics, started: float, payload: Any
+    vm: metrics.VersionMetrics, hosted: Hosted, started: float, payload: Any
 ) -> tuple[bytes, list[tuple[bytes, bytes]]]:
     before = time.perf_counter()
     body = orjson.dumps(payload)
@@ -266,7 +310,11 @@ def _finish(
     vm.phase["serialise"].observe(done - before)
     vm.phase["total"].observe(done - started)
     vm.count(200)
-    return body, [(b"server-timing", f"total;dur={(done - started) * 1000:.2f}".encode())]
+    return body, [
+        (b"server-timing", f"total;dur={(done - started) * 1000:.2f}".encode()),
+        (b"x-model-version", str(hosted.version).encode()),
+        (b"x-model-version-id", str(hosted.version_id).encode()),
+    ]
 
 
 # --- routes ---------------------------------------------------------------------------------
@@ -275,9 +323,9 @@ def _finish(
 async def v1_predict(scope: dict[str, Any], receive: Receive, send: Send, name: str) -> None:
     started = time.perf_counter()
     snapshot = predictor.snapshot
-    entry = _deployment(_caller(scope, snapshot), snapshot, name)
+    entry = _deployment(_predicting(_caller(scope, snapshot)), snapshot, name)
     raw = await _read_body(receive)
-    hosted = _hosted(entry)
+    hosted = _serving(scope, entry)
     try:
         rows = bodies.v1_rows(bodies.parse_json(raw))
     except BodyError as exc:
@@ -289,7 +337,7 @@ async def v1_predict(scope: dict[str, Any], receive: Receive, send: Send, name: 
         "model": hosted.model_name,
         "model_version": hosted.version,
     }
-    body, headers = _finish(vm, started, payload)
+    body, headers = _finish(vm, hosted, started, payload)
     await _respond(send, 200, body, headers)
 
 
@@ -304,6 +352,11 @@ def _readiness(entry: DeploymentEntry) -> tuple[int, dict[str, Any]]:
         body.update(model=hosted.model_name, model_version=hosted.version)
         if hosted.version_id != entry.version_id:
             body["loading_version_id"] = entry.version_id
+        canary = predictor.host.canary.get(entry.id)
+        if canary is not None:
+            body.update(canary_version=canary.hosted.version, canary_percent=canary.percent)
+        elif entry.canary_version_id is not None:
+            body["loading_canary_version_id"] = entry.canary_version_id
     if entry.error:
         body["error"] = entry.error
     return (200 if ready else 503), body
@@ -342,12 +395,16 @@ async def prometheus(scope: dict[str, Any], send: Send) -> None:
     )
 
 
-def _version_matches(hosted: Hosted, version: str | None) -> None:
-    if version is not None and version != str(hosted.version):
-        raise HttpError(
-            404,
-            {"detail": f"Version {version} is not served; {hosted.version} is."},
-        )
+def _v2_serving(scope: dict[str, Any], entry: DeploymentEntry, version: str | None) -> Hosted:
+    """The version a request names (the main one or the canary), else the routed one."""
+    if version is None:
+        return _serving(scope, entry)
+    served = _served_versions(entry)
+    for hosted in served:
+        if version == str(hosted.version):
+            return hosted
+    numbers = " and ".join(str(h.version) for h in served)
+    raise HttpError(404, {"detail": f"Version {version} is not served; {numbers} is."})
 
 
 async def v2_model(
@@ -357,16 +414,16 @@ async def v2_model(
     entry = _deployment(_caller(scope, snapshot), snapshot, name)
     if what == "ready":
         hosted_or_none = predictor.host.active.get(entry.id)
-        ready = hosted_or_none is not None and (
-            version is None or version == str(hosted_or_none.version)
-        )
+        canary = predictor.host.canary.get(entry.id)
+        numbers = {str(h.version) for h in (hosted_or_none, canary and canary.hosted) if h}
+        ready = hosted_or_none is not None and (version is None or version in numbers)
         await _respond(send, 200 if ready else 503, orjson.dumps({"name": name, "ready": ready}))
         return
-    hosted = _hosted(entry)
-    _version_matches(hosted, version)
+    # Without a version, the metadata is the main version's (a canary shares its model).
+    hosted = _v2_serving(scope, entry, version) if version is not None else _hosted(entry)
     body = {
         "name": name,
-        "versions": [str(hosted.version)],
+        "versions": [str(h.version) for h in _served_versions(entry)],
         "platform": "keras",
         "inputs": bodies.v2_input_specs(hosted.input_schema),
         "outputs": bodies.v2_output_specs(hosted.task_type, hosted.classes),
@@ -380,10 +437,9 @@ async def v2_infer(
 ) -> None:
     started = time.perf_counter()
     snapshot = predictor.snapshot
-    entry = _deployment(_caller(scope, snapshot), snapshot, name)
+    entry = _deployment(_predicting(_caller(scope, snapshot)), snapshot, name)
     raw = await _read_body(receive)
-    hosted = _hosted(entry)
-    _version_matches(hosted, version)
+    hosted = _v2_serving(scope, entry, version)
     length = _header(scope, b"inference-header-content-length")
     try:
         header_length = int(length) if length is not None else None
@@ -404,7 +460,7 @@ async def v2_infer(
     }
     if request_id is not None:
         payload["id"] = request_id
-    body, headers = _finish(vm, started, payload)
+    body, headers = _finish(vm, hosted, started, payload)
     await _respond(send, 200, body, headers)
 
 

@@ -2,8 +2,8 @@
 
 A `Snapshot` is read whole from the database and swapped in at once; requests read whichever
 snapshot is current. `Watcher` refreshes it when PostgreSQL says one of the tables changed
-(LISTEN predictor, see migration 0004) and, as a safety net, every so many seconds; on SQLite
-it polls.
+(LISTEN predictor, see models_registry's migration 0005 and console's 0002) and, as a safety
+net, every so many seconds; on SQLite it polls.
 """
 
 from __future__ import annotations
@@ -18,8 +18,12 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import close_old_connections, connections
+from django.db.models import Q
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from console.models import ApiToken
+from console.tokens import SCOPES
 from models_registry.models import Deployment, DeploymentKey
 
 logger = logging.getLogger(__name__)
@@ -34,6 +38,9 @@ class DeploymentEntry:
     status: str
     error: str
     version_id: int
+    # A second version answering this share (1..99) of the requests; none when None.
+    canary_version_id: int | None = None
+    canary_percent: int = 0
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,15 @@ class KeyEntry:
 
 
 @dataclass(frozen=True)
+class PersonalEntry:
+    """A personal API token (console.tokens): whose, whether it may predict, until when."""
+
+    user_id: int
+    may_predict: bool
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Snapshot:
     tokens: dict[str, int] = field(default_factory=dict)  # token key -> active user's id
     deployments: dict[tuple[int, str], DeploymentEntry] = field(default_factory=dict)
@@ -52,6 +68,9 @@ class Snapshot:
     keys: dict[str, KeyEntry] = field(default_factory=dict)  # key sha256 -> key
     staff: frozenset[int] = frozenset()  # may read /metrics
     loaded: bool = False
+    # Personal token sha256 -> token. Read-scope ones are held too, so that they get a 403
+    # that names their scope rather than a 401 as if unknown.
+    personal: dict[str, PersonalEntry] = field(default_factory=dict)
 
 
 def read_snapshot() -> Snapshot:
@@ -61,10 +80,19 @@ def read_snapshot() -> Snapshot:
     deployments: dict[tuple[int, str], DeploymentEntry] = {}
     by_id: dict[int, DeploymentEntry] = {}
     rows = Deployment.objects.filter(owner__is_active=True).values_list(
-        "id", "owner_id", "name", "status", "error", "model_version_id"
+        "id",
+        "owner_id",
+        "name",
+        "status",
+        "error",
+        "model_version_id",
+        "canary_version_id",
+        "canary_percent",
     )
-    for row in rows.iterator():
-        entry = DeploymentEntry(*row)
+    for pk, owner_id, name, status, error, version_id, canary_id, percent in rows.iterator():
+        entry = DeploymentEntry(
+            pk, owner_id, name, status, error, version_id, canary_id, percent or 0
+        )
         deployments[(entry.owner_id, entry.name)] = entry
         by_id[entry.id] = entry
     keys = {
@@ -78,7 +106,17 @@ def read_snapshot() -> Snapshot:
     staff = frozenset(
         User.objects.filter(is_active=True, is_staff=True).values_list("id", flat=True)
     )
-    return Snapshot(tokens, deployments, by_id, keys, staff, loaded=True)
+    personal = {
+        digest: PersonalEntry(user_id, "predict" in SCOPES[scope], expires)
+        for digest, user_id, scope, expires in ApiToken.objects.filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()),
+            revoked_at__isnull=True,
+            user__is_active=True,
+        )
+        .values_list("key_hash", "user_id", "scope", "expires_at")
+        .iterator()
+    }
+    return Snapshot(tokens, deployments, by_id, keys, staff, loaded=True, personal=personal)
 
 
 class Watcher:

@@ -5,6 +5,10 @@ should serve (the artifact's recorded sha256 first, then Keras' safe mode), warm
 few batches, and only then points the deployment at it. A deployment that moves to another
 version keeps answering with the old one until the new one is warm; requests already queued
 for the old one still run on it (its queue holds it), then it is dropped.
+
+A deployment with a canary keeps its canary version loaded and warm too (`Host.canary`); the
+app sends each request to one or the other (models_registry.predictor.app). A canary that
+cannot be loaded is left out: the main version answers everything.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from jobs.engine import model as engine_model
 from models_registry import services
 from models_registry.models import Deployment, ModelVersion
 from models_registry.predictor.batching import Runner
-from models_registry.predictor.directory import Snapshot
+from models_registry.predictor.directory import DeploymentEntry, Snapshot
 
 logger = logging.getLogger(__name__)
 WARM_BATCHES = (1, 8, 64)
@@ -62,9 +66,16 @@ def warm(served: engine_model.Served) -> None:
         served.decode(served.infer(served.example_inputs(rows)))
 
 
+@dataclass(frozen=True)
+class Canary:
+    hosted: Hosted
+    percent: int  # of the requests, 1..99
+
+
 class Host:
     def __init__(self) -> None:
         self.active: dict[int, Hosted] = {}  # deployment id -> the version answering it
+        self.canary: dict[int, Canary] = {}  # deployment id -> its canary, once warm
         self._versions: dict[int, Hosted] = {}
         self._broken: dict[int, str] = {}  # version id -> why it could not be loaded
 
@@ -114,13 +125,35 @@ class Host:
                 self.active[entry.id] = hosted  # the switch: later requests go to it
             if entry.status != Deployment.Status.READY:
                 services.deployment_mark_ready(deployment_id=entry.id)
+            self._reconcile_canary(entry)
         for dropped in set(self.active) - set(wanted):
             del self.active[dropped]
+        for dropped in set(self.canary) - set(self.active):
+            del self.canary[dropped]
         in_use = {h.version_id for h in self.active.values()}
+        in_use |= {c.hosted.version_id for c in self.canary.values()}
         for stale in set(self._versions) - in_use:
             del self._versions[stale]
 
+    def _reconcile_canary(self, entry: DeploymentEntry) -> None:
+        if entry.canary_version_id is None or entry.id not in self.active:
+            self.canary.pop(entry.id, None)
+            return
+        current = self.canary.get(entry.id)
+        if current is not None and current.hosted.version_id == entry.canary_version_id:
+            if current.percent != entry.canary_percent:
+                self.canary[entry.id] = Canary(current.hosted, entry.canary_percent)
+            return
+        try:
+            hosted = self._host(entry.canary_version_id)
+        except Exception:
+            logger.exception("Could not load the canary of deployment %s", entry.name)
+            self.canary.pop(entry.id, None)
+            return
+        self.canary[entry.id] = Canary(hosted, entry.canary_percent)
+
     def forget(self) -> None:
         self.active.clear()
+        self.canary.clear()
         self._versions.clear()
         self._broken.clear()

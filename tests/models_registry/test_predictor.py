@@ -163,9 +163,9 @@ def test_a_swap_answers_every_request_old_then_new(
     client = client_for(owner)
     body = {"instances": _rows(cancer_frame, 1)}
 
-    # when it moves to v2 while requests keep coming
+    # when it is swapped to v2 while requests keep coming
     second = register(owner)
-    services.deployment_move(deployment=deployment, model_version=second)
+    services.deployment_swap(actor=owner, deployment=deployment, version=second)
 
     def swap() -> None:
         refresh()

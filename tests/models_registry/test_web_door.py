@@ -85,9 +85,13 @@ def test_the_door_forwards_tokens_and_checked_sessions(
         bad = door.post({"instances": [{"mean_radius": 1}]}, token)
         assert bad.status_code == 400
         assert (bad.json()["code"], bad.json()["instance"]) == ("invalid", 0)
-        # a token the predictor does not hold (a scoped API token) goes on to Django's view
+        # a token the predictor does not hold yet (made since its last refresh) goes on to
+        # Django's view; once it holds it, the predictor answers and names the version
         raw = tokens.token_create(user=personas["owner"], name="app", scope="predict").raw
         assert door.post(body, {"Authorization": f"Token {raw}"}).status_code == 299
+        refresh()
+        personal = door.post(body, {"Authorization": f"Token {raw}"})
+        assert (personal.status_code, personal.headers["X-Model-Version"]) == (200, "1")
         # a kept-alive connection is reused: the second answer came over the first's
         assert len(door.door.upstream._idle) == 1
         # other paths go on to Django
