@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('models_registry', '0006_audit_exported'),
+        ('models_registry', '0007_batch_predictions'),
     ]
 
     operations = [
