@@ -12,6 +12,7 @@ views build themselves (a 409 with a reason, say), so no view can drift from the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -100,11 +101,26 @@ def shape(status_code: int, data: Any, code: str | None = None) -> dict[str, Any
     }
 
 
+# Django's 404 names the model class ("No TrainingJob matches the given query."): say it in
+# words a person reads, and the same whether the object is missing or someone else's.
+_NO_MATCH = re.compile(r"^No (\w+) matches the given query\.$")
+
+
+def _readable_not_found(detail: Any) -> Any:
+    found = _NO_MATCH.match(str(detail))
+    if not found:
+        return detail
+    words = re.sub(r"(?<!^)(?=[A-Z])", " ", found.group(1)).lower()
+    return f"No {words} with that id that you can see."
+
+
 def handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler (status, headers such as Retry-After), then the one body shape."""
     response = exception_handler(exc, context)
     if response is None:
         return None
+    if response.status_code == 404 and isinstance(response.data, dict):
+        response.data["detail"] = _readable_not_found(response.data.get("detail"))
     code: str | None = None
     if isinstance(exc, exceptions.ValidationError):
         code = "invalid"

@@ -90,3 +90,23 @@ def test_shape_keeps_context_and_reads_lists() -> None:
     nested = errors.shape(400, {"relabel": {"x": ["Too long."]}})
     assert nested["fields"] == {"relabel": ["x: Too long."]}
     assert errors.shape(502, {"detail": "down"})["code"] == "bad_gateway"
+
+
+@pytest.mark.parametrize(
+    ("path", "words"),
+    [
+        ("/api/v1/jobs/987654/", "training job"),
+        ("/api/v1/datasets/987654/", "dataset"),
+        ("/api/v1/model-versions/987654/", "model version"),
+    ],
+)
+def test_not_found_says_what_in_words_without_the_class_name(
+    api_as: Any, path: str, words: str
+) -> None:
+    answer = api_as("owner").get(path)
+    assert answer.status_code == 404
+    assert answer.json() == {
+        "code": "not_found",
+        "detail": f"No {words} with that id that you can see.",
+        "fields": {},
+    }
