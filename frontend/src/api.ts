@@ -69,6 +69,11 @@ export class ApiError extends Error {
   }
 }
 
+/** The object is not there (or not this user's: the API does not say which). */
+export function isNotFound(err: unknown): boolean {
+  return err instanceof ApiError && err.status === 404;
+}
+
 function readCookie(name: string): string {
   for (const part of document.cookie.split(";")) {
     const eq = part.indexOf("=");

@@ -1,3 +1,4 @@
+import { isNotFound } from "./api";
 import { errorSlot, h } from "./dom";
 
 export interface ViewContext {
@@ -77,15 +78,29 @@ export function startRouter(
       Promise.resolve()
         .then(() => route.view(root, { params, signal }))
         .catch((err: unknown) => {
+          // An object that is not there (deleted, mistyped, or someone else's): a whole page
+          // that says so, not a half-drawn view of it.
+          if (isNotFound(err) && err instanceof Error) {
+            root.replaceChildren(...notFound(err.message));
+            return;
+          }
           const slot = errorSlot();
           root.append(slot.el);
           slot.show(err);
         });
       return;
     }
-    root.append(h("h1", null, "Not found"), h("p", null, h("a", { href: DEFAULT_ROUTE }, "Back to datasets")));
+    root.append(...notFound("No page here."));
   }
 
   window.addEventListener("hashchange", render);
   render();
+}
+
+function notFound(detail: string): HTMLElement[] {
+  return [
+    h("h1", { id: "not-found" }, "Not found"),
+    h("p", null, detail),
+    h("p", null, h("a", { href: DEFAULT_ROUTE }, "Back to datasets")),
+  ];
 }

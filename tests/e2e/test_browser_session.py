@@ -51,3 +51,22 @@ def test_a_tab_whose_session_ended_goes_to_sign_in_and_back(
     _submit_sign_in(page, stack)
     expect(page).to_have_url(re.compile(r"/#/jobs$"))
     expect(page.locator("#whoami")).to_have_text(USER)
+
+
+@pytest.mark.parametrize(
+    "route",
+    ["#/deployments/no-such-name", "#/jobs/987654", "#/datasets/987654", "#/versions/987654"],
+)
+def test_an_unknown_object_gets_a_not_found_page(
+    embedded_stack: Stack,
+    page: Page,  # noqa: F811
+    route: str,
+) -> None:
+    stack = embedded_stack
+    page.goto(stack.url + "/")
+    _submit_sign_in(page, stack)
+    expect(page.locator("#whoami")).to_have_text(USER)
+    page.goto(f"{stack.url}/{route}")
+    expect(page.locator("#not-found")).to_be_visible()
+    # nothing of the object's own page is drawn (no status badge of a thing that is not there)
+    expect(page.locator("#view .status")).to_have_count(0)

@@ -1,6 +1,6 @@
 // A dataset's page: live profiling status over /ws/datasets/<id>/, then its profile, rows,
 // versions and the training form.
-import { api, toSignIn, type Dataset, type DatasetEvent, type DatasetStatus } from "../api";
+import { api, isNotFound, toSignIn, type Dataset, type DatasetEvent, type DatasetStatus } from "../api";
 import { errorSlot, h, statusBadge } from "../dom";
 import { followDataset } from "../jobSocket";
 import type { ViewContext } from "../router";
@@ -44,6 +44,7 @@ export async function datasetDetailView(root: HTMLElement, { params, signal }: V
   try {
     ds = await api.dataset(id, signal);
   } catch (err) {
+    if (isNotFound(err)) throw err; // the router's not-found page
     errors.show(err);
     return;
   }

@@ -7,8 +7,10 @@ const POLL_MS = 1000;
 
 export async function deploymentView(root: HTMLElement, { params, signal }: ViewContext): Promise<void> {
   const name = params.name!;
+  // Asked first: an unknown name is the router's not-found page, not a PENDING badge.
+  const first = await api.deployment(name, signal);
   const errors = errorSlot();
-  const statusEl = statusBadge("PENDING", { id: "deployment-status" });
+  const statusEl = statusBadge(first.status, { id: "deployment-status" });
   const endpoint = h("code", { id: "deployment-endpoint" }, "—");
   const deploymentError = h("div");
   const info = h("div");

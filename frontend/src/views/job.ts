@@ -1,4 +1,4 @@
-import { api, toSignIn, type Id, type Job, type JobEvent, type JobStatus, type Metrics, type Trial } from "../api";
+import { api, isNotFound, toSignIn, type Id, type Job, type JobEvent, type JobStatus, type Metrics, type Trial } from "../api";
 import {
   errorSlot,
   facts,
@@ -62,6 +62,7 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
   try {
     job = await api.job(id, signal);
   } catch (err) {
+    if (isNotFound(err)) throw err; // the router's not-found page
     errors.show(err);
     return;
   }

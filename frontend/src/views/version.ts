@@ -1,4 +1,4 @@
-import { api, type AuditEvent, type ModelVersion, type RegisteredModel } from "../api";
+import { api, isNotFound, type AuditEvent, type ModelVersion, type RegisteredModel } from "../api";
 import { errorSlot, facts, formatBytes, formatDate, formatNumber, h, messageRow, table } from "../dom";
 import { navigate, type ViewContext } from "../router";
 import { deployControl } from "./deployAsk";
@@ -64,6 +64,7 @@ export async function versionView(root: HTMLElement, { params, signal }: ViewCon
     v = await api.modelVersion(id, signal);
     model = await api.model(v.model, signal);
   } catch (err) {
+    if (isNotFound(err)) throw err; // the router's not-found page
     errors.show(err);
     return;
   }
