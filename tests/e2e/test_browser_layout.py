@@ -1,0 +1,70 @@
+"""Every main page is readable on a phone: nothing scrolls sideways at 390 px."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.conftest import breast_cancer_csv
+from tests.e2e.test_browser import page, watch_console  # noqa: F401 - the page fixture
+from tests.stack import Stack
+
+USER = "phone"  # its own user: the other browser and REST tests share the stack
+
+pytestmark = [pytest.mark.stack, pytest.mark.browser]
+
+
+def _ready_dataset(stack: Stack) -> int:
+    with stack.client(USER) as api:
+        made = api.post(
+            "/api/v1/datasets/",
+            files={"file": ("cancer.csv", breast_cancer_csv(), "text/csv")},
+            data={"name": "a dataset with a rather long name to wrap on a small screen"},
+        )
+        assert made.status_code in (200, 201), made.text
+        dataset_id = int(made.json()["id"])
+        deadline = time.monotonic() + 120
+        while api.get(f"/api/v1/datasets/{dataset_id}/").json()["status"] != "READY":
+            assert time.monotonic() < deadline, "the dataset was not profiled in time"
+            time.sleep(0.5)
+    return dataset_id
+
+
+def test_no_main_page_scrolls_sideways_on_a_phone(
+    embedded_stack: Stack,
+    page: Page,  # noqa: F811
+    artifacts_dir: Path,
+) -> None:
+    stack = embedded_stack
+    stack.add_user(USER)
+    dataset_id = _ready_dataset(stack)
+    problems = watch_console(page)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(stack.url + "/")
+    page.fill("#id_username", USER)
+    page.fill("#id_password", stack.passwords[USER])
+    page.click("#login-submit")
+    expect(page.locator("#whoami")).to_have_text(USER)
+
+    wide: dict[str, int] = {}
+    for route in (
+        "#/datasets",
+        f"#/datasets/{dataset_id}",
+        "#/jobs",
+        "#/models",
+        "#/deployments",
+        "#/tokens",
+    ):
+        page.goto(f"{stack.url}/{route}")
+        expect(page.locator("#view h1").first).to_be_visible()
+        page.wait_for_load_state("networkidle")
+        name = route.strip("#/").replace("/", "-")
+        page.screenshot(path=str(artifacts_dir / f"phone-{name}.png"), full_page=True)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > 390:
+            wide[route] = width
+    assert wide == {}, f"pages wider than the 390 px screen: {wide}"
+    assert problems == []
