@@ -88,6 +88,8 @@ export function formatNumber(value: unknown): string {
   if (value !== null && typeof value === "object") return JSON.stringify(value);
   if (typeof value !== "number") return value === null || value === undefined ? "—" : String(value);
   if (Number.isInteger(value)) return String(value);
+  // Float noise around zero (a mean of centred values: -3.7e-17) is zero to a reader.
+  if (Math.abs(value) < 1e-12) return "0";
   return String(Number(value.toPrecision(4)));
 }
 

@@ -210,6 +210,13 @@ def test_csv_to_prediction_in_the_browser(
     )
     expect(accuracy.locator("td")).to_have_text(re.compile(r"^(0(\.\d+)?|1)$"))
     assert float(accuracy.locator("td").inner_text()) > 0.8
+    # the confusion matrix is a table with the class names on both axes, not a JSON list
+    matrix = page.locator("#confusion-matrix")
+    expect(matrix.locator("thead th")).to_have_text(["true ↓ / predicted →", *LABELS])
+    expect(matrix.locator("tbody th")).to_have_text(list(LABELS))
+    counts = [int(c) for c in matrix.locator("tbody td").all_inner_texts()]
+    assert len(counts) == 4 and sum(counts) > 0
+    assert (counts[0] + counts[3]) / sum(counts) > 0.8  # the diagonal: what it got right
     expect(page.locator("#deploy-button")).to_be_enabled()
     # a finished job can be neither cancelled nor stopped
     expect(page.locator("#cancel-button")).to_be_hidden()

@@ -3,6 +3,25 @@ import { formatNumber, formatPairs, h } from "../dom";
 type Importance = { feature: string; importance: number; std: number };
 type ClassFigures = { precision: number; recall: number; f1: number; support: number };
 
+/** Rows are the true classes, columns the predicted ones; each cell is shaded by its share of
+ * its row, so the diagonal reads at a glance. */
+function confusionTable(matrix: unknown, labels: unknown): HTMLElement | "" {
+  if (!Array.isArray(matrix) || !Array.isArray(labels) || matrix.length !== labels.length) return "";
+  const names = labels.map(String);
+  const rows = matrix as number[][];
+  const head = h("tr", null, h("th", { scope: "col" }, "true ↓ / predicted →"), ...names.map((n) => h("th", { scope: "col" }, n)));
+  const body = rows.map((row, i) => {
+    const total = row.reduce((a, b) => a + b, 0) || 1;
+    return h("tr", null, h("th", { scope: "row" }, names[i] ?? ""), ...row.map((count, j) => {
+      const cell = h("td", { class: i === j ? "num hit" : "num", title: `${count} of ${total} “${names[i]}” rows predicted “${names[j]}”` }, String(count));
+      // Set through the CSSOM: the page's policy allows no inline style attributes.
+      cell.style.backgroundColor = `rgba(47, 91, 234, ${(0.08 + 0.5 * (count / total)).toFixed(2)})`;
+      return cell;
+    }));
+  });
+  return h("table", { id: "confusion-matrix", class: "narrow" }, h("caption", null, "Confusion matrix (test split)"), h("thead", null, head), h("tbody", null, body));
+}
+
 /** Per-class precision/recall and permutation importance, when the job reported them. */
 export function detailTables(all: Record<string, unknown>): HTMLElement {
   // Multi-label jobs report the same figures per label.
@@ -13,6 +32,7 @@ export function detailTables(all: Record<string, unknown>): HTMLElement {
   return h(
     "div",
     null,
+    confusionTable(all.confusion_matrix, all.labels),
     Object.keys(perClass).length
       ? h("table", { id: "per-class" },
           h("thead", null, h("tr", null, ...["Class", "Precision", "Recall", "F1", "Rows"].map((c) => h("th", null, c)))),
