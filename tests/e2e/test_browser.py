@@ -215,7 +215,8 @@ def test_csv_to_prediction_in_the_browser(
     expect(matrix.locator("thead th")).to_have_text(["true ↓ / predicted →", *LABELS])
     expect(matrix.locator("tbody th")).to_have_text(list(LABELS))
     counts = [int(c) for c in matrix.locator("tbody td").all_inner_texts()]
-    assert len(counts) == 4 and sum(counts) > 0
+    assert len(counts) == 4
+    assert sum(counts) > 0
     assert (counts[0] + counts[3]) / sum(counts) > 0.8  # the diagonal: what it got right
     expect(page.locator("#deploy-button")).to_be_enabled()
     # a finished job can be neither cancelled nor stopped
