@@ -56,6 +56,7 @@ from models_registry.serializers import (
     RegisteredModelSerializer,
     SwapRequestSerializer,
 )
+from models_registry.signature_api import DeploymentSignatureMixin
 
 T = TypeVar("T")
 
@@ -347,7 +348,11 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet[AuditEvent]):
         return selectors.audit_list(user=self.request.user)
 
 
-class DeploymentViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet[Deployment]):
+class DeploymentViewSet(
+    DeploymentSignatureMixin,
+    mixins.DestroyModelMixin,
+    viewsets.ReadOnlyModelViewSet[Deployment],
+):
     serializer_class = DeploymentSerializer
     lookup_field = "name"
     filterset_class = DeploymentFilter

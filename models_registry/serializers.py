@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
-from models_registry import reports, selectors
+from models_registry import reports, selectors, signature
 from models_registry.models import (
     Alias,
     AuditEvent,
@@ -169,6 +169,9 @@ class CanaryRequestSerializer(serializers.Serializer):
 
 class DeploymentSerializer(serializers.ModelSerializer):
     endpoint_url = serializers.SerializerMethodField()
+    curl_example = serializers.SerializerMethodField(
+        help_text="A shell command that predicts one example instance; set $TOKEN first."
+    )
     alias: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="name", read_only=True
     )
@@ -194,6 +197,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "canary_percent",
             "status",
             "endpoint_url",
+            "curl_example",
             "error",
             "created_at",
             "ready_at",
@@ -203,6 +207,11 @@ class DeploymentSerializer(serializers.ModelSerializer):
 
     def get_endpoint_url(self, deployment: Deployment) -> str:
         return f"{settings.PREDICTOR_PUBLIC_URL}/v1/deployments/{deployment.name}/predict"
+
+    def get_curl_example(self, deployment: Deployment) -> str:
+        return signature.curl_command(
+            self.get_endpoint_url(deployment), deployment.model_version.input_schema
+        )
 
 
 class BatchPredictionCreateSerializer(serializers.Serializer):

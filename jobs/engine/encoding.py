@@ -32,7 +32,7 @@ from jobs.engine.data import (
     column_to_float,
     finite_float,
 )
-from jobs.engine.layers import RecordError, ServingInput
+from jobs.engine.layers import RecordError, ServingInput, refuse_binary
 
 MAX_VOCABULARY = 1000
 
@@ -278,6 +278,9 @@ class TabularEncoder(keras.layers.Layer, ServingInput):
     def encode_records(self, records: Sequence[Any]) -> np.ndarray:
         return encode_records(self.columns, records)
 
+    def record_warnings(self, records: Sequence[Any], encoded: np.ndarray) -> list[dict[str, Any]]:
+        return unknown_categories(self.columns, self._categorical, records, encoded)
+
 
 def fit_column_specs(frame: pd.DataFrame, types: Mapping[str, ColumnType]) -> list[ColumnSpec]:
     """Statistics of the training split only, so validation and test stay unseen."""
@@ -354,7 +357,8 @@ def _encode_value(spec: ColumnSpec, value: Any, instance: int) -> float:
     if value is None:
         return 0.0 if spec.type == "categorical" else math.nan
     if spec.type == "categorical":
-        if isinstance(value, (dict, list)):
+        if isinstance(value, (dict, list, bytes)):
+            refuse_binary(value, spec.name, instance, "a category (a string or number)")
             raise RecordError(
                 f"Field '{spec.name}' must be a string or number.",
                 field=spec.name,
@@ -368,12 +372,14 @@ def _encode_value(spec: ColumnSpec, value: Any, instance: int) -> float:
             return float(value)
         if isinstance(value, str) and value.strip().lower() in TRUE_VALUES | FALSE_VALUES:
             return 1.0 if value.strip().lower() in TRUE_VALUES else 0.0
+        refuse_binary(value, spec.name, instance, "true or false")
         raise RecordError(
             f"Field '{spec.name}' must be true or false, got {value!r}.",
             field=spec.name,
             instance=instance,
         )
     if isinstance(value, bool) or not isinstance(value, (int, float)):
+        refuse_binary(value, spec.name, instance, "a number")
         raise RecordError(
             f"Field '{spec.name}' must be a number, got {value!r}.",
             field=spec.name,
@@ -412,6 +418,40 @@ def encode_records(specs: Sequence[ColumnSpec], records: Sequence[Any]) -> np.nd
         for i, spec in enumerate(specs):
             out[row, i] = _encode_value(spec, record[spec.name], row)
     return out
+
+
+# A warning quotes the value it is about, cut to this many characters.
+WARNING_VALUE_CHARS = 200
+
+
+def unknown_categories(
+    specs: Sequence[ColumnSpec],
+    categorical: Sequence[int],
+    records: Sequence[Any],
+    encoded: np.ndarray,
+) -> list[dict[str, Any]]:
+    """The categorical values that `encode_records` read as the unknown category (index 0):
+    `unseen_category` for a value training never had (a number is read as its text: 3 as
+    "3"), `missing_value` for null. One comparison over the encoded rows; only the
+    cells it finds are looked at again."""
+    if not categorical or not len(encoded):
+        return []
+    unknown = encoded[:, list(categorical)] == 0.0
+    if not unknown.any():
+        return []
+    found = []
+    for row, j in zip(*np.nonzero(unknown), strict=True):
+        name = specs[categorical[j]].name
+        value = records[row][name]
+        if value is None:
+            found.append({"instance": int(row), "field": name, "code": "missing_value"})
+            continue
+        if isinstance(value, str) and len(value) > WARNING_VALUE_CHARS:
+            value = value[:WARNING_VALUE_CHARS] + "…"
+        found.append(
+            {"instance": int(row), "field": name, "code": "unseen_category", "value": value}
+        )
+    return found
 
 
 def tabular_body(hp: kt.HyperParameters, encoder_config: list[dict[str, Any]]) -> tuple[Any, Any]:

@@ -18,12 +18,35 @@ from keras import ops
 
 
 class RecordError(ValueError):
-    """An instance sent for prediction does not match the model's input schema."""
+    """An instance sent for prediction does not match the model's input schema.
 
-    def __init__(self, message: str, *, field: str | None = None, instance: int | None = None):
+    `code` is machine-readable for the refusals a client may want to tell apart (a bad image,
+    a binary value for a column that takes none); "invalid" otherwise."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        instance: int | None = None,
+        code: str = "invalid",
+    ):
         super().__init__(message)
         self.field = field
         self.instance = instance
+        self.code = code
+
+
+def refuse_binary(value: Any, field: str, instance: int, takes: str) -> None:
+    """A 400 for binary data (`{"b64": ...}`, or a binary BYTES element of the Open Inference
+    Protocol) sent to a column that takes a number or text; called on refusal paths only."""
+    if isinstance(value, (bytes, bytearray)) or (isinstance(value, dict) and "b64" in value):
+        raise RecordError(
+            f"Field '{field}' takes {takes}; {{\"b64\": ...}} is for image inputs only.",
+            field=field,
+            instance=instance,
+            code="binary_not_accepted",
+        )
 
 
 class ServingInput:
@@ -40,6 +63,12 @@ class ServingInput:
     def encode_records(self, records: Sequence[Any]) -> np.ndarray:
         """Validate JSON instances (RecordError) and turn them into the model's input."""
         raise NotImplementedError
+
+    def record_warnings(self, records: Sequence[Any], encoded: np.ndarray) -> list[dict[str, Any]]:
+        """What the encoding of accepted instances quietly changed (a category never seen in
+        training read as the unknown one), as `{"instance", "field", "code", "value"}`; read
+        from the encoded rows, so it costs nothing when nothing was changed."""
+        return []
 
 
 @keras.saving.register_keras_serializable(package="automl")
@@ -263,6 +292,10 @@ class Served:
     def encode(self, instances: Sequence[Any]) -> np.ndarray:
         """Validate JSON instances (RecordError) and turn them into the model's input."""
         return self.input_layer.encode_records(instances)
+
+    def warnings(self, instances: Sequence[Any], features: np.ndarray) -> list[dict[str, Any]]:
+        """What `encode` read differently from what was sent (`ServingInput.record_warnings`)."""
+        return self.input_layer.record_warnings(instances, features)
 
     def infer(self, features: np.ndarray) -> np.ndarray:
         """The model's outputs for a batch of encoded rows: the compiled graph when `compile`

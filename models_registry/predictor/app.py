@@ -2,7 +2,8 @@
 
 Routes (every one but health needs a user token or a deployment key):
 - `POST /v1/deployments/<name>/predict`, `GET /v1/deployments/<name>` (readiness),
-  `GET /v1/deployments/<name>/metrics` (the owner's counters)
+  `GET /v1/deployments/<name>/metrics` (the owner's counters),
+  `GET /v1/deployments/<name>/openapi.json` (the predict call's contract, models_registry.signature)
 - Open Inference Protocol v2: `GET /v2/health/live|ready`, `GET /v2`,
   `GET /v2/models/<name>[/versions/<v>][/ready]`, `POST /v2/models/<name>[/versions/<v>]/infer`
 - `GET /healthz`, `/livez` (liveness), `/readyz` (first load done), `/metrics` (Prometheus:
@@ -33,7 +34,9 @@ import orjson
 from django.conf import settings
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from console.errors import shape
 from jobs.engine.model import RecordError
+from models_registry import signature
 from models_registry.models import Deployment
 from models_registry.predictor import bodies, metrics
 from models_registry.predictor.batching import InferenceThread
@@ -271,7 +274,10 @@ def _served_versions(entry: DeploymentEntry) -> list[Hosted]:
 
 
 def _bad_request(exc: BodyError | RecordError) -> HttpError:
-    body: dict[str, Any] = {"detail": str(exc)}
+    # The API's one error shape, with the predictor's own context (field, instance) beside it.
+    detail = str(exc)
+    body: dict[str, Any] = {"code": getattr(exc, "code", "invalid"), "detail": detail}
+    body["fields"] = {exc.field: [detail]} if exc.field is not None else {}
     if exc.field is not None:
         body["field"] = exc.field
     if exc.instance is not None:
@@ -281,7 +287,7 @@ def _bad_request(exc: BodyError | RecordError) -> HttpError:
 
 async def _predict_rows(
     entry: DeploymentEntry, hosted: Hosted, rows: list[Any], started: float
-) -> tuple[list[Any], metrics.VersionMetrics]:
+) -> tuple[list[Any], metrics.VersionMetrics, list[dict[str, Any]]]:
     vm = predictor.metrics_for(entry, hosted)
     try:
         try:
@@ -290,6 +296,8 @@ async def _predict_rows(
             raise _bad_request(exc) from None
         except (ValueError, TypeError, OverflowError) as exc:
             raise HttpError(400, {"detail": f"The instances could not be read: {exc}"}) from None
+        # One comparison over the encoded categorical columns: what was read as unknown.
+        warnings = hosted.served.warnings(rows, features)
         parsed = time.perf_counter()
         vm.phase["parse"].observe(parsed - started)
         result = await predictor.inference.submit(hosted.runner, features)
@@ -298,7 +306,7 @@ async def _predict_rows(
         raise
     vm.phase["queue"].observe(result.queue_s)
     vm.phase["inference"].observe(result.inference_s)
-    return result.predictions, vm
+    return result.predictions, vm, warnings
 
 
 def _finish(
@@ -331,12 +339,14 @@ async def v1_predict(scope: dict[str, Any], receive: Receive, send: Send, name: 
     except BodyError as exc:
         predictor.metrics_for(entry, hosted).count(400)
         raise _bad_request(exc) from None
-    predictions, vm = await _predict_rows(entry, hosted, rows, started)
-    payload = {
+    predictions, vm, warnings = await _predict_rows(entry, hosted, rows, started)
+    payload: dict[str, Any] = {
         "predictions": predictions,
         "model": hosted.model_name,
         "model_version": hosted.version,
     }
+    if warnings:
+        payload["warnings"] = warnings
     body, headers = _finish(vm, hosted, started, payload)
     await _respond(send, 200, body, headers)
 
@@ -376,6 +386,23 @@ async def v1_metrics(scope: dict[str, Any], send: Send, name: str) -> None:
         raise HttpError(403, {"detail": "A deployment key may predict, not read metrics."})
     entry = _deployment(caller, snapshot, name)
     await _respond(send, 200, orjson.dumps({"name": name, "versions": metrics.summary(entry.id)}))
+
+
+async def v1_openapi(scope: dict[str, Any], send: Send, name: str) -> None:
+    """The predict call's OpenAPI document, from the main version's signature."""
+    snapshot = predictor.snapshot
+    entry = _deployment(_caller(scope, snapshot), snapshot, name)
+    hosted = _hosted(entry)
+    document = signature.openapi_document(
+        name=entry.name,
+        server_url=settings.PREDICTOR_PUBLIC_URL,
+        model_name=hosted.model_name,
+        version=hosted.version,
+        task_type=hosted.task_type,
+        classes=hosted.classes,
+        schema=hosted.input_schema,
+    )
+    await _respond(send, 200, orjson.dumps(document))
 
 
 async def prometheus(scope: dict[str, Any], send: Send) -> None:
@@ -443,11 +470,13 @@ async def v2_infer(
     length = _header(scope, b"inference-header-content-length")
     try:
         header_length = int(length) if length is not None else None
-        rows, wanted, request_id = bodies.v2_request(raw, header_length)
+        rows, wanted, request_id = bodies.v2_request(
+            raw, header_length, bodies.binary_columns(hosted.input_schema)
+        )
     except ValueError as exc:
         predictor.metrics_for(entry, hosted).count(400)
         raise _bad_request(exc if isinstance(exc, BodyError) else BodyError(str(exc))) from None
-    predictions, vm = await _predict_rows(entry, hosted, rows, started)
+    predictions, vm, _ = await _predict_rows(entry, hosted, rows, started)
     try:
         outputs = bodies.v2_outputs(predictions, wanted)
     except BodyError as exc:
@@ -496,6 +525,8 @@ async def _route(scope: dict[str, Any], receive: Receive, send: Send) -> None:
             return await v1_deployment(scope, send, parts[2])
         if len(parts) == 4 and parts[:2] == ["v1", "deployments"] and parts[3] == "metrics":
             return await v1_metrics(scope, send, parts[2])
+        if len(parts) == 4 and parts[:2] == ["v1", "deployments"] and parts[3] == "openapi.json":
+            return await v1_openapi(scope, send, parts[2])
         if parts[:2] == ["v2", "models"] and len(parts) >= 3:
             rest = parts[3:]
             version = None
@@ -534,6 +565,8 @@ async def application(scope: dict[str, Any], receive: Receive, send: Send) -> No
             # The Open Inference Protocol's error shape.
             body = {"error": body.get("detail", ""), **body}
             body.pop("detail", None)
+        else:
+            body = shape(exc.status, body)
         await _respond(send, exc.status, orjson.dumps(body), exc.headers)
     except Exception:
         logger.exception("The predictor failed on %s %s", scope["method"], scope["path"])

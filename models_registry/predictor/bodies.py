@@ -99,9 +99,16 @@ _NUMPY = {
 }
 
 
-def _bytes_elements(raw: bytes, name: str) -> list[str]:
-    """Triton's binary BYTES tensor: each element a 4-byte little-endian length, then bytes."""
-    out, at = [], 0
+def binary_columns(schema: list[dict[str, Any]]) -> frozenset[str]:
+    """The inputs whose binary BYTES elements are files (images), kept as bytes."""
+    return frozenset(c["name"] for c in schema if c.get("type") == "image")
+
+
+def _bytes_elements(raw: bytes, name: str, binary: bool = False) -> list[Any]:
+    """Triton's binary BYTES tensor: each element a 4-byte little-endian length, then bytes:
+    raw bytes for an image input (the file itself, no base64), else UTF-8 text."""
+    out: list[Any] = []
+    at = 0
     while at < len(raw):
         if at + 4 > len(raw):
             raise BodyError(f"Input '{name}' has a truncated BYTES element.", field=name)
@@ -110,11 +117,14 @@ def _bytes_elements(raw: bytes, name: str) -> list[str]:
         chunk = raw[at : at + size]
         if len(chunk) != size:
             raise BodyError(f"Input '{name}' has a truncated BYTES element.", field=name)
+        at += size
+        if binary:
+            out.append(chunk)
+            continue
         try:
             out.append(chunk.decode())
         except UnicodeDecodeError:
             raise BodyError(f"Input '{name}' holds bytes that are not UTF-8.", field=name) from None
-        at += size
     return out
 
 
@@ -124,8 +134,13 @@ def _flatten(data: Any) -> list[Any]:
     return data if isinstance(data, list) else [data]
 
 
-def v2_request(raw: bytes, header_length: int | None) -> tuple[list[Any], list[str] | None, Any]:
-    """Rows, requested output names (None: all) and the request id of a v2 infer body."""
+def v2_request(
+    raw: bytes, header_length: int | None, binary_inputs: frozenset[str] = frozenset()
+) -> tuple[list[Any], list[str] | None, Any]:
+    """Rows, requested output names (None: all) and the request id of a v2 infer body.
+
+    A BYTES element for an image input is the file's base64 text or `{"b64": ...}` in JSON, or
+    the file's raw bytes in the binary extension (`binary_inputs` names those inputs)."""
     if header_length is not None:
         if not 0 < header_length <= len(raw):
             raise BodyError("Inference-Header-Content-Length does not fit the body.")
@@ -157,7 +172,7 @@ def v2_request(raw: bytes, header_length: int | None) -> tuple[list[Any], list[s
                 raise BodyError(f"Input '{name}' binary_data_size does not fit.", field=name)
             chunk, at = binary[at : at + size], at + size
             if datatype == "BYTES":
-                values: list[Any] = _bytes_elements(chunk, name)
+                values: list[Any] = _bytes_elements(chunk, name, name in binary_inputs)
             elif datatype in _NUMPY:
                 width = np.dtype(_NUMPY[datatype]).itemsize
                 if len(chunk) % width:

@@ -34,7 +34,7 @@ from jobs.engine.data import (
     infer_column_type,
 )
 from jobs.engine.ensemble import build_ensemble
-from jobs.engine.layers import RecordError, ServingInput, find_layer
+from jobs.engine.layers import RecordError, ServingInput, find_layer, refuse_binary
 from jobs.engine.runner import predict_outputs
 from jobs.engine.task import Ensembling, Prepared, Task
 from jobs.engine.task_data import (
@@ -172,6 +172,7 @@ def encode_history_records(layer: ForecastWindow, records: Sequence[Any]) -> np.
                 if value is None:
                     continue
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    refuse_binary(value, name, row, "a number")
                     raise _record_error(
                         f"Field '{name}' must be a number, got {value!r}.", row, name
                     )

@@ -118,7 +118,9 @@ def to_array(image: Image.Image, height: int, width: int, channels: int) -> np.n
 
 
 def decode_instance(instance: Any, index: int, layer: ImageInput) -> np.ndarray:
-    """One request instance `{"image": "<base64>"}` as the model's input (raises RecordError)."""
+    """One request instance as the model's input (raises RecordError). The image is
+    `{"image": "<base64>"}`, `{"image": {"b64": "<base64>"}}` (TensorFlow Serving's form for
+    binary values) or, from the Open Inference Protocol's binary BYTES tensor, raw bytes."""
     if not isinstance(instance, Mapping):
         raise RecordError(
             f'Instance {index} must be an object {{"image": "<base64 PNG, JPEG or WebP>"}}.',
@@ -131,36 +133,56 @@ def decode_instance(instance: Any, index: int, layer: ImageInput) -> np.ndarray:
             field=extra[0],
             instance=index,
         )
-    encoded = instance.get("image")
-    if not isinstance(encoded, str) or not encoded.strip():
-        raise RecordError(
-            f"Instance {index} needs field 'image': a base64 string of PNG, JPEG or WebP bytes.",
-            field="image",
-            instance=index,
-        )
-    encoded = _DATA_URL.sub("", encoded.strip(), count=1)
-    if len(encoded) > _MAX_BASE64_CHARS:
-        raise RecordError(
-            f"Instance {index}: the image is over {SERVING_LIMITS.max_image_bytes >> 20} MB.",
-            field="image",
-            instance=index,
-        )
-    try:
-        data = base64.b64decode(re.sub(r"\s+", "", encoded), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise RecordError(
-            f"Instance {index}: field 'image' is not valid base64 ({exc}).",
-            field="image",
-            instance=index,
-        ) from exc
+    data = image_bytes(instance.get("image"), index)
     try:
         with decode_image(data, f"instance {index}", SERVING_LIMITS) as image:
             return to_array(image, layer.height, layer.width, layer.channels)
     except ImageError as exc:
+        # The byte and pixel limits (and Pillow's own bomb check) say "over" or "bomb".
+        too_large = " over " in exc.reason or "bomb" in exc.reason
         raise RecordError(
             f"Instance {index}: the image cannot be used: {exc.reason}",
             field="image",
             instance=index,
+            code="image_too_large" if too_large else "not_an_image",
+        ) from exc
+
+
+def _refused(index: int, message: str, code: str) -> RecordError:
+    return RecordError(f"Instance {index}: {message}", field="image", instance=index, code=code)
+
+
+def image_bytes(value: Any, index: int) -> bytes:
+    """The image file's bytes from an instance's 'image' value, its size checked before any
+    base64 is decoded (SERVING_LIMITS)."""
+    limit = f"the image is over {SERVING_LIMITS.max_image_bytes >> 20} MB."
+    if isinstance(value, (bytes, bytearray)):
+        if len(value) > SERVING_LIMITS.max_image_bytes:
+            raise _refused(index, limit, "image_too_large")
+        return bytes(value)
+    if isinstance(value, Mapping):
+        if set(value) != {"b64"} or not isinstance(value["b64"], str):
+            raise _refused(
+                index,
+                'field \'image\' as an object must be {"b64": "<base64 PNG, JPEG or WebP>"}.',
+                "invalid_b64",
+            )
+        value = value["b64"]
+    if not isinstance(value, str) or not value.strip():
+        raise RecordError(
+            f"Instance {index} needs field 'image': a base64 string of PNG, JPEG or WebP bytes"
+            ' (or {"b64": "<base64>"}).',
+            field="image",
+            instance=index,
+        )
+    encoded = _DATA_URL.sub("", value.strip(), count=1)
+    if len(encoded) > _MAX_BASE64_CHARS:
+        raise _refused(index, limit, "image_too_large")
+    try:
+        return base64.b64decode(re.sub(r"\s+", "", encoded), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise _refused(
+            index, f"field 'image' is not valid base64 ({exc}).", "invalid_base64"
         ) from exc
 
 

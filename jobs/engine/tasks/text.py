@@ -30,7 +30,7 @@ import pandas as pd
 from keras import ops
 
 from jobs.engine.config import SearchConfig
-from jobs.engine.layers import RecordError, ServingInput, find_layer
+from jobs.engine.layers import RecordError, ServingInput, find_layer, refuse_binary
 from jobs.engine.results import gpu_names
 from jobs.engine.runner import Targets, add_head, evaluate_outputs, prepare_targets
 from jobs.engine.split import class_weights, split_frame
@@ -369,6 +369,7 @@ def encode_text_records(layer: TextVectorizer, records: Sequence[Any]) -> np.nda
             )
         value = record[layer.column]
         if not isinstance(value, str):
+            refuse_binary(value, layer.column, row, "text")
             raise RecordError(
                 f"Field '{layer.column}' must be a string, got {value!r}.",
                 field=layer.column,
