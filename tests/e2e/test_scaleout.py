@@ -159,6 +159,27 @@ def test_the_whole_path_runs_with_no_shared_disk(
     assert onnx.status_code == 200, onnx.text
     assert [k for k in _keys(s3) if k.startswith("exports/")], _keys(s3)
 
+    # and a batch prediction scored by the training worker is downloaded through the web
+    answer = owner.post(
+        "/api/v1/batch-predictions/", json={"deployment": "wide", "dataset": dataset["id"]}
+    )
+    assert answer.status_code == 201, answer.text
+    batch_url = f"/api/v1/batch-predictions/{answer.json()['id']}/"
+
+    def scored() -> dict[str, Any] | None:
+        got = owner.get(batch_url).json()
+        return dict(got) if got["status"] in ("SUCCEEDED", "FAILED", "CANCELLED") else None
+
+    batch = _wait("the batch prediction", scored, scaleout, timeout=120)
+    assert batch["status"] == "SUCCEEDED", batch
+    result = owner.get(f"{batch_url}result/")
+    assert result.status_code == 200, result.text
+    assert len(pd.read_csv(io.BytesIO(result.content))) == 569
+    assert "Task models_registry.tasks.run_batch_prediction[" in (
+        scaleout.logs["worker-train"].read_text()
+    )
+    assert [k for k in _keys(s3) if k.startswith("batch_predictions/")], _keys(s3)
+
     # when it is undeployed, neither replica serves it any more
     assert owner.post("/api/v1/deployments/wide/undeploy/").status_code == 200
     for url in scaleout.predictor_urls:
