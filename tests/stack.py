@@ -19,6 +19,8 @@ import httpx
 import psycopg
 import redis
 
+from console.management.commands import runconsole
+
 ROOT = Path(__file__).resolve().parent.parent
 # 15 is the in-process tests'. STACK_REDIS_DBS (say "7,8") keeps two test runs on one machine
 # (two checkouts) from flushing and serving each other's queues.
@@ -111,10 +113,7 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: floa
     raise RuntimeError(f"{url} did not come up:\n{log.read_text()[-4000:]}")
 
 
-@contextlib.contextmanager
-def running_stack(
-    mode: str, data_dir: Path, extra_env: dict[str, str] | None = None
-) -> Iterator[Stack]:
+def _base_env(data_dir: Path, extra_env: dict[str, str] | None) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -127,37 +126,79 @@ def running_stack(
         PYTHONUNBUFFERED="1",
     )
     env.update(extra_env or {})
+    return env
+
+
+@contextlib.contextmanager
+def _own_database(env: dict[str, str]) -> Iterator[None]:
+    """A fresh PostgreSQL database and Redis index for one stack, named in `env`; dropped after."""
     db_name = f"automl_e2e_{uuid.uuid4().hex[:10]}"
     # Stacks can be up at the same time (the session's and a module's): each gets its own
     # Redis database, so no worker takes another stack's tasks.
     redis_db = next(_REDIS_DBS)
-    if mode == "postgres":
+    with psycopg.connect(ADMIN_PG_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{db_name}"')
+    redis.Redis.from_url(f"redis://127.0.0.1:6379/{redis_db}").flushdb()
+    env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{db_name}"
+    env["REDIS_URL"] = f"redis://127.0.0.1:6379/{redis_db}"
+    env["CHANNEL_PREFIX"] = f"e2e{db_name}"
+    try:
+        yield
+    finally:
         with psycopg.connect(ADMIN_PG_URL, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{db_name}"')
-        redis.Redis.from_url(f"redis://127.0.0.1:6379/{redis_db}").flushdb()
-        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{db_name}"
-        env["REDIS_URL"] = f"redis://127.0.0.1:6379/{redis_db}"
-        env["CHANNEL_PREFIX"] = f"e2e{db_name}"
+            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+
+
+def _migrate_and_add_users(stack: Stack) -> None:
+    _manage(stack.env, "migrate", "--noinput")
+    for row in _manage(stack.env, "shell", "-c", _MAKE_USERS).splitlines():
+        if not row.startswith("TOKEN "):
+            continue
+        _, name, key = row.split()
+        stack.tokens[name] = key
+        stack.passwords[name] = f"{name}-Passw0rd!"
+
+
+def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        # A session of its own, so that the process and whatever it forks stop by group.
+        return subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@contextlib.contextmanager
+def running_stack(
+    mode: str, data_dir: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[Stack]:
+    env = _base_env(data_dir, extra_env)
     port, predictor_port = free_port(), free_port()
     log = data_dir / "console.log"
     proc: subprocess.Popen[bytes] | None = None
-    try:
-        _manage(env, "migrate", "--noinput")
-        stack = Stack(
-            mode=mode,
-            url=f"http://127.0.0.1:{port}",
-            predictor_url=f"http://127.0.0.1:{predictor_port}",
-            data_dir=data_dir,
-            env=env,
-        )
-        for row in _manage(env, "shell", "-c", _MAKE_USERS).splitlines():
-            if not row.startswith("TOKEN "):
-                continue
-            _, name, key = row.split()
-            stack.tokens[name] = key
-            stack.passwords[name] = f"{name}-Passw0rd!"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
+    with contextlib.ExitStack() as database:
+        if mode == "postgres":
+            database.enter_context(_own_database(env))
+        try:
+            stack = Stack(
+                mode=mode,
+                url=f"http://127.0.0.1:{port}",
+                predictor_url=f"http://127.0.0.1:{predictor_port}",
+                data_dir=data_dir,
+                env=env,
+            )
+            _migrate_and_add_users(stack)
+            proc = _start(
                 [
                     sys.executable,
                     "manage.py",
@@ -167,28 +208,82 @@ def running_stack(
                     "--predictor-port",
                     str(predictor_port),
                 ],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                env,
+                log,
             )
-        stack.pid = proc.pid
-        stack.process = proc
-        _wait_http(f"{stack.url}/healthz", proc, log)
-        _wait_http(f"{stack.predictor_url}/healthz", proc, log)
-        yield stack
-    finally:
-        if proc is not None and proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        if mode == "postgres":
-            with psycopg.connect(ADMIN_PG_URL, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+            stack.pid = proc.pid
+            stack.process = proc
+            _wait_http(f"{stack.url}/healthz", proc, log)
+            _wait_http(f"{stack.predictor_url}/healthz", proc, log)
+            yield stack
+        finally:
+            _stop(proc)
+
+
+@dataclass
+class ScaleOut:
+    """One web process, several workers and predictor replicas, as on several machines."""
+
+    stack: Stack  # the web; its predictor_url is the first replica's
+    predictor_urls: list[str]
+    data_dirs: dict[str, Path]  # process name -> its own CONSOLE_DATA_DIR, shared with none
+    processes: dict[str, subprocess.Popen[bytes]]
+    logs: dict[str, Path]
+
+    def log_tails(self) -> str:
+        return "\n".join(f"--- {n}\n{p.read_text()[-3000:]}" for n, p in self.logs.items())
+
+
+@contextlib.contextmanager
+def running_scaleout(
+    root: Path, shared_env: dict[str, str], workers: dict[str, str], predictors: int = 2
+) -> Iterator[ScaleOut]:
+    """Web, the named workers (name -> comma-separated queues) and `predictors` replicas, each
+    started alone with a CONSOLE_DATA_DIR of its own under `root`, on one fresh PostgreSQL
+    database and Redis index: what they share is only what `shared_env` names (the storage)."""
+    env = _base_env(root / "manage", shared_env)
+    web_port = free_port()
+    predictor_ports = [free_port() for _ in range(predictors)]
+    predictor_urls = [f"http://127.0.0.1:{p}" for p in predictor_ports]
+    argvs: dict[str, list[str]] = {"web": runconsole.web_argv("127.0.0.1", web_port)}
+    for name, queues in workers.items():
+        argvs[name] = runconsole.celery_worker_argv(queues, 1, f"{name}@%h")
+    for index, port in enumerate(predictor_ports, start=1):
+        argvs[f"predictor{index}"] = runconsole.predictor_argv("127.0.0.1", port)
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    with _own_database(env):
+        try:
+            (root / "manage").mkdir(parents=True, exist_ok=True)
+            stack = Stack(
+                mode="postgres",
+                url=f"http://127.0.0.1:{web_port}",
+                predictor_url=predictor_urls[0],
+                data_dir=root / "web",
+                env=env,
+            )
+            _migrate_and_add_users(stack)
+            out = ScaleOut(stack, predictor_urls, {}, processes, {})
+            for name, argv in argvs.items():
+                data_dir = root / name
+                data_dir.mkdir(parents=True, exist_ok=True)
+                own = {**env, "CONSOLE_DATA_DIR": str(data_dir), "PREDICTOR_URL": predictor_urls[0]}
+                if name.startswith("predictor"):
+                    own["DJANGO_SETTINGS_MODULE"] = "console.predictor_settings"
+                # The log sits beside the data folder, so that the folder holds only what the
+                # process itself wrote there.
+                out.logs[name] = root / f"{name}.log"
+                out.data_dirs[name] = data_dir
+                processes[name] = _start(argv, own, out.logs[name])
+            stack.pid = processes["web"].pid
+            stack.process = processes["web"]
+            _wait_http(f"{stack.url}/healthz", processes["web"], out.logs["web"])
+            for index, url in enumerate(predictor_urls, start=1):
+                name = f"predictor{index}"
+                _wait_http(f"{url}/healthz", processes[name], out.logs[name])
+            yield out
+        finally:
+            for proc in processes.values():
+                _stop(proc)
 
 
 def children(pid: int) -> list[int]:

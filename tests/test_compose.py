@@ -8,15 +8,24 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
+import runpy
 import shlex
+import tomllib
 from pathlib import Path
 from typing import Any
 
+import flower.options
 import jsonschema
 import pytest
 import yaml
 from django.conf import settings
+from django.urls import URLPattern, URLResolver
+from tornado import options as tornado_options
+
+from console import urls
+from jobs import routing
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -25,9 +34,18 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 SCHEMA_FILE = Path(__file__).resolve().parent / "data" / "compose-spec.json"
 
 REQUIRED_SERVICES = {
-    "postgres", "redis", "migrate", "web", "worker", "worker-cpu", "worker-short", "predictor"
+    "postgres", "redis", "minio", "createbucket", "migrate", "web", "worker", "worker-cpu",
+    "worker-short", "predictor", "flower", "proxy",
 }  # fmt: skip
 APP_SERVICES = ("web", "worker", "worker-cpu", "worker-short", "predictor")
+# Every service that runs the console's image (and so reads console/settings.py).
+IMAGE_SERVICES = ("migrate", *APP_SERVICES, "flower")
+ENV_EXAMPLE = ROOT / "deploy" / "console.env.example"
+# Secrets: no default anywhere in the file, and listed in the example env file.
+REQUIRED_VARIABLES = {
+    "SECRET_KEY", "POSTGRES_PASSWORD", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY",
+    "FLOWER_BASIC_AUTH",
+}  # fmt: skip
 # `${SECRET_KEY:?message}` or `${SECRET_KEY?message}`: Compose refuses to start without it.
 REQUIRED_SECRET_KEY = re.compile(r"^\$\{SECRET_KEY:?\?[^}]*\}$")
 # Lets the settings fall back to the published development key when SECRET_KEY is empty.
@@ -171,7 +189,8 @@ def test_migrate_runs_once_and_the_app_waits_for_it(services: dict[str, dict[str
     argv = " ".join(_argv(migrate["command"]))
     assert "manage.py migrate --noinput" in argv
     assert migrate.get("restart", "no") == "no"
-    assert _one_shot(services) == {"migrate"}
+    assert _one_shot(services) == {"migrate", "createbucket"}
+    assert services["createbucket"].get("restart", "no") == "no"
 
 
 def test_long_running_services_have_health_checks(services: dict[str, dict[str, Any]]) -> None:
@@ -280,7 +299,10 @@ def test_app_waits_for_healthy_postgres_and_redis(services: dict[str, dict[str, 
         assert depends.get("postgres") == "service_healthy", name
         assert depends.get("redis") == "service_healthy", name
         assert depends.get("migrate") == "service_completed_successfully", name
+        assert depends.get("minio") == "service_healthy", name
+        assert depends.get("createbucket") == "service_completed_successfully", name
     assert _depends_on(services["migrate"]).get("postgres") == "service_healthy"
+    assert _depends_on(services["createbucket"]).get("minio") == "service_healthy"
 
 
 def test_backends_check_their_health_with_their_own_tools(
@@ -302,27 +324,41 @@ def test_app_services_point_at_the_stack(services: dict[str, dict[str, Any]]) ->
         assert env.get("PREDICTOR_PUBLIC_URL"), name
         assert env.get("KERAS_BACKEND") == "torch", name
         assert env.get("CONSOLE_DATA_DIR") == "/data", name
+        assert env.get("STORAGE_BACKEND") == "s3", name
+        assert env.get("S3_ENDPOINT_URL") == "${S3_ENDPOINT_URL:-http://minio:9000}", name
 
 
-def test_data_lives_in_named_volumes(
+def _mounts(service: dict[str, Any]) -> dict[str, str]:
+    found = {}
+    for volume in service.get("volumes") or []:
+        if isinstance(volume, str):
+            source, target = volume.split(":")[:2]
+        else:
+            source, target = volume.get("source", ""), volume["target"]
+        found[target] = source
+    return found
+
+
+def test_data_lives_in_named_volumes_and_no_process_shares_one(
     compose: dict[str, Any], services: dict[str, dict[str, Any]]
 ) -> None:
     named = set(compose.get("volumes") or {})
-
-    def mounts(service: dict[str, Any]) -> dict[str, str]:
-        found = {}
-        for volume in service.get("volumes") or []:
-            if isinstance(volume, str):
-                source, target = volume.split(":")[:2]
-            else:
-                source, target = volume.get("source", ""), volume["target"]
-            found[target] = source
-        return found
-
-    assert mounts(services["postgres"]).get("/var/lib/postgresql/data") in named
-    shared = {mounts(services[name]).get("/data") for name in APP_SERVICES}
-    assert len(shared) == 1, f"web, worker and predictor mount different /data: {shared}"
-    assert shared.pop() in named
+    assert _mounts(services["postgres"]).get("/var/lib/postgresql/data") in named
+    assert _mounts(services["redis"]).get("/data") in named
+    assert _mounts(services["minio"]).get("/data") in named
+    # Files go through the object store: workers and predictors mount nothing, so each may run
+    # on another machine; the web keeps a volume of its own for staged upload chunks.
+    for name in (*APP_SERVICES, "migrate", "flower"):
+        if name != "web":
+            assert not services[name].get("volumes"), f"{name} mounts {services[name]['volumes']}"
+    assert _mounts(services["web"]).get("/data") in named
+    owners: dict[str, list[str]] = {}
+    for name, service in services.items():
+        for source in _mounts(service).values():
+            owners.setdefault(source, []).append(name)
+    shared = {source: names for source, names in owners.items() if len(names) > 1}
+    assert not shared, f"volumes mounted by more than one service: {shared}"
+    assert "consoledata" not in named
 
 
 def test_predictor_scales_as_replicas(services: dict[str, dict[str, Any]]) -> None:
@@ -349,11 +385,17 @@ def test_secret_key_is_never_hard_coded(services: dict[str, dict[str, Any]]) -> 
         assert "SECRET_KEY" in env or "SECRET_KEY_FILE" in env, f"{name} gets no SECRET_KEY"
 
 
+def _stages(dockerfile: str) -> dict[str, str]:
+    """Stage name -> what it is built FROM."""
+    found = re.findall(r"^FROM\s+(\S+)\s+AS\s+(\S+)$", dockerfile, flags=re.MULTILINE)
+    return {alias: base for base, alias in found}
+
+
 def test_dockerfile_builds_the_frontend_and_runs_unprivileged() -> None:
     text = DOCKERFILE.read_text()
-    stages = re.findall(r"^FROM\s+(\S+)", text, flags=re.MULTILINE)
-    assert stages[0].startswith("node:20")
-    assert stages[-1].startswith("python:3.11")
+    stages = _stages(text)
+    assert stages["frontend"].startswith("node:20")
+    assert stages["python-base"].startswith("python:3.11")
     assert "npm ci" in text
     assert "npm run build" in text
     assert re.search(r"^COPY --from=frontend \S+ \./frontend/dist$", text, flags=re.MULTILINE)
@@ -366,3 +408,305 @@ def test_dockerfile_builds_the_frontend_and_runs_unprivileged() -> None:
     ignored = DOCKERIGNORE.read_text().split()
     for path in (".venv/", "frontend/node_modules/", ".git"):
         assert path in ignored
+
+
+def test_dockerfile_has_a_cuda_build_for_the_gpu_worker(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    text = DOCKERFILE.read_text()
+    # A global build argument, declared before the first stage so that a FROM can use it.
+    assert text.index("ARG TORCH_VARIANT=cpu") < text.index("FROM ")
+    stages = _stages(text)
+    assert stages["deps-cpu"] == stages["deps-cuda"] == "python-base"
+    assert stages["runtime"] == "deps-${TORCH_VARIANT}"
+    assert list(stages)[-1] == "runtime"
+    assert services["worker"]["build"]["args"]["TORCH_VARIANT"] == "cuda"
+    for name in ("migrate", "web", "worker-cpu", "worker-short", "predictor", "flower"):
+        assert services[name]["build"]["args"]["TORCH_VARIANT"] == "cpu", name
+    # Two builds, two tags: the CPU image must not overwrite the CUDA one.
+    assert services["worker"]["image"] != services["web"]["image"]
+
+
+# --- Values: what the settings make of the compose file's environment.
+
+# What an operator's env file would hold; the optional variables keep their defaults.
+SAMPLE_ENV = {
+    "SECRET_KEY": "k" * 30 + "ABCDEFGHIJ0123456789",
+    "POSTGRES_PASSWORD": "pgpass",
+    "S3_ACCESS_KEY_ID": "console",
+    "S3_SECRET_ACCESS_KEY": "s3-secret-value",
+    "FLOWER_BASIC_AUTH": "ops:flower-pass",
+}
+_INTERPOLATION = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
+
+
+def _interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's `${NAME}`, `${NAME:-default}` and `${NAME:?error}`, and `$$` for `$`."""
+
+    def one(match: re.Match[str]) -> str:
+        name, operator, argument = match.group(1), match.group(2), match.group(3)
+        got = env.get(name)
+        if operator and operator.endswith("?") and not got:
+            raise AssertionError(f"{name} is required: {argument}")
+        if operator and operator.endswith("-") and not got:
+            return argument
+        return got or ""
+
+    return _INTERPOLATION.sub(one, value.replace("$$", "\0")).replace("\0", "$")
+
+
+def _env_of(service: dict[str, Any]) -> dict[str, str]:
+    """The service's environment as Compose hands it over, from the sample env file."""
+    return {k: _interpolate(v or "", SAMPLE_ENV) for k, v in _environment(service).items()}
+
+
+def _settings_for(service: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """console/settings.py run afresh with the service's environment and nothing else."""
+    monkeypatch.setattr(os, "environ", _env_of(service))
+    return runpy.run_path(str(ROOT / "console" / "settings.py"))
+
+
+@pytest.mark.parametrize("name", IMAGE_SERVICES)
+def test_settings_read_the_compose_environment_as_production(
+    services: dict[str, dict[str, Any]], name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loaded = _settings_for(services[name], monkeypatch)
+    assert loaded["PRODUCTION"]
+    assert loaded["SECRET_KEY"] == SAMPLE_ENV["SECRET_KEY"]
+    database = loaded["DATABASES"]["default"]
+    assert database["ENGINE"] == "django.db.backends.postgresql"
+    assert (database["HOST"], database["NAME"], database["PASSWORD"]) == (
+        "postgres", "console", "pgpass",
+    )  # fmt: skip
+    assert not loaded["EMBEDDED"]
+    assert loaded["CELERY_BROKER_URL"] == "redis://redis:6379/0"
+    storage = loaded["STORAGES"]["default"]
+    assert storage["BACKEND"] == "storages.backends.s3.S3Storage"
+    assert storage["OPTIONS"]["endpoint_url"] == "http://minio:9000"
+    assert storage["OPTIONS"]["bucket_name"] == "automl-console"
+    assert storage["OPTIONS"]["access_key"] == SAMPLE_ENV["S3_ACCESS_KEY_ID"]
+    assert storage["OPTIONS"]["secret_key"] == SAMPLE_ENV["S3_SECRET_ACCESS_KEY"]
+    assert loaded["PREDICTOR_URL"] == "http://predictor:8001"
+    assert loaded["TRUSTED_PROXY_COUNT"] == 1
+    assert "127.0.0.1" in loaded["ALLOWED_HOSTS"]
+
+
+def test_the_bucket_step_makes_the_bucket_the_app_uses(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    step = services["createbucket"]
+    env = _env_of(step)
+    script = _interpolate(" ".join(_argv(step["entrypoint"])), SAMPLE_ENV)
+    assert 'mc mb --ignore-existing "store/$S3_BUCKET"' in script
+    assert "http://minio:9000" in script
+    app = _env_of(services["web"])
+    assert env["S3_BUCKET"] == app["S3_BUCKET"]
+    # MinIO's root user is the app's key (see the compose file for why).
+    minio = {
+        k: _interpolate(v or "", SAMPLE_ENV) for k, v in _environment(services["minio"]).items()
+    }
+    assert (minio["MINIO_ROOT_USER"], minio["MINIO_ROOT_PASSWORD"]) == (
+        app["S3_ACCESS_KEY_ID"], app["S3_SECRET_ACCESS_KEY"],
+    )  # fmt: skip
+    image = services["minio"]["image"]
+    assert re.fullmatch(r"minio/minio:RELEASE\.[\dT:-]+Z", image), image
+    assert re.fullmatch(r"minio/mc:RELEASE\.[\dT:-]+Z", step["image"]), step["image"]
+    assert "minio/health" in str(services["minio"]["healthcheck"]["test"]) or (
+        _argv(services["minio"]["healthcheck"]["test"]) == ["CMD", "mc", "ready", "local"]
+    )
+
+
+def _code_text() -> str:
+    return "\n".join(
+        path.read_text()
+        for package in ("console", "jobs", "models_registry")
+        for path in (ROOT / package).rglob("*.py")
+    )
+
+
+def test_every_variable_the_compose_file_sets_is_read_somewhere(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    code = _code_text()
+    # Importing flower.options defines Flower's options on tornado's global parser.
+    assert flower.options.__name__
+    flower_options = set(tornado_options.options.as_dict())
+    unread = []
+    for name in IMAGE_SERVICES:
+        for variable in _environment(services[name]):
+            if variable.startswith("FLOWER_"):
+                # Flower maps FLOWER_<option> onto its own options.
+                if variable.removeprefix("FLOWER_").lower() not in flower_options:
+                    unread.append(f"{name}: {variable}")
+            elif variable == "CUDA_VISIBLE_DEVICES":
+                continue  # read by CUDA itself
+            elif f'"{variable}"' not in code:
+                unread.append(f"{name}: {variable}")
+    assert not unread, f"set in docker-compose.yml, read by nothing: {unread}"
+
+
+def test_required_secrets_have_no_default_and_are_in_the_example_env_file() -> None:
+    text = COMPOSE_FILE.read_text()
+    for variable in REQUIRED_VARIABLES:
+        uses = re.findall(r"\$\{" + variable + r"([^}]*)\}", text)
+        assert uses, f"{variable} is not used"
+        assert all(use.startswith(":?") for use in uses), f"{variable} has a default: {uses}"
+    # Every required variable, and only those, is marked as such in the compose file.
+    assert set(re.findall(r"\$\{(\w+):\?", text)) == REQUIRED_VARIABLES
+    example = dict(
+        line.split("=", 1)
+        for line in ENV_EXAMPLE.read_text().splitlines()
+        if re.match(r"^\w+=", line)
+    )
+    assert set(example) == REQUIRED_VARIABLES
+    assert all(not value for value in example.values()), "the example env file holds a secret"
+    assert ".env" in (ROOT / ".gitignore").read_text().split()
+    assert ".env" in DOCKERIGNORE.read_text().split()
+
+
+def test_redis_keeps_the_queue_across_a_restart(services: dict[str, dict[str, Any]]) -> None:
+    argv = _argv(services["redis"]["command"])
+    assert argv[argv.index("--appendonly") + 1] == "yes"
+    assert _mounts(services["redis"]).get("/data")
+
+
+def test_every_long_running_service_restarts(services: dict[str, dict[str, Any]]) -> None:
+    for name, service in services.items():
+        if name in _one_shot(services):
+            assert service.get("restart", "no") == "no", name
+        else:
+            assert service.get("restart") in ("unless-stopped", "always"), name
+
+
+def test_flower_monitors_the_console_queues_behind_basic_auth(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    flower = services["flower"]
+    argv = _argv(flower["command"])
+    assert argv[:6] == ["python", "-m", "celery", "-A", "console", "flower"]
+    assert _environment(flower)["FLOWER_BASIC_AUTH"] == (
+        "${FLOWER_BASIC_AUTH:?set FLOWER_BASIC_AUTH to user:password}"
+    )
+    assert "--url_prefix=flower" in argv
+    assert "--port=5555" in argv
+    assert "http://127.0.0.1:5555/flower/healthcheck" in " ".join(
+        _argv(flower["healthcheck"]["test"])
+    )
+    pins = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert [pin for pin in pins if pin.startswith("flower==")], pins
+    # Task events, so that Flower sees tasks and not only workers.
+    for name in ("worker", "worker-cpu", "worker-short"):
+        assert "-E" in _argv(services[name]["command"]), name
+
+
+# --- The reverse proxy: every path the code serves reaches the process that serves it.
+
+
+def _proxy_config(compose: dict[str, Any]) -> str:
+    return str(compose["configs"]["proxy"]["content"]).replace("$$", "$")
+
+
+def _locations(config: str) -> dict[str, tuple[bool, str]]:
+    """Location path -> (exact match?, its body)."""
+    found = re.findall(r"location\s+(=\s+)?(\S+)\s*\{(.*?)\n\s*\}", config, flags=re.DOTALL)
+    return {path: (bool(exact), body) for exact, path, body in found}
+
+
+def _route(config: str, path: str) -> tuple[str, str]:
+    """(upstream URL, location body) nginx picks for `path`: exact match, else longest prefix."""
+    locations = _locations(config)
+    upstreams = dict(re.findall(r"set\s+\$(\w+)\s+(\S+);", config))
+    exact = [p for p, (is_exact, _) in locations.items() if is_exact and p == path]
+    prefixes = [p for p, (is_exact, _) in locations.items() if not is_exact and path.startswith(p)]
+    chosen = exact[0] if exact else max(prefixes, key=len)
+    body = locations[chosen][1]
+    target = re.search(r"proxy_pass\s+\$(\w+);", body)
+    assert target, f"{chosen} proxies nothing"
+    return upstreams[target.group(1)], body
+
+
+def _sample(pattern: str) -> str:
+    return "/" + re.sub(r"<[^>]+>", "1", pattern)
+
+
+def _port(service: dict[str, Any]) -> str:
+    argv = _argv(service["command"])
+    if "--port" in argv:
+        return argv[argv.index("--port") + 1]
+    return next(a.split("=", 1)[1] for a in argv if a.startswith("--port="))
+
+
+def test_proxy_sends_every_console_path_to_the_web(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    config = _proxy_config(compose)
+    web = f"http://web:{_port(services['web'])}"
+    paths = [
+        _sample(str(p.pattern)) for p in urls.urlpatterns if isinstance(p, URLPattern | URLResolver)
+    ]
+    assert len(paths) == len(urls.urlpatterns)
+    assert "/api/v1/" in paths
+    assert "/login/" in paths
+    for path in [*paths, "/static/frontend/app.js", "/api/v1/jobs/1/"]:
+        upstream, body = _route(config, path)
+        assert upstream == web, f"{path} goes to {upstream}"
+        assert "proxy_set_header Host $http_host;" in body, path
+        assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in body, path
+    # Uploads stream through to the web, which holds them to its own limits.
+    _, body = _route(config, "/api/v1/uploads/1/")
+    assert "proxy_request_buffering off;" in body
+    assert "client_max_body_size 0;" in body
+
+
+def test_proxy_upgrades_websockets_to_the_web(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    config = _proxy_config(compose)
+    assert "map $http_upgrade $connection_upgrade" in config
+    for pattern in routing.websocket_urlpatterns:
+        upstream, body = _route(config, _sample(str(pattern.pattern)))
+        assert upstream == f"http://web:{_port(services['web'])}"
+        assert "proxy_set_header Upgrade $http_upgrade;" in body
+        assert "proxy_set_header Connection $connection_upgrade;" in body
+        assert "proxy_set_header Host $http_host;" in body
+
+
+# The predictor's public routes, as models_registry/predictor/app.py lists them.
+PREDICTOR_PATHS = (
+    "/v1/deployments/churn/predict", "/v1/deployments/churn", "/v1/deployments/churn/metrics",
+    "/v2", "/v2/health/live", "/v2/health/ready", "/v2/models/churn",
+    "/v2/models/churn/versions/1/ready", "/v2/models/churn/infer",
+    "/v2/models/churn/versions/1/infer",
+)  # fmt: skip
+
+
+def test_proxy_sends_deployment_endpoints_to_the_predictors(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    config = _proxy_config(compose)
+    documented = (ROOT / "models_registry" / "predictor" / "app.py").read_text()
+    assert "`POST /v1/deployments/<name>/predict`" in documented
+    assert "`POST /v2/models/<name>[/versions/<v>]/infer`" in documented
+    for path in PREDICTOR_PATHS:
+        upstream, body = _route(config, path)
+        assert upstream == f"http://predictor:{_port(services['predictor'])}", path
+        assert "proxy_set_header Host $http_host;" in body, path
+    # Deployments' endpoints are published on the proxy's origin.
+    env = _environment(services["web"])
+    assert env["PREDICTOR_PUBLIC_URL"] == "${PUBLIC_URL:-http://localhost:8000}"
+    assert services["proxy"]["ports"] == ["${HTTP_PORT:-8000}:80"]
+    assert "listen 80;" in config
+    for name in ("web", "predictor", "flower"):
+        assert not services[name].get("ports"), f"{name} is published past the proxy"
+
+
+def test_proxy_sends_flower_to_flower(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    config = _proxy_config(compose)
+    upstream, body = _route(config, "/flower/dashboard")
+    assert upstream == f"http://flower:{_port(services['flower'])}"
+    assert "proxy_set_header Upgrade $http_upgrade;" in body
+    health = services["proxy"]["healthcheck"]["test"]
+    assert "http://127.0.0.1/proxy-health" in health
+    assert _locations(config)["/proxy-health"][0]

@@ -38,7 +38,30 @@ def _worker_queues() -> list[str]:
     return list(queues)
 
 
-def _celery_worker(queues: str, concurrency: int, name: str) -> list[str]:
+# The command lines are functions so that the scale-out test (tests/stack.py) starts each
+# process exactly as here, one at a time and each with its own environment.
+def web_argv(host: str, port: int) -> list[str]:
+    """The web process: UI, REST API and websockets."""
+    return [
+        sys.executable, "-m", "uvicorn", "console.asgi:application",
+        "--http", "console.http_protocol:BodySocketProtocol",
+        "--host", host, "--port", str(port), "--lifespan", "off",
+    ]  # fmt: skip
+
+
+def predictor_argv(host: str, port: int) -> list[str]:
+    """A predictor replica (run it with DJANGO_SETTINGS_MODULE=console.predictor_settings)."""
+    return [
+        sys.executable, "-m", "uvicorn", "console.predictor_asgi:application",
+        "--host", host, "--port", str(port), "--lifespan", "on",
+        # The lean path: one process with one event loop and one inference thread;
+        # no access log line per request (it costs more than a batched prediction).
+        "--loop", "uvloop", "--http", "console.predictor_protocol:NoDelayProtocol",
+        "--no-access-log", "--backlog", "4096",
+    ]  # fmt: skip
+
+
+def celery_worker_argv(queues: str, concurrency: int, name: str) -> list[str]:
     """A Celery worker on these queues; each child runs one task, so its memory goes back."""
     return [
         sys.executable, "-m", "celery", "-A", "console", "worker", "-Q", queues,
@@ -73,53 +96,19 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         host = options["host"]
-        python = sys.executable
         (settings.DATA_DIR / "broker" / "processed").mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.setdefault("PREDICTOR_URL", f"http://{host}:{options['predictor_port']}")
         commands = {
-            "web": [
-                python,
-                "-m",
-                "uvicorn",
-                "console.asgi:application",
-                "--http",
-                "console.http_protocol:BodySocketProtocol",
-                "--host",
-                host,
-                "--port",
-                str(options["port"]),
-                "--lifespan",
-                "off",
-            ],
-            "predictor": [
-                python,
-                "-m",
-                "uvicorn",
-                "console.predictor_asgi:application",
-                "--host",
-                host,
-                "--port",
-                str(options["predictor_port"]),
-                "--lifespan",
-                "on",
-                # The lean path: one process with one event loop and one inference thread;
-                # no access log line per request (it costs more than a batched prediction).
-                "--loop",
-                "uvloop",
-                "--http",
-                "console.predictor_protocol:NoDelayProtocol",
-                "--no-access-log",
-                "--backlog",
-                "4096",
-            ],
-            "worker": _celery_worker(
+            "web": web_argv(host, options["port"]),
+            "predictor": predictor_argv(host, options["predictor_port"]),
+            "worker": celery_worker_argv(
                 ",".join(_worker_queues()), options["concurrency"], f"worker-{os.getpid()}@%h"
             ),
             # Its own process, not one more queue of the training worker: Celery has one pool
             # per worker, so a pool slot busy training for hours would hold up every upload.
             # One task per child, as for jobs: a profile's memory goes back when it ends.
-            "worker-short": _celery_worker(
+            "worker-short": celery_worker_argv(
                 settings.SHORT_QUEUE, options["short_concurrency"], f"short-{os.getpid()}@%h"
             ),
         }
