@@ -1,5 +1,5 @@
 """A thread in each worker's main process that requeues jobs and dataset profiles whose worker
-died and forgets abandoned uploads."""
+died or whose queue message the broker lost, and forgets abandoned uploads."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from jobs import services
+from jobs.services.reconcile import broker_reconcile
 
 logger = logging.getLogger(__name__)
 _started = threading.Event()
@@ -21,6 +22,13 @@ def _reap_forever(worker: str, queues: list[str]) -> None:
         try:
             if worker:
                 services.worker_beat(name=worker, queues=queues)
+            resent = broker_reconcile()
+            if resent and (resent.jobs or resent.datasets):
+                logger.warning(
+                    "The broker lost its data: sent again jobs %s and profiles %s",
+                    resent.jobs,
+                    resent.datasets,
+                )
             reaped = services.jobs_reap()
             if reaped:
                 logger.warning("Requeued or failed jobs whose worker was lost: %s", reaped)

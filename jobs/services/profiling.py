@@ -64,6 +64,17 @@ def dataset_enqueue_on_commit(*, dataset: Dataset) -> None:
     transaction.on_commit(lambda: _dataset_enqueue(pk))
 
 
+def datasets_requeue_waiting() -> list[int]:
+    """Send every PENDING dataset's profiling message again (after the broker lost its data;
+    see jobs/services/reconcile.py); a second delivery of one still queued claims nothing."""
+    waiting = list(
+        Dataset.objects.filter(status=Dataset.Status.PENDING).values_list("pk", flat=True)
+    )
+    for pk in waiting:
+        _dataset_enqueue(pk)
+    return waiting
+
+
 def dataset_claim_profiling(*, dataset_id: int) -> Dataset | None:
     """Move a PENDING dataset to PROFILING; None when another delivery already took it.
 

@@ -253,6 +253,16 @@ def jobs_reap() -> list[int]:
     return touched
 
 
+def jobs_requeue_waiting() -> list[int]:
+    """Send every QUEUED job's message again (after the broker lost its data; see
+    jobs/services/reconcile.py). A job that still has its message is delivered twice and
+    claimed once: the second delivery finds nothing to claim."""
+    waiting = list(TrainingJob.objects.filter(status=TrainingJob.Status.QUEUED))
+    for job in waiting:
+        _job_enqueue(job)
+    return [job.pk for job in waiting]
+
+
 def _checked_frame(job: TrainingJob) -> pd.DataFrame:
     """The job's table, checked again by the rules job_create applied to the profile.
 
