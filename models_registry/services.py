@@ -314,28 +314,8 @@ TRAFFIC_TOTALS = ("requests", "errors_4xx", "errors_5xx", "rows", "latency_ms_su
 def deployment_traffic_save(*, replica: str, counts: list[MinuteCount]) -> list[MinuteCount]:
     """Write a replica's running totals, each replacing what the replica wrote before for its
     minute (a retry counts nothing twice). Counts of a deployment or version deleted since
-    are left out, and returned, so that the caller forgets them."""
-    rows = [
-        DeploymentTraffic(
-            deployment_id=c.deployment_id,
-            model_version_id=c.version_id,
-            minute=datetime.fromtimestamp(c.minute * 60, UTC),
-            replica=replica,
-            requests=c.requests,
-            errors_4xx=c.errors_4xx,
-            errors_5xx=c.errors_5xx,
-            rows=c.rows,
-            latency_ms_sum=c.latency_ms_sum,
-            latency_histogram=list(c.histogram),
-        )
-        for c in counts
-    ]
-    try:
-        with transaction.atomic():
-            _traffic_upsert(rows)
-        return []
-    except IntegrityError:
-        pass
+    are left out, and returned, so that the caller forgets them. (Looked up first: the
+    foreign keys are checked at commit, too late to leave one row out.)"""
     deployments = set(
         Deployment.objects.filter(pk__in={c.deployment_id for c in counts}).values_list(
             "pk", flat=True
@@ -346,24 +326,30 @@ def deployment_traffic_save(*, replica: str, counts: list[MinuteCount]) -> list[
             "pk", flat=True
         )
     )
-    kept = [
-        (c, row)
-        for c, row in zip(counts, rows, strict=True)
-        if c.deployment_id in deployments and c.version_id in versions
-    ]
-    with transaction.atomic():
-        _traffic_upsert([row for _, row in kept])
-    kept_counts = {id(c) for c, _ in kept}
-    return [c for c in counts if id(c) not in kept_counts]
-
-
-def _traffic_upsert(rows: list[DeploymentTraffic]) -> None:
+    kept, gone = [], []
+    for c in counts:
+        (kept if c.deployment_id in deployments and c.version_id in versions else gone).append(c)
     DeploymentTraffic.objects.bulk_create(
-        rows,
+        [
+            DeploymentTraffic(
+                deployment_id=c.deployment_id,
+                model_version_id=c.version_id,
+                minute=datetime.fromtimestamp(c.minute * 60, UTC),
+                replica=replica,
+                requests=c.requests,
+                errors_4xx=c.errors_4xx,
+                errors_5xx=c.errors_5xx,
+                rows=c.rows,
+                latency_ms_sum=c.latency_ms_sum,
+                latency_histogram=list(c.histogram),
+            )
+            for c in kept
+        ],
         update_conflicts=True,
         unique_fields=["deployment", "model_version", "minute", "replica"],
         update_fields=[*TRAFFIC_TOTALS, "latency_histogram"],
     )
+    return gone
 
 
 def deployment_traffic_expire(*, days: float) -> int:
