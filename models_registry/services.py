@@ -326,7 +326,8 @@ def deployment_traffic_save(*, replica: str, counts: list[MinuteCount]) -> list[
             "pk", flat=True
         )
     )
-    kept, gone = [], []
+    kept: list[MinuteCount] = []
+    gone: list[MinuteCount] = []
     for c in counts:
         (kept if c.deployment_id in deployments and c.version_id in versions else gone).append(c)
     DeploymentTraffic.objects.bulk_create(

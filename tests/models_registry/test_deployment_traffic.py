@@ -66,12 +66,15 @@ def test_the_tally_counts_per_version_and_minute_and_forgets_written_ended_minut
     main = pending[(10, 600)]
     assert (main.requests, main.errors_4xx, main.errors_5xx, main.rows) == (3, 1, 1, 3)
     assert main.latency_ms_sum == pytest.approx(2004.5)
-    assert main.histogram[bucket_of(4)] == 1 and main.histogram[0] == 1 and main.histogram[-1] == 1
+    assert main.histogram[bucket_of(4)] == 1
+    assert main.histogram[0] == 1
+    assert main.histogram[-1] == 1
     assert pending[(11, 600)].errors_5xx == 1
 
     # written, the minute is no longer pending, but kept while it lasts
     tally.written(list(pending.values()))
-    assert tally.pending() == [] and len(tally) == 2
+    assert tally.pending() == []
+    assert len(tally) == 2
     # a request after a write makes the minute pending again, with the running totals
     tally.record(1, 10, 200, 1, 0.001)
     assert [(c.requests, c.rows) for c in tally.pending()] == [(4, 4)]
@@ -285,7 +288,8 @@ def test_the_predictor_counts_requests_and_errors_and_its_writer_stores_them(
             for _ in range(3)
         ]
         # unknown deployments count nowhere
-        codes.append(client.post("/v1/deployments/nothing/predict", {"instances": rows}).status_code)
+        unknown = client.post("/v1/deployments/nothing/predict", {"instances": rows})
+        codes.append(unknown.status_code)
         assert codes == [200, 400, 400, 200, 200, 200, 404]
 
         deadline = time.monotonic() + 10
@@ -298,7 +302,8 @@ def test_the_predictor_counts_requests_and_errors_and_its_writer_stores_them(
         writer.stop()
     assert (totals["requests"], totals["errors_4xx"], totals["errors_5xx"]) == (6, 2, 0)
     assert totals["rows"] == 3 + 3
-    assert totals["latency_ms_avg"] > 0 and totals["latency_ms_p99"] is not None
+    assert totals["latency_ms_avg"] > 0
+    assert totals["latency_ms_p99"] is not None
     assert [v["version"] for v in totals["versions"]] == [version.pk]
 
 
