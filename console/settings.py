@@ -347,6 +347,10 @@ PREDICTOR_MAX_BATCH_WAIT_MS = float(os.environ.get("PREDICTOR_MAX_BATCH_WAIT_MS"
 PREDICTOR_TORCH_THREADS = int(os.environ.get("PREDICTOR_TORCH_THREADS", "1"))
 # A bearer token that may read /metrics besides staff users' tokens (a Prometheus scraper).
 PREDICTOR_METRICS_TOKEN = os.environ.get("PREDICTOR_METRICS_TOKEN", "")
+# Each replica writes its per-minute traffic counts (DeploymentTraffic) this often; rows older
+# than the retention are deleted (by the replicas, once an hour).
+PREDICTOR_TRAFFIC_FLUSH_SECONDS = float(os.environ.get("PREDICTOR_TRAFFIC_FLUSH_SECONDS", "5"))
+DEPLOYMENT_TRAFFIC_RETENTION_DAYS = float(os.environ.get("DEPLOYMENT_TRAFFIC_RETENTION_DAYS", "30"))
 
 KERAS_BACKEND = os.environ.get("KERAS_BACKEND", "torch")
 # A running job's worker beats about once a second during training; data loading and model

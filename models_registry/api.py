@@ -57,6 +57,7 @@ from models_registry.serializers import (
     SwapRequestSerializer,
 )
 from models_registry.signature_api import DeploymentSignatureMixin
+from models_registry.traffic_api import DeploymentTrafficSerializer, TrafficQuerySerializer
 
 T = TypeVar("T")
 
@@ -460,6 +461,17 @@ class DeploymentViewSet(
             lambda: services.deployment_canary_rollback(actor=request.user, deployment=deployment),
             lambda d: Response(DeploymentSerializer(d).data),
         )
+
+    @extend_schema(parameters=[TrafficQuerySerializer], responses=DeploymentTrafficSerializer)
+    @action(detail=True, methods=["get"])
+    def metrics(self, request: Request, name: str | None = None) -> Response:
+        """Requests, errors, rows and latency over time, summed across the predictor replicas
+        and apart per version (a canary's too)."""
+        deployment = self.get_object()
+        query = TrafficQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        traffic = selectors.deployment_traffic(deployment=deployment, **query.validated_data)
+        return Response(DeploymentTrafficSerializer(traffic).data)
 
     @extend_schema(
         request=inline_serializer(

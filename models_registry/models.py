@@ -212,6 +212,38 @@ class Deployment(models.Model):
         return self.name
 
 
+class DeploymentTraffic(models.Model):
+    """One predictor replica's counts for one version of a deployment over one minute.
+
+    Each replica upserts its running totals for the minute (so a retried write counts nothing
+    twice); readers sum across replicas. The latency histogram has one count per bucket of
+    `models_registry.traffic.BOUNDS_MS` and a last one over the top bound, so percentiles can
+    be estimated from the sum of several replicas' histograms."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="traffic")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
+    minute = models.DateTimeField(db_index=True)  # UTC, seconds zeroed
+    replica = models.CharField(max_length=100)  # the predictor process: hostname:pid
+    requests = models.PositiveIntegerField(default=0)
+    errors_4xx = models.PositiveIntegerField(default=0)
+    errors_5xx = models.PositiveIntegerField(default=0)
+    rows = models.PositiveBigIntegerField(default=0)  # instances predicted (answered ones)
+    latency_ms_sum = models.FloatField(default=0.0)
+    latency_histogram = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["minute", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deployment", "model_version", "minute", "replica"],
+                name="traffic_one_row_per_replica_minute",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.deployment_id} v{self.model_version_id} {self.minute:%Y-%m-%d %H:%M}"
+
+
 class AuditEvent(models.Model):
     """One state change in the registry: who did what, when, from what to what.
 

@@ -6,6 +6,9 @@ delete. Everyone else does not see it at all (a 404, never a 403 that confirms i
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 
@@ -15,10 +18,12 @@ from models_registry.models import (
     BatchPrediction,
     Deployment,
     DeploymentKey,
+    DeploymentTraffic,
     Membership,
     ModelVersion,
     RegisteredModel,
 )
+from models_registry.traffic import N_BUCKETS, add_histograms, quantile
 
 AnyUser = AbstractBaseUser | AnonymousUser
 
@@ -134,3 +139,82 @@ def batch_prediction_list(*, user: AnyUser) -> QuerySet[BatchPrediction]:
     return BatchPrediction.objects.filter(owner_id=user.pk).select_related(
         "model_version__model", "deployment", "dataset"
     )
+
+
+_TRAFFIC_SUMS = ("requests", "errors_4xx", "errors_5xx", "rows")
+
+
+def deployment_traffic(
+    *, deployment: Deployment, since: datetime, until: datetime, step: int
+) -> dict[str, Any]:
+    """A deployment's traffic from `since` (inclusive) to `until` (exclusive), summed across
+    the predictor replicas into `step`-second buckets, one series point per bucket and
+    version (a canary's numbers stay apart); buckets without traffic are left out. Totals
+    over the range, overall and per version, besides."""
+    rows = (
+        DeploymentTraffic.objects.filter(deployment=deployment, minute__gte=since, minute__lt=until)
+        .values_list(
+            "minute",
+            "model_version_id",
+            "model_version__version",
+            *_TRAFFIC_SUMS,
+            "latency_ms_sum",
+            "latency_histogram",
+        )
+        .order_by()
+    )
+    points: dict[tuple[int, int], dict[str, Any]] = {}
+    versions: dict[int, dict[str, Any]] = {}
+    overall = _traffic_sum()
+    numbers: dict[int, int] = {}
+    for minute, version_id, number, *counts, latency_sum, histogram in rows.iterator():
+        numbers[version_id] = number
+        t = int(minute.timestamp()) // step * step
+        for total in (
+            points.setdefault((t, version_id), _traffic_sum()),
+            versions.setdefault(version_id, _traffic_sum()),
+            overall,
+        ):
+            for field, value in zip(_TRAFFIC_SUMS, counts, strict=True):
+                total[field] += value
+            total["latency_ms_sum"] += latency_sum
+            add_histograms(total["histogram"], histogram or [])
+    series = [
+        {
+            "t": datetime.fromtimestamp(t, UTC),
+            "version": version_id,
+            "version_number": numbers[version_id],
+            **_traffic_stats(total),
+        }
+        for (t, version_id), total in sorted(points.items())
+    ]
+    by_version = [
+        {"version": version_id, "version_number": numbers[version_id], **_traffic_stats(total)}
+        for version_id, total in sorted(versions.items(), key=lambda item: numbers[item[0]])
+    ]
+    return {
+        "deployment": deployment.name,
+        "since": since,
+        "until": until,
+        "step": step,
+        "series": series,
+        "totals": {**_traffic_stats(overall), "versions": by_version},
+    }
+
+
+def _traffic_sum() -> dict[str, Any]:
+    return {**dict.fromkeys(_TRAFFIC_SUMS, 0), "latency_ms_sum": 0.0, "histogram": [0] * N_BUCKETS}
+
+
+def _traffic_stats(total: dict[str, Any]) -> dict[str, Any]:
+    """Sums, and the latency's mean and estimated percentiles (None without requests)."""
+    histogram = total["histogram"]
+    return {
+        **{field: total[field] for field in _TRAFFIC_SUMS},
+        "latency_ms_avg": total["latency_ms_sum"] / total["requests"]
+        if total["requests"]
+        else None,
+        "latency_ms_p50": quantile(histogram, 0.50),
+        "latency_ms_p95": quantile(histogram, 0.95),
+        "latency_ms_p99": quantile(histogram, 0.99),
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
 
@@ -36,6 +36,7 @@ from models_registry.models import (
     AuditEvent,
     Deployment,
     DeploymentKey,
+    DeploymentTraffic,
     ModelVersion,
     RegisteredModel,
 )
@@ -45,6 +46,7 @@ from models_registry.rollout import (
     deployment_canary_set,
     deployment_swap,
 )
+from models_registry.traffic import MinuteCount
 
 __all__ = [
     "Conflict",
@@ -65,6 +67,8 @@ __all__ = [
     "deployment_mark_ready",
     "deployment_move",
     "deployment_swap",
+    "deployment_traffic_expire",
+    "deployment_traffic_save",
     "deployment_undeploy",
     "model_update",
     "model_version_register",
@@ -302,3 +306,55 @@ def deployment_key_revoke(*, key: DeploymentKey) -> DeploymentKey:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
     return key
+
+
+TRAFFIC_TOTALS = ("requests", "errors_4xx", "errors_5xx", "rows", "latency_ms_sum")
+
+
+def deployment_traffic_save(*, replica: str, counts: list[MinuteCount]) -> list[MinuteCount]:
+    """Write a replica's running totals, each replacing what the replica wrote before for its
+    minute (a retry counts nothing twice). Counts of a deployment or version deleted since
+    are left out, and returned, so that the caller forgets them. (Looked up first: the
+    foreign keys are checked at commit, too late to leave one row out.)"""
+    deployments = set(
+        Deployment.objects.filter(pk__in={c.deployment_id for c in counts}).values_list(
+            "pk", flat=True
+        )
+    )
+    versions = set(
+        ModelVersion.objects.filter(pk__in={c.version_id for c in counts}).values_list(
+            "pk", flat=True
+        )
+    )
+    kept: list[MinuteCount] = []
+    gone: list[MinuteCount] = []
+    for c in counts:
+        (kept if c.deployment_id in deployments and c.version_id in versions else gone).append(c)
+    DeploymentTraffic.objects.bulk_create(
+        [
+            DeploymentTraffic(
+                deployment_id=c.deployment_id,
+                model_version_id=c.version_id,
+                minute=datetime.fromtimestamp(c.minute * 60, UTC),
+                replica=replica,
+                requests=c.requests,
+                errors_4xx=c.errors_4xx,
+                errors_5xx=c.errors_5xx,
+                rows=c.rows,
+                latency_ms_sum=c.latency_ms_sum,
+                latency_histogram=list(c.histogram),
+            )
+            for c in kept
+        ],
+        update_conflicts=True,
+        unique_fields=["deployment", "model_version", "minute", "replica"],
+        update_fields=[*TRAFFIC_TOTALS, "latency_histogram"],
+    )
+    return gone
+
+
+def deployment_traffic_expire(*, days: float) -> int:
+    """Forget traffic older than `days`; the number of rows deleted."""
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted, _ = DeploymentTraffic.objects.filter(minute__lt=cutoff).delete()
+    return deleted

@@ -38,7 +38,7 @@ from console.errors import shape
 from jobs.engine.model import RecordError
 from models_registry import signature
 from models_registry.models import Deployment
-from models_registry.predictor import bodies, metrics
+from models_registry.predictor import bodies, metrics, tally
 from models_registry.predictor.batching import InferenceThread
 from models_registry.predictor.bodies import BodyError
 from models_registry.predictor.directory import (
@@ -93,6 +93,9 @@ class Predictor:
         self._watcher: Watcher | None = None
         self._refresh_lock = threading.Lock()
         self._metrics: dict[tuple[int, int], metrics.VersionMetrics] = {}
+        # Per deployment, version and minute, written to the database by `_writer`.
+        self.traffic = tally.Tally()
+        self._writer: tally.Writer | None = None
 
     def refresh(self) -> None:
         with self._refresh_lock:
@@ -107,10 +110,18 @@ class Predictor:
         self.inference.start()
         self._watcher = default_watcher(self.refresh)
         self._watcher.start()
+        self._writer = tally.Writer(
+            self.traffic,
+            interval_s=settings.PREDICTOR_TRAFFIC_FLUSH_SECONDS,
+            retention_days=settings.DEPLOYMENT_TRAFFIC_RETENTION_DAYS,
+        )
+        self._writer.start()
 
     def stop(self) -> None:
         if self._watcher is not None:
             self._watcher.stop()
+        if self._writer is not None:
+            self._writer.stop()
         self.inference.stop()
 
     def metrics_for(self, entry: DeploymentEntry, hosted: Hosted) -> metrics.VersionMetrics:
@@ -225,22 +236,33 @@ def _predicting(caller: Caller) -> Caller:
 
 
 def _deployment(caller: Caller, snapshot: Snapshot, name: str) -> DeploymentEntry:
+    entry = _named(caller, snapshot, name)
+    _limit(caller)
+    return entry
+
+
+def _named(caller: Caller, snapshot: Snapshot, name: str) -> DeploymentEntry:
     if caller.key is not None:
         entry = snapshot.by_id.get(caller.key.deployment_id)
         if entry is None or entry.name != name:
             raise HttpError(404, {"detail": f"No deployment named '{name}' for this key."})
-        wait = predictor.limiter.take(caller.key.id, caller.key.rate_limit_per_minute)
-        if wait:
-            raise HttpError(
-                429,
-                {"detail": f"This key's rate limit is reached; retry in {wait} s."},
-                [(b"retry-after", str(wait).encode())],
-            )
         return entry
     entry = snapshot.deployments.get((caller.user_id or 0, name))
     if entry is None:
         raise HttpError(404, {"detail": f"No deployment named '{name}'."})
     return entry
+
+
+def _limit(caller: Caller) -> None:
+    if caller.key is None:
+        return
+    wait = predictor.limiter.take(caller.key.id, caller.key.rate_limit_per_minute)
+    if wait:
+        raise HttpError(
+            429,
+            {"detail": f"This key's rate limit is reached; retry in {wait} s."},
+            [(b"retry-after", str(wait).encode())],
+        )
 
 
 def _hosted(entry: DeploymentEntry) -> Hosted:
@@ -325,30 +347,71 @@ def _finish(
     ]
 
 
+class Counted:
+    """What a prediction request adds to its deployment's traffic: the version that answered
+    (the main one until a version is chosen) and the rows it predicted."""
+
+    __slots__ = ("rows", "version_id")
+
+    def __init__(self, version_id: int) -> None:
+        self.version_id = version_id
+        self.rows = 0
+
+
+async def _tallied(
+    caller: Caller,
+    entry: DeploymentEntry,
+    started: float,
+    handle: Callable[[Counted], Awaitable[None]],
+) -> None:
+    """Run a prediction route and count how it ended, errors included (a rate limit's 429, a
+    loading deployment's 503, a failure's 500); an unknown name or credential counts nowhere,
+    there being no deployment to count it on, nor does a client that went away mid-answer."""
+    counted = Counted(entry.version_id)
+    record = predictor.traffic.record
+    try:
+        _limit(caller)
+        await handle(counted)
+    except HttpError as exc:
+        record(entry.id, counted.version_id, exc.status, 0, time.perf_counter() - started)
+        raise
+    except Exception:
+        record(entry.id, counted.version_id, 500, 0, time.perf_counter() - started)
+        raise
+    record(entry.id, counted.version_id, 200, counted.rows, time.perf_counter() - started)
+
+
 # --- routes ---------------------------------------------------------------------------------
 
 
 async def v1_predict(scope: dict[str, Any], receive: Receive, send: Send, name: str) -> None:
     started = time.perf_counter()
     snapshot = predictor.snapshot
-    entry = _deployment(_predicting(_caller(scope, snapshot)), snapshot, name)
-    raw = await _read_body(receive)
-    hosted = _serving(scope, entry)
-    try:
-        rows = bodies.v1_rows(bodies.parse_json(raw))
-    except BodyError as exc:
-        predictor.metrics_for(entry, hosted).count(400)
-        raise _bad_request(exc) from None
-    predictions, vm, warnings = await _predict_rows(entry, hosted, rows, started)
-    payload: dict[str, Any] = {
-        "predictions": predictions,
-        "model": hosted.model_name,
-        "model_version": hosted.version,
-    }
-    if warnings:
-        payload["warnings"] = warnings
-    body, headers = _finish(vm, hosted, started, payload)
-    await _respond(send, 200, body, headers)
+    caller = _predicting(_caller(scope, snapshot))
+    entry = _named(caller, snapshot, name)
+
+    async def handle(counted: Counted) -> None:
+        raw = await _read_body(receive)
+        hosted = _serving(scope, entry)
+        counted.version_id = hosted.version_id
+        try:
+            rows = bodies.v1_rows(bodies.parse_json(raw))
+        except BodyError as exc:
+            predictor.metrics_for(entry, hosted).count(400)
+            raise _bad_request(exc) from None
+        predictions, vm, warnings = await _predict_rows(entry, hosted, rows, started)
+        counted.rows = len(predictions)
+        payload: dict[str, Any] = {
+            "predictions": predictions,
+            "model": hosted.model_name,
+            "model_version": hosted.version,
+        }
+        if warnings:
+            payload["warnings"] = warnings
+        body, headers = _finish(vm, hosted, started, payload)
+        await _respond(send, 200, body, headers)
+
+    await _tallied(caller, entry, started, handle)
 
 
 def _readiness(entry: DeploymentEntry) -> tuple[int, dict[str, Any]]:
@@ -464,33 +527,41 @@ async def v2_infer(
 ) -> None:
     started = time.perf_counter()
     snapshot = predictor.snapshot
-    entry = _deployment(_predicting(_caller(scope, snapshot)), snapshot, name)
-    raw = await _read_body(receive)
-    hosted = _v2_serving(scope, entry, version)
-    length = _header(scope, b"inference-header-content-length")
-    try:
-        header_length = int(length) if length is not None else None
-        rows, wanted, request_id = bodies.v2_request(
-            raw, header_length, bodies.binary_columns(hosted.input_schema)
-        )
-    except ValueError as exc:
-        predictor.metrics_for(entry, hosted).count(400)
-        raise _bad_request(exc if isinstance(exc, BodyError) else BodyError(str(exc))) from None
-    predictions, vm, _ = await _predict_rows(entry, hosted, rows, started)
-    try:
-        outputs = bodies.v2_outputs(predictions, wanted)
-    except BodyError as exc:
-        vm.count(400)
-        raise _bad_request(exc) from None
-    payload: dict[str, Any] = {
-        "model_name": name,
-        "model_version": str(hosted.version),
-        "outputs": outputs,
-    }
-    if request_id is not None:
-        payload["id"] = request_id
-    body, headers = _finish(vm, hosted, started, payload)
-    await _respond(send, 200, body, headers)
+    caller = _predicting(_caller(scope, snapshot))
+    entry = _named(caller, snapshot, name)
+
+    async def handle(counted: Counted) -> None:
+        raw = await _read_body(receive)
+        hosted = _v2_serving(scope, entry, version)
+        counted.version_id = hosted.version_id
+        length = _header(scope, b"inference-header-content-length")
+        try:
+            header_length = int(length) if length is not None else None
+            rows, wanted, request_id = bodies.v2_request(
+                raw, header_length, bodies.binary_columns(hosted.input_schema)
+            )
+        except ValueError as exc:
+            predictor.metrics_for(entry, hosted).count(400)
+            error = exc if isinstance(exc, BodyError) else BodyError(str(exc))
+            raise _bad_request(error) from None
+        predictions, vm, _ = await _predict_rows(entry, hosted, rows, started)
+        try:
+            outputs = bodies.v2_outputs(predictions, wanted)
+        except BodyError as exc:
+            vm.count(400)
+            raise _bad_request(exc) from None
+        counted.rows = len(predictions)
+        payload: dict[str, Any] = {
+            "model_name": name,
+            "model_version": str(hosted.version),
+            "outputs": outputs,
+        }
+        if request_id is not None:
+            payload["id"] = request_id
+        body, headers = _finish(vm, hosted, started, payload)
+        await _respond(send, 200, body, headers)
+
+    await _tallied(caller, entry, started, handle)
 
 
 async def _route(scope: dict[str, Any], receive: Receive, send: Send) -> None:

@@ -13,6 +13,7 @@ from models_registry import services
 from models_registry.models import Membership, ModelVersion, Workspace
 from models_registry.predictor.app import predictor
 from models_registry.predictor.directory import Snapshot
+from models_registry.predictor.tally import Tally
 from tests.factories import make_dataset
 
 
@@ -71,8 +72,9 @@ def version(personas: dict[str, Any], register: Callable[..., ModelVersion]) -> 
 
 @pytest.fixture(autouse=True)
 def fresh_predictor() -> Iterator[None]:
-    """Each test starts with a predictor that hosts nothing and knows no one."""
+    """Each test starts with a predictor that hosts nothing, knows no one and counted nothing."""
     predictor.host.forget()
+    predictor.traffic = Tally()
     predictor.snapshot = Snapshot()
     predictor.ready = False
     predictor.inference.start()

@@ -1,0 +1,175 @@
+"""Each deployment's traffic, counted per version and minute as requests finish, and written to
+the database (DeploymentTraffic) by a background thread every few seconds.
+
+A request costs one uncontended lock and a few additions (no I/O). The writer upserts this
+replica's running totals for each minute that changed, so a write that fails is simply
+retried with the newer totals. A minute is forgotten once it has ended and is written; if
+the database stays away, minutes older than `MAX_UNWRITTEN_MINUTES` are dropped, so memory
+stays bounded either way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+from django.db import close_old_connections
+
+from models_registry import services
+from models_registry.traffic import N_BUCKETS, MinuteCount, bucket_of
+
+logger = logging.getLogger(__name__)
+MAX_UNWRITTEN_MINUTES = 60
+EXPIRE_EVERY_S = 3600.0
+Key = tuple[int, int, int]  # deployment id, version id, minute since the epoch
+
+
+def replica_id() -> str:
+    """This process, as its rows name it: hostname:pid (several replicas share a host)."""
+    return f"{socket.gethostname()}:{os.getpid()}"[-100:]
+
+
+class _Cell:
+    __slots__ = ("errors_4xx", "errors_5xx", "histogram", "latency_ms_sum", "requests", "rows",
+                 "written")  # fmt: skip
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.errors_4xx = 0
+        self.errors_5xx = 0
+        self.rows = 0
+        self.latency_ms_sum = 0.0
+        self.histogram = [0] * N_BUCKETS
+        self.written = 0  # the request count the database holds for this minute
+
+
+class Tally:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._cells: dict[Key, _Cell] = {}
+
+    def record(
+        self, deployment_id: int, version_id: int, status: int, rows: int, latency_s: float
+    ) -> None:
+        """Count one finished request (rows: the instances it predicted, 0 on an error)."""
+        ms = latency_s * 1000.0
+        bucket = bucket_of(ms)
+        with self._lock:
+            # The clock is read under the lock, so that once `written` has seen a minute end,
+            # no later request can land in it.
+            key = (deployment_id, version_id, int(self._clock() // 60))
+            cell = self._cells.get(key)
+            if cell is None:
+                cell = self._cells[key] = _Cell()
+            cell.requests += 1
+            if status >= 500:
+                cell.errors_5xx += 1
+            elif status >= 400:
+                cell.errors_4xx += 1
+            cell.rows += rows
+            cell.latency_ms_sum += ms
+            cell.histogram[bucket] += 1
+
+    def pending(self) -> list[MinuteCount]:
+        """Copies of the minutes that changed since they were last written."""
+        with self._lock:
+            return [
+                MinuteCount(
+                    *key,
+                    cell.requests,
+                    cell.errors_4xx,
+                    cell.errors_5xx,
+                    cell.rows,
+                    cell.latency_ms_sum,
+                    tuple(cell.histogram),
+                )
+                for key, cell in self._cells.items()
+                if cell.requests != cell.written
+            ]
+
+    def written(self, counts: list[MinuteCount]) -> None:
+        """Note what the database now holds; forget the minutes that ended and are written."""
+        current = int(self._clock() // 60)
+        with self._lock:
+            for count in counts:
+                cell = self._cells.get((count.deployment_id, count.version_id, count.minute))
+                if cell is not None:
+                    cell.written = max(cell.written, count.requests)
+            for key in [k for k in self._cells if k[2] < current]:
+                cell = self._cells[key]
+                if cell.written == cell.requests or key[2] < current - MAX_UNWRITTEN_MINUTES:
+                    del self._cells[key]
+
+    def forget(self, counts: list[MinuteCount]) -> None:
+        with self._lock:
+            for count in counts:
+                self._cells.pop((count.deployment_id, count.version_id, count.minute), None)
+
+    def __len__(self) -> int:
+        return len(self._cells)
+
+
+class Writer:
+    """The thread that writes a `Tally` every `interval_s` and, once an hour, forgets traffic
+    older than `retention_days` (every replica does; the delete is the same from each)."""
+
+    def __init__(
+        self, tally: Tally, *, interval_s: float, retention_days: float, replica: str = ""
+    ) -> None:
+        self.tally = tally
+        self.interval_s = interval_s
+        self.retention_days = retention_days
+        self.replica = replica or replica_id()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._expired_at: float | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="predictor-traffic", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop, writing what is left."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=max(5.0, self.interval_s * 2))
+            self._thread = None
+
+    def flush(self) -> int:
+        """Write the changed minutes now; how many were written."""
+        counts = self.tally.pending()
+        if not counts:
+            self.tally.written([])
+            return 0
+        gone = services.deployment_traffic_save(replica=self.replica, counts=counts)
+        if gone:
+            self.tally.forget(gone)
+        self.tally.written(counts)
+        return len(counts) - len(gone)
+
+    def expire(self) -> None:
+        deleted = services.deployment_traffic_expire(days=self.retention_days)
+        if deleted:
+            logger.info("Forgot %s traffic rows over %s days old", deleted, self.retention_days)
+
+    def _run(self) -> None:
+        while True:
+            stopping = self._stop.wait(self.interval_s)
+            try:
+                self.flush()
+                now = time.monotonic()
+                if self._expired_at is None or now - self._expired_at >= EXPIRE_EVERY_S:
+                    self._expired_at = now
+                    self.expire()
+            except Exception:
+                logger.exception("Writing deployment traffic failed; retrying")
+            finally:
+                close_old_connections()
+            if stopping:
+                return
