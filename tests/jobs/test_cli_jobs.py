@@ -87,9 +87,7 @@ def test_retry_prints_the_new_job_and_refusals_exit_1(
     assert TrainingJob.objects.count() == 3
 
 
-def test_trials_prints_them_in_the_order_asked(
-    automl: Any, personas: dict[str, Any]
-) -> None:
+def test_trials_prints_them_in_the_order_asked(automl: Any, personas: dict[str, Any]) -> None:
     job = job_row(personas["owner"], status="SUCCEEDED")
     scores = [0.4, None, 0.2, 0.4, 0.1, None, 0.3]
     for number, score in enumerate(scores, start=1):
