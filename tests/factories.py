@@ -73,3 +73,14 @@ def job_row(owner: Any, **fields: Any) -> TrainingJob:
     return TrainingJob.objects.create(
         owner=owner, dataset=dataset, dataset_sha256=dataset.sha256, **{**defaults, **fields}
     )
+
+
+def failed_job(owner: Any, **settings: Any) -> TrainingJob:
+    """A job made through job_create on a profiled dataset (so a retry passes its checks
+    again), then recorded as FAILED as a lost worker leaves it; nothing runs."""
+    made = services.job_create(
+        owner=owner, dataset=make_dataset(owner), **{"target": "diagnosis", **settings}
+    )
+    TrainingJob.objects.filter(pk=made.pk).update(status="FAILED", error="worker lost")
+    made.refresh_from_db()
+    return made

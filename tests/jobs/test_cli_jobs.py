@@ -18,9 +18,8 @@ from django.db import close_old_connections
 from automl_cli import main as cli
 from automl_cli.client import Api, Credentials
 from console.tokens import token_create
-from jobs import services
 from jobs.models import TrainingJob, Trial
-from tests.factories import job_row, make_dataset
+from tests.factories import failed_job, job_row
 
 pytestmark = pytest.mark.django_db
 
@@ -61,14 +60,7 @@ def test_retry_prints_the_new_job_and_refusals_exit_1(
     automl: Any, personas: dict[str, Any], media_root: Any
 ) -> None:
     # given a failed job and a finished one
-    failed = services.job_create(
-        owner=personas["owner"],
-        dataset=make_dataset(personas["owner"]),
-        target="diagnosis",
-        max_trials=2,
-        seed=5,
-    )
-    TrainingJob.objects.filter(pk=failed.pk).update(status="FAILED")
+    failed = failed_job(personas["owner"], max_trials=2, seed=5)
     done = job_row(personas["owner"], status="SUCCEEDED")
 
     # when the failed one is retried, the new job is printed

@@ -12,7 +12,7 @@ from django.test import Client
 
 from jobs import services
 from jobs.models import TrainingJob
-from tests.factories import make_dataset
+from tests.factories import failed_job
 
 pytestmark = pytest.mark.django_db
 
@@ -23,10 +23,8 @@ SETTINGS = ("dataset_id", "target", "task_type", "max_trials", "max_epochs", "se
 @pytest.fixture
 def job(personas: dict[str, Any], media_root: Any) -> TrainingJob:
     """A job of the owner's that failed, with settings other than the defaults."""
-    made = services.job_create(
-        owner=personas["owner"],
-        dataset=make_dataset(personas["owner"]),
-        target="diagnosis",
+    return failed_job(
+        personas["owner"],
         max_seconds=120,
         max_trials=3,
         max_epochs=4,
@@ -34,9 +32,6 @@ def job(personas: dict[str, Any], media_root: Any) -> TrainingJob:
         tuner="bayesian",
         queue="gpu",
     )
-    TrainingJob.objects.filter(pk=made.pk).update(status="FAILED", error="worker lost")
-    made.refresh_from_db()
-    return made
 
 
 def _retry(api: Any, job: TrainingJob, key: str = "") -> Any:
