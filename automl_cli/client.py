@@ -104,12 +104,14 @@ class Api:
         except httpx.TransportError:
             return self.request("POST", path, json=body, headers=headers)
 
-    def list_all(self, path: str, **params: Any) -> list[Any]:
+    def list_all(self, path: str, limit: int | None = None, **params: Any) -> list[Any]:
+        """Every item of a list, page after page; the first `limit` only when given (then
+        no page past them is read)."""
         page = self.get(path, **params)
         if isinstance(page, list):
-            return page
+            return page[:limit]
         items = list(page["results"])
-        while page.get("next"):
+        while page.get("next") and (limit is None or len(items) < limit):
             page = self.request("GET", page["next"])
             items += page["results"]
-        return items
+        return items[:limit]

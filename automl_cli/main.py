@@ -222,6 +222,48 @@ def jobs() -> None:
     _out([{k: j[k] for k in ("id", "dataset", "target", "status", "model_version")} for j in rows])
 
 
+@main.command()
+@click.argument("job_id", type=int)
+@click.option("--watch", "follow", is_flag=True, help="Then watch the new job (as `automl watch`).")
+@click.option("--timeout", default=3600.0, show_default=True, help="Longest wait for an event.")
+@_fails_cleanly
+def retry(job_id: int, follow: bool, timeout: float) -> None:
+    """Retry a FAILED or CANCELLED job: a new job with its settings and seed; print it."""
+    api = _api()
+    job = api.create(f"/api/v1/jobs/{job_id}/retry/", {})
+    if not follow:
+        _out(job)
+        return
+    err.print(f"job {job_id} retried as job {job['id']}", highlight=False)
+    _finish(api, job["id"], timeout)
+
+
+TRIAL_ORDERS = ("number", "score", "status", "started_at", "finished_at")
+
+
+@main.command()
+@click.argument("job_id", type=int)
+@click.option(
+    "--order",
+    default="number",
+    show_default=True,
+    type=click.Choice([*TRIAL_ORDERS, *(f"-{o}" for o in TRIAL_ORDERS)]),
+    help="'-' first for descending. score is the validation loss: 'score' lists the best "
+    "first; trials without a score come last either way.",
+)
+@click.option("--status", type=click.Choice(["RUNNING", "COMPLETED", "FAILED"]))
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many (default: all).")
+@click.option("--epochs", is_flag=True, help="Also each trial's per-epoch metrics.")
+@_fails_cleanly
+def trials(job_id: int, order: str, status: str | None, limit: int | None, epochs: bool) -> None:
+    """A job's trials, read a page at a time."""
+    params: dict[str, Any] = {"ordering": order, "page_size": min(limit or 200, 200)}
+    if status:
+        params["status"] = status
+    rows = _api().list_all(f"/api/v1/jobs/{job_id}/trials/", limit=limit, **params)
+    _out([{k: v for k, v in t.items() if epochs or k != "epochs"} for t in rows])
+
+
 @main.group()
 def versions() -> None:
     """Registered model versions."""

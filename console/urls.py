@@ -5,7 +5,8 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from console import api, views
-from jobs.api import DatasetViewSet, JobViewSet, UploadViewSet
+from jobs.api import DatasetViewSet, UploadViewSet
+from jobs.training_api import JobTrialViewSet, JobViewSet
 from models_registry.api import (
     AuditEventViewSet,
     DeploymentViewSet,
@@ -21,6 +22,7 @@ router.include_root_view = False
 router.register("datasets", DatasetViewSet, basename="dataset")
 router.register("uploads", UploadViewSet, basename="upload")
 router.register("jobs", JobViewSet, basename="job")
+router.register(r"jobs/(?P<job_pk>[^/.]+)/trials", JobTrialViewSet, basename="job-trial")
 router.register("models", RegisteredModelViewSet, basename="model")
 router.register("model-versions", ModelVersionViewSet, basename="model-version")
 router.register("deployments", DeploymentViewSet, basename="deployment")

@@ -12,7 +12,6 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from jobs import services
-from jobs.engine.data import DataError
 from jobs.models import Dataset, DatasetEvent, JobEvent, TrainingJob, Trial, Upload
 
 
@@ -55,7 +54,10 @@ class TrainingJobAdmin(admin.ModelAdmin[TrainingJob]):
     list_display = ["id", "owner", "dataset", "target", "task_type", "status", "created_at"]
     list_filter = ["status", "task_type", "queue", "created_at"]
     search_fields = ["target", "dataset__name", "owner__username"]
-    readonly_fields = ["status", "error", "worker", "test_metrics", "best_hyperparameters"]
+    # retry_of is set by job_retry only (and as a select it would list every job).
+    readonly_fields = [
+        "status", "error", "worker", "test_metrics", "best_hyperparameters", "retry_of",
+    ]  # fmt: skip
     inlines = [TrialInline]
     actions = ["cancel", "retry"]
 
@@ -79,34 +81,11 @@ class TrainingJobAdmin(admin.ModelAdmin[TrainingJob]):
 
     @admin.action(description="Retry the selected jobs (a new job with the same settings)")
     def retry(self, request: HttpRequest, queryset: QuerySet[TrainingJob]) -> None:
-        for job in self._own(request, queryset.select_related("dataset")):
-            if job.status not in (TrainingJob.Status.FAILED, TrainingJob.Status.CANCELLED):
-                self.message_user(
-                    request,
-                    f"Job {job.pk} is {job.status}; only a failed or cancelled job is retried.",
-                    messages.ERROR,
-                )
-                continue
-            options = job.task_options or {}
+        for job in self._own(request, queryset.select_related("dataset", "owner")):
             try:
-                again = services.job_create(
-                    owner=job.owner,
-                    dataset=job.dataset,
-                    target=job.target,
-                    task_type=job.task_type,  # type: ignore[arg-type]
-                    budget=job.budget or None,
-                    max_seconds=None if job.budget else job.max_seconds,
-                    max_trials=job.max_trials,
-                    max_epochs=job.max_epochs,
-                    seed=job.seed,
-                    tuner=job.tuner,
-                    queue=job.queue,
-                    horizon=options.get("horizon"),
-                    lookback=options.get("lookback"),
-                    label_delimiter=options.get("label_delimiter"),
-                )
-            except (DataError, ValueError) as exc:
-                self.message_user(request, f"Job {job.pk}: {exc}", messages.ERROR)
+                again = services.job_retry(actor=request.user, job=job)  # type: ignore[arg-type]
+            except services.ConflictError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
             else:
                 self.message_user(
                     request, f"Job {job.pk} retried as job {again.pk}.", messages.SUCCESS

@@ -1,4 +1,4 @@
-"""Thin REST views over the jobs services and selectors."""
+"""Thin REST views over the datasets and uploads services and selectors (jobs: training_api)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -23,27 +23,21 @@ from rest_framework.serializers import BaseSerializer
 from console.idempotency import idempotent
 from console.parsers import JSONParser
 from jobs import selectors, services, tus
-from jobs.engine.config import BUDGET_PRESETS, MAX_EPOCHS_CAP, MAX_TRIALS_CAP
 from jobs.engine.data import DataError
 from jobs.engine.io.formats import ReadOptions, iter_batches, write_csv_export
-from jobs.filters import DatasetFilter, JobFilter
-from jobs.models import Dataset, TrainingJob, Upload
+from jobs.filters import DatasetFilter
+from jobs.models import Dataset, Upload
 from jobs.serializers import (
-    BudgetsSerializer,
     DatasetCreatedSerializer,
     DatasetListSerializer,
     DatasetSerializer,
     DatasetUploadSerializer,
     EventSerializer,
-    JobCancelSerializer,
-    JobCreateSerializer,
-    JobSerializer,
     RowsPageSerializer,
     UploadCreateSerializer,
     UploadSerializer,
     VersionRequestSerializer,
 )
-from jobs.services.training import DEFAULT_BUDGET
 
 MAX_PREVIEW_ROWS = 500
 
@@ -228,7 +222,7 @@ class DatasetViewSet(
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def events(self, request: Request, pk: str | None = None) -> Response:
         dataset = self.get_object()
-        after = _after(request)
+        after = event_after(request)
         if after is None:
             return Response({"after": ["Must be an integer."]}, status=status.HTTP_400_BAD_REQUEST)
         return Response(
@@ -236,7 +230,8 @@ class DatasetViewSet(
         )
 
 
-def _after(request: Request) -> int | None:
+def event_after(request: Request) -> int | None:
+    """`?after=<seq>` of an events list; None when it is not an integer."""
     try:
         return int(request.query_params.get("after", "0"))
     except ValueError:
@@ -320,105 +315,3 @@ class UploadViewSet(
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         services.upload_delete(upload=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT, headers=tus.RESUMABLE)
-
-
-class JobViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[TrainingJob]
-):
-    serializer_class = JobSerializer
-    filterset_class = JobFilter
-    ordering_fields = ["created_at", "started_at", "finished_at", "status", "task_type", "metric"]
-
-    def get_queryset(self) -> QuerySet[TrainingJob]:
-        return selectors.job_list(user=self.request.user)
-
-    @extend_schema(
-        request=JobCreateSerializer,
-        responses={201: JobSerializer},
-        parameters=[IDEMPOTENCY_KEY],
-        examples=[
-            OpenApiExample(
-                "A quick search",
-                value={"dataset": 1, "target": "label", "budget": "quick", "max_trials": 5},
-                request_only=True,
-            ),
-            OpenApiExample(
-                "A forecast",
-                value={
-                    "dataset": 2,
-                    "target": "sales",
-                    "task_type": "forecasting",
-                    "horizon": 7,
-                    "max_seconds": 600,
-                },
-                request_only=True,
-            ),
-        ],
-    )
-    @idempotent
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        form = JobCreateSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        data = form.validated_data
-        dataset = selectors.dataset_list(user=request.user).filter(pk=data["dataset"]).first()
-        if dataset is None:
-            return Response(
-                {"dataset": [f"You have no dataset with id {data['dataset']}."]},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        try:
-            job = services.job_create(
-                owner=request.user,  # type: ignore[arg-type]
-                dataset=dataset,
-                target=data["target"],
-                task_type=data.get("task_type") or None,
-                budget=data.get("budget") or None,
-                max_seconds=data.get("max_seconds"),
-                max_trials=data.get("max_trials"),
-                max_epochs=data.get("max_epochs"),
-                seed=data.get("seed"),
-                tuner=data.get("tuner") or None,
-                queue=data["queue"],
-                horizon=data.get("horizon"),
-                lookback=data.get("lookback"),
-                label_delimiter=data.get("label_delimiter") or None,
-            )
-        except DataError as exc:
-            # Errors about an option (horizon, say) name it; the rest are about the target.
-            field = getattr(exc, "field", "") or "target"
-            return Response({field: [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
-
-    @extend_schema(responses=BudgetsSerializer)
-    @action(detail=False, methods=["get"])
-    def budgets(self, request: Request) -> Response:
-        """The budget presets and caps a job may ask for, so clients need not copy them."""
-        return Response(
-            {
-                "presets": BUDGET_PRESETS,
-                "default": DEFAULT_BUDGET,
-                "max_trials": MAX_TRIALS_CAP,
-                "max_epochs": MAX_EPOCHS_CAP,
-            }
-        )
-
-    @extend_schema(request=JobCancelSerializer, responses={202: JobSerializer})
-    @action(detail=True, methods=["post"])
-    def cancel(self, request: Request, pk: str | None = None) -> Response:
-        job = self.get_object()
-        form = JobCancelSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        try:
-            job = services.job_cancel(job=job, keep_best=form.validated_data["keep_best"])
-        except services.ConflictError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
-
-    @extend_schema(parameters=[AFTER], responses=EventSerializer(many=True))
-    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
-    def events(self, request: Request, pk: str | None = None) -> Response:
-        job = self.get_object()
-        after = _after(request)
-        if after is None:
-            return Response({"after": ["Must be an integer."]}, status=status.HTTP_400_BAD_REQUEST)
-        return Response([e.as_message() for e in selectors.job_events(job=job, after=after)])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import django_filters
 
 from console.lists import ListFilter, MetricFilter, id_filter, owner_filter
-from jobs.models import Dataset, TrainingJob
+from jobs.models import Dataset, TrainingJob, Trial
 
 
 class DatasetFilter(ListFilter):
@@ -23,7 +23,17 @@ class JobFilter(MetricFilter):
     metric_column = "test_metrics"
     owner = owner_filter()
     dataset = id_filter("dataset", "A dataset's id.")
+    retry_of = id_filter("retry_of", "A job's id: the jobs that retry it.")
 
     class Meta:
         model = TrainingJob
         fields = ["status", "task_type", "queue"]
+
+
+class TrialFilter(django_filters.FilterSet):
+    """A job's trials (`/api/v1/jobs/<id>/trials/?status=FAILED`); they have no creation date
+    or owner of their own, so only the status."""
+
+    class Meta:
+        model = Trial
+        fields = ["status"]

@@ -155,6 +155,11 @@ class TrainingJob(models.Model):
     stopped = models.CharField(max_length=16, blank=True)
     class_weights = models.JSONField(null=True, blank=True)
     manifest = models.JSONField(default=dict, blank=True)
+    # The failed or cancelled job this one retries (jobs.services.retries.job_retry), so a
+    # script can follow a chain of retries; cleared, not cascaded, when that job is deleted.
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
+    )
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
     )

@@ -17,7 +17,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from jobs.engine.io.formats import ReadOptions, TableSource, inspect_table, iter_batches, read_frame
-from jobs.models import Dataset, DatasetEvent, JobEvent, TrainingJob, Upload, Worker
+from jobs.models import Dataset, DatasetEvent, JobEvent, TrainingJob, Trial, Upload, Worker
 
 AnyUser = User | AnonymousUser
 
@@ -105,6 +105,11 @@ def job_list(*, user: AnyUser) -> QuerySet[TrainingJob]:
         .select_related("dataset")
         .prefetch_related("trials")
     )
+
+
+def job_trials(*, job: TrainingJob) -> QuerySet[Trial]:
+    """A job's trials, for the paged list (the job detail embeds them all)."""
+    return Trial.objects.filter(job=job)
 
 
 def queues_served() -> set[str]:

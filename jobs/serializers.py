@@ -225,6 +225,7 @@ class JobSerializer(serializers.ModelSerializer):
             "test_metrics",
             "split_sizes",
             "model_version",
+            "retry_of",
             "trials",
         ]
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from jobs import services
-from jobs.models import Dataset
+from jobs.models import Dataset, TrainingJob
 from tests.conftest import breast_cancer_csv
 
 User = get_user_model()
@@ -56,3 +56,31 @@ def make_dataset(
         assert profiled is not None, "the profile lost its claim"
         dataset = profiled
     return dataset
+
+
+def job_row(owner: Any, **fields: Any) -> TrainingJob:
+    """A job recorded as it is, for tests where training (and the dataset's file) is not the
+    point: no file is stored, nothing is profiled or queued."""
+    dataset = Dataset.objects.create(
+        owner=owner,
+        name="rows only",
+        file="datasets/none.csv",
+        sha256="0" * 64,
+        size_bytes=1,
+        status=Dataset.Status.READY,
+    )
+    defaults: dict[str, Any] = {"target": "y", "task_type": "binary", "seed": 1}
+    return TrainingJob.objects.create(
+        owner=owner, dataset=dataset, dataset_sha256=dataset.sha256, **{**defaults, **fields}
+    )
+
+
+def failed_job(owner: Any, **settings: Any) -> TrainingJob:
+    """A job made through job_create on a profiled dataset (so a retry passes its checks
+    again), then recorded as FAILED as a lost worker leaves it; nothing runs."""
+    made = services.job_create(
+        owner=owner, dataset=make_dataset(owner), **{"target": "diagnosis", **settings}
+    )
+    TrainingJob.objects.filter(pk=made.pk).update(status="FAILED", error="worker lost")
+    made.refresh_from_db()
+    return made

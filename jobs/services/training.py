@@ -57,11 +57,13 @@ def job_create(
     horizon: int | None = None,
     lookback: int | None = None,
     label_delimiter: str | None = None,
+    retry_of: TrainingJob | None = None,
 ) -> TrainingJob:
     """Check the target against the data, record the job, and queue it once committed.
 
     The time budget is a preset name or seconds (neither: the standard preset); trials and
-    epochs are optional caps within it. The seed is drawn at random unless given.
+    epochs are optional caps within it. The seed is drawn at random unless given. retry_of:
+    the job this one retries (job_retry).
     """
     if dataset.status != Dataset.Status.READY:
         raise DataError(f"Dataset '{dataset.name}' is not ready.")
@@ -93,6 +95,7 @@ def job_create(
             budget=budget,
             queue=queue,
             task_options=task_options,
+            retry_of=retry_of,
         )
         event_record(subject=job, kind="job_status", payload={"status": job.status})
         transaction.on_commit(partial(_job_enqueue, job))
