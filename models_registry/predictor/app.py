@@ -26,8 +26,6 @@ import threading
 import time
 import zlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -43,38 +41,29 @@ from models_registry.predictor.batching import InferenceThread
 from models_registry.predictor.bodies import BodyError
 from models_registry.predictor.directory import (
     DeploymentEntry,
-    KeyEntry,
     Snapshot,
     Watcher,
     default_watcher,
     read_snapshot,
 )
 from models_registry.predictor.hosting import Host, Hosted
+from models_registry.predictor.http import (
+    UNAUTHORIZED,
+    Caller,
+    HttpError,
+    Receive,
+    Send,
+    bad_request,
+    header,
+    identify,
+    named,
+    predicting,
+    read_body,
+    respond,
+)
 from models_registry.predictor.limits import RateLimiter
-from models_registry.services import key_sha256
 
 logger = logging.getLogger(__name__)
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-MAX_BODY = 32 * 1024 * 1024
-JSON = b"application/json"
-
-
-class HttpError(Exception):
-    def __init__(
-        self, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
-    ):
-        super().__init__(body.get("detail", ""))
-        self.status = status
-        self.body = body
-        self.headers = headers or []
-
-
-@dataclass(frozen=True)
-class Caller:
-    user_id: int | None
-    key: KeyEntry | None = None
-    may_predict: bool = True  # false for a personal token of read scope
 
 
 class Predictor:
@@ -145,111 +134,9 @@ def _limit_torch_threads() -> None:
 predictor = Predictor()
 
 
-# --- HTTP plumbing --------------------------------------------------------------------------
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise HttpError(400, {"detail": "The client went away."})
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise HttpError(413, {"detail": f"The body is over {MAX_BODY // 2**20} MiB."})
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-async def _respond(
-    send: Send,
-    status: int,
-    body: bytes,
-    headers: list[tuple[bytes, bytes]] | None = None,
-    content_type: bytes = JSON,
-) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", content_type),
-                (b"content-length", str(len(body)).encode()),
-                *(headers or []),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
-def _header(scope: dict[str, Any], name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value)
-    return None
-
-
-UNAUTHORIZED = HttpError(
-    401,
-    {"detail": "Authentication credentials were not provided or are not valid."},
-    [(b"www-authenticate", b"Token")],
-)
-
-
-def _caller(scope: dict[str, Any], snapshot: Snapshot) -> Caller:
-    raw = _header(scope, b"authorization")
-    credential = ""
-    if raw:
-        scheme, _, value = raw.decode("latin-1").partition(" ")
-        if scheme.lower() in ("token", "bearer"):
-            credential = value.strip()
-    if not credential:
-        credential = (_header(scope, b"x-api-key") or b"").decode("latin-1").strip()
-    if not credential:
-        raise UNAUTHORIZED
-    user_id = snapshot.tokens.get(credential)
-    if user_id is not None:
-        return Caller(user_id)
-    digest = key_sha256(credential)  # how personal tokens are stored too (console.tokens)
-    personal = snapshot.personal.get(digest)
-    if personal is not None:
-        if _expired(personal.expires_at):
-            raise UNAUTHORIZED
-        return Caller(personal.user_id, may_predict=personal.may_predict)
-    key = snapshot.keys.get(digest)
-    if key is None or _expired(key.expires_at):
-        raise UNAUTHORIZED
-    return Caller(None, key)
-
-
-def _expired(expires_at: datetime | None) -> bool:
-    return expires_at is not None and expires_at <= datetime.now(UTC)
-
-
-def _predicting(caller: Caller) -> Caller:
-    if not caller.may_predict:
-        raise HttpError(403, {"detail": "This token's scope (read) does not allow predictions."})
-    return caller
-
-
 def _deployment(caller: Caller, snapshot: Snapshot, name: str) -> DeploymentEntry:
-    entry = _named(caller, snapshot, name)
+    entry = named(caller, snapshot, name)
     _limit(caller)
-    return entry
-
-
-def _named(caller: Caller, snapshot: Snapshot, name: str) -> DeploymentEntry:
-    if caller.key is not None:
-        entry = snapshot.by_id.get(caller.key.deployment_id)
-        if entry is None or entry.name != name:
-            raise HttpError(404, {"detail": f"No deployment named '{name}' for this key."})
-        return entry
-    entry = snapshot.deployments.get((caller.user_id or 0, name))
-    if entry is None:
-        raise HttpError(404, {"detail": f"No deployment named '{name}'."})
     return entry
 
 
@@ -282,7 +169,7 @@ def _serving(scope: dict[str, Any], entry: DeploymentEntry) -> Hosted:
     canary = predictor.host.canary.get(entry.id)
     if canary is None:
         return hosted
-    sticky = _header(scope, b"x-request-id")
+    sticky = header(scope, b"x-request-id")
     bucket = zlib.crc32(sticky) % 100 if sticky else random.random() * 100
     return canary.hosted if bucket < canary.percent else hosted
 
@@ -295,18 +182,6 @@ def _served_versions(entry: DeploymentEntry) -> list[Hosted]:
     return found
 
 
-def _bad_request(exc: BodyError | RecordError) -> HttpError:
-    # The API's one error shape, with the predictor's own context (field, instance) beside it.
-    detail = str(exc)
-    body: dict[str, Any] = {"code": getattr(exc, "code", "invalid"), "detail": detail}
-    body["fields"] = {exc.field: [detail]} if exc.field is not None else {}
-    if exc.field is not None:
-        body["field"] = exc.field
-    if exc.instance is not None:
-        body["instance"] = exc.instance
-    return HttpError(400, body)
-
-
 async def _predict_rows(
     entry: DeploymentEntry, hosted: Hosted, rows: list[Any], started: float
 ) -> tuple[list[Any], metrics.VersionMetrics, list[dict[str, Any]]]:
@@ -315,7 +190,7 @@ async def _predict_rows(
         try:
             features = hosted.served.encode(rows)
         except RecordError as exc:
-            raise _bad_request(exc) from None
+            raise bad_request(exc) from None
         except (ValueError, TypeError, OverflowError) as exc:
             raise HttpError(400, {"detail": f"The instances could not be read: {exc}"}) from None
         # One comparison over the encoded categorical columns: what was read as unknown.
@@ -387,18 +262,18 @@ async def _tallied(
 async def v1_predict(scope: dict[str, Any], receive: Receive, send: Send, name: str) -> None:
     started = time.perf_counter()
     snapshot = predictor.snapshot
-    caller = _predicting(_caller(scope, snapshot))
-    entry = _named(caller, snapshot, name)
+    caller = predicting(identify(scope, snapshot))
+    entry = named(caller, snapshot, name)
 
     async def handle(counted: Counted) -> None:
-        raw = await _read_body(receive)
+        raw = await read_body(receive)
         hosted = _serving(scope, entry)
         counted.version_id = hosted.version_id
         try:
             rows = bodies.v1_rows(bodies.parse_json(raw))
         except BodyError as exc:
             predictor.metrics_for(entry, hosted).count(400)
-            raise _bad_request(exc) from None
+            raise bad_request(exc) from None
         predictions, vm, warnings = await _predict_rows(entry, hosted, rows, started)
         counted.rows = len(predictions)
         payload: dict[str, Any] = {
@@ -409,7 +284,7 @@ async def v1_predict(scope: dict[str, Any], receive: Receive, send: Send, name: 
         if warnings:
             payload["warnings"] = warnings
         body, headers = _finish(vm, hosted, started, payload)
-        await _respond(send, 200, body, headers)
+        await respond(send, 200, body, headers)
 
     await _tallied(caller, entry, started, handle)
 
@@ -437,24 +312,24 @@ def _readiness(entry: DeploymentEntry) -> tuple[int, dict[str, Any]]:
 
 async def v1_deployment(scope: dict[str, Any], send: Send, name: str) -> None:
     snapshot = predictor.snapshot
-    entry = _deployment(_caller(scope, snapshot), snapshot, name)
+    entry = _deployment(identify(scope, snapshot), snapshot, name)
     code, body = _readiness(entry)
-    await _respond(send, code, orjson.dumps(body))
+    await respond(send, code, orjson.dumps(body))
 
 
 async def v1_metrics(scope: dict[str, Any], send: Send, name: str) -> None:
     snapshot = predictor.snapshot
-    caller = _caller(scope, snapshot)
+    caller = identify(scope, snapshot)
     if caller.key is not None:
         raise HttpError(403, {"detail": "A deployment key may predict, not read metrics."})
     entry = _deployment(caller, snapshot, name)
-    await _respond(send, 200, orjson.dumps({"name": name, "versions": metrics.summary(entry.id)}))
+    await respond(send, 200, orjson.dumps({"name": name, "versions": metrics.summary(entry.id)}))
 
 
 async def v1_openapi(scope: dict[str, Any], send: Send, name: str) -> None:
     """The predict call's OpenAPI document, from the main version's signature."""
     snapshot = predictor.snapshot
-    entry = _deployment(_caller(scope, snapshot), snapshot, name)
+    entry = _deployment(identify(scope, snapshot), snapshot, name)
     hosted = _hosted(entry)
     document = signature.openapi_document(
         name=entry.name,
@@ -465,11 +340,11 @@ async def v1_openapi(scope: dict[str, Any], send: Send, name: str) -> None:
         classes=hosted.classes,
         schema=hosted.input_schema,
     )
-    await _respond(send, 200, orjson.dumps(document))
+    await respond(send, 200, orjson.dumps(document))
 
 
 async def prometheus(scope: dict[str, Any], send: Send) -> None:
-    raw = (_header(scope, b"authorization") or b"").decode("latin-1")
+    raw = (header(scope, b"authorization") or b"").decode("latin-1")
     credential = raw.partition(" ")[2].strip()
     allowed = bool(settings.PREDICTOR_METRICS_TOKEN) and hmac.compare_digest(
         credential, settings.PREDICTOR_METRICS_TOKEN
@@ -480,7 +355,7 @@ async def prometheus(scope: dict[str, Any], send: Send) -> None:
             raise UNAUTHORIZED
         if user_id not in predictor.snapshot.staff:
             raise HttpError(403, {"detail": "Only staff may read the predictor's metrics."})
-    await _respond(
+    await respond(
         send, 200, generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST.encode()
     )
 
@@ -501,13 +376,13 @@ async def v2_model(
     scope: dict[str, Any], send: Send, name: str, version: str | None, what: str
 ) -> None:
     snapshot = predictor.snapshot
-    entry = _deployment(_caller(scope, snapshot), snapshot, name)
+    entry = _deployment(identify(scope, snapshot), snapshot, name)
     if what == "ready":
         hosted_or_none = predictor.host.active.get(entry.id)
         canary = predictor.host.canary.get(entry.id)
         numbers = {str(h.version) for h in (hosted_or_none, canary and canary.hosted) if h}
         ready = hosted_or_none is not None and (version is None or version in numbers)
-        await _respond(send, 200 if ready else 503, orjson.dumps({"name": name, "ready": ready}))
+        await respond(send, 200 if ready else 503, orjson.dumps({"name": name, "ready": ready}))
         return
     # Without a version, the metadata is the main version's (a canary shares its model).
     hosted = _v2_serving(scope, entry, version) if version is not None else _hosted(entry)
@@ -519,7 +394,7 @@ async def v2_model(
         "outputs": bodies.v2_output_specs(hosted.task_type, hosted.classes),
         "parameters": {"model": hosted.model_name, "task_type": hosted.task_type},
     }
-    await _respond(send, 200, orjson.dumps(body))
+    await respond(send, 200, orjson.dumps(body))
 
 
 async def v2_infer(
@@ -527,14 +402,14 @@ async def v2_infer(
 ) -> None:
     started = time.perf_counter()
     snapshot = predictor.snapshot
-    caller = _predicting(_caller(scope, snapshot))
-    entry = _named(caller, snapshot, name)
+    caller = predicting(identify(scope, snapshot))
+    entry = named(caller, snapshot, name)
 
     async def handle(counted: Counted) -> None:
-        raw = await _read_body(receive)
+        raw = await read_body(receive)
         hosted = _v2_serving(scope, entry, version)
         counted.version_id = hosted.version_id
-        length = _header(scope, b"inference-header-content-length")
+        length = header(scope, b"inference-header-content-length")
         try:
             header_length = int(length) if length is not None else None
             rows, wanted, request_id = bodies.v2_request(
@@ -543,13 +418,13 @@ async def v2_infer(
         except ValueError as exc:
             predictor.metrics_for(entry, hosted).count(400)
             error = exc if isinstance(exc, BodyError) else BodyError(str(exc))
-            raise _bad_request(error) from None
+            raise bad_request(error) from None
         predictions, vm, _ = await _predict_rows(entry, hosted, rows, started)
         try:
             outputs = bodies.v2_outputs(predictions, wanted)
         except BodyError as exc:
             vm.count(400)
-            raise _bad_request(exc) from None
+            raise bad_request(exc) from None
         counted.rows = len(predictions)
         payload: dict[str, Any] = {
             "model_name": name,
@@ -559,7 +434,7 @@ async def v2_infer(
         if request_id is not None:
             payload["id"] = request_id
         body, headers = _finish(vm, hosted, started, payload)
-        await _respond(send, 200, body, headers)
+        await respond(send, 200, body, headers)
 
     await _tallied(caller, entry, started, handle)
 
@@ -577,10 +452,10 @@ async def _route(scope: dict[str, Any], receive: Receive, send: Send) -> None:
                 return await v2_infer(scope, receive, send, parts[2], parts[4])
     elif method in ("GET", "HEAD"):
         if path in ("/healthz", "/livez", "/v2/health/live"):
-            return await _respond(send, 200, b'{"status":"ok"}')
+            return await respond(send, 200, b'{"status":"ok"}')
         if path in ("/readyz", "/v2/health/ready"):
             ok = predictor.ready
-            return await _respond(
+            return await respond(
                 send, 200 if ok else 503, b'{"ready":true}' if ok else b'{"ready":false}'
             )
         if path == "/metrics":
@@ -591,7 +466,7 @@ async def _route(scope: dict[str, Any], receive: Receive, send: Send) -> None:
                 "version": "1",
                 "extensions": ["binary_tensor_data"],
             }
-            return await _respond(send, 200, orjson.dumps(body))
+            return await respond(send, 200, orjson.dumps(body))
         if len(parts) == 3 and parts[:2] == ["v1", "deployments"]:
             return await v1_deployment(scope, send, parts[2])
         if len(parts) == 4 and parts[:2] == ["v1", "deployments"] and parts[3] == "metrics":
@@ -638,7 +513,7 @@ async def application(scope: dict[str, Any], receive: Receive, send: Send) -> No
             body.pop("detail", None)
         else:
             body = shape(exc.status, body)
-        await _respond(send, exc.status, orjson.dumps(body), exc.headers)
+        await respond(send, exc.status, orjson.dumps(body), exc.headers)
     except Exception:
         logger.exception("The predictor failed on %s %s", scope["method"], scope["path"])
-        await _respond(send, 500, b'{"detail":"The predictor failed; see its log."}')
+        await respond(send, 500, b'{"detail":"The predictor failed; see its log."}')
