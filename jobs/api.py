@@ -129,6 +129,7 @@ class DatasetViewSet(
                     filename=uploaded.name or "dataset.csv",
                     sha256=services.file_sha256(path),
                     request=_dataset_request(data),
+                    actor=request.user,
                 )
         except DataError as exc:
             return Response({"file": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
@@ -136,7 +137,7 @@ class DatasetViewSet(
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         try:
-            services.dataset_delete(dataset=self.get_object())
+            services.dataset_delete(dataset=self.get_object(), actor=request.user)
         except services.ConflictError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -161,6 +162,7 @@ class DatasetViewSet(
         try:
             child = services.dataset_version_create(
                 parent=dataset,
+                actor=request.user,
                 changes=services.VersionChanges(
                     drop_columns=data["drop_columns"],
                     column_types=data["column_types"],
@@ -382,6 +384,7 @@ class JobViewSet(
                 horizon=data.get("horizon"),
                 lookback=data.get("lookback"),
                 label_delimiter=data.get("label_delimiter") or None,
+                actor=request.user,
             )
         except DataError as exc:
             # Errors about an option (horizon, say) name it; the rest are about the target.
@@ -409,7 +412,9 @@ class JobViewSet(
         form = JobCancelSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         try:
-            job = services.job_cancel(job=job, keep_best=form.validated_data["keep_best"])
+            job = services.job_cancel(
+                job=job, actor=request.user, keep_best=form.validated_data["keep_best"]
+            )
         except services.ConflictError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
