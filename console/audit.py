@@ -47,7 +47,7 @@ def audit_record(
     action: str,
     subject: str,
     subject_type: str = "",
-    subject_id: int | None = None,
+    subject_id: Any = "",
     owner: Any = None,
     model: RegisteredModel | None = None,
     version: Any = None,
@@ -61,7 +61,7 @@ def audit_record(
         subject_type = _REGISTRY_SUBJECTS.get(action, Subject.DEPLOYMENT)
         link = {Subject.VERSION: version, Subject.MODEL: model, Subject.DEPLOYMENT: deployment}
         found = link.get(subject_type)  # type: ignore[call-overload]
-        subject_id = found.pk if found is not None else None
+        subject_id = found.pk if found is not None else ""
     if owner is None and model is not None:
         owner = model.owner
     real = _real(actor)
@@ -71,7 +71,7 @@ def audit_record(
         action=action,
         subject=subject[:300],
         subject_type=subject_type,
-        subject_id=subject_id,
+        subject_id="" if subject_id is None else str(subject_id),
         owner=owner,
         model=model,
         version=version,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import django_filters
 
-from console.lists import ListFilter, id_filter, owner_filter
+from console.lists import ListFilter, owner_filter
 from console.models import ApiToken
 from models_registry.models import AuditEvent
 
@@ -21,7 +21,7 @@ class AuditFilter(ListFilter):
     subject_type = django_filters.ChoiceFilter(
         choices=AuditEvent.SubjectType.choices, help_text="What kind of thing changed."
     )
-    subject_id = id_filter("subject_id", "The id of what changed (with subject_type).")
+    subject_id = django_filters.CharFilter(help_text="The id of what changed (with subject_type).")
     actor = django_filters.CharFilter(
         field_name="actor_name", help_text="Who did it: a username, or 'system'."
     )

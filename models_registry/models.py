@@ -284,7 +284,8 @@ class AuditEvent(models.Model):
     subject_type = models.CharField(
         max_length=16, choices=SubjectType.choices, blank=True, db_index=True
     )
-    subject_id = models.BigIntegerField(null=True, blank=True)
+    # Text: an upload's id is a UUID, the rest are integers.
+    subject_id = models.CharField(max_length=64, blank=True)
     # Whose dataset or job it was: the owner reads its trail after the row is gone. The
     # registry's events are read through the model's roles instead (selectors.audit_list).
     owner = models.ForeignKey(
@@ -296,6 +297,7 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["subject_type", "subject_id"], name="audit_subject")]
 
     def __str__(self) -> str:
         return f"{self.actor_name} {self.action} {self.subject}"

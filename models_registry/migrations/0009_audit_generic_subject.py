@@ -23,11 +23,12 @@ def backfill(apps, schema_editor):
     AuditEvent = apps.get_model("models_registry", "AuditEvent")
     for event in AuditEvent.objects.select_related("model").iterator():
         event.subject_type = SUBJECTS.get(event.action, "deployment")
-        event.subject_id = {
+        subject_id = {
             "version": event.version_id,
             "model": event.model_id,
             "deployment": event.deployment_id,
         }.get(event.subject_type)
+        event.subject_id = "" if subject_id is None else str(subject_id)
         event.owner_id = event.model.owner_id if event.model is not None else None
         event.save(update_fields=["subject_type", "subject_id", "owner"])
 
@@ -48,7 +49,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='auditevent',
             name='subject_id',
-            field=models.BigIntegerField(blank=True, null=True),
+            field=models.CharField(blank=True, max_length=64),
         ),
         migrations.AddField(
             model_name='auditevent',
@@ -59,6 +60,10 @@ class Migration(migrations.Migration):
             model_name='auditevent',
             name='action',
             field=models.CharField(choices=[('alias_moved', 'Alias Moved'), ('alias_deleted', 'Alias Deleted'), ('version_archived', 'Version Archived'), ('version_restored', 'Version Restored'), ('version_deleted', 'Version Deleted'), ('card_edited', 'Card Edited'), ('model_edited', 'Model Edited'), ('deployed', 'Deployed'), ('redeployed', 'Redeployed'), ('undeployed', 'Undeployed'), ('swapped', 'Swapped'), ('canary_set', 'Canary Set'), ('canary_promoted', 'Canary Promoted'), ('canary_rolled_back', 'Canary Rolled Back'), ('deployment_deleted', 'Deployment Deleted'), ('exported', 'Exported'), ('dataset_created', 'Dataset Created'), ('dataset_version_created', 'Dataset Version Created'), ('column_types_changed', 'Column Types Changed'), ('dataset_deleted', 'Dataset Deleted'), ('job_created', 'Job Created'), ('job_cancelled', 'Job Cancelled'), ('job_failed', 'Job Failed'), ('admin_added', 'Admin Added'), ('admin_changed', 'Admin Changed'), ('admin_deleted', 'Admin Deleted')], db_index=True, max_length=32),
+        ),
+        migrations.AddIndex(
+            model_name='auditevent',
+            index=models.Index(fields=['subject_type', 'subject_id'], name='audit_subject'),
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop),
     ]
