@@ -64,14 +64,19 @@ def test_dataset_created_derived_retyped_and_deleted_are_recorded(
     assert retyped.action == "column_types_changed"
     assert json.loads(retyped.from_value) == {"mean_radius": "numeric"}
     assert json.loads(retyped.to_value) == {"mean_radius": "integer"}
-    assert derived.owner_id == dataset.owner_id and derived.created_at >= before
+    assert derived.owner_id == dataset.owner_id
+    assert derived.created_at >= before
 
     with django_capture_on_commit_callbacks(execute=True):
         assert owner.delete(f"/api/v1/datasets/{child}/").status_code == 204
     assert not Dataset.objects.filter(pk=child).exists()
     # The event outlives the dataset: its id and owner are plain values on the row.
     gone = AuditEvent.objects.get(action="dataset_deleted")
-    assert (gone.subject_id, gone.actor_name, gone.owner_id) == (str(child), "owner", dataset.owner_id)
+    assert (gone.subject_id, gone.actor_name, gone.owner_id) == (
+        str(child),
+        "owner",
+        dataset.owner_id,
+    )
 
 
 def test_a_refused_change_records_nothing(dataset: Dataset, api_as: Any) -> None:
@@ -149,7 +154,11 @@ def test_admin_actions_saves_and_deletes_are_recorded(
     assert owner.post(delete, {"post": "yes"}).status_code == 302
     owner.post(
         "/admin/jobs/jobevent/",
-        {"action": "delete_selected", "_selected_action": [e.pk for e in events[1:]], "post": "yes"},
+        {
+            "action": "delete_selected",
+            "_selected_action": [e.pk for e in events[1:]],
+            "post": "yes",
+        },
     )
     assert not JobEvent.objects.filter(job=job).exists()
     deleted = trail(action="admin_deleted")
@@ -196,11 +205,13 @@ def test_the_audit_list_shows_each_persona_only_what_is_theirs(
     assert len(listed("owner", "?created_before=2999-01-01T00:00:00Z")) == 3
     assert listed("owner", "?ordering=action")[0] == ("dataset_created", dataset.pk)
     first = api_as("owner").get("/api/v1/audit/?page_size=2").json()
-    assert len(first["results"]) == 2 and first["next"]
+    assert len(first["results"]) == 2
+    assert first["next"]
     rest = api_as("owner").get(first["next"]).json()
     assert [e["action"] for e in rest["results"]] == ["dataset_created"]
     bad = api_as("owner").get("/api/v1/audit/?subject_type=nonsense")
-    assert bad.status_code == 400 and set(bad.json()) == {"code", "detail", "fields"}
+    assert bad.status_code == 400
+    assert set(bad.json()) == {"code", "detail", "fields"}
 
     # Staff read the whole trail; the registry's own list keeps to the registry's events.
     personas["teammate"].is_staff = True
@@ -213,6 +224,7 @@ def test_the_admin_trail_is_read_only(personas: dict[str, Any], dataset: Dataset
     client = staff_client(personas["owner"])
     event = AuditEvent.objects.get()
     listing = client.get("/admin/models_registry/auditevent/")
-    assert listing.status_code == 200 and b"dataset_created" in listing.content
+    assert listing.status_code == 200
+    assert b"dataset_created" in listing.content
     assert client.get(f"/admin/models_registry/auditevent/{event.pk}/delete/").status_code == 403
     assert client.get("/admin/models_registry/auditevent/add/").status_code == 403
