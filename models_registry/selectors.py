@@ -85,18 +85,22 @@ def alias_list(*, user: AnyUser) -> QuerySet[Alias]:
     )
 
 
-REGISTRY_SUBJECTS = (
-    AuditEvent.SubjectType.MODEL,
-    AuditEvent.SubjectType.VERSION,
-    AuditEvent.SubjectType.ALIAS,
-    AuditEvent.SubjectType.DEPLOYMENT,
+# The trail's events about the jobs app's rows (console.audit); the registry's list leaves
+# them out.
+JOBS_SUBJECTS = (
+    AuditEvent.SubjectType.DATASET,
+    AuditEvent.SubjectType.JOB,
+    AuditEvent.SubjectType.TRIAL,
+    AuditEvent.SubjectType.UPLOAD,
+    AuditEvent.SubjectType.DATASET_EVENT,
+    AuditEvent.SubjectType.JOB_EVENT,
 )
 
 
 def audit_list(*, user: AnyUser) -> QuerySet[AuditEvent]:
     """The registry's events: of the models the user reads, and the user's own on what is
     gone."""
-    return audit_trail_list(user=user).filter(subject_type__in=REGISTRY_SUBJECTS)
+    return audit_trail_list(user=user).exclude(subject_type__in=JOBS_SUBJECTS)
 
 
 def audit_trail_list(*, user: AnyUser) -> QuerySet[AuditEvent]:
