@@ -18,9 +18,12 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 
 from console import tokens
-from console.filters import ApiTokenFilter
+from console.filters import ApiTokenFilter, AuditFilter
 from console.models import ApiToken
 from console.parsers import JSONParser
+from models_registry import selectors as registry_selectors
+from models_registry.models import AuditEvent
+from models_registry.serializers import AuditEventSerializer
 
 
 class TokenThrottle(AnonRateThrottle):
@@ -134,6 +137,19 @@ DOCS_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
     "script-src 'self' 'unsafe-inline'; worker-src 'self' blob:; font-src 'self' data:"
 )
+
+
+class AuditViewSet(viewsets.ReadOnlyModelViewSet[AuditEvent]):
+    """The audit trail of every app, newest first: who created, changed, cancelled or deleted
+    what, and when. Each user reads the events of their own datasets, jobs and models (and the
+    models shared with them), and their own acts; staff read all."""
+
+    serializer_class = AuditEventSerializer
+    filterset_class = AuditFilter
+    ordering_fields = ["created_at", "action"]
+
+    def get_queryset(self) -> QuerySet[AuditEvent]:
+        return registry_selectors.audit_trail_list(user=self.request.user)
 
 
 class SwaggerDocs(SpectacularSwaggerView):

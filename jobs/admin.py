@@ -1,16 +1,23 @@
 """Admin for datasets and jobs. Actions call the jobs services as the API does, for the signed-in
-user's own jobs only (the API's rule: a job is its owner's)."""
+user's own jobs only (the API's rule: a job is its owner's).
+
+Nothing done here goes unrecorded: the actions' services write the audit trail, and every
+other save or delete (a form, an inline, the bulk delete) is recorded by AuditedAdmin in the
+same transaction, naming the staff member and the fields changed."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db import transaction
+from django.db.models import Model, QuerySet
+from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
+from console.audit import Action, audit_object
 from jobs import services
 from jobs.models import Dataset, DatasetEvent, JobEvent, TrainingJob, Trial, Upload
 
@@ -19,16 +26,88 @@ def _pretty(value: Any) -> str:
     return format_html("<pre style='white-space:pre-wrap'>{}</pre>", json.dumps(value, indent=2))
 
 
+M = TypeVar("M", bound=Model)
+
+
+def _values(values: dict[str, Any]) -> str:
+    return json.dumps(values, sort_keys=True, default=str)
+
+
+class AuditedAdmin(admin.ModelAdmin[M]):
+    """Records each add, change and delete the admin makes, with who made it and which fields
+    changed from what to what."""
+
+    def save_model(self, request: HttpRequest, obj: M, form: ModelForm, change: bool) -> None:
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            fields = list(form.changed_data)
+            audit_object(
+                actor=request.user,
+                action=Action.ADMIN_CHANGED if change else Action.ADMIN_ADDED,
+                obj=obj,
+                from_value=_values({f: form.initial.get(f) for f in fields}) if change else "",
+                to_value=_values({f: form.cleaned_data.get(f) for f in fields}),
+            )
+
+    def save_formset(
+        self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool
+    ) -> None:
+        with transaction.atomic():
+            # Deleted rows are recorded while they still exist, with their ids.
+            for gone in [f.instance for f in formset.deleted_forms if f.instance.pk is not None]:
+                audit_object(actor=request.user, action=Action.ADMIN_DELETED, obj=gone)
+            super().save_formset(request, form, formset, change)
+            for new in formset.new_objects:
+                audit_object(actor=request.user, action=Action.ADMIN_ADDED, obj=new)
+            for changed, fields in formset.changed_objects:
+                audit_object(
+                    actor=request.user,
+                    action=Action.ADMIN_CHANGED,
+                    obj=changed,
+                    to_value=", ".join(fields),
+                )
+
+    def delete_model(self, request: HttpRequest, obj: M) -> None:
+        with transaction.atomic():
+            audit_object(actor=request.user, action=Action.ADMIN_DELETED, obj=obj)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[M]) -> None:
+        with transaction.atomic():
+            for obj in queryset:
+                audit_object(actor=request.user, action=Action.ADMIN_DELETED, obj=obj)
+            super().delete_queryset(request, queryset)
+
+
 @admin.register(Dataset)
-class DatasetAdmin(admin.ModelAdmin[Dataset]):
+class DatasetAdmin(AuditedAdmin[Dataset]):
     list_display = ["id", "name", "version", "kind", "owner", "status", "n_rows", "created_at"]
     list_filter = ["status", "kind", "format"]
     search_fields = ["name", "sha256"]
     readonly_fields = ["warnings_view", "profile_view"]
 
-    # A dataset is immutable once stored; editing makes a new version through the API.
+    # A dataset is immutable once stored; editing makes a new version through the API, and
+    # one is made from an upload (which the admin's form cannot check or profile).
     def has_change_permission(self, request: Any, obj: Any = None) -> bool:
         return False
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    # Deleting goes through the service: it refuses a dataset a job or model uses, removes the
+    # stored file, and records the deletion.
+    def delete_model(self, request: HttpRequest, obj: Dataset) -> None:
+        self._delete(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> None:
+        for dataset in queryset:
+            self._delete(request, dataset)
+
+    def _delete(self, request: HttpRequest, dataset: Dataset) -> None:
+        try:
+            services.dataset_delete(dataset=dataset, actor=request.user)
+        except services.ConflictError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
 
     @admin.display(description="warnings")
     def warnings_view(self, dataset: Dataset) -> str:
@@ -50,7 +129,7 @@ class TrialInline(admin.TabularInline[Trial, TrainingJob]):
 
 
 @admin.register(TrainingJob)
-class TrainingJobAdmin(admin.ModelAdmin[TrainingJob]):
+class TrainingJobAdmin(AuditedAdmin[TrainingJob]):
     list_display = ["id", "owner", "dataset", "target", "task_type", "status", "created_at"]
     list_filter = ["status", "task_type", "queue", "created_at"]
     search_fields = ["target", "dataset__name", "owner__username"]
@@ -73,7 +152,7 @@ class TrainingJobAdmin(admin.ModelAdmin[TrainingJob]):
     def cancel(self, request: HttpRequest, queryset: QuerySet[TrainingJob]) -> None:
         for job in self._own(request, queryset):
             try:
-                services.job_cancel(job=job)
+                services.job_cancel(job=job, actor=request.user)
             except services.ConflictError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
@@ -93,23 +172,23 @@ class TrainingJobAdmin(admin.ModelAdmin[TrainingJob]):
 
 
 @admin.register(Trial)
-class TrialAdmin(admin.ModelAdmin[Trial]):
+class TrialAdmin(AuditedAdmin[Trial]):
     list_display = ["id", "job", "number", "status", "score"]
     list_filter = ["status"]
 
 
 @admin.register(Upload)
-class UploadAdmin(admin.ModelAdmin[Upload]):
+class UploadAdmin(AuditedAdmin[Upload]):
     list_display = ["id", "owner", "filename", "size", "offset", "updated_at"]
 
 
 @admin.register(DatasetEvent)
-class DatasetEventAdmin(admin.ModelAdmin[DatasetEvent]):
+class DatasetEventAdmin(AuditedAdmin[DatasetEvent]):
     list_display = ["dataset", "seq", "kind", "created_at"]
     list_filter = ["kind"]
 
 
 @admin.register(JobEvent)
-class JobEventAdmin(admin.ModelAdmin[JobEvent]):
+class JobEventAdmin(AuditedAdmin[JobEvent]):
     list_display = ["job", "seq", "kind", "created_at"]
     list_filter = ["kind"]

@@ -123,6 +123,7 @@ class DatasetViewSet(
                     filename=uploaded.name or "dataset.csv",
                     sha256=services.file_sha256(path),
                     request=_dataset_request(data),
+                    actor=request.user,
                 )
         except DataError as exc:
             return Response({"file": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
@@ -130,7 +131,7 @@ class DatasetViewSet(
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         try:
-            services.dataset_delete(dataset=self.get_object())
+            services.dataset_delete(dataset=self.get_object(), actor=request.user)
         except services.ConflictError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -155,6 +156,7 @@ class DatasetViewSet(
         try:
             child = services.dataset_version_create(
                 parent=dataset,
+                actor=request.user,
                 changes=services.VersionChanges(
                     drop_columns=data["drop_columns"],
                     column_types=data["column_types"],

@@ -128,7 +128,9 @@ class JobViewSet(
         form = JobCancelSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         try:
-            job = services.job_cancel(job=job, keep_best=form.validated_data["keep_best"])
+            job = services.job_cancel(
+                job=job, actor=request.user, keep_best=form.validated_data["keep_best"]
+            )
         except services.ConflictError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

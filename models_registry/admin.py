@@ -454,15 +454,17 @@ class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
         "created_at",
         "actor_name",
         "action",
+        "subject_type",
         "subject",
         "from_value",
         "to_value",
         "model",
     ]
-    list_filter = ["action", "created_at", "model"]
-    search_fields = ["subject", "actor_name"]
+    list_filter = ["subject_type", "action", "created_at", "model"]
+    search_fields = ["subject", "actor_name", "owner__username"]
 
-    # The trail is written by the services only; nobody edits or deletes it.
+    # The whole console's trail (console.audit), written by the services and the admins'
+    # save hooks only; nobody edits or deletes it.
     def has_add_permission(self, request: Any) -> bool:
         return False
 

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from console.audit import audit_record
 from models_registry import selectors
 from models_registry.models import (
     Alias,
@@ -49,31 +50,6 @@ def deployment_require(*, actor: AnyUser, deployment: Deployment, doing: str) ->
         require(
             actor=actor, model=deployment.model_version.model, right=selectors.EDIT, doing=doing
         )
-
-
-def audit_record(
-    *,
-    actor: AnyUser | None,
-    action: str,
-    subject: str,
-    model: RegisteredModel | None = None,
-    version: ModelVersion | None = None,
-    deployment: Deployment | None = None,
-    from_value: Any = "",
-    to_value: Any = "",
-) -> AuditEvent:
-    real = _user(actor) if actor is not None else None
-    return AuditEvent.objects.create(
-        actor=real,
-        actor_name=real.get_username() if real is not None else "system",
-        action=action,
-        subject=subject[:300],
-        model=model,
-        version=version,
-        deployment=deployment,
-        from_value=str(from_value)[:300],
-        to_value=str(to_value)[:300],
-    )
 
 
 def version_label(version: ModelVersion | None) -> str:

@@ -245,10 +245,24 @@ class DeploymentTraffic(models.Model):
 
 
 class AuditEvent(models.Model):
-    """One state change in the registry: who did what, when, from what to what.
+    """One state change in the console: who did what, when, from what to what.
 
-    Rows outlive what they describe (a deleted version or deployment), so they keep names as
-    text beside nullable links."""
+    The one trail for the registry and the jobs app (datasets, jobs, and everything edited in
+    the admin), so `/api/v1/audit/` reads one table in one order. Rows outlive what they
+    describe (a deleted dataset, version or deployment), so they keep names as text, the
+    subject's type and id as plain values, and the registry's links as nullable ones."""
+
+    class SubjectType(models.TextChoices):
+        MODEL = "model"
+        VERSION = "version"
+        ALIAS = "alias"
+        DEPLOYMENT = "deployment"
+        DATASET = "dataset"
+        JOB = "job"
+        TRIAL = "trial"
+        UPLOAD = "upload"
+        DATASET_EVENT = "dataset_event"
+        JOB_EVENT = "job_event"
 
     class Action(models.TextChoices):
         ALIAS_MOVED = "alias_moved"
@@ -267,6 +281,18 @@ class AuditEvent(models.Model):
         CANARY_ROLLED_BACK = "canary_rolled_back"
         DEPLOYMENT_DELETED = "deployment_deleted"
         EXPORTED = "exported"
+        DATASET_CREATED = "dataset_created"
+        DATASET_VERSION_CREATED = "dataset_version_created"
+        COLUMN_TYPES_CHANGED = "column_types_changed"
+        DATASET_DELETED = "dataset_deleted"
+        JOB_CREATED = "job_created"
+        JOB_CANCELLED = "job_cancelled"
+        # The reaper gave up on a job whose worker kept getting lost.
+        JOB_FAILED = "job_failed"
+        # Whatever the Django admin saved or deleted outside the services' own actions.
+        ADMIN_ADDED = "admin_added"
+        ADMIN_CHANGED = "admin_changed"
+        ADMIN_DELETED = "admin_deleted"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
@@ -287,12 +313,23 @@ class AuditEvent(models.Model):
         Deployment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     subject = models.CharField(max_length=300)
+    subject_type = models.CharField(
+        max_length=16, choices=SubjectType.choices, blank=True, db_index=True
+    )
+    # Text: an upload's id is a UUID, the rest are integers.
+    subject_id = models.CharField(max_length=64, blank=True)
+    # Whose dataset or job it was: the owner reads its trail after the row is gone. The
+    # registry's events are read through the model's roles instead (selectors.audit_list).
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     from_value = models.CharField(max_length=300, blank=True)
     to_value = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["subject_type", "subject_id"], name="audit_subject")]
 
     def __str__(self) -> str:
         return f"{self.actor_name} {self.action} {self.subject}"

@@ -90,15 +90,36 @@ def alias_list(*, user: AnyUser) -> QuerySet[Alias]:
     )
 
 
+# The trail's events about the jobs app's rows (console.audit); the registry's list leaves
+# them out.
+JOBS_SUBJECTS = (
+    AuditEvent.SubjectType.DATASET,
+    AuditEvent.SubjectType.JOB,
+    AuditEvent.SubjectType.TRIAL,
+    AuditEvent.SubjectType.UPLOAD,
+    AuditEvent.SubjectType.DATASET_EVENT,
+    AuditEvent.SubjectType.JOB_EVENT,
+)
+
+
 def audit_list(*, user: AnyUser) -> QuerySet[AuditEvent]:
-    """Events of the models the user reads, and the user's own events on what is gone."""
+    """The registry's events: of the models the user reads, and the user's own on what is
+    gone."""
+    return audit_trail_list(user=user).exclude(subject_type__in=JOBS_SUBJECTS)
+
+
+def audit_trail_list(*, user: AnyUser) -> QuerySet[AuditEvent]:
+    """The whole trail the user may read: events of the models the user reads, of the user's
+    own datasets and jobs (kept after they are deleted: the event names its owner), and the
+    user's own acts. Staff read all of it."""
     if user.pk is None:
         return AuditEvent.objects.none()
-    return (
-        AuditEvent.objects.filter(_readable(user, "model__") | Q(actor_id=user.pk))
-        .distinct()
-        .select_related("model")
-    )
+    events = AuditEvent.objects.select_related("model")
+    if getattr(user, "is_staff", False):
+        return events
+    return events.filter(
+        _readable(user, "model__") | Q(owner_id=user.pk) | Q(actor_id=user.pk)
+    ).distinct()
 
 
 def deployment_list(*, user: AnyUser) -> QuerySet[Deployment]:

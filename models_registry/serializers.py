@@ -146,6 +146,8 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "version",
             "deployment",
             "subject",
+            "subject_type",
+            "subject_id",
             "from_value",
             "to_value",
             "created_at",

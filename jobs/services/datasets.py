@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import tempfile
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from django.contrib.auth.models import User
 from django.core.files import File
 from django.db import transaction
 
+from console.audit import Action, AnyUser, audit_object
 from jobs import selectors
 from jobs.engine.data import DataError
 from jobs.engine.io.formats import ReadOptions, TableSource, inspect_table, iter_batches
@@ -105,12 +108,19 @@ def _check_request(request: DatasetRequest, kind: str, source: TableSource | Non
 
 
 def dataset_create(
-    *, owner: User, path: Path, filename: str, sha256: str, request: DatasetRequest
+    *,
+    owner: User,
+    path: Path,
+    filename: str,
+    sha256: str,
+    request: DatasetRequest,
+    actor: AnyUser | None = None,
 ) -> tuple[Dataset, bool]:
     """Turn a staged file into a dataset; an identical file of the same owner is recognised.
 
     Returns the dataset and whether it is new. The staged file is moved into storage (or left
-    for the caller to discard when the answer is an existing dataset or an error).
+    for the caller to discard when the answer is an existing dataset or an error). The audit
+    trail names `actor` as its creator, the owner when not given.
     """
     size = path.stat().st_size
     if size > settings.DATASET_MAX_BYTES:
@@ -154,10 +164,19 @@ def dataset_create(
         text_column=request.text_column,
         timestamp_column=request.timestamp_column,
     )
-    return _store_and_queue(dataset, path), True
+    by = actor if actor is not None else owner
+
+    def record(stored: Dataset) -> None:
+        audit_object(
+            actor=by, action=Action.DATASET_CREATED, obj=stored, to_value=stored.original_filename
+        )
+
+    return _store_and_queue(dataset, path, record), True
 
 
-def _store_and_queue(dataset: Dataset, path: Path) -> Dataset:
+def _store_and_queue(dataset: Dataset, path: Path, record: Callable[[Dataset], None]) -> Dataset:
+    """Store the file, save the row and queue its profiling; `record` writes the audit trail
+    in the row's transaction."""
     with path.open("rb") as staged:
         dataset.file.save(
             f"{uuid.uuid4().hex}{_EXTENSIONS[dataset.format]}",
@@ -170,6 +189,7 @@ def _store_and_queue(dataset: Dataset, path: Path) -> Dataset:
         with transaction.atomic():
             dataset.save()
             event_record(subject=dataset, kind="dataset_status", payload={"status": dataset.status})
+            record(dataset)
             dataset_enqueue_on_commit(dataset=dataset)
     except BaseException:
         # No orphan file when the row could not be written.
@@ -178,7 +198,7 @@ def _store_and_queue(dataset: Dataset, path: Path) -> Dataset:
     return dataset
 
 
-def dataset_delete(*, dataset: Dataset) -> None:
+def dataset_delete(*, dataset: Dataset, actor: AnyUser | None) -> None:
     """Delete a dataset and its file, unless a job or a model still refers to it.
 
     A dataset being profiled is deleted too, for good: the user no longer wants it, and its
@@ -201,6 +221,12 @@ def dataset_delete(*, dataset: Dataset) -> None:
             return
         stored = dataset.file.name
         storage = dataset.file.storage
+        audit_object(
+            actor=actor,
+            action=Action.DATASET_DELETED,
+            obj=dataset,
+            from_value=f"v{dataset.version} {dataset.original_filename}",
+        )
         dataset.delete()
         transaction.on_commit(lambda: storage.delete(stored))
 
@@ -227,7 +253,9 @@ def _apply(batch: pa.RecordBatch, changes: VersionChanges) -> pa.RecordBatch:
     return table.combine_chunks().to_batches()[0] if table.num_rows else batch.slice(0, 0)
 
 
-def dataset_version_create(*, parent: Dataset, changes: VersionChanges) -> Dataset:
+def dataset_version_create(
+    *, parent: Dataset, changes: VersionChanges, actor: AnyUser | None
+) -> Dataset:
     """Derive a new immutable version (columns dropped, types changed, labels renamed)."""
     if parent.kind == Dataset.Kind.IMAGE:
         raise DataError("Image datasets cannot be edited yet; upload a new archive instead.")
@@ -278,9 +306,34 @@ def dataset_version_create(*, parent: Dataset, changes: VersionChanges) -> Datas
                 "relabel": dict(changes.relabel or {}),
             },
         )
-        return _store_and_queue(child, out_path)
+        return _store_and_queue(child, out_path, partial(_record_version, actor, parent, changes))
     finally:
         out_path.unlink(missing_ok=True)
+
+
+def _record_version(
+    actor: AnyUser | None, parent: Dataset, changes: VersionChanges, child: Dataset
+) -> None:
+    audit_object(
+        actor=actor,
+        action=Action.DATASET_VERSION_CREATED,
+        obj=child,
+        from_value=f"v{parent.version}",
+        to_value=f"v{child.version} {json.dumps(child.changes, sort_keys=True)}",
+    )
+    if changes.column_types:
+        # Its own event, as a change of types is what alters how a model reads the data. The
+        # "from" is the type the parent read each column as: declared, else inferred.
+        before = {c["name"]: c.get("type", "") for c in parent.columns} | parent.column_types
+        audit_object(
+            actor=actor,
+            action=Action.COLUMN_TYPES_CHANGED,
+            obj=child,
+            from_value=json.dumps(
+                {c: before.get(c, "") for c in changes.column_types}, sort_keys=True
+            ),
+            to_value=json.dumps(dict(changes.column_types), sort_keys=True),
+        )
 
 
 def _write_version(path: Path, source: TableSource, changes: VersionChanges, out: Path) -> None:

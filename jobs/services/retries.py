@@ -54,6 +54,7 @@ def job_retry(*, actor: User, job: TrainingJob) -> TrainingJob:
             lookback=options.get("lookback"),
             label_delimiter=options.get("label_delimiter"),
             retry_of=job,
+            actor=actor,
         )
     except DataError as exc:
         # The request is fine; the old job's settings no longer fit (a check that changed).

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from console.audit import Action, AnyUser, audit_object
 from jobs import selectors
 from jobs.engine.checks import OptionError, TaskRequest, check_task
 from jobs.engine.config import (
@@ -58,12 +59,14 @@ def job_create(
     lookback: int | None = None,
     label_delimiter: str | None = None,
     retry_of: TrainingJob | None = None,
+    actor: AnyUser | None = None,
 ) -> TrainingJob:
     """Check the target against the data, record the job, and queue it once committed.
 
     The time budget is a preset name or seconds (neither: the standard preset); trials and
     epochs are optional caps within it. The seed is drawn at random unless given. retry_of:
-    the job this one retries (job_retry).
+    the job this one retries (job_retry). The audit trail names `actor` as its creator, the
+    owner when not given.
     """
     if dataset.status != Dataset.Status.READY:
         raise DataError(f"Dataset '{dataset.name}' is not ready.")
@@ -98,6 +101,12 @@ def job_create(
             retry_of=retry_of,
         )
         event_record(subject=job, kind="job_status", payload={"status": job.status})
+        audit_object(
+            actor=actor if actor is not None else owner,
+            action=Action.JOB_CREATED,
+            obj=job,
+            to_value=f"{job.task_type} on dataset {dataset.pk}, target {target}",
+        )
         transaction.on_commit(partial(_job_enqueue, job))
     return job
 
@@ -149,7 +158,7 @@ def _job_enqueue(job: TrainingJob) -> None:
     tasks.run_training_job.apply_async(args=[job.pk], queue=job.queue)
 
 
-def job_cancel(*, job: TrainingJob, keep_best: bool = False) -> TrainingJob:
+def job_cancel(*, job: TrainingJob, actor: AnyUser | None, keep_best: bool = False) -> TrainingJob:
     """Cancel a job: a queued one at once, a running one at its next batch boundary.
 
     keep_best: the running search stops as when its time budget runs out, and its best
@@ -167,6 +176,7 @@ def job_cancel(*, job: TrainingJob, keep_best: bool = False) -> TrainingJob:
             payload = {"status": job.status}
             event_record(subject=job, kind="job_status", payload=payload)
             event_record(subject=job, kind="job_finished", payload=payload)
+            _audit_cancel(actor, job, TrainingJob.Status.QUEUED)
             # A job requeued after losing its worker may have a saved search.
             tuner_state_delete(job=job)
             return job
@@ -184,7 +194,15 @@ def job_cancel(*, job: TrainingJob, keep_best: bool = False) -> TrainingJob:
             )
         job.refresh_from_db()
         event_record(subject=job, kind="cancel_requested", payload={"keep_best": job.keep_best})
+        _audit_cancel(actor, job, TrainingJob.Status.RUNNING)
     return job
+
+
+def _audit_cancel(actor: AnyUser | None, job: TrainingJob, was: str) -> None:
+    # A running job stops at its next batch; the event records the request, and whether the
+    # best trial is kept (the job then SUCCEEDS rather than ending CANCELLED).
+    asked = "cancel, keep best" if job.keep_best else "cancel"
+    audit_object(actor=actor, action=Action.JOB_CANCELLED, obj=job, from_value=was, to_value=asked)
 
 
 def _stale_before() -> datetime.datetime:
@@ -240,6 +258,13 @@ def jobs_reap() -> list[int]:
                     payload = {"status": job.status, "error": job.error}
                     event_record(subject=job, kind="job_status", payload=payload)
                     event_record(subject=job, kind="job_finished", payload=payload)
+                    audit_object(
+                        actor=None,
+                        action=Action.JOB_FAILED,
+                        obj=job,
+                        from_value=TrainingJob.Status.RUNNING,
+                        to_value=job.error,
+                    )
                     tuner_state_delete(job=job)
                     touched.append(job.pk)
                 continue

@@ -53,7 +53,12 @@ def upload_finish(*, upload: Upload, request: DatasetRequest) -> tuple[Dataset, 
     path = upload_staging_path(upload)
     sha256 = upload.sha256 or file_sha256(path)
     dataset, created = dataset_create(
-        owner=upload.owner, path=path, filename=upload.filename, sha256=sha256, request=request
+        owner=upload.owner,
+        path=path,
+        filename=upload.filename,
+        sha256=sha256,
+        request=request,
+        actor=upload.owner,
     )
     upload_delete(upload=upload)
     return dataset, created

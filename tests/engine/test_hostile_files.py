@@ -206,3 +206,41 @@ def test_json_depth_check_ignores_brackets_in_strings() -> None:
     text = json.dumps({"a": "[" * 10_000, "b": "{" * 10_000}).encode()
     assert json_depth_error(text, 1, "f") is None
     assert json_depth_error(io.BytesIO(b"[" * 70).getvalue(), 1, "f") is not None
+
+
+def _huge_cell_csv_gz(path: Path, header: bytes, before: bytes, after: bytes) -> None:
+    with gzip.open(path, "wb", compresslevel=9) as out:
+        out.write(header + before)
+        chunk = b"x" * (1 << 20)
+        for _ in range(50):  # one 50 MB cell
+            out.write(chunk)
+        out.write(after)
+
+
+def test_a_csv_cell_of_50_mb_is_refused_naming_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "cell.csv.gz"
+    rows = b"".join(b"%d,short\n" % i for i in range(3000))
+    _huge_cell_csv_gz(path, b"n,text\n", rows + b'3000,"', b'"\n3001,short\n')
+    assert path.stat().st_size < 200_000
+    _refused(path, "data row 3000", "1 MB")
+
+
+def test_a_csv_whose_first_cell_is_50_mb_is_refused_naming_the_limit(tmp_path: Path) -> None:
+    # Unquoted and in the first row: the inspection's sample is all one cell.
+    path = tmp_path / "first.csv.gz"
+    _huge_cell_csv_gz(path, b"n,text\n", b"1,", b"\n2,short\n")
+    _refused(path, "1 MB")
+
+
+def test_a_jsonl_string_of_50_mb_is_refused_naming_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "cell.jsonl"
+    rows = "".join(json.dumps({"n": i, "text": "short"}) + "\n" for i in range(3000))
+    path.write_text(rows + json.dumps({"n": 3000, "text": "y" * (50 << 20)}) + "\n")
+    _refused(path, "Line 3001", "'text'", "1 MB")
+
+
+def test_a_jsonl_string_inside_a_list_over_the_limit_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "nested.jsonl"
+    rows = "".join(json.dumps({"n": i, "tags": ["a", "b"]}) + "\n" for i in range(2000))
+    path.write_text(rows + json.dumps({"n": 1, "tags": ["a", "z" * (2 << 20)]}) + "\n")
+    _refused(path, "2,097,152 bytes", "'tags'")

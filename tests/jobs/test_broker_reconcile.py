@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 def _waiting(client: redis.Redis, queue: str) -> list[tuple[str, str]]:
     """(task name, its arguments) of each message waiting in a queue, as Celery wrote it."""
     out = []
-    for raw in client.lrange(queue, 0, -1):
+    for raw in cast(list[bytes], client.lrange(queue, 0, -1)):
         headers = json.loads(raw)["headers"]
         out.append((headers["task"], headers["argsrepr"]))
     return out

@@ -99,5 +99,5 @@ def test_a_cancelled_requeued_job_forgets_its_saved_search(
     services.tuner_state_save(job=job, data=b"saved by a dead worker")
     assert services.tuner_state_load(job=job) == b"saved by a dead worker"
     with django_capture_on_commit_callbacks(execute=True):
-        services.job_cancel(job=job)
+        services.job_cancel(job=job, actor=personas["owner"])
     assert services.tuner_state_load(job=job) is None

@@ -29,7 +29,7 @@ def _run_stopped_after_first_trial(
         trial_finished(self, number, *args, **kwargs)
         if number == 1:
             # The request goes through the API's service, as the owner's click would.
-            services.job_cancel(job=self.job, keep_best=keep_best)
+            services.job_cancel(job=self.job, actor=self.job.owner, keep_best=keep_best)
 
     monkeypatch.setattr(reporter.JobReporter, "trial_finished", stop_after_first)
     claimed = services.job_claim(job_id=job.pk, worker="w")
@@ -172,7 +172,7 @@ def test_stop_and_keep_best_before_any_trial_finished_has_nothing_to_keep(
     # given a search that the owner stops before any trial scored (the engine's answer to a
     # stop that early, stood in for: a real trial is scored from its first batch on)
     def stopped_at_once(job: TrainingJob, *args: Any) -> Any:
-        services.job_cancel(job=job, keep_best=True)
+        services.job_cancel(job=job, actor=personas["owner"], keep_best=True)
         raise SearchStopped("The search was cancelled before any trial finished an epoch.")
 
     monkeypatch.setattr(training, "_search", stopped_at_once)

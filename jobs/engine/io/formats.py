@@ -311,7 +311,11 @@ def _check_records(
     records: list[Record], header: bool, truncated: bool, filename: str, delimiter: str
 ) -> None:
     if not records:
-        raise DataError(f"'{filename}' has no complete row in its first {SAMPLE_BYTES >> 20} MB.")
+        raise DataError(
+            f"'{filename}' has no complete row in its first {SAMPLE_BYTES >> 20} MB; a row "
+            f"(and so a cell) may hold at most {CSV_BLOCK_BYTES >> 20} MB, or a quote is left "
+            "open."
+        )
     expected = len(records[0][1])
     if expected < 2:
         raise DataError(
@@ -459,9 +463,12 @@ def _csv_error(
             "Make the column consistent."
         )
     if "straddling" in message:
+        # Arrow parses whole rows within one block: a longer row (a huge cell, or a quote
+        # left open that swallows the rest of the file) fails with this obscure message.
         return DataError(
             f"A row of '{name}' after data row {rows} is longer than "
-            f"{CSV_BLOCK_BYTES >> 20} MB, or opens a quote that never closes."
+            f"{CSV_BLOCK_BYTES >> 20} MB, the limit on one row (and so on one cell), or opens "
+            "a quote that never closes."
         )
     return DataError(f"'{name}' could not be read after data row {rows}: {message}")
 

@@ -30,7 +30,12 @@ from jobs.engine.io.formats_common import (
     numbered,
     stable_types,
 )
-from jobs.engine.io.limits import MAX_CELL_CHARS, json_depth_error
+from jobs.engine.io.limits import (
+    MAX_CELL_BYTES,
+    MAX_CELL_CHARS,
+    json_depth_error,
+    oversized_cell,
+)
 
 JSONL_CHUNK_CHARS = 4 << 20
 MAX_LINE_CHARS = 64 << 20
@@ -57,9 +62,28 @@ def _read_json_chunk(
     parse = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
     read = pajson.ReadOptions(use_threads=False, block_size=max(len(data) + 1, 1 << 20))
     try:
-        return pajson.read_json(io.BytesIO(data), read, parse if schema else None)
+        table = pajson.read_json(io.BytesIO(data), read, parse if schema else None)
     except pa.ArrowInvalid as exc:
         raise _jsonl_error(text, first_line, schema, exc) from exc
+    too_long = oversized_cell(table)
+    if too_long is not None:
+        name, row, size = too_long
+        where = f"Line {_record_line(text, first_line, row)}" if row is not None else "A line"
+        raise DataError(
+            f"{where} of '{filename}' holds a value of {size:,} bytes in field {name!r}; a "
+            f"value may hold at most {MAX_CELL_BYTES >> 20} MB."
+        )
+    return table
+
+
+def _record_line(text: str, first_line: int, row: int) -> int:
+    """The line of the row-th record: Arrow skips blank lines, so count the others."""
+    seen = -1
+    for number, line in enumerate(text.splitlines(), start=first_line):
+        seen += bool(line.strip())
+        if seen == row:
+            return number
+    return first_line
 
 
 def jsonl_batches(path: Path, source: TableSource, sample: str) -> Iterator[pa.RecordBatch]:

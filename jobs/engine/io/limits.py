@@ -12,6 +12,8 @@ import re
 from typing import Protocol
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from jobs.engine.data import DataError
 
@@ -20,8 +22,8 @@ from jobs.engine.data import DataError
 MAX_COLUMNS = 2000
 # Excel's own limit on the characters in one cell; other formats get the same.
 MAX_CELL_CHARS = 32_767
-# Bytes of one value in the formats that store text without Excel's limit (Parquet): a
-# CSV row is already bounded by its reader's 1 MB block.
+# Bytes of one value in the formats that store text without Excel's limit (Parquet, JSON
+# Lines): a CSV row, and so each of its cells, is already bounded by its reader's 1 MB block.
 MAX_CELL_BYTES = 1 << 20
 # Unpacked bytes of one compressed file (gzip, a workbook's XML, a Parquet file's data).
 MAX_UNPACKED_BYTES = 8 << 30
@@ -87,6 +89,38 @@ def json_depth_error(data: bytes, first_line: int, filename: str) -> DataError |
         f"Line {line} of '{filename}' nests values more than {MAX_JSON_DEPTH} levels deep; "
         "a table's fields need a few. Flatten the records."
     )
+
+
+def oversized_cell(table: pa.Table) -> tuple[str, int | None, int] | None:
+    """The column, row (None inside a nested value) and size of a value over MAX_CELL_BYTES,
+    or None. One vectorised length per text column: microseconds per batch."""
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        found = _longest(column.combine_chunks() if column.num_chunks != 1 else column.chunk(0))
+        if found is not None:
+            row, size = found
+            return name, row, size
+    return None
+
+
+def _longest(array: pa.Array) -> tuple[int | None, int] | None:
+    kind = array.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind):
+        if len(array) == 0:
+            return None
+        lengths = pc.binary_length(array)
+        size = pc.max(lengths).as_py() or 0
+        if size <= MAX_CELL_BYTES:
+            return None
+        return pc.index(lengths, size).as_py(), size
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        inner = _longest(array.flatten())
+        return (None, inner[1]) if inner is not None else None
+    if pa.types.is_struct(kind):
+        for index in range(kind.num_fields):
+            inner = _longest(array.field(index))
+            if inner is not None:
+                return inner
+    return None
 
 
 class _Readable(Protocol):
