@@ -12,11 +12,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from console import logs  # noqa: E402
 from console.websocket_auth import BrowserOriginValidator  # noqa: E402
-from jobs.routing import websocket_urlpatterns  # noqa: E402
+from jobs.routing import websocket_urlpatterns as jobs_sockets  # noqa: E402
 from jobs.upload_stream import UploadStreamMiddleware  # noqa: E402
 from models_registry.door import PredictDoor  # noqa: E402
+from models_registry.routing import websocket_urlpatterns as registry_sockets  # noqa: E402
 
 logs.install(*logs.UVICORN_LOGGERS)
+websocket_urlpatterns = [*jobs_sockets, *registry_sockets]
 
 application = ProtocolTypeRouter(
     {

@@ -365,15 +365,18 @@ class DeploymentViewSet(
     def get_object(self) -> Deployment:
         """Names are unique per deployer: yours first, else the one teammate's of that name;
         `?owner=<username>` (the list's filters) picks among teammates'."""
-        named = self.filter_queryset(self.get_queryset()).filter(name=self.kwargs["name"])
-        found = list(named.filter(owner_id=self.request.user.pk)[:1]) or list(named[:2])
+        visible = self.filter_queryset(self.get_queryset())
+        name = self.kwargs["name"]
+        found = selectors.deployment_named(user=self.request.user, name=name, among=visible)
         if not found:
             raise NotFound("No deployment of that name that you can see.")
         if len(found) > 1:
             raise _Ambiguous(
                 {
                     "detail": "Teammates have deployments of that name; add ?owner=<username>.",
-                    "owners": sorted(named.values_list("owner__username", flat=True)),
+                    "owners": sorted(
+                        visible.filter(name=name).values_list("owner__username", flat=True)
+                    ),
                 }
             )
         self.check_object_permissions(self.request, found[0])

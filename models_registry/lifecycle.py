@@ -14,6 +14,7 @@ from django.utils.text import slugify
 
 from console.audit import audit_record
 from models_registry import selectors
+from models_registry.live import deployment_announce
 from models_registry.models import (
     Alias,
     AuditEvent,
@@ -106,6 +107,7 @@ def alias_move(
                 deployment.status, deployment.error = Deployment.Status.PENDING, ""
                 fields += ["status", "error"]
             deployment.save(update_fields=fields)
+            deployment_announce(deployment_id=deployment.pk)
             audit_record(
                 actor=actor,
                 action=AuditEvent.Action.REDEPLOYED,
@@ -259,6 +261,12 @@ def model_update(
                 from_value=before,
                 to_value=after,
             )
+        if "workspace" in changed:
+            # Who may watch its deployments changed: those who may not any more are let go.
+            for deployment_id in Deployment.objects.filter(model_version__model=model).values_list(
+                "pk", flat=True
+            ):
+                deployment_announce(deployment_id=deployment_id)
     return model
 
 

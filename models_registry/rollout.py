@@ -20,6 +20,7 @@ from models_registry.lifecycle import (
     deployment_require,
     version_label,
 )
+from models_registry.live import deployment_announce
 from models_registry.models import AuditEvent, Deployment, ModelVersion
 
 AnyUser = AbstractBaseUser | AnonymousUser
@@ -52,6 +53,7 @@ def _locked(deployment: Deployment) -> Deployment:
 def _audit(
     actor: AnyUser, action: str, deployment: Deployment, version: ModelVersion, was: str, now: str
 ) -> None:
+    deployment_announce(deployment_id=deployment.pk)
     audit_record(
         actor=actor,
         action=action,

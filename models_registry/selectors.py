@@ -142,6 +142,21 @@ def deployment_visible_list(*, user: AnyUser) -> QuerySet[Deployment]:
     )
 
 
+def deployment_named(
+    *, user: AnyUser, name: str, among: QuerySet[Deployment] | None = None
+) -> list[Deployment]:
+    """The visible deployment of that name (names are unique per deployer): the user's own
+    first, else the one teammate's. Two when teammates share the name (ambiguous), none when
+    the user sees none. `among` narrows the visible ones (the list's filters, `?owner=`)."""
+    named = (among if among is not None else deployment_visible_list(user=user)).filter(name=name)
+    return list(named.filter(owner_id=user.pk)[:1]) or list(named[:2])
+
+
+def deployment_watched(*, user: AnyUser, deployment_id: int) -> Deployment | None:
+    """The deployment as its watcher may see it now; None once it is deleted or hidden."""
+    return deployment_visible_list(user=user).filter(pk=deployment_id).first()
+
+
 def deployments_to_serve() -> QuerySet[Deployment]:
     return Deployment.objects.exclude(
         status__in=[Deployment.Status.FAILED, Deployment.Status.UNDEPLOYED]

@@ -31,6 +31,7 @@ from models_registry.lifecycle import (
     version_card_update,
     version_delete,
 )
+from models_registry.live import deployment_announce
 from models_registry.models import (
     Alias,
     AuditEvent,
@@ -205,6 +206,7 @@ def deployment_undeploy(*, actor: AnyUser, deployment: Deployment) -> Deployment
         before = deployment.status
         deployment.status = Deployment.Status.UNDEPLOYED
         deployment.save(update_fields=["status"])
+        deployment_announce(deployment_id=deployment.pk)
         audit_record(
             actor=actor,
             action=AuditEvent.Action.UNDEPLOYED,
@@ -230,27 +232,30 @@ def deployment_delete(*, actor: AnyUser, deployment: Deployment) -> None:
             version=deployment.model_version,
             from_value=f"{deployment.status} v{deployment.model_version.version}",
         )
+        deployment_announce(deployment_id=deployment.pk)
         deployment.delete()
 
 
 def deployment_mark_loading(*, deployment_id: int) -> bool:
     """Record that a predictor replica is loading the model; only a PENDING one changes."""
-    return bool(
-        Deployment.objects.filter(pk=deployment_id, status=Deployment.Status.PENDING).update(
-            status=Deployment.Status.LOADING
-        )
+    changed = Deployment.objects.filter(pk=deployment_id, status=Deployment.Status.PENDING).update(
+        status=Deployment.Status.LOADING
     )
+    if changed:
+        deployment_announce(deployment_id=deployment_id)
+    return bool(changed)
 
 
 def deployment_mark_ready(*, deployment_id: int) -> bool:
     """Record that a predictor replica serves the deployment, warm; only a PENDING or
     LOADING one changes."""
-    return bool(
-        Deployment.objects.filter(
-            pk=deployment_id,
-            status__in=[Deployment.Status.PENDING, Deployment.Status.LOADING],
-        ).update(status=Deployment.Status.READY, ready_at=timezone.now(), error="")
-    )
+    changed = Deployment.objects.filter(
+        pk=deployment_id,
+        status__in=[Deployment.Status.PENDING, Deployment.Status.LOADING],
+    ).update(status=Deployment.Status.READY, ready_at=timezone.now(), error="")
+    if changed:
+        deployment_announce(deployment_id=deployment_id)
+    return bool(changed)
 
 
 def deployment_move(*, deployment: Deployment, model_version: ModelVersion) -> Deployment:
@@ -260,6 +265,7 @@ def deployment_move(*, deployment: Deployment, model_version: ModelVersion) -> D
     if model_version.model_id != deployment.model_version.model_id:
         raise ValueError("A deployment moves only between versions of its own model.")
     Deployment.objects.filter(pk=deployment.pk).update(model_version=model_version)
+    deployment_announce(deployment_id=deployment.pk)
     deployment.refresh_from_db()
     return deployment
 
@@ -269,6 +275,7 @@ def deployment_mark_failed(*, deployment_id: int, error: str) -> None:
     Deployment.objects.filter(pk=deployment_id).update(
         status=Deployment.Status.FAILED, error=error[:2000]
     )
+    deployment_announce(deployment_id=deployment_id)
 
 
 KEY_PREFIX = "dk_"

@@ -65,16 +65,17 @@ def event_record(
             )
         message = {"type": "progress.event", "event": event.as_message()}
         group = event_group(subject)
-        transaction.on_commit(lambda: _push(group, message))
+        transaction.on_commit(lambda: group_push(group, message))
     return event
 
 
-def _push(group: str, message: dict[str, Any]) -> None:
+def group_push(group: str, message: dict[str, Any]) -> None:
+    """Send to a channel-layer group now; a failure is logged, never raised: whatever the
+    message tells of is already stored, and watchers read it again when they reconnect."""
     layer = get_channel_layer()
     if layer is None:
         return
     try:
         async_to_sync(layer.group_send)(group, message)
     except Exception:
-        # The event is already stored; a watcher that missed the push replays it on reconnect.
         logger.exception("Could not push an event to %s", group)
