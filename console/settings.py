@@ -351,6 +351,9 @@ PREDICTOR_METRICS_TOKEN = os.environ.get("PREDICTOR_METRICS_TOKEN", "")
 # than the retention are deleted (by the replicas, once an hour).
 PREDICTOR_TRAFFIC_FLUSH_SECONDS = float(os.environ.get("PREDICTOR_TRAFFIC_FLUSH_SECONDS", "5"))
 DEPLOYMENT_TRAFFIC_RETENTION_DAYS = float(os.environ.get("DEPLOYMENT_TRAFFIC_RETENTION_DAYS", "30"))
+# Unload a deployment from a replica's memory after this many seconds without a request; the
+# next request waits while it loads again. 0 keeps every deployment loaded.
+PREDICTOR_IDLE_UNLOAD_SECONDS = float(os.environ.get("PREDICTOR_IDLE_UNLOAD_SECONDS", "0"))
 
 KERAS_BACKEND = os.environ.get("KERAS_BACKEND", "torch")
 # A running job's worker beats about once a second during training; data loading and model

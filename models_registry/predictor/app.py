@@ -61,6 +61,7 @@ from models_registry.predictor.http import (
     read_body,
     respond,
 )
+from models_registry.predictor.idle import Sweeper, awake
 from models_registry.predictor.limits import RateLimiter
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ class Predictor:
         # Per deployment, version and minute, written to the database by `_writer`.
         self.traffic = tally.Tally()
         self._writer: tally.Writer | None = None
+        self._sweeper: Sweeper | None = None
 
     def refresh(self) -> None:
         with self._refresh_lock:
@@ -105,20 +107,24 @@ class Predictor:
             retention_days=settings.DEPLOYMENT_TRAFFIC_RETENTION_DAYS,
         )
         self._writer.start()
+        self._sweeper = Sweeper.start_for(self.host)
 
     def stop(self) -> None:
         if self._watcher is not None:
             self._watcher.stop()
         if self._writer is not None:
             self._writer.stop()
+        if self._sweeper is not None:
+            self._sweeper.stop()
         self.inference.stop()
 
     def metrics_for(self, entry: DeploymentEntry, hosted: Hosted) -> metrics.VersionMetrics:
         found = self._metrics.get((entry.id, hosted.version_id))
         if found is None:
             found = metrics.VersionMetrics(entry.name, entry.id, hosted.version)
-            hosted.runner.on_batch = found.batch_rows.observe
             self._metrics[(entry.id, hosted.version_id)] = found
+        # A version loaded again after idling has a new runner.
+        hosted.runner.on_batch = found.batch_rows.observe
         return found
 
 
@@ -267,6 +273,7 @@ async def v1_predict(scope: dict[str, Any], receive: Receive, send: Send, name: 
 
     async def handle(counted: Counted) -> None:
         raw = await read_body(receive)
+        await awake(predictor.host, entry)
         hosted = _serving(scope, entry)
         counted.version_id = hosted.version_id
         try:
@@ -407,6 +414,7 @@ async def v2_infer(
 
     async def handle(counted: Counted) -> None:
         raw = await read_body(receive)
+        await awake(predictor.host, entry)
         hosted = _v2_serving(scope, entry, version)
         counted.version_id = hosted.version_id
         length = header(scope, b"inference-header-content-length")

@@ -9,6 +9,11 @@ for the old one still run on it (its queue holds it), then it is dropped.
 A deployment with a canary keeps its canary version loaded and warm too (`Host.canary`); the
 app sends each request to one or the other (models_registry.predictor.app). A canary that
 cannot be loaded is left out: the main version answers everything.
+
+A deployment no request reached for PREDICTOR_IDLE_UNLOAD_SECONDS is unloaded from this
+replica (`Host.unload_idle`, models_registry.predictor.idle) and left out of reconciling until
+a request wakes it (`Host.wake`). Its status stays READY: other replicas may hold it, and
+this one loads it again when asked.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,6 +85,11 @@ class Host:
         self.canary: dict[int, Canary] = {}  # deployment id -> its canary, once warm
         self._versions: dict[int, Hosted] = {}
         self._broken: dict[int, str] = {}  # version id -> why it could not be loaded
+        self.last_used: dict[int, float] = {}  # deployment id -> monotonic time of its last use
+        self.idle: set[int] = set()  # deployments unloaded for want of requests
+        # Reconciling (the watcher thread), waking (a request's thread) and unloading (the
+        # sweeper) change the same maps; the inference thread only reads them.
+        self.lock = threading.RLock()
 
     def _host(self, version_id: int) -> Hosted:
         hosted = self._versions.get(version_id)
@@ -109,25 +121,58 @@ class Host:
         # An UNDEPLOYED one is kept for the record only; a FAILED one waits for a redeploy.
         gone = (Deployment.Status.FAILED, Deployment.Status.UNDEPLOYED)
         wanted = {e.id: e for e in snapshot.by_id.values() if e.status not in gone}
-        for entry in wanted.values():
-            current = self.active.get(entry.id)
-            if current is None or current.version_id != entry.version_id:
-                if current is None and entry.status == Deployment.Status.PENDING:
-                    services.deployment_mark_loading(deployment_id=entry.id)
-                try:
-                    hosted = self._host(entry.version_id)
-                except Exception as exc:
-                    logger.exception("Could not load deployment %s", entry.name)
-                    if current is None:
-                        services.deployment_mark_failed(deployment_id=entry.id, error=str(exc))
-                    # else: the old version keeps answering; the new one is not retried.
-                    continue
-                self.active[entry.id] = hosted  # the switch: later requests go to it
-            if entry.status != Deployment.Status.READY:
-                services.deployment_mark_ready(deployment_id=entry.id)
-            self._reconcile_canary(entry)
-        for dropped in set(self.active) - set(wanted):
-            del self.active[dropped]
+        with self.lock:
+            self.idle &= set(wanted)
+            for entry in wanted.values():
+                if entry.id not in self.idle:
+                    self._serve(entry)
+            for dropped in set(self.active) - set(wanted):
+                del self.active[dropped]
+            self._drop_unused()
+
+    def _serve(self, entry: DeploymentEntry) -> None:
+        current = self.active.get(entry.id)
+        if current is None or current.version_id != entry.version_id:
+            if current is None and entry.status == Deployment.Status.PENDING:
+                services.deployment_mark_loading(deployment_id=entry.id)
+            try:
+                hosted = self._host(entry.version_id)
+            except Exception as exc:
+                logger.exception("Could not load deployment %s", entry.name)
+                if current is None:
+                    services.deployment_mark_failed(deployment_id=entry.id, error=str(exc))
+                # else: the old version keeps answering; the new one is not retried.
+                return
+            self.active[entry.id] = hosted  # the switch: later requests go to it
+            self.last_used.setdefault(entry.id, time.monotonic())
+        if entry.status != Deployment.Status.READY:
+            services.deployment_mark_ready(deployment_id=entry.id)
+        self._reconcile_canary(entry)
+
+    def touch(self, deployment_id: int) -> None:
+        self.last_used[deployment_id] = time.monotonic()
+
+    def wake(self, entry: DeploymentEntry) -> None:
+        """Load an idle deployment again (and its canary); the caller waits for it."""
+        with self.lock:
+            if entry.id in self.idle:
+                self.idle.discard(entry.id)
+                self._serve(entry)
+
+    def unload_idle(self, idle_s: float, now: float | None = None) -> list[int]:
+        """Unload the deployments no request reached for `idle_s` seconds; their ids.
+        Requests already queued on a version still run on it (its queue holds it)."""
+        now = time.monotonic() if now is None else now
+        with self.lock:
+            unloaded = [d for d in self.active if now - self.last_used.get(d, now) >= idle_s]
+            for deployment_id in unloaded:
+                del self.active[deployment_id]
+                self.last_used.pop(deployment_id, None)
+                self.idle.add(deployment_id)
+            self._drop_unused()
+        return unloaded
+
+    def _drop_unused(self) -> None:
         for dropped in set(self.canary) - set(self.active):
             del self.canary[dropped]
         in_use = {h.version_id for h in self.active.values()}
@@ -153,6 +198,8 @@ class Host:
         self.canary[entry.id] = Canary(hosted, entry.canary_percent)
 
     def forget(self) -> None:
+        self.idle.clear()
+        self.last_used.clear()
         self.active.clear()
         self.canary.clear()
         self._versions.clear()
