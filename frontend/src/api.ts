@@ -247,8 +247,8 @@ export const api = {
     post<{ predictions: Prediction[] }>(`/api/v1/deployments/${enc(name)}/predict/`, { instances }, signal),
 };
 
-/** `/ws/jobs/<id>/` or `/ws/datasets/<id>/` on this host. */
-export function socketUrl(topic: "jobs" | "datasets", id: Id): string {
+/** `/ws/jobs/<id>/`, `/ws/datasets/<id>/` or `/ws/deployments/<name>/` on this host. */
+export function socketUrl(topic: "jobs" | "datasets" | "deployments", id: Id | string): string {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   return `${scheme}://${location.host}/ws/${topic}/${enc(id)}/`;
 }

@@ -1,11 +1,12 @@
-import { socketUrl, type DatasetEvent, type Id, type JobEvent } from "./api";
+import { socketUrl, type DatasetEvent, type DeploymentEvent, type Id, type JobEvent } from "./api";
 
 export type SocketState = "connecting" | "live" | "closed";
 
 export interface SocketHandlers<E> {
   onEvent(ev: E): void;
   onState(state: SocketState): void;
-  /** Called when the server refuses us (4401 anonymous, 4403 not the owner); no retry follows. */
+  /** Called when the server refuses us (4401 anonymous, 4403 not allowed, 4404 not found or
+   * deleted, 4409 ambiguous name); no retry follows. */
   onRefused(code: number): void;
   /** Called after an unexpected close; return false to stop reconnecting (job or profiling finished). */
   onDropped(): boolean;
@@ -26,6 +27,13 @@ export function followJob(id: Id, signal: AbortSignal, handlers: SocketHandlers<
 export function followDataset(id: Id, signal: AbortSignal, handlers: SocketHandlers<DatasetEvent>): void {
   followEvents(socketUrl("datasets", id), signal, handlers);
 }
+
+/** Follows a deployment's state (`/ws/deployments/<name>/`): the current state, then changes. */
+export function followDeployment(name: string, signal: AbortSignal, handlers: SocketHandlers<DeploymentEvent>): void {
+  followEvents(socketUrl("deployments", name), signal, handlers);
+}
+
+const REFUSED = new Set([4401, 4403, 4404, 4409]);
 
 /**
  * Follows an event stream, reconnecting with exponential backoff. The server replays every
@@ -65,7 +73,7 @@ export function followEvents<E extends { kind: string }>(
       socket = null;
       handlers.onState("closed");
       if (signal.aborted) return;
-      if (ev.code === 4401 || ev.code === 4403) {
+      if (REFUSED.has(ev.code)) {
         handlers.onRefused(ev.code);
         return;
       }

@@ -274,6 +274,14 @@ export type DatasetEvent =
   | EventBase<"dataset_status", { status: DatasetStatus; error?: string | null }>
   | EventBase<"profile_progress", { fraction: number }>;
 
+/** `/ws/deployments/<name>/`: the deployment as its REST detail shows it, first as it is, then
+ * after each change; `seq` counts this connection's messages. */
+export interface DeploymentEvent {
+  kind: "deployment";
+  seq: number;
+  deployment: Deployment;
+}
+
 export interface SchemaColumn {
   name: string;
   /** "image": an image model's one input, sent as base64 file bytes. "history": a forecaster's

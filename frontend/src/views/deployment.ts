@@ -1,8 +1,10 @@
 import { ApiError, api, type Deployment, type ModelVersion } from "../api";
 import { errorSlot, facts, formatDate, formatPairs, h, statusBadge } from "../dom";
+import { followDeployment } from "../jobSocket";
 import { navigate, type ViewContext } from "../router";
 import { predictForm, type PredictForm } from "./predict";
 
+// Only while the socket is down (refused, dropped, or never opened): it pushes every change.
 const POLL_MS = 1000;
 
 export async function deploymentView(root: HTMLElement, { params, signal }: ViewContext): Promise<void> {
@@ -52,7 +54,8 @@ export async function deploymentView(root: HTMLElement, { params, signal }: View
 
   let form: PredictForm | null = null;
   let current: Deployment | null = null;
-  let versionRequested = false;
+  let versionShown: Deployment["model_version"] | null = null;
+  let live = false;
 
   function render(d: Deployment): void {
     current = d;
@@ -94,27 +97,67 @@ export async function deploymentView(root: HTMLElement, { params, signal }: View
     }
   }
 
+  function show(d: Deployment): void {
+    render(d);
+    // A swap or a promoted canary serves another version: its form follows.
+    if (versionShown !== d.model_version) {
+      versionShown = d.model_version;
+      void loadVersion(d);
+    }
+  }
+
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let polling = false;
   signal.addEventListener("abort", () => clearTimeout(timer));
 
   async function poll(): Promise<void> {
     let next = true;
     try {
       const d = await api.deployment(name, signal);
+      if (live) return; // the socket came back meanwhile and is newer
       errors.clear();
-      render(d);
-      if (!versionRequested) {
-        versionRequested = true;
-        void loadVersion(d);
-      }
+      show(d);
       next = d.status === "PENDING" || d.status === "LOADING";
     } catch (err) {
       errors.show(err);
       // A missing deployment will not appear by waiting.
       next = !(err instanceof ApiError && err.status === 404);
     }
-    if (next && !signal.aborted) timer = setTimeout(poll, POLL_MS);
+    if (next && !live && !signal.aborted) timer = setTimeout(poll, POLL_MS);
+    else polling = false;
   }
 
-  await poll();
+  function fallBackToPolling(): void {
+    if (polling || live || signal.aborted) return;
+    polling = true;
+    timer = setTimeout(poll, POLL_MS);
+  }
+
+  show(first);
+  followDeployment(name, signal, {
+    onEvent(ev) {
+      if (ev.kind !== "deployment") return;
+      errors.clear();
+      show(ev.deployment);
+    },
+    onState(state) {
+      live = state === "live";
+      if (live) {
+        clearTimeout(timer);
+        polling = false;
+      }
+    },
+    onRefused(code) {
+      if (code === 4404) {
+        errors.show(new Error("This deployment no longer exists, or you may no longer see it."));
+        return;
+      }
+      fallBackToPolling();
+    },
+    onDropped() {
+      fallBackToPolling();
+      return true;
+    },
+    shouldReconnect: () => !signal.aborted,
+  });
 }
