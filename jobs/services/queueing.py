@@ -62,7 +62,9 @@ def owner_at_limit(*, job_id: int, owner_id: int) -> bool:
     limit = running_limit(owner_id)
     if not limit:
         return False
-    User.objects.select_for_update().filter(pk=owner_id).exists()
+    # NO KEY UPDATE: serialises the claims without blocking inserts that reference the user
+    # (a job_create, an upload), which take KEY SHARE.
+    User.objects.select_for_update(no_key=True).filter(pk=owner_id).exists()
     running = (
         TrainingJob.objects.filter(owner_id=owner_id, status=TrainingJob.Status.RUNNING)
         .exclude(pk=job_id)

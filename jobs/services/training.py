@@ -288,7 +288,9 @@ def jobs_reap() -> list[int]:
 
 def _release_on_commit(job: TrainingJob) -> None:
     # The job's slot frees when its end commits: the owner's next waiting job starts then.
-    transaction.on_commit(partial(jobs_release_waiting, owner_id=job.owner_id))
+    # Robust: a broker hiccup here must not fail the finished job's task; the reaper's next
+    # pass sends what this could not.
+    transaction.on_commit(partial(jobs_release_waiting, owner_id=job.owner_id), robust=True)
 
 
 def jobs_requeue_waiting() -> list[int]:

@@ -10,14 +10,12 @@ from django.conf import settings
 
 from jobs.services.queueing import job_enqueue
 from tests.factories import job_row, make_dataset
-from tests.jobs.test_job_limits import _sent, queue  # noqa: F401 (a fixture)
+from tests.jobs.test_job_limits import _sent, needs_redis, queue  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.skipif(
-    not settings.CELERY_BROKER_URL.startswith("redis"), reason="needs the Redis broker"
-)
+@needs_redis
 def test_a_worker_takes_high_priority_jobs_first(
     personas: dict[str, Any],
     queue: str,  # noqa: F811
