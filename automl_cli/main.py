@@ -151,7 +151,7 @@ def upload(
 
 JOB_FIELDS = (
     "dataset", "target", "task_type", "budget", "max_seconds", "max_trials", "max_epochs",
-    "seed", "tuner", "queue", "horizon", "lookback", "label_delimiter",
+    "seed", "tuner", "queue", "priority", "horizon", "lookback", "label_delimiter",
 )  # fmt: skip
 
 
@@ -181,6 +181,8 @@ def _spec(path: Path | None) -> dict[str, Any]:
 @click.option("--seed", type=int)
 @click.option("--tuner")
 @click.option("--queue")
+@click.option("--priority", type=click.Choice(["low", "normal", "high"]),
+              help="Within its queue, high is taken before normal, low after.")  # fmt: skip
 @click.option("--watch", "follow", is_flag=True, help="Then watch it (as `automl watch`).")
 @click.option("--timeout", default=3600.0, show_default=True, help="Longest wait for an event.")
 @_fails_cleanly

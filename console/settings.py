@@ -315,7 +315,15 @@ else:
     CELERY_BROKER_URL = REDIS_URL
     # Longer than any job, so Redis never hands a running job to a second worker; the claim in
     # the database is the second guard.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 7 * 24 * 3600}
+    # Message priorities: kombu keeps one list per step ("cpu", "cpu:3", "cpu:6", "cpu:9") and
+    # a worker pops them in step order, so 0 is taken first (jobs/services/queueing.py maps a
+    # job's priority to a step). The queue order strategy stays round-robin: it orders the
+    # queues within one step, and "priority" would let one queue starve the others.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 7 * 24 * 3600,
+        "priority_steps": [0, 3, 6, 9],
+        "sep": ":",
+    }
 
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -359,6 +367,9 @@ KERAS_BACKEND = os.environ.get("KERAS_BACKEND", "torch")
 # A running job's worker beats about once a second during training; data loading and model
 # saving take longer, hence the margin.
 JOB_HEARTBEAT_STALE_SECONDS = int(os.environ.get("JOB_HEARTBEAT_STALE_SECONDS", "120"))
+# How many jobs one user may have RUNNING at once (0: no limit); further jobs wait QUEUED, and
+# start as the user's running jobs end (jobs/services/queueing.py).
+USER_MAX_RUNNING_JOBS = int(os.environ.get("USER_MAX_RUNNING_JOBS", "2"))
 JOB_REAP_INTERVAL_SECONDS = float(os.environ.get("JOB_REAP_INTERVAL_SECONDS", "30"))
 # A profiler beats about once a second while it reads; one batch of a wide file can take much
 # longer, hence the margin. The same reaper (every JOB_REAP_INTERVAL_SECONDS) checks it.

@@ -27,7 +27,7 @@ class JobFilter(MetricFilter):
 
     class Meta:
         model = TrainingJob
-        fields = ["status", "task_type", "queue"]
+        fields = ["status", "task_type", "queue", "priority"]
 
 
 class TrialFilter(django_filters.FilterSet):

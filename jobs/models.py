@@ -113,6 +113,11 @@ class TrainingJob(models.Model):
         CPU = "cpu"
         GPU = "gpu"
 
+    class Priority(models.TextChoices):
+        LOW = "low"
+        NORMAL = "normal"
+        HIGH = "high"
+
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
     MAX_ATTEMPTS = 3
     # Seeds fit Keras', numpy's and scikit-learn's seeding (all take 32-bit values).
@@ -142,6 +147,14 @@ class TrainingJob(models.Model):
     task_options = models.JSONField(default=dict, blank=True)
     # The Celery queue the job is sent to: only workers started with `-Q gpu` take gpu jobs.
     queue = models.CharField(max_length=16, choices=Queue.choices, default=Queue.CPU)
+    # Within its queue a higher-priority job is delivered first (jobs/services/queueing.py).
+    priority = models.CharField(
+        max_length=8, choices=Priority.choices, default=Priority.NORMAL, db_index=True
+    )
+    # Set when a worker received the job while its owner already had USER_MAX_RUNNING_JOBS
+    # running: the message was consumed, and the job waits here, QUEUED, until a slot frees
+    # and jobs_release_waiting sends it again (which clears this).
+    limited_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
     # Asked with cancel_requested: stop now, but register the best finished trial, as when the
     # time budget runs out ("stop and keep the best so far"), instead of discarding the search.

@@ -1,5 +1,6 @@
 """A thread in each worker's main process that requeues jobs and dataset profiles whose worker
-died or whose queue message the broker lost, and forgets abandoned uploads."""
+died or whose queue message the broker lost, sends jobs that waited for their owner's running
+limit, and forgets abandoned uploads."""
 
 from __future__ import annotations
 
@@ -32,6 +33,11 @@ def _reap_forever(worker: str, queues: list[str]) -> None:
             reaped = services.jobs_reap()
             if reaped:
                 logger.warning("Requeued or failed jobs whose worker was lost: %s", reaped)
+            # Normally sent when a running job ends; this catches a finish whose process died
+            # before sending, and a limit raised since.
+            released = services.jobs_release_waiting()
+            if released:
+                logger.info("Sent jobs that waited for their owner's running limit: %s", released)
             reaped = services.datasets_reap()
             if reaped:
                 logger.warning("Requeued or failed profiles whose worker was lost: %s", reaped)

@@ -121,10 +121,27 @@ def queues_served() -> set[str]:
         "queues", flat=True) for q in queues}  # fmt: skip
 
 
+def running_limit(owner_id: int) -> int:
+    """How many jobs the user may have RUNNING at once; 0: no limit. One limit for all (the
+    owner is asked for so a per-user override can come without changing the callers)."""
+    return int(settings.USER_MAX_RUNNING_JOBS)
+
+
+def limit_reason(limit: int) -> str:
+    """What a job held back by its owner's running limit waits for."""
+    return (
+        f"{limit} of your jobs are running, your limit at once; this one starts when one "
+        "of them ends."
+    )
+
+
 def job_waiting_for(*, job: TrainingJob, served: set[str] | None = None) -> str:
-    """Why a queued job has not started, when no running worker can take it; else ""."""
+    """Why a queued job has not started: its owner's running limit, or no running worker
+    that can take it; else ""."""
     if job.status != TrainingJob.Status.QUEUED:
         return ""
+    if job.limited_at is not None:
+        return limit_reason(running_limit(job.owner_id))
     if job.queue in (queues_served() if served is None else served):
         return ""
     if job.queue == TrainingJob.Queue.GPU:

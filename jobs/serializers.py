@@ -165,6 +165,14 @@ class JobCreateSerializer(serializers.Serializer):
             "machine with a GPU)."
         },
     )
+    # Within its queue, a high-priority job is taken before normal ones, a low one after.
+    priority = serializers.ChoiceField(
+        choices=TrainingJob.Priority.choices,
+        default=TrainingJob.Priority.NORMAL,
+        error_messages={
+            "invalid_choice": "'{input}' is not a priority; choose low, normal or high."
+        },
+    )
 
 
 class JobCancelSerializer(serializers.Serializer):
@@ -209,6 +217,7 @@ class JobSerializer(serializers.ModelSerializer):
             "budget",
             "task_options",
             "queue",
+            "priority",
             "waiting_for",
             "cancel_requested",
             "keep_best",

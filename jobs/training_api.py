@@ -98,6 +98,7 @@ class JobViewSet(
                 seed=data.get("seed"),
                 tuner=data.get("tuner") or None,
                 queue=data["queue"],
+                priority=data["priority"],
                 horizon=data.get("horizon"),
                 lookback=data.get("lookback"),
                 label_delimiter=data.get("label_delimiter") or None,

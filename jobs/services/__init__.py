@@ -12,6 +12,7 @@ from jobs.services.datasets import (
 )
 from jobs.services.events import SubjectGone, dataset_group, event_record, job_group
 from jobs.services.profiling import dataset_claim_profiling, dataset_profile, datasets_reap
+from jobs.services.queueing import jobs_release_waiting
 from jobs.services.retries import job_retry
 from jobs.services.training import job_cancel, job_claim, job_create, job_run, jobs_reap
 from jobs.services.tuner_state import tuner_state_delete, tuner_state_load, tuner_state_save
@@ -47,6 +48,7 @@ __all__ = [
     "job_retry",
     "job_run",
     "jobs_reap",
+    "jobs_release_waiting",
     "tuner_state_delete",
     "tuner_state_load",
     "tuner_state_save",

@@ -50,6 +50,7 @@ def job_retry(*, actor: User, job: TrainingJob) -> TrainingJob:
             seed=job.seed,
             tuner=job.tuner,
             queue=job.queue,
+            priority=job.priority,
             horizon=options.get("horizon"),
             lookback=options.get("lookback"),
             label_delimiter=options.get("label_delimiter"),

@@ -33,6 +33,7 @@ from jobs.engine.io.images import check_image_target
 from jobs.models import Dataset, TrainingJob
 from jobs.services.datasets import ConflictError
 from jobs.services.events import event_record
+from jobs.services.queueing import job_enqueue, job_hold, jobs_release_waiting, owner_at_limit
 from jobs.services.reporter import ClaimLost, JobReporter, job_fenced, job_held
 from jobs.services.tuner_state import tuner_state_delete
 
@@ -55,6 +56,7 @@ def job_create(
     seed: int | None = None,
     tuner: str | None = None,
     queue: str = TrainingJob.Queue.CPU,
+    priority: str = TrainingJob.Priority.NORMAL,
     horizon: int | None = None,
     lookback: int | None = None,
     label_delimiter: str | None = None,
@@ -97,6 +99,7 @@ def job_create(
             max_seconds=max_seconds,
             budget=budget,
             queue=queue,
+            priority=priority,
             task_options=task_options,
             retry_of=retry_of,
         )
@@ -107,7 +110,7 @@ def job_create(
             obj=job,
             to_value=f"{job.task_type} on dataset {dataset.pk}, target {target}",
         )
-        transaction.on_commit(partial(_job_enqueue, job))
+        transaction.on_commit(partial(job_enqueue, job))
     return job
 
 
@@ -149,13 +152,6 @@ def _budget(budget: str | None, max_seconds: int | None) -> tuple[str, int]:
         )
     name = budget or DEFAULT_BUDGET
     return name, BUDGET_PRESETS[name]
-
-
-def _job_enqueue(job: TrainingJob) -> None:
-    from jobs import tasks
-
-    # Routed by the job, not by the sender's default queue: a gpu job waits for a gpu worker.
-    tasks.run_training_job.apply_async(args=[job.pk], queue=job.queue)
 
 
 def job_cancel(*, job: TrainingJob, actor: AnyUser | None, keep_best: bool = False) -> TrainingJob:
@@ -210,7 +206,8 @@ def _stale_before() -> datetime.datetime:
 
 
 def job_claim(*, job_id: int, worker: str) -> TrainingJob | None:
-    """Move a queued job to RUNNING; None when another delivery already took it.
+    """Move a queued job to RUNNING; None when another delivery already took it, or when its
+    owner already runs as many jobs as allowed (the job then waits, see jobs/services/queueing.py).
 
     A RUNNING job whose heartbeat went stale lost its worker (killed, say); a redelivered
     message may take it over, within the attempt limit.
@@ -218,6 +215,12 @@ def job_claim(*, job_id: int, worker: str) -> TrainingJob | None:
     now = timezone.now()
     orphaned = Q(status=TrainingJob.Status.RUNNING, heartbeat_at__lt=_stale_before())
     with transaction.atomic():
+        owner_id = TrainingJob.objects.filter(pk=job_id).values_list("owner_id", flat=True).first()
+        if owner_id is None:
+            return None
+        if owner_at_limit(job_id=job_id, owner_id=owner_id):
+            job_hold(job_id=job_id, owner_id=owner_id)
+            return None
         claimed = (
             TrainingJob.objects.filter(pk=job_id, attempts__lt=TrainingJob.MAX_ATTEMPTS)
             .filter(Q(status=TrainingJob.Status.QUEUED) | orphaned)
@@ -227,6 +230,7 @@ def job_claim(*, job_id: int, worker: str) -> TrainingJob | None:
                 started_at=now,
                 heartbeat_at=now,
                 attempts=F("attempts") + 1,
+                limited_at=None,
             )
         )
         if not claimed:
@@ -266,6 +270,7 @@ def jobs_reap() -> list[int]:
                         to_value=job.error,
                     )
                     tuner_state_delete(job=job)
+                    _release_on_commit(job)
                     touched.append(job.pk)
                 continue
             if TrainingJob.objects.filter(
@@ -276,9 +281,16 @@ def jobs_reap() -> list[int]:
                     kind="job_status",
                     payload={"status": "QUEUED", "reason": "worker lost; retrying"},
                 )
-                transaction.on_commit(partial(_job_enqueue, job))
+                transaction.on_commit(partial(job_enqueue, job))
                 touched.append(job.pk)
     return touched
+
+
+def _release_on_commit(job: TrainingJob) -> None:
+    # The job's slot frees when its end commits: the owner's next waiting job starts then.
+    # Robust: a broker hiccup here must not fail the finished job's task; the reaper's next
+    # pass sends what this could not.
+    transaction.on_commit(partial(jobs_release_waiting, owner_id=job.owner_id), robust=True)
 
 
 def jobs_requeue_waiting() -> list[int]:
@@ -287,7 +299,7 @@ def jobs_requeue_waiting() -> list[int]:
     claimed once: the second delivery finds nothing to claim."""
     waiting = list(TrainingJob.objects.filter(status=TrainingJob.Status.QUEUED))
     for job in waiting:
-        _job_enqueue(job)
+        job_enqueue(job)
     return [job.pk for job in waiting]
 
 
@@ -456,4 +468,5 @@ def _job_finish(
         if version_id is not None:
             payload = {**payload, "model_version": version_id, "test_metrics": job.test_metrics}
         event_record(subject=job, kind="job_finished", payload=payload)
+        _release_on_commit(job)
     return job

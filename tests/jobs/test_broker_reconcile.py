@@ -20,9 +20,12 @@ pytestmark = pytest.mark.django_db
 
 
 def _waiting(client: redis.Redis, queue: str) -> list[tuple[str, str]]:
-    """(task name, its arguments) of each message waiting in a queue, as Celery wrote it."""
+    """(task name, its arguments) of each message waiting in a queue, as Celery wrote it: in
+    the queue's list and those of its priority steps (a normal job's is "cpu:3")."""
     out = []
-    for raw in cast(list[bytes], client.lrange(queue, 0, -1)):
+    lists = [queue, *(f"{queue}:{step}" for step in (3, 6, 9))]
+    raws = [raw for name in lists for raw in cast(list[bytes], client.lrange(name, 0, -1))]
+    for raw in raws:
         headers = json.loads(raw)["headers"]
         out.append((headers["task"], headers["argsrepr"]))
     return out

@@ -19,7 +19,7 @@ from automl_cli import main as cli
 from automl_cli.client import Api, Credentials
 from console.tokens import token_create
 from jobs.models import TrainingJob, Trial
-from tests.factories import failed_job, job_row
+from tests.factories import failed_job, job_row, make_dataset
 
 pytestmark = pytest.mark.django_db
 
@@ -77,6 +77,21 @@ def test_retry_prints_the_new_job_and_refusals_exit_1(
     assert missing.exit_code == 1
     assert "HTTP 404 not_found" in missing.output
     assert TrainingJob.objects.count() == 3
+
+
+def test_submit_sends_the_priority_asked(
+    automl: Any, personas: dict[str, Any], media_root: Any
+) -> None:
+    dataset = make_dataset(personas["owner"])
+    made = automl("submit", "--dataset", str(dataset.pk), "--target", "diagnosis",
+                  "--priority", "high")  # fmt: skip
+    assert made.exit_code == 0, made.output
+    assert json.loads(made.output)["priority"] == "high"
+    assert TrainingJob.objects.get().priority == "high"
+    # the CLI refuses a priority the API would refuse, before sending anything
+    refused = automl("submit", "--dataset", str(dataset.pk), "--priority", "urgent")
+    assert refused.exit_code == 2
+    assert TrainingJob.objects.count() == 1
 
 
 def test_trials_prints_them_in_the_order_asked(automl: Any, personas: dict[str, Any]) -> None:
