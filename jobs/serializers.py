@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from jobs import selectors
@@ -17,6 +20,20 @@ COLUMN_TYPES = [
     "identifier",
     "constant",
 ]
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class OwnDatasetField(serializers.PrimaryKeyRelatedField):
+    """The id of a dataset the caller may use, as the Dataset. Another user's id reads as
+    missing, with the same message: an id must not tell whether someone else holds it."""
+
+    default_error_messages = {
+        "does_not_exist": "You have no dataset with id {pk_value}.",
+        "incorrect_type": "A dataset id is a whole number, not {data_type}.",
+    }
+
+    def get_queryset(self) -> QuerySet[Dataset]:
+        return selectors.dataset_list(user=self.context["request"].user)
 
 
 class DatasetOptionsSerializer(serializers.Serializer):
@@ -122,7 +139,7 @@ class UploadSerializer(serializers.ModelSerializer):
 
 
 class JobCreateSerializer(serializers.Serializer):
-    dataset = serializers.IntegerField()
+    dataset = OwnDatasetField()
     # Optional only for image archives, whose target is implied ("label" or "value").
     target = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     task_type = serializers.ChoiceField(

@@ -76,15 +76,10 @@ class JobViewSet(
     )
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        form = JobCreateSerializer(data=request.data)
+        form = JobCreateSerializer(data=request.data, context={"request": request})
         form.is_valid(raise_exception=True)
         data = form.validated_data
-        dataset = selectors.dataset_list(user=request.user).filter(pk=data["dataset"]).first()
-        if dataset is None:
-            return Response(
-                {"dataset": [f"You have no dataset with id {data['dataset']}."]},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+        dataset = data["dataset"]
         try:
             job = services.job_create(
                 owner=request.user,  # type: ignore[arg-type]

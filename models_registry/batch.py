@@ -6,18 +6,18 @@ the web process, which only queues and cancels, never imports it.
 
 from __future__ import annotations
 
-import datetime
 from functools import partial
 from typing import cast
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from console.celery import app as celery_app
 from jobs.models import Dataset
+from jobs.services.claims import claim_fenced
 from models_registry import selectors
 from models_registry.lifecycle import Conflict, require
 from models_registry.models import BatchPrediction, Deployment, ModelVersion
@@ -91,29 +91,21 @@ def _enqueue(prediction_id: int) -> None:
     celery_app.send_task(RUN_TASK, args=[prediction_id])
 
 
-def _stale_before() -> datetime.datetime:
-    return timezone.now() - datetime.timedelta(seconds=settings.JOB_HEARTBEAT_STALE_SECONDS)
-
-
 def batch_prediction_claim(*, prediction_id: int, worker: str) -> BatchPrediction | None:
     """Move a queued batch prediction to RUNNING under the next attempt number; None when
     another delivery already holds it, or it was cancelled. A RUNNING one whose heartbeat
     went stale lost its worker; a redelivered message takes it over, within MAX_ATTEMPTS."""
-    now = timezone.now()
-    orphaned = Q(status=BatchPrediction.Status.RUNNING, heartbeat_at__lt=_stale_before())
-    claimed = (
-        BatchPrediction.objects.filter(pk=prediction_id, attempts__lt=BatchPrediction.MAX_ATTEMPTS)
-        .filter(Q(status=BatchPrediction.Status.QUEUED) | orphaned)
-        .update(
-            status=BatchPrediction.Status.RUNNING,
-            worker=worker,
-            started_at=now,
-            heartbeat_at=now,
-            n_rows=0,
-            attempts=F("attempts") + 1,
-        )
-    )
-    if not claimed:
+    if not claim_fenced(
+        BatchPrediction,
+        pk=prediction_id,
+        waiting=BatchPrediction.Status.QUEUED,
+        running=BatchPrediction.Status.RUNNING,
+        stale_seconds=settings.JOB_HEARTBEAT_STALE_SECONDS,
+        max_attempts=BatchPrediction.MAX_ATTEMPTS,
+        worker=worker,
+        started_at=timezone.now(),
+        n_rows=0,
+    ):
         return None
     return BatchPrediction.objects.select_related("model_version", "dataset").get(pk=prediction_id)
 

@@ -15,7 +15,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from console.idempotency import idempotent
-from jobs import selectors as job_selectors
 from jobs.api import IDEMPOTENCY_KEY
 from models_registry import batch, selectors
 from models_registry.downloads import stored_file_response
@@ -59,12 +58,10 @@ class BatchPredictionViewSet(
     )
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        form = BatchPredictionCreateSerializer(data=request.data)
+        form = BatchPredictionCreateSerializer(data=request.data, context={"request": request})
         form.is_valid(raise_exception=True)
         data = form.validated_data
-        dataset = job_selectors.dataset_list(user=request.user).filter(pk=data["dataset"]).first()
-        if dataset is None:
-            return _refused("dataset", f"You have no dataset with id {data['dataset']}.")
+        dataset = data["dataset"]
         deployment: Deployment | None = None
         version = None
         if "deployment" in data:

@@ -5,6 +5,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
+from jobs.serializers import OwnDatasetField
 from models_registry import reports, selectors, signature
 from models_registry.models import (
     Alias,
@@ -225,7 +226,7 @@ class BatchPredictionCreateSerializer(serializers.Serializer):
         required=False,
         help_text="A deployment's name: scores with the version it serves now.",
     )
-    dataset = serializers.IntegerField(help_text="The id of one of your READY datasets.")
+    dataset = OwnDatasetField(help_text="The id of one of your READY datasets.")
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         if ("version" in data) == ("deployment" in data):

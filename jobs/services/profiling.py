@@ -10,7 +10,6 @@ writing anything; nothing can bring a deleted dataset back.
 
 from __future__ import annotations
 
-import datetime
 import logging
 import time
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from jobs import selectors
@@ -28,6 +27,7 @@ from jobs.engine.io.formats import iter_batches
 from jobs.engine.io.images import inspect_image_zip
 from jobs.engine.io.profile import profile_batches
 from jobs.models import Dataset
+from jobs.services.claims import claim_fenced, stale
 from jobs.services.events import SubjectGone, event_record
 from jobs.services.sandbox import run_limited
 
@@ -43,12 +43,6 @@ class _ClaimLost(BaseException):
     A BaseException so that the readers' own `except Exception` (an unreadable image is
     listed, not fatal) let it through to dataset_profile, as KeyboardInterrupt would.
     """
-
-
-def _stale() -> Q:
-    before = timezone.now() - datetime.timedelta(seconds=settings.DATASET_HEARTBEAT_STALE_SECONDS)
-    # No heartbeat at all: claimed before datasets had one, and stuck since.
-    return Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=before)
 
 
 def _dataset_enqueue(dataset_id: int) -> None:
@@ -81,15 +75,15 @@ def dataset_claim_profiling(*, dataset_id: int) -> Dataset | None:
     A PROFILING dataset whose heartbeat went stale lost its worker (killed mid-profile): a
     redelivered message takes it over as the next attempt, within MAX_PROFILE_ATTEMPTS.
     """
-    now = timezone.now()
-    orphaned = Q(status=Dataset.Status.PROFILING) & _stale()
     with transaction.atomic():
-        claimed = (
-            Dataset.objects.filter(pk=dataset_id, attempts__lt=Dataset.MAX_PROFILE_ATTEMPTS)
-            .filter(Q(status=Dataset.Status.PENDING) | orphaned)
-            .update(status=Dataset.Status.PROFILING, heartbeat_at=now, attempts=F("attempts") + 1)
-        )
-        if not claimed:
+        if not claim_fenced(
+            Dataset,
+            pk=dataset_id,
+            waiting=Dataset.Status.PENDING,
+            running=Dataset.Status.PROFILING,
+            stale_seconds=settings.DATASET_HEARTBEAT_STALE_SECONDS,
+            max_attempts=Dataset.MAX_PROFILE_ATTEMPTS,
+        ):
             return None
         dataset = Dataset.objects.get(pk=dataset_id)
         payload = {"status": dataset.status, "attempt": dataset.attempts}
@@ -231,7 +225,9 @@ def datasets_reap() -> list[int]:
     anywhere and often: each change is conditional on the heartbeat it saw.
     """
     touched = []
-    for dataset in Dataset.objects.filter(_stale(), status=Dataset.Status.PROFILING):
+    for dataset in Dataset.objects.filter(
+        stale(settings.DATASET_HEARTBEAT_STALE_SECONDS), status=Dataset.Status.PROFILING
+    ):
         seen = Dataset.objects.filter(
             pk=dataset.pk, status=Dataset.Status.PROFILING, heartbeat_at=dataset.heartbeat_at
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import logging
 import secrets
 import tempfile
@@ -14,7 +13,6 @@ import pandas as pd
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from console.audit import Action, AnyUser, audit_object
@@ -31,6 +29,7 @@ from jobs.engine.data import DataError, TaskType
 from jobs.engine.facts import FrameFacts, ProfileFacts
 from jobs.engine.io.images import check_image_target
 from jobs.models import Dataset, TrainingJob
+from jobs.services.claims import claim_fenced, stale
 from jobs.services.datasets import ConflictError
 from jobs.services.events import event_record
 from jobs.services.queueing import job_enqueue, job_hold, jobs_release_waiting, owner_at_limit
@@ -201,10 +200,6 @@ def _audit_cancel(actor: AnyUser | None, job: TrainingJob, was: str) -> None:
     audit_object(actor=actor, action=Action.JOB_CANCELLED, obj=job, from_value=was, to_value=asked)
 
 
-def _stale_before() -> datetime.datetime:
-    return timezone.now() - datetime.timedelta(seconds=settings.JOB_HEARTBEAT_STALE_SECONDS)
-
-
 def job_claim(*, job_id: int, worker: str) -> TrainingJob | None:
     """Move a queued job to RUNNING; None when another delivery already took it, or when its
     owner already runs as many jobs as allowed (the job then waits, see jobs/services/queueing.py).
@@ -212,8 +207,6 @@ def job_claim(*, job_id: int, worker: str) -> TrainingJob | None:
     A RUNNING job whose heartbeat went stale lost its worker (killed, say); a redelivered
     message may take it over, within the attempt limit.
     """
-    now = timezone.now()
-    orphaned = Q(status=TrainingJob.Status.RUNNING, heartbeat_at__lt=_stale_before())
     with transaction.atomic():
         owner_id = TrainingJob.objects.filter(pk=job_id).values_list("owner_id", flat=True).first()
         if owner_id is None:
@@ -221,19 +214,17 @@ def job_claim(*, job_id: int, worker: str) -> TrainingJob | None:
         if owner_at_limit(job_id=job_id, owner_id=owner_id):
             job_hold(job_id=job_id, owner_id=owner_id)
             return None
-        claimed = (
-            TrainingJob.objects.filter(pk=job_id, attempts__lt=TrainingJob.MAX_ATTEMPTS)
-            .filter(Q(status=TrainingJob.Status.QUEUED) | orphaned)
-            .update(
-                status=TrainingJob.Status.RUNNING,
-                worker=worker,
-                started_at=now,
-                heartbeat_at=now,
-                attempts=F("attempts") + 1,
-                limited_at=None,
-            )
-        )
-        if not claimed:
+        if not claim_fenced(
+            TrainingJob,
+            pk=job_id,
+            waiting=TrainingJob.Status.QUEUED,
+            running=TrainingJob.Status.RUNNING,
+            stale_seconds=settings.JOB_HEARTBEAT_STALE_SECONDS,
+            max_attempts=TrainingJob.MAX_ATTEMPTS,
+            worker=worker,
+            started_at=timezone.now(),
+            limited_at=None,
+        ):
             return None
         job = TrainingJob.objects.get(pk=job_id)
         payload = {"status": job.status, "attempt": job.attempts}
@@ -249,7 +240,7 @@ def jobs_reap() -> list[int]:
     """
     touched = []
     for job in TrainingJob.objects.filter(
-        status=TrainingJob.Status.RUNNING, heartbeat_at__lt=_stale_before()
+        stale(settings.JOB_HEARTBEAT_STALE_SECONDS), status=TrainingJob.Status.RUNNING
     ):
         with transaction.atomic():
             if job.attempts >= TrainingJob.MAX_ATTEMPTS:
