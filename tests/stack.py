@@ -180,8 +180,13 @@ def _stop(proc: subprocess.Popen[bytes] | None) -> None:
 
 @contextlib.contextmanager
 def running_stack(
-    mode: str, data_dir: Path, extra_env: dict[str, str] | None = None
+    mode: str,
+    data_dir: Path,
+    extra_env: dict[str, str] | None = None,
+    extra_args: tuple[str, ...] = (),
 ) -> Iterator[Stack]:
+    """`runconsole` (web, workers, predictor) on a database of its own; `extra_args` go to
+    runconsole (more worker processes, say)."""
     env = _base_env(data_dir, extra_env)
     port, predictor_port = free_port(), free_port()
     log = data_dir / "console.log"
@@ -207,6 +212,7 @@ def running_stack(
                     str(port),
                     "--predictor-port",
                     str(predictor_port),
+                    *extra_args,
                 ],
                 env,
                 log,

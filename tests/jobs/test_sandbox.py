@@ -8,9 +8,13 @@ import os
 import signal
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
+from bench.load_files import parquet_string_bomb
 from jobs.engine.data import DataError
+from jobs.engine.io.formats_parquet import parquet_batches
 from jobs.services.sandbox import run_limited
 
 
@@ -67,3 +71,23 @@ def test_a_reader_that_runs_too_long_is_stopped() -> None:
 
     with pytest.raises(DataError, match="more than 2 s"):
         run_limited(work, lambda f: None, memory_bytes=256 << 20, seconds=2)
+
+
+def test_arrow_running_out_of_memory_is_a_memory_limit_not_a_damaged_file(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Arrow's allocation failure is an ArrowException as well as a MemoryError: caught as the
+    # former, a compressed-strings bomb that hit the child's limit (20 hostile uploads at
+    # once, bench/load.py) was reported as "a damaged Parquet file: malloc ... failed".
+    path = tmp_path / "strings.parquet"
+    path.write_bytes(parquet_string_bomb())
+
+    def no_memory(*args: Any, **kwargs: Any) -> Any:
+        raise pa.ArrowMemoryError("malloc of size 65536 failed")
+
+    def work(report: Any) -> dict[str, Any]:
+        monkeypatch.setattr(pq, "ParquetFile", no_memory)
+        return {"rows": sum(b.num_rows for b in parquet_batches(path, 65_536))}
+
+    with pytest.raises(DataError, match="more than 64 MB of memory"):
+        run_limited(work, lambda f: None, memory_bytes=64 << 20, seconds=60)

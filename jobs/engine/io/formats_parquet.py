@@ -26,6 +26,8 @@ def parquet_metadata(path: Path, filename: str) -> pq.FileMetaData:
     """
     try:
         metadata = pq.read_metadata(path)
+    except MemoryError:
+        raise  # Arrow's own is an ArrowException too; it means a limit, not a damaged file
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"'{filename}' is a damaged Parquet file: {exc}") from exc
     check_columns(metadata.num_columns, filename)
@@ -64,6 +66,8 @@ def parquet_batches(path: Path, rows: int) -> Iterator[pa.RecordBatch]:
         with pq.ParquetFile(path, read_dictionary=text) as parquet:
             for batch in parquet.iter_batches(batch_size=rows):
                 yield from counted.unpack(batch, schema)
+    except MemoryError:
+        raise
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"'{path.name}' is a damaged Parquet file: {exc}") from exc
 
