@@ -45,7 +45,7 @@ from bench.profile_support import generate_csv  # noqa: E402
 from tests.stack import free_port  # noqa: E402
 
 
-def _rss_mb(pid: int) -> float:
+def rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -55,7 +55,7 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     found, frontier = [], [pid]
     while frontier:
         parent = frontier.pop()
@@ -65,7 +65,7 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def _cmdline(pid: int) -> str:
+def cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
@@ -91,9 +91,9 @@ class Sampler(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.is_set():
-            with_select = [p for p in _descendants(self.root) if self.select in _cmdline(p)]
+            with_select = [p for p in descendants(self.root) if self.select in cmdline(p)]
             for pid in with_select:
-                self.peak = max(self.peak, _rss_mb(pid))
+                self.peak = max(self.peak, rss_mb(pid))
             time.sleep(self.interval)
 
 
@@ -120,11 +120,11 @@ def _console(workdir: Path) -> tuple[subprocess.Popen[bytes], str, str]:
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    _wait_settled(proc.pid, f"{url}/healthz", f"http://127.0.0.1:{predictor_port}/healthz")
+    wait_settled(proc.pid, f"{url}/healthz", f"http://127.0.0.1:{predictor_port}/healthz")
     return proc, url, token
 
 
-def _cpu_seconds(pids: list[int]) -> float:
+def cpu_seconds(pids: list[int]) -> float:
     total = 0
     for pid in pids:
         try:
@@ -135,7 +135,7 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def _wait_settled(root: int, *health: str, timeout: float = 120) -> None:
+def wait_settled(root: int, *health: str, timeout: float = 120) -> None:
     """Until each `health` URL answers and every console process is idle. Web answers
     first, while the worker and the predictor are still importing Keras and torch on the
     same two cores, and that start-up must not be timed as an upload's or a profile's."""
@@ -149,18 +149,18 @@ def _wait_settled(root: int, *health: str, timeout: float = 120) -> None:
                 pass
             time.sleep(0.2)
     while time.monotonic() < deadline:
-        pids = _descendants(root)
-        before = _cpu_seconds(pids)
+        pids = descendants(root)
+        before = cpu_seconds(pids)
         time.sleep(1.0)
-        if _cpu_seconds(pids) - before < 0.05:
+        if cpu_seconds(pids) - before < 0.05:
             return
     raise RuntimeError("the console did not settle")
 
 
 def _web_pid(root: int) -> int:
     for _ in range(100):
-        for pid in _descendants(root):
-            if "console.asgi" in _cmdline(pid):
+        for pid in descendants(root):
+            if "console.asgi" in cmdline(pid):
                 return pid
         time.sleep(0.1)
     raise RuntimeError("web process not found")
@@ -291,14 +291,14 @@ def main() -> None:
     web_peak = worker_peak = 0.0
     try:
         web = _web_pid(proc.pid)
-        baseline = _rss_mb(web)
+        baseline = rss_mb(web)
         # This disk's write-back speed and this machine's first touch of memory wander from
         # run to run, so each round copies, uploads and profiles, and every figure is the
         # median of REPEATS rounds (as read_csv's is). Each round's dataset is deleted after
         # its profile, so the next upload makes a new one and is profiled again. Between
         # rounds the console settles (the worker forks a fresh child after each task).
         for _ in range(REPEATS):
-            _wait_settled(proc.pid, f"{url}/healthz")
+            wait_settled(proc.pid, f"{url}/healthz")
             cp_times.append(_cp(data, workdir / "console" / "cp-copy.csv"))
             with Sampler(proc.pid, "console.asgi", interval=0.1) as sampler:
                 seconds, dataset = _upload(url, token, data)

@@ -69,7 +69,7 @@ from sklearn.model_selection import train_test_split
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.datasets import _wait_settled  # noqa: E402
+from bench.datasets import wait_settled  # noqa: E402
 from tests.stack import Stack, running_stack  # noqa: E402
 
 SEED = 0
@@ -461,7 +461,7 @@ def main() -> None:
         (workdir / "console").mkdir()
         stack = cleanup.enter_context(running_stack("embedded", workdir / "console"))
         # The worker and the predictor import Keras and torch after the web answers.
-        _wait_settled(stack.pid, f"{stack.predictor_url}/healthz")
+        wait_settled(stack.pid, f"{stack.predictor_url}/healthz")
         client = cleanup.enter_context(stack.client("owner"))
         client.timeout = httpx.Timeout(300)
         for name in chosen:

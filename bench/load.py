@@ -47,7 +47,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.datasets import _cmdline, _descendants, _rss_mb  # noqa: E402
+from bench.datasets import cmdline, descendants, rss_mb  # noqa: E402
 from bench.load_files import hostile_files, table_csv  # noqa: E402
 from bench.load_ws import Watchers, percentile, run_watchers  # noqa: E402
 from tests.stack import Stack, running_stack  # noqa: E402
@@ -284,7 +284,7 @@ def long_lived(root: int) -> dict[int, str]:
     pool children run one task each and are replaced, so they cannot grow over a soak."""
     found = {root: "runconsole"}
     for pid in Path(f"/proc/{root}/task/{root}/children").read_text().split():
-        found[int(pid)] = _cmdline(int(pid))[:80]
+        found[int(pid)] = cmdline(int(pid))[:80]
     return found
 
 
@@ -297,8 +297,8 @@ class PeakMemory(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.is_set():
-            for pid in [self.root, *_descendants(self.root)]:
-                self.peak = max(self.peak, _rss_mb(pid))
+            for pid in [self.root, *descendants(self.root)]:
+                self.peak = max(self.peak, rss_mb(pid))
             self.stop.wait(0.05)
 
 
@@ -369,9 +369,9 @@ def phase_soak(
     warmup = min(60.0, seconds / 5)
     time.sleep(warmup)
     lived = long_lived(stack.pid)
-    before = {pid: _rss_mb(pid) for pid in lived}
+    before = {pid: rss_mb(pid) for pid in lived}
     time.sleep(max(0.0, seconds - warmup))
-    after = {pid: _rss_mb(pid) for pid in lived}
+    after = {pid: rss_mb(pid) for pid in lived}
     stop.set()
     for thread in workers:
         thread.join(timeout=60)

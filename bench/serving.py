@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import serving_load  # noqa: E402
-from bench.datasets import _wait_settled, free_port  # noqa: E402
+from bench.datasets import free_port, wait_settled  # noqa: E402
 
 VAR = ROOT / "var" / "bench-serving"
 # A new user per run: a database kept between runs (PostgreSQL) still holds the last run's
@@ -101,7 +101,7 @@ def start_console(workdir: Path) -> tuple[subprocess.Popen[bytes], str, str, str
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     url, predictor = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{predictor_port}"
-    _wait_settled(proc.pid, f"{url}/healthz", f"{predictor}/healthz", timeout=300)
+    wait_settled(proc.pid, f"{url}/healthz", f"{predictor}/healthz", timeout=300)
     return proc, url, predictor, token, env
 
 
@@ -242,7 +242,7 @@ def main() -> None:
         answer = httpx.post(predict_url, content=body, headers=auth)
         assert answer.status_code == 200, answer.text
         assert answer.json()["model_version"] == v1["version"], answer.text
-        _wait_settled(console.pid, f"{web}/healthz", timeout=120)
+        wait_settled(console.pid, f"{web}/healthz", timeout=120)
 
         constant = _serve([sys.executable, "-m", "uvicorn", "bench.serving_peers.constant:app",
                            "--port", str(port := free_port()), *UVICORN_FLAGS],
