@@ -11,8 +11,8 @@ from jobs.services.events import dataset_group, job_group
 
 
 @database_sync_to_async
-def _history(user: Any, topic: str, object_id: int) -> list[dict[str, Any]] | None:
-    return selectors.events_for_watcher(user=user, topic=topic, object_id=object_id)
+def _history(user: Any, topic: str, object_id: int, after: int = 0) -> list[dict[str, Any]] | None:
+    return selectors.events_for_watcher(user=user, topic=topic, object_id=object_id, after=after)
 
 
 class ProgressConsumer(WatchingConsumer):
@@ -28,6 +28,7 @@ class ProgressConsumer(WatchingConsumer):
 
     async def start(self, user: Any) -> None:
         object_id = int(self.scope["url_route"]["kwargs"]["object_id"])
+        self.user, self.object_id = user, object_id
         # Join before reading history so nothing falls between the replay and the live feed.
         self.group = self.group_of(object_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -46,7 +47,15 @@ class ProgressConsumer(WatchingConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def progress_event(self, message: dict[str, Any]) -> None:
-        await self._forward(message["event"])
+        event = message["event"]
+        if event["seq"] > self.last_seq + 1:
+            # The live feed skipped some (it delivers at most once): read them from the store
+            # first, so the watcher gets every event, in order.
+            for missed in (
+                await _history(self.user, self.topic, self.object_id, self.last_seq) or []
+            ):
+                await self._forward(missed)
+        await self._forward(event)
 
     async def _forward(self, event: dict[str, Any]) -> None:
         if event["seq"] <= self.last_seq:

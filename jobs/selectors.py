@@ -161,10 +161,15 @@ def dataset_events(*, dataset: Dataset, after: int = 0) -> QuerySet[DatasetEvent
     return DatasetEvent.objects.filter(dataset=dataset, seq__gt=after).order_by("seq")
 
 
-def events_for_watcher(*, user: AnyUser, topic: str, object_id: int) -> list[dict[str, Any]] | None:
-    """Every stored event of a job or dataset the user owns; None if it is not theirs."""
+def events_for_watcher(
+    *, user: AnyUser, topic: str, object_id: int, after: int = 0
+) -> list[dict[str, Any]] | None:
+    """The stored events after `after` of a job or dataset the user owns; None if it is not
+    theirs."""
     if topic == "jobs":
         job = TrainingJob.objects.filter(owner_id=user.pk, pk=object_id).first()
-        return None if job is None else [e.as_message() for e in job_events(job=job)]
+        return None if job is None else [e.as_message() for e in job_events(job=job, after=after)]
     dataset = Dataset.objects.filter(owner_id=user.pk, pk=object_id).first()
-    return None if dataset is None else [e.as_message() for e in dataset_events(dataset=dataset)]
+    if dataset is None:
+        return None
+    return [e.as_message() for e in dataset_events(dataset=dataset, after=after)]

@@ -12,7 +12,7 @@ from rest_framework.authtoken.models import Token
 
 from console.asgi import application
 from jobs import services
-from jobs.models import TrainingJob
+from jobs.models import JobEvent, TrainingJob
 from tests.factories import make_dataset
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -55,6 +55,32 @@ async def test_owner_gets_history_then_live_events(
     await sync_to_async(services.job_claim)(job_id=job.pk, worker="w")
     live = await socket.receive_json_from(timeout=5)
     assert (live["seq"], live["payload"]["status"]) == (2, "RUNNING")
+    assert await socket.receive_nothing(timeout=0.3)
+    await socket.disconnect()
+
+
+def _stored_unpushed(job: TrainingJob, seq: int) -> None:
+    JobEvent.objects.create(job=job, seq=seq, kind="note", payload={"n": seq})
+
+
+async def test_events_the_live_feed_missed_are_filled_in_from_the_store(
+    personas: dict[str, Any], media_root: Any
+) -> None:
+    # given a watcher that has had the job's history (seq 1)
+    job = await sync_to_async(_queued_job)(personas["owner"])
+    token = await sync_to_async(Token.objects.create)(user=personas["owner"])
+    socket = await _connect(f"/ws/jobs/{job.pk}/?token={token.key}")
+    assert (await socket.receive_json_from(timeout=5))["seq"] == 1
+
+    # when two events are stored without reaching the live feed (pub/sub delivers at most
+    # once), and a third arrives live
+    await sync_to_async(_stored_unpushed)(job, 2)
+    await sync_to_async(_stored_unpushed)(job, 3)
+    await sync_to_async(services.job_claim)(job_id=job.pk, worker="w")
+
+    # then the watcher gets all three, in order, each once
+    got = [(await socket.receive_json_from(timeout=5))["seq"] for _ in range(3)]
+    assert got == [2, 3, 4]
     assert await socket.receive_nothing(timeout=0.3)
     await socket.disconnect()
 
