@@ -89,6 +89,28 @@ class Upload(models.Model):
         return self.offset == self.size
 
 
+class UserLimits(models.Model):
+    """What an operator set for one user, over the console-wide defaults in the settings."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="limits"
+    )
+    max_running_jobs = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Jobs this user may have running at once. Empty: the console's default "
+        "(USER_MAX_RUNNING_JOBS); 0: no limit.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "user limits"
+        verbose_name_plural = "user limits"
+
+    def __str__(self) -> str:
+        return f"Limits of {self.user}"
+
+
 class TrainingJob(models.Model):
     class Status(models.TextChoices):
         QUEUED = "QUEUED"

@@ -11,6 +11,7 @@ from jobs.services.datasets import (
     file_sha256,
 )
 from jobs.services.events import SubjectGone, dataset_group, event_record, job_group
+from jobs.services.limits import user_limits_set
 from jobs.services.profiling import dataset_claim_profiling, dataset_profile, datasets_reap
 from jobs.services.queueing import jobs_release_waiting
 from jobs.services.retries import job_retry
@@ -58,6 +59,7 @@ __all__ = [
     "upload_finish",
     "upload_staging_path",
     "uploads_expire",
+    "user_limits_set",
     "worker_beat",
     "worker_gone",
 ]
