@@ -18,10 +18,16 @@ from jobs.services.retries import job_retry
 from jobs.services.training import job_cancel, job_claim, job_create, job_run, jobs_reap
 from jobs.services.tuner_state import tuner_state_delete, tuner_state_load, tuner_state_save
 from jobs.services.uploads import (
+    UploadBusy,
+    staging_is_local,
     upload_advance,
     upload_create,
     upload_delete,
     upload_finish,
+    upload_part_discard,
+    upload_part_store,
+    upload_spool,
+    upload_staging_lock,
     upload_staging_path,
     uploads_expire,
 )
@@ -31,6 +37,7 @@ __all__ = [
     "ConflictError",
     "DatasetRequest",
     "SubjectGone",
+    "UploadBusy",
     "VersionChanges",
     "dataset_claim_profiling",
     "dataset_create",
@@ -50,6 +57,7 @@ __all__ = [
     "job_run",
     "jobs_reap",
     "jobs_release_waiting",
+    "staging_is_local",
     "tuner_state_delete",
     "tuner_state_load",
     "tuner_state_save",
@@ -57,6 +65,10 @@ __all__ = [
     "upload_create",
     "upload_delete",
     "upload_finish",
+    "upload_part_discard",
+    "upload_part_store",
+    "upload_spool",
+    "upload_staging_lock",
     "upload_staging_path",
     "uploads_expire",
     "user_limits_set",

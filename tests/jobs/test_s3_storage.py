@@ -69,3 +69,46 @@ def test_a_dataset_lives_in_the_bucket_and_is_profiled_from_it(
 
     # and deleting it removes the object
     assert api_as("owner").delete(f"/api/v1/datasets/{dataset.pk}/").status_code == 204
+
+
+def test_staged_parts_race_for_an_offset_and_expire_with_their_upload(
+    s3: Any, personas: dict[str, Any], tmp_path: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    import datetime
+
+    from django.utils import timezone
+
+    from jobs import services
+    from jobs.models import Upload, UploadPart
+
+    def staged() -> list[str]:
+        listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="staging/")
+        return sorted(o["Key"] for o in listed.get("Contents", []))
+
+    # given an upload on the bucket: nothing of it on the web's disk
+    upload = services.upload_create(owner=personas["owner"], filename="a.csv", size=10)
+    assert not services.staging_is_local()
+    assert not list((tmp_path / "uploads").glob("*"))
+    body = tmp_path / "body"
+    body.write_bytes(b"12345")
+
+    # when two replicas store bytes for offset 0 at once
+    first = services.upload_part_store(upload=upload, offset=0, path=body)
+    second = services.upload_part_store(upload=upload, offset=0, path=body)
+
+    # then only the first to move the offset counts; the other's object is dropped
+    assert services.upload_advance(upload_id=upload.pk, start=0, offset=5, part=first)
+    assert not services.upload_advance(upload_id=upload.pk, start=0, offset=5, part=second)
+    services.upload_part_discard(name=second)
+    assert staged() == [first]
+    assert list(UploadPart.objects.values_list("offset", "size", "name")) == [(0, 5, first)]
+    # (and a part a dead request stored without recording it)
+    orphan = services.upload_part_store(upload=upload, offset=5, path=body)
+    assert staged() == sorted([first, orphan])
+
+    # when the upload is abandoned and expires, every object under it goes with it
+    Upload.objects.filter(pk=upload.pk).update(updated_at=timezone.now() - datetime.timedelta(2))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.uploads_expire() == 1
+    assert staged() == []
+    assert not UploadPart.objects.exists()
