@@ -20,6 +20,7 @@ import datetime
 import fcntl
 import hashlib
 import logging
+import posixpath
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -150,7 +151,7 @@ def _open_part(name: str) -> IO[bytes]:
     bucket = getattr(default_storage, "bucket", None)
     if bucket is not None:
         # S3's File reads a whole object into memory first; a GET's body streams.
-        key = f"{default_storage.location}/{name}".lstrip("/")  # type: ignore[attr-defined]
+        key = posixpath.join(default_storage.location, name)  # type: ignore[attr-defined]
         body: IO[bytes] = bucket.Object(key).get()["Body"]
         return body
     return default_storage.open(name, "rb")

@@ -112,3 +112,34 @@ def test_staged_parts_race_for_an_offset_and_expire_with_their_upload(
         assert services.uploads_expire() == 1
     assert staged() == []
     assert not UploadPart.objects.exists()
+
+
+def test_staged_parts_become_one_dataset_in_order(
+    s3: Any, personas: dict[str, Any], tmp_path: Any
+) -> None:
+    import hashlib
+    import itertools
+
+    from jobs import services
+    from tests.conftest import breast_cancer_csv
+
+    # given an upload whose bytes came in three requests, each stored as a part
+    content = breast_cancer_csv()
+    upload = services.upload_create(owner=personas["owner"], filename="c.csv", size=len(content))
+    body = tmp_path / "body"
+    cuts = [0, 1000, len(content) // 2, len(content)]
+    for start, end in itertools.pairwise(cuts):
+        body.write_bytes(content[start:end])
+        part = services.upload_part_store(upload=upload, offset=start, path=body)
+        assert services.upload_advance(upload_id=upload.pk, start=start, offset=end, part=part)
+    upload.refresh_from_db()
+
+    # when it is finished
+    dataset, created = services.upload_finish(upload=upload, request=services.DatasetRequest())
+
+    # then the dataset holds every byte in order, hashed as they were put together
+    assert created
+    assert dataset.sha256 == hashlib.sha256(content).hexdigest()
+    with dataset.file.open("rb") as stored:
+        assert stored.read() == content
+    assert not list((tmp_path / "uploads").glob("*"))
