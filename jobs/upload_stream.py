@@ -162,8 +162,9 @@ async def _patch_file(
             path = held.enter_context(services.upload_staging_lock(upload))
         except services.UploadBusy as exc:
             await _drain(receive)
-            detail = f"{exc} Ask HEAD for the offset, then resume from it."
-            await _answer(send, 409, {"detail": detail}, upload.offset)
+            # 423, as tus servers answer a locked upload: tus clients retry it after a pause.
+            detail = f"{exc} Retry shortly: ask HEAD for the offset, then resume from it."
+            await _answer(send, 423, {"detail": detail}, upload.offset)
             return
         # Whoever held the lock before may have moved the offset, or ended the upload.
         fresh = await sync_to_async(_reload)(str(upload.pk))

@@ -4,13 +4,13 @@ turned into a dataset.
 No web process keeps an upload's bytes on a disk of its own, so each request of one upload may
 go to another replica. On storage with local paths (a folder, maybe a shared volume) the bytes
 go into one file under the storage's `staging/`, appended in place: a request holds an
-exclusive lock on it while it writes. On a remote store (S3) each request's bytes become an
-object of their own, `staging/<upload id>/<offset>-<random>`, and the upload's row, not the
-store, says which objects count: the offset moves only by a conditional update (from the
-offset the request started at), in the transaction that records the part. Of two requests
-racing for one offset, one wins and the other deletes its object and answers 409. Finishing
-streams the parts, in order, into one local file (hashed on the way), which becomes the
-dataset.
+exclusive lock on it while it writes (another one meanwhile is refused). On a remote store
+(S3) each request's bytes become an object of their own, `staging/<upload id>/<offset>-<random>`,
+and the upload's row, not the store, says which objects count: the offset moves only by a
+conditional update (from the offset the request started at), in the transaction that records
+the part. Of two requests racing for one offset, one wins and the other deletes its object
+and answers 409. Finishing streams the parts, in order, into one local file (hashed on the
+way), which becomes the dataset.
 """
 
 from __future__ import annotations
