@@ -16,6 +16,7 @@ replica can take any request of an upload.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -39,6 +40,9 @@ from jobs.upload_pipeline import append
 PATH = re.compile(r"^/api/v1/uploads/(?P<id>[0-9a-f-]{36})/$")
 CONTENT_TYPE = "application/offset+octet-stream"
 logger = logging.getLogger(__name__)
+# A request finds the staging file locked by another for at most this long before a 423.
+LOCK_TRIES = 20
+LOCK_PAUSE_SECONDS = 0.05
 ASGIApp = Any
 
 
@@ -158,12 +162,25 @@ async def _patch_file(
 ) -> None:
     """Local storage: append to the one staging file, holding its lock meanwhile."""
     with contextlib.ExitStack() as held:
-        try:
-            path = held.enter_context(services.upload_staging_lock(upload))
-        except services.UploadBusy as exc:
+        path = None
+        for _ in range(LOCK_TRIES):
+            try:
+                path = held.enter_context(services.upload_staging_lock(upload))
+                break
+            except services.UploadBusy:
+                # The request before may be between storing its last bytes and letting go.
+                await asyncio.sleep(LOCK_PAUSE_SECONDS)
+            except FileNotFoundError:
+                await _drain(receive)
+                await _answer(send, 404, {"detail": "No such upload."}, None)
+                return
+        if path is None:
             await _drain(receive)
             # 423, as tus servers answer a locked upload: tus clients retry it after a pause.
-            detail = f"{exc} Retry shortly: ask HEAD for the offset, then resume from it."
+            detail = (
+                "Another request is sending bytes to this upload. Retry shortly: ask HEAD for "
+                "the offset, then resume from it."
+            )
             await _answer(send, 423, {"detail": detail}, upload.offset)
             return
         # Whoever held the lock before may have moved the offset, or ended the upload.

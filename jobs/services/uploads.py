@@ -88,14 +88,11 @@ def upload_create(*, owner: User, filename: str, size: int) -> Upload:
 @contextlib.contextmanager
 def upload_staging_lock(upload: Upload) -> Iterator[Path]:
     """The upload's staging file, locked against every other request (any process that shares
-    the folder) until the block ends; UploadBusy at once when another one holds it. The caller
-    reads the offset again once locked: the holder before it may have moved it."""
+    the folder) until the block ends; UploadBusy at once when another one holds it, and
+    FileNotFoundError when the upload was deleted meanwhile. The caller reads the offset again
+    once locked: the holder before it may have moved it."""
     path = upload_staging_path(upload)
-    try:
-        held = path.open("r+b", buffering=0)
-    except FileNotFoundError:
-        raise UploadBusy("The upload's staged bytes are gone (cancelled or expired).") from None
-    with held:
+    with path.open("r+b", buffering=0) as held:
         try:
             fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
