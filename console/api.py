@@ -21,6 +21,7 @@ from console import tokens
 from console.filters import ApiTokenFilter, AuditFilter
 from console.models import ApiToken
 from console.parsers import JSONParser
+from jobs import selectors as jobs_selectors
 from models_registry import selectors as registry_selectors
 from models_registry.models import AuditEvent
 from models_registry.serializers import AuditEventSerializer
@@ -51,15 +52,34 @@ class ObtainToken(ObtainAuthToken):
         return response
 
 
+class LimitsSerializer(serializers.Serializer):
+    max_running_jobs = serializers.IntegerField(
+        help_text="Jobs you may have running at once (0: no limit): yours if an operator set "
+        "one, else the console's default. A job past it waits QUEUED."
+    )
+    running_jobs = serializers.IntegerField(help_text="Your jobs running now.")
+    staged_max_bytes = serializers.IntegerField(
+        help_text="Bytes your unfinished resumable uploads may reserve in all."
+    )
+    stored_max_bytes = serializers.IntegerField(help_text="Bytes your datasets may hold in all.")
+
+
 class MeSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
+    limits = LimitsSerializer()
 
 
 @extend_schema(responses=MeSerializer)
 @api_view(["GET"])
 def me(request: Request) -> Response:
-    return Response({"id": request.user.pk, "username": request.user.get_username()})
+    return Response(
+        {
+            "id": request.user.pk,
+            "username": request.user.get_username(),
+            "limits": jobs_selectors.user_limits(user=request.user),
+        }
+    )
 
 
 class ApiTokenSerializer(serializers.ModelSerializer):

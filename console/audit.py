@@ -108,6 +108,8 @@ def subject_of(obj: Model) -> tuple[str, Any]:
         return Subject.JOB, getattr(obj, "owner", None)
     if label == "upload":
         return Subject.UPLOAD, getattr(obj, "owner", None)
+    if label == "userlimits":
+        return Subject.USER_LIMITS, obj.user  # type: ignore[attr-defined]
     if label == "trial":
         return Subject.TRIAL, obj.job.owner  # type: ignore[attr-defined]
     if label == "datasetevent":

@@ -19,7 +19,7 @@ from django.utils.html import format_html, format_html_join
 
 from console.audit import Action, audit_object
 from jobs import services
-from jobs.models import Dataset, DatasetEvent, JobEvent, TrainingJob, Trial, Upload
+from jobs.models import Dataset, DatasetEvent, JobEvent, TrainingJob, Trial, Upload, UserLimits
 
 
 def _pretty(value: Any) -> str:
@@ -192,3 +192,35 @@ class DatasetEventAdmin(AuditedAdmin[DatasetEvent]):
 class JobEventAdmin(AuditedAdmin[JobEvent]):
     list_display = ["job", "seq", "kind", "created_at"]
     list_filter = ["kind"]
+
+
+@admin.register(UserLimits)
+class UserLimitsAdmin(admin.ModelAdmin[UserLimits]):
+    """A user's own limits. Saves go through `user_limits_set`, which records the change and
+    sends the user's held jobs that a raised limit now lets start."""
+
+    list_display = ["user", "max_running_jobs", "updated_at"]
+    search_fields = ["user__username"]
+    raw_id_fields = ["user"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: UserLimits | None = None) -> Any:
+        return ["user"] if obj is not None else []
+
+    def save_model(
+        self, request: HttpRequest, obj: UserLimits, form: ModelForm, change: bool
+    ) -> None:
+        saved = services.user_limits_set(
+            user=obj.user, max_running_jobs=obj.max_running_jobs, actor=request.user
+        )
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+    def delete_model(self, request: HttpRequest, obj: UserLimits) -> None:
+        # Back to the default, recorded like any other change.
+        with transaction.atomic():
+            services.user_limits_set(user=obj.user, max_running_jobs=None, actor=request.user)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[UserLimits]) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)

@@ -67,7 +67,8 @@ class Dataset(models.Model):
 
 
 class Upload(models.Model):
-    """A resumable upload in progress: bytes land in a staging file, at `offset`."""
+    """A resumable upload in progress: bytes are staged through the storage backend (one file
+    on local storage, one object per request on a remote store: UploadPart), up to `offset`."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
@@ -87,6 +88,49 @@ class Upload(models.Model):
     @property
     def complete(self) -> bool:
         return self.offset == self.size
+
+
+class UploadPart(models.Model):
+    """One request's bytes of an upload, an object of their own on a remote store. Recorded
+    in the transaction that moves the upload's offset past them, so only parts some request
+    was told are stored count; an object without a row is a loser's or a crash's, deleted
+    with the upload."""
+
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="parts")
+    offset = models.BigIntegerField()
+    size = models.BigIntegerField()
+    name = models.CharField(max_length=300)
+
+    class Meta:
+        ordering = ["offset"]
+        constraints = [
+            models.UniqueConstraint(fields=["upload", "offset"], name="upload_part_offset_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.upload_id} [{self.offset}, {self.offset + self.size})"
+
+
+class UserLimits(models.Model):
+    """What an operator set for one user, over the console-wide defaults in the settings."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="limits"
+    )
+    max_running_jobs = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Jobs this user may have running at once. Empty: the console's default "
+        "(USER_MAX_RUNNING_JOBS); 0: no limit.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "user limits"
+        verbose_name_plural = "user limits"
+
+    def __str__(self) -> str:
+        return f"Limits of {self.user}"
 
 
 class TrainingJob(models.Model):

@@ -17,7 +17,16 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from jobs.engine.io.formats import ReadOptions, TableSource, inspect_table, iter_batches, read_frame
-from jobs.models import Dataset, DatasetEvent, JobEvent, TrainingJob, Trial, Upload, Worker
+from jobs.models import (
+    Dataset,
+    DatasetEvent,
+    JobEvent,
+    TrainingJob,
+    Trial,
+    Upload,
+    UserLimits,
+    Worker,
+)
 
 AnyUser = User | AnonymousUser
 
@@ -122,9 +131,26 @@ def queues_served() -> set[str]:
 
 
 def running_limit(owner_id: int) -> int:
-    """How many jobs the user may have RUNNING at once; 0: no limit. One limit for all (the
-    owner is asked for so a per-user override can come without changing the callers)."""
-    return int(settings.USER_MAX_RUNNING_JOBS)
+    """How many jobs the user may have RUNNING at once; 0: no limit. The user's own limit where
+    an operator set one (UserLimits), else USER_MAX_RUNNING_JOBS."""
+    own = (
+        UserLimits.objects.filter(user_id=owner_id, max_running_jobs__isnull=False)
+        .values_list("max_running_jobs", flat=True)
+        .first()
+    )
+    return int(settings.USER_MAX_RUNNING_JOBS if own is None else own)
+
+
+def user_limits(*, user: AnyUser) -> dict[str, int]:
+    """The limits that apply to the user, as they read them in `GET /api/v1/auth/me/`."""
+    return {
+        "max_running_jobs": running_limit(int(user.pk or 0)),
+        "running_jobs": TrainingJob.objects.filter(
+            owner_id=user.pk, status=TrainingJob.Status.RUNNING
+        ).count(),
+        "staged_max_bytes": int(settings.USER_STAGED_MAX_BYTES),
+        "stored_max_bytes": int(settings.USER_STORED_MAX_BYTES),
+    }
 
 
 def limit_reason(limit: int) -> str:

@@ -1,4 +1,4 @@
-"""`PATCH /api/v1/uploads/<id>/`: request bodies streamed straight into the staging file.
+"""`PATCH /api/v1/uploads/<id>/`: request bodies streamed straight into staging.
 
 Django's ASGI handler reads a whole body into a temporary file before any view runs, which
 would write every byte twice. This small ASGI app takes the PATCH of an upload before Django
@@ -7,11 +7,19 @@ bytes are written once. The protocol follows tus' core: the client sends `Upload
 bytes it believes are stored) and `Content-Type: application/offset+octet-stream`; the answer
 is 204 with the new `Upload-Offset`. After a dropped connection, `HEAD` tells the offset to
 resume from.
+
+Where the bytes go is `jobs.services.uploads`' choice: on local storage, appended to the
+upload's one staging file under its lock; on a remote store, spooled to a private temporary
+file as they come, then stored as one object (a part) the upload's row records, so any web
+replica can take any request of an upload.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import re
 from io import BytesIO
 from typing import Any
@@ -31,6 +39,10 @@ from jobs.upload_pipeline import append
 
 PATH = re.compile(r"^/api/v1/uploads/(?P<id>[0-9a-f-]{36})/$")
 CONTENT_TYPE = "application/offset+octet-stream"
+logger = logging.getLogger(__name__)
+# A request finds the staging file locked by another for at most this long before a 423.
+LOCK_TRIES = 20
+LOCK_PAUSE_SECONDS = 0.05
 ASGIApp = Any
 
 
@@ -96,6 +108,27 @@ def _content_length(headers: dict[str, str]) -> int:
         return 0
 
 
+class _Unhashed:
+    """Stands in for the hash where it is taken when the parts are put together."""
+
+    def update(self, data: Any) -> None:
+        pass
+
+
+def _refusal(upload: Upload, claimed: int, headers: dict[str, str]) -> tuple[int, str] | None:
+    """Why the body cannot go at `claimed`, before a byte of it is stored; None if it can."""
+    if claimed != upload.offset:
+        return 409, f"Upload-Offset must be {upload.offset}, the bytes stored so far."
+    if _content_length(headers) > upload.size - upload.offset:
+        # Refused before a byte is stored: the upload stays as it was, to resume correctly.
+        return 413, f"The upload was announced as {upload.size} bytes; more were sent."
+    return None
+
+
+def _reload(upload_id: str) -> Upload | None:
+    return Upload.objects.filter(pk=upload_id).first()
+
+
 async def stream_patch(scope: dict[str, Any], receive: Any, send: Any, upload_id: str) -> None:
     """Append the request body to the upload at the offset the client names."""
     status, message, upload = await sync_to_async(_user_and_upload)(scope, upload_id)
@@ -112,37 +145,129 @@ async def stream_patch(scope: dict[str, Any], receive: Any, send: Any, upload_id
         claimed = int(headers.get("upload-offset", ""))
     except ValueError:
         claimed = -1
-    if claimed != upload.offset:
+    body_socket = scope.get("extensions", {}).get(BODY_SOCKET)
+    if services.staging_is_local():
+        await _patch_file(upload, claimed, headers, body_socket, receive, send)
+    else:
+        await _patch_part(upload, claimed, headers, body_socket, receive, send)
+
+
+async def _patch_file(
+    upload: Upload,
+    claimed: int,
+    headers: dict[str, str],
+    body_socket: Any,
+    receive: Any,
+    send: Any,
+) -> None:
+    """Local storage: append to the one staging file, holding its lock meanwhile."""
+    with contextlib.ExitStack() as held:
+        path = None
+        for _ in range(LOCK_TRIES):
+            try:
+                path = held.enter_context(services.upload_staging_lock(upload))
+                break
+            except services.UploadBusy:
+                # The request before may be between storing its last bytes and letting go.
+                await asyncio.sleep(LOCK_PAUSE_SECONDS)
+            except FileNotFoundError:
+                await _drain(receive)
+                await _answer(send, 404, {"detail": "No such upload."}, None)
+                return
+        if path is None:
+            await _drain(receive)
+            # 423, as tus servers answer a locked upload: tus clients retry it after a pause.
+            detail = (
+                "Another request is sending bytes to this upload. Retry shortly: ask HEAD for "
+                "the offset, then resume from it."
+            )
+            await _answer(send, 423, {"detail": detail}, upload.offset)
+            return
+        # Whoever held the lock before may have moved the offset, or ended the upload.
+        fresh = await sync_to_async(_reload)(str(upload.pk))
+        if fresh is None:
+            await _drain(receive)
+            await _answer(send, 404, {"detail": "No such upload."}, None)
+            return
+        upload = fresh
+        refused = _refusal(upload, claimed, headers)
+        if refused is not None:
+            await _drain(receive)
+            await _answer(send, refused[0], {"detail": refused[1]}, upload.offset)
+            return
+        # The hash state of an interrupted request is gone; rebuilding it costs one read of
+        # the bytes already stored, and only on resume.
+        digest = await sync_to_async(services.file_digest)(path, upload.offset)
+        offset, overflowed = await append(
+            body_socket, receive, path, upload.offset, upload.size, digest
+        )
+        sha256 = digest.hexdigest() if offset == upload.size else ""
+        await sync_to_async(services.upload_advance)(
+            upload_id=upload.pk, start=upload.offset, offset=offset, sha256=sha256
+        )
+    await _answer_stored(send, upload, offset, overflowed)
+
+
+async def _patch_part(
+    upload: Upload,
+    claimed: int,
+    headers: dict[str, str],
+    body_socket: Any,
+    receive: Any,
+    send: Any,
+) -> None:
+    """Remote storage: the body becomes one object; the offset moves only if no other
+    request moved it meanwhile."""
+    refused = _refusal(upload, claimed, headers)
+    if refused is not None:
         await _drain(receive)
+        await _answer(send, refused[0], {"detail": refused[1]}, upload.offset)
+        return
+    spool = services.upload_spool()
+    part = ""
+    try:
+        received, overflowed = await append(
+            body_socket, receive, spool, 0, upload.size - upload.offset, _Unhashed()
+        )
+        if received:
+            part = await sync_to_async(services.upload_part_store)(
+                upload=upload, offset=upload.offset, path=spool
+            )
+    except Exception:
+        logger.exception("Could not store bytes of upload %s", upload.pk)
         await _answer(
             send,
-            409,
-            {"detail": f"Upload-Offset must be {upload.offset}, the bytes stored so far."},
+            503,
+            {"detail": "The storage did not take the bytes; resume from Upload-Offset later."},
             upload.offset,
         )
         return
-    too_large = {"detail": f"The upload was announced as {upload.size} bytes; more were sent."}
-    if _content_length(headers) > upload.size - upload.offset:
-        # Refused before a byte is stored: the upload stays as it was, to resume correctly.
-        await _drain(receive)
-        await _answer(send, 413, too_large, upload.offset)
-        return
-    path = services.upload_staging_path(upload)
-    # The hash state of an interrupted request is gone; rebuilding it costs one read of the
-    # bytes already stored, and only on resume.
-    digest = await sync_to_async(services.file_digest)(path, upload.offset)
-    offset, overflowed = await append(
-        scope.get("extensions", {}).get(BODY_SOCKET),
-        receive,
-        path,
-        upload.offset,
-        upload.size,
-        digest,
+    finally:
+        spool.unlink(missing_ok=True)
+    offset = upload.offset + received
+    moved = await sync_to_async(services.upload_advance)(
+        upload_id=upload.pk, start=upload.offset, offset=offset, part=part
     )
-    sha256 = digest.hexdigest() if offset == upload.size else ""
-    await sync_to_async(services.upload_advance)(upload_id=upload_id, offset=offset, sha256=sha256)
+    if not moved:
+        if part:
+            await sync_to_async(services.upload_part_discard)(name=part)
+        fresh = await sync_to_async(_reload)(str(upload.pk))
+        if fresh is None:
+            await _answer(send, 404, {"detail": "No such upload."}, None)
+            return
+        detail = (
+            "Another request stored bytes of this upload first; resume from Upload-Offset "
+            f"{fresh.offset}."
+        )
+        await _answer(send, 409, {"detail": detail}, fresh.offset)
+        return
+    await _answer_stored(send, upload, offset, overflowed)
+
+
+async def _answer_stored(send: Any, upload: Upload, offset: int, overflowed: bool) -> None:
     if overflowed:  # a body without Content-Length that went on past the announced size
-        await _answer(send, 413, too_large, offset)
+        detail = f"The upload was announced as {upload.size} bytes; more were sent."
+        await _answer(send, 413, {"detail": detail}, offset)
         return
     await _answer(send, 204, None, offset)
 

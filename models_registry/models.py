@@ -263,6 +263,7 @@ class AuditEvent(models.Model):
         UPLOAD = "upload"
         DATASET_EVENT = "dataset_event"
         JOB_EVENT = "job_event"
+        USER_LIMITS = "user_limits"
 
     class Action(models.TextChoices):
         ALIAS_MOVED = "alias_moved"
@@ -289,6 +290,8 @@ class AuditEvent(models.Model):
         JOB_CANCELLED = "job_cancelled"
         # The reaper gave up on a job whose worker kept getting lost.
         JOB_FAILED = "job_failed"
+        # An operator set (or cleared) a user's own limit over the console's default.
+        LIMIT_CHANGED = "limit_changed"
         # Whatever the Django admin saved or deleted outside the services' own actions.
         ADMIN_ADDED = "admin_added"
         ADMIN_CHANGED = "admin_changed"

@@ -228,13 +228,15 @@ def running_stack(
 
 @dataclass
 class ScaleOut:
-    """One web process, several workers and predictor replicas, as on several machines."""
+    """Web processes, several workers and predictor replicas, as on several machines."""
 
-    stack: Stack  # the web; its predictor_url is the first replica's
+    stack: Stack  # the first web; its predictor_url is the first replica's
     predictor_urls: list[str]
     data_dirs: dict[str, Path]  # process name -> its own CONSOLE_DATA_DIR, shared with none
     processes: dict[str, subprocess.Popen[bytes]]
     logs: dict[str, Path]
+    # Every web replica's address, the first one's (`stack.url`) first.
+    web_urls: list[str] = field(default_factory=list)
 
     def log_tails(self) -> str:
         return "\n".join(f"--- {n}\n{p.read_text()[-3000:]}" for n, p in self.logs.items())
@@ -242,16 +244,26 @@ class ScaleOut:
 
 @contextlib.contextmanager
 def running_scaleout(
-    root: Path, shared_env: dict[str, str], workers: dict[str, str], predictors: int = 2
+    root: Path,
+    shared_env: dict[str, str],
+    workers: dict[str, str],
+    predictors: int = 2,
+    webs: int = 1,
 ) -> Iterator[ScaleOut]:
-    """Web, the named workers (name -> comma-separated queues) and `predictors` replicas, each
-    started alone with a CONSOLE_DATA_DIR of its own under `root`, on one fresh PostgreSQL
-    database and Redis index: what they share is only what `shared_env` names (the storage)."""
+    """`webs` web replicas ("web", "web2", ...), the named workers (name -> comma-separated
+    queues) and `predictors` replicas, each started alone with a CONSOLE_DATA_DIR of its own
+    under `root`, on one fresh PostgreSQL database and Redis index: what they share is only
+    what `shared_env` names (the storage)."""
     env = _base_env(root / "manage", shared_env)
-    web_port = free_port()
+    web_ports = [free_port() for _ in range(webs)]
+    web_port = web_ports[0]
     predictor_ports = [free_port() for _ in range(predictors)]
     predictor_urls = [f"http://127.0.0.1:{p}" for p in predictor_ports]
-    argvs: dict[str, list[str]] = {"web": runconsole.web_argv("127.0.0.1", web_port)}
+    web_names = ["web", *(f"web{n}" for n in range(2, webs + 1))]
+    argvs: dict[str, list[str]] = {
+        name: runconsole.web_argv("127.0.0.1", port)
+        for name, port in zip(web_names, web_ports, strict=True)
+    }
     for name, queues in workers.items():
         argvs[name] = runconsole.celery_worker_argv(queues, 1, f"{name}@%h")
     for index, port in enumerate(predictor_ports, start=1):
@@ -268,7 +280,14 @@ def running_scaleout(
                 env=env,
             )
             _migrate_and_add_users(stack)
-            out = ScaleOut(stack, predictor_urls, {}, processes, {})
+            out = ScaleOut(
+                stack,
+                predictor_urls,
+                {},
+                processes,
+                {},
+                [f"http://127.0.0.1:{p}" for p in web_ports],
+            )
             for name, argv in argvs.items():
                 data_dir = root / name
                 data_dir.mkdir(parents=True, exist_ok=True)
@@ -282,7 +301,8 @@ def running_scaleout(
                 processes[name] = _start(argv, own, out.logs[name])
             stack.pid = processes["web"].pid
             stack.process = processes["web"]
-            _wait_http(f"{stack.url}/healthz", processes["web"], out.logs["web"])
+            for name, url in zip(web_names, out.web_urls, strict=True):
+                _wait_http(f"{url}/healthz", processes[name], out.logs[name])
             for index, url in enumerate(predictor_urls, start=1):
                 name = f"predictor{index}"
                 _wait_http(f"{url}/healthz", processes[name], out.logs[name])

@@ -347,7 +347,7 @@ def test_data_lives_in_named_volumes_and_no_process_shares_one(
     assert _mounts(services["redis"]).get("/data") in named
     assert _mounts(services["minio"]).get("/data") in named
     # Files go through the object store: workers and predictors mount nothing, so each may run
-    # on another machine; the web keeps a volume of its own for staged upload chunks.
+    # on another machine; the web keeps a volume of its own for scratch (a request in flight).
     for name in (*APP_SERVICES, "migrate", "flower"):
         if name != "web":
             assert not services[name].get("volumes"), f"{name} mounts {services[name]['volumes']}"

@@ -56,7 +56,7 @@ def test_a_cancelled_upload_is_terminated_and_the_file_can_go_up_again(
     assert created is not None
     assert created.status == 201
     upload_id = created.headers["location"].rstrip("/").rsplit("/", 1)[-1]
-    staged = stack.data_dir / "uploads" / f"{upload_id}.part"
+    staged = stack.data_dir / "media" / "staging" / f"{upload_id}.part"
     assert staged.exists()
     assert owner.get(f"/api/v1/uploads/{upload_id}/").status_code == 200
     # the bar is there from the start, with the size

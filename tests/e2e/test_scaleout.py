@@ -1,11 +1,12 @@
-"""No shared disk: web, two workers and two predictor replicas, each with a data folder of its
-own, share only PostgreSQL, Redis and an S3 bucket (a moto server on loopback), as processes on
-separate machines would. The whole path runs through the REST API; every file one process
-writes and another reads must travel through the bucket.
+"""No shared disk: two web replicas, two workers and two predictor replicas, each with a data
+folder of its own, share only PostgreSQL, Redis and an S3 bucket (a moto server on loopback), as
+processes on separate machines would. The whole path runs through the REST API; every file one
+process writes and another reads must travel through the bucket.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tempfile
 import time
@@ -61,7 +62,7 @@ def scaleout(
     bucket: tuple[Any, dict[str, str]], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ScaleOut]:
     root = tmp_path_factory.mktemp("scaleout")
-    with running_scaleout(root, bucket[1], WORKERS, predictors=2) as out:
+    with running_scaleout(root, bucket[1], WORKERS, predictors=2, webs=2) as out:
         yield out
 
 
@@ -197,3 +198,47 @@ def test_the_whole_path_runs_with_no_shared_disk(
     for name, folder in scaleout.data_dirs.items():
         assert _files(folder) == [], f"{name} wrote {_files(folder)}"
     assert all(proc.poll() is None for proc in scaleout.processes.values())
+
+
+def test_a_resumable_upload_goes_through_either_web_replica(
+    scaleout: ScaleOut, bucket: tuple[Any, dict[str, str]]
+) -> None:
+    s3, _ = bucket
+    scaleout.stack.add_user("replicas")
+    headers = scaleout.stack.client("replicas").headers
+    webs = [httpx.Client(base_url=url, headers=headers, timeout=60) for url in scaleout.web_urls]
+    content = breast_cancer_csv()
+    octets = {"Content-Type": "application/offset+octet-stream", "Tus-Resumable": "1.0.0"}
+
+    # when an upload announced to one replica gets its chunks through both, in turn
+    created = webs[0].post("/api/v1/uploads/", json={"filename": "c.csv", "size": len(content)})
+    assert created.status_code == 201, created.text
+    url = f"/api/v1/uploads/{created.json()['id']}/"
+    offset, turns = 0, 0
+    while offset < len(content):
+        answer = webs[turns % 2].patch(
+            url,
+            content=content[offset : offset + 9000],
+            headers={**octets, "Upload-Offset": str(offset)},
+        )
+        assert answer.status_code == 204, answer.text
+        offset, turns = int(answer.headers["Upload-Offset"]), turns + 1
+    assert turns > 2
+
+    # then each chunk is an object in the bucket, and neither web kept a byte on its disk
+    staged = [k for k in _keys(s3) if k.startswith(f"staging/{created.json()['id']}/")]
+    assert len(staged) == turns, staged
+    assert _files(scaleout.data_dirs["web"]) == _files(scaleout.data_dirs["web2"]) == []
+    # a chunk sent again for an offset already stored is refused by the other replica too
+    again = webs[1].patch(url, content=content[:100], headers={**octets, "Upload-Offset": "0"})
+    assert again.status_code == 409, again.text
+    assert again.headers["Upload-Offset"] == str(len(content))
+    assert webs[1].head(url).headers["Upload-Offset"] == str(len(content))
+
+    # and the other replica makes the dataset of all the bytes, in order, and drops the parts
+    made = webs[1].post("/api/v1/datasets/", json={"upload": created.json()["id"]})
+    assert made.status_code == 201, made.text
+    assert made.json()["sha256"] == hashlib.sha256(content).hexdigest()
+    assert made.json()["size_bytes"] == len(content)
+    assert not [k for k in _keys(s3) if k.startswith("staging/")], _keys(s3)
+    assert _files(scaleout.data_dirs["web2"]) == []

@@ -88,6 +88,42 @@ def test_an_upload_resumes_after_a_dropped_connection(embedded_stack: Stack) -> 
     assert client.get(f"/api/v1/uploads/{upload['id']}/").status_code == 404
 
 
+def test_a_request_while_another_sends_to_the_upload_is_told_to_retry(
+    embedded_stack: Stack,
+) -> None:
+    # given a PATCH whose body is under way (the connection open, more bytes to come)
+    client = embedded_stack.client("owner")
+    content = breast_cancer_csv().replace(b"north", b"east")
+    upload = _start(client, "locked.csv", len(content))
+    url = urlparse(embedded_stack.url)
+    head = (
+        f"PATCH /api/v1/uploads/{upload['id']}/ HTTP/1.1\r\nHost: {url.netloc}\r\n"
+        f"Authorization: Token {embedded_stack.tokens['owner']}\r\nUpload-Offset: 0\r\n"
+        f"Content-Type: {OCTETS}\r\nContent-Length: {len(content)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((url.hostname, url.port or 80)) as raw:
+        raw.sendall(head + content[:1000])
+
+        # when another request comes for the same upload meanwhile, it is told to retry
+        # (its offset is wrong on purpose: until the first holds the upload, it gets a 409
+        # and writes nothing)
+        deadline = time.monotonic() + 10
+        answer = _patch(client, upload["id"], 5, b"x")
+        while answer.status_code == 409 and time.monotonic() < deadline:
+            answer = _patch(client, upload["id"], 5, b"x")
+        assert answer.status_code == 423, answer.text
+        assert answer.headers["Tus-Resumable"] == "1.0.0"
+
+    # then, once the first is over, the upload resumes from what the first stored
+    offset = _offset_after_drop(client, upload["id"])
+    assert offset == 1000
+    answer = _patch(client, upload["id"], offset, content[offset:])
+    assert answer.status_code == 204, answer.text
+    created = client.post("/api/v1/datasets/", json={"upload": upload["id"], "name": "locked"})
+    assert created.status_code == 201, created.text
+    assert created.json()["sha256"] == hashlib.sha256(content).hexdigest()
+
+
 def test_offsets_and_sizes_are_enforced(embedded_stack: Stack) -> None:
     client = embedded_stack.client("owner")
     upload = _start(client, "small.csv", 10)

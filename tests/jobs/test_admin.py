@@ -73,3 +73,36 @@ def test_a_datasets_profile_is_readable(job: TrainingJob, staff: Any) -> None:
     page = staff("owner").get(f"/admin/jobs/dataset/{job.dataset_id}/change/").content.decode()
     assert "mean_radius" in page
     assert "warnings" in page
+
+
+def test_a_users_running_limit_set_in_the_admin_is_recorded(
+    personas: dict[str, Any], staff: Any, api_as: Any
+) -> None:
+    from jobs.models import UserLimits
+    from models_registry.models import AuditEvent
+
+    admin = staff("teammate")
+    owner = personas["owner"]
+    answer = admin.post("/admin/jobs/userlimits/add/", {"user": owner.pk, "max_running_jobs": "5"})
+    assert answer.status_code == 302, answer.content
+    assert UserLimits.objects.get(user=owner).max_running_jobs == 5
+    assert api_as("owner").get("/api/v1/auth/me/").json()["limits"]["max_running_jobs"] == 5
+
+    answer = admin.post(f"/admin/jobs/userlimits/{owner.pk}/change/", {"max_running_jobs": "0"})
+    assert answer.status_code == 302, answer.content
+    answer = admin.post(f"/admin/jobs/userlimits/{owner.pk}/delete/", {"post": "yes"})
+    assert answer.status_code == 302, answer.content
+    assert not UserLimits.objects.filter(user=owner).exists()
+
+    trail = AuditEvent.objects.filter(action="limit_changed").order_by("id")
+    assert {(e.actor_name, e.subject_type, e.owner_id) for e in trail} == {
+        ("teammate", "user_limits", owner.pk)
+    }
+    assert [(e.from_value, e.to_value) for e in trail] == [
+        ("max_running_jobs=default (2)", "max_running_jobs=5"),
+        ("max_running_jobs=5", "max_running_jobs=0 (no limit)"),
+        ("max_running_jobs=0 (no limit)", "max_running_jobs=default (2)"),
+    ]
+    # and the owner reads the trail of their own limit
+    listed = api_as("owner").get("/api/v1/audit/?action=limit_changed").json()
+    assert len(listed["results"]) == 3

@@ -389,3 +389,22 @@ def test_the_budget_presets_and_caps_are_published_for_clients(api_as: Any) -> N
         "max_epochs": MAX_EPOCHS_CAP,
     }
     assert api_as(None).get("/api/v1/jobs/budgets/").status_code in (401, 403)
+
+
+def test_one_request_at_a_time_writes_a_locally_staged_upload(
+    personas: dict[str, Any], media_root: Any
+) -> None:
+    # given an upload staged in one file under the storage (any web process sharing it)
+    upload = services.upload_create(owner=personas["owner"], filename="a.csv", size=10)
+    assert services.staging_is_local()
+    assert services.upload_staging_path(upload).parent == media_root / "staging"
+
+    # when one request holds it, a second one is refused at once, and may go once it is free
+    with (
+        services.upload_staging_lock(upload),
+        pytest.raises(services.UploadBusy),
+        services.upload_staging_lock(upload),
+    ):
+        pass
+    with services.upload_staging_lock(upload) as path:
+        assert path.exists()

@@ -191,3 +191,50 @@ def test_two_workers_claiming_two_jobs_of_one_user_at_once_start_one(
     statuses = sorted(TrainingJob.objects.filter(owner=personas["owner"]).values_list(
         "status", flat=True))  # fmt: skip
     assert statuses == ["QUEUED", "RUNNING"]
+
+
+@pytest.mark.django_db
+def test_a_users_own_limit_overrides_the_default_and_raising_it_sends_the_held(
+    personas: dict[str, Any],
+    api_as: Any,
+    settings: Any,
+    queue: str,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    # given the default of two, and the owner's own limit of one set by an operator
+    settings.USER_MAX_RUNNING_JOBS = 2
+    owner, outsider = personas["owner"], personas["outsider"]
+    services.user_limits_set(user=owner, max_running_jobs=1, actor=None)
+    first, second = (job_row(owner, queue=queue) for _ in range(2))
+
+    # when two of the owner's jobs are received, the second waits under their own limit
+    assert services.job_claim(job_id=first.pk, worker="w1") is not None
+    assert services.job_claim(job_id=second.pk, worker="w2") is None
+    assert _status(second) == "QUEUED"
+    assert (
+        JobEvent.objects.get(job=second, kind="job_waiting")
+        .payload["reason"]
+        .startswith("1 of your jobs are running")
+    )
+    # while another user keeps the default
+    theirs = [job_row(outsider, queue=queue) for _ in range(3)]
+    assert [services.job_claim(job_id=j.pk, worker="w") is not None for j in theirs] == [
+        True,
+        True,
+        False,
+    ]
+    # and each reads their own limit
+    assert api_as("owner").get("/api/v1/auth/me/").json()["limits"]["max_running_jobs"] == 1
+    mine = api_as("outsider").get("/api/v1/auth/me/").json()["limits"]
+    assert (mine["max_running_jobs"], mine["running_jobs"]) == (2, 2)
+
+    # when the operator raises the owner's limit, the held job is sent once committed
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        services.user_limits_set(user=owner, max_running_jobs=2, actor=None)
+    second.refresh_from_db()
+    assert second.limited_at is None
+    assert len(sent) == 1
+    # and 0 means no limit at all
+    services.user_limits_set(user=outsider, max_running_jobs=0, actor=None)
+    more = job_row(outsider, queue=queue)
+    assert services.job_claim(job_id=more.pk, worker="w") is not None

@@ -69,3 +69,77 @@ def test_a_dataset_lives_in_the_bucket_and_is_profiled_from_it(
 
     # and deleting it removes the object
     assert api_as("owner").delete(f"/api/v1/datasets/{dataset.pk}/").status_code == 204
+
+
+def test_staged_parts_race_for_an_offset_and_expire_with_their_upload(
+    s3: Any, personas: dict[str, Any], tmp_path: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    import datetime
+
+    from django.utils import timezone
+
+    from jobs import services
+    from jobs.models import Upload, UploadPart
+
+    def staged() -> list[str]:
+        listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="staging/")
+        return sorted(o["Key"] for o in listed.get("Contents", []))
+
+    # given an upload on the bucket: nothing of it on the web's disk
+    upload = services.upload_create(owner=personas["owner"], filename="a.csv", size=10)
+    assert not services.staging_is_local()
+    assert not list((tmp_path / "uploads").glob("*"))
+    body = tmp_path / "body"
+    body.write_bytes(b"12345")
+
+    # when two replicas store bytes for offset 0 at once
+    first = services.upload_part_store(upload=upload, offset=0, path=body)
+    second = services.upload_part_store(upload=upload, offset=0, path=body)
+
+    # then only the first to move the offset counts; the other's object is dropped
+    assert services.upload_advance(upload_id=upload.pk, start=0, offset=5, part=first)
+    assert not services.upload_advance(upload_id=upload.pk, start=0, offset=5, part=second)
+    services.upload_part_discard(name=second)
+    assert staged() == [first]
+    assert list(UploadPart.objects.values_list("offset", "size", "name")) == [(0, 5, first)]
+    # (and a part a dead request stored without recording it)
+    orphan = services.upload_part_store(upload=upload, offset=5, path=body)
+    assert staged() == sorted([first, orphan])
+
+    # when the upload is abandoned and expires, every object under it goes with it
+    Upload.objects.filter(pk=upload.pk).update(updated_at=timezone.now() - datetime.timedelta(2))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.uploads_expire() == 1
+    assert staged() == []
+    assert not UploadPart.objects.exists()
+
+
+def test_staged_parts_become_one_dataset_in_order(
+    s3: Any, personas: dict[str, Any], tmp_path: Any
+) -> None:
+    import hashlib
+    import itertools
+
+    from jobs import services
+    from tests.conftest import breast_cancer_csv
+
+    # given an upload whose bytes came in three requests, each stored as a part
+    content = breast_cancer_csv()
+    upload = services.upload_create(owner=personas["owner"], filename="c.csv", size=len(content))
+    body = tmp_path / "body"
+    cuts = [0, 1000, len(content) // 2, len(content)]
+    for start, end in itertools.pairwise(cuts):
+        body.write_bytes(content[start:end])
+        part = services.upload_part_store(upload=upload, offset=start, path=body)
+        assert services.upload_advance(upload_id=upload.pk, start=start, offset=end, part=part)
+    upload.refresh_from_db()
+
+    # when it is finished
+    dataset, created = services.upload_finish(upload=upload, request=services.DatasetRequest())
+
+    # then the dataset holds every byte in order, hashed as they were put together
+    assert created
+    assert dataset.sha256 == hashlib.sha256(content).hexdigest()
+    with dataset.file.open("rb") as stored:
+        assert stored.read() == content
+    assert not list((tmp_path / "uploads").glob("*"))
