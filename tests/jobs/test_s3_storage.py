@@ -6,14 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from django.core.files.storage import storages
-from moto.server import ThreadedMotoServer
 
 from jobs.models import Dataset
 from tests.factories import make_dataset
-from tests.stack import free_port
+from tests.s3 import moto_bucket
 
 pytestmark = pytest.mark.django_db
 
@@ -22,33 +20,24 @@ BUCKET = "console-test"
 
 @pytest.fixture
 def s3(settings: Any, tmp_path: Any) -> Iterator[Any]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    client = boto3.client(
-        "s3", endpoint_url=endpoint, region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
-    )  # fmt: skip
-    client.create_bucket(Bucket=BUCKET)
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {
-                "bucket_name": BUCKET, "endpoint_url": endpoint, "region_name": "us-east-1",
-                "access_key": "test", "secret_key": "test", "file_overwrite": False,
-                "default_acl": None,
+    with moto_bucket(BUCKET) as (client, endpoint):
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "default": {
+                "BACKEND": "storages.backends.s3.S3Storage",
+                "OPTIONS": {
+                    "bucket_name": BUCKET, "endpoint_url": endpoint, "region_name": "us-east-1",
+                    "access_key": "test", "secret_key": "test", "file_overwrite": False,
+                    "default_acl": None,
+                },
             },
-        },
-    }  # fmt: skip
-    settings.UPLOAD_STAGING_DIR = str(tmp_path / "uploads")
-    storages._storages = {}  # type: ignore[attr-defined]
-    try:
-        yield client
-    finally:
+        }  # fmt: skip
+        settings.UPLOAD_STAGING_DIR = str(tmp_path / "uploads")
         storages._storages = {}  # type: ignore[attr-defined]
-        server.stop()
+        try:
+            yield client
+        finally:
+            storages._storages = {}  # type: ignore[attr-defined]
 
 
 def test_a_dataset_lives_in_the_bucket_and_is_profiled_from_it(
