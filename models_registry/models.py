@@ -169,6 +169,9 @@ class Deployment(models.Model):
         # A predictor replica is loading and warming the model; not yet answering.
         LOADING = "LOADING"
         READY = "READY"
+        # Every replica that held it unloaded it for idleness (PREDICTOR_IDLE_UNLOAD_SECONDS):
+        # still servable, the next request loads it again (a second or so), then READY.
+        UNLOADED = "UNLOADED"
         FAILED = "FAILED"
         # Kept for the record, no longer served.
         UNDEPLOYED = "UNDEPLOYED"

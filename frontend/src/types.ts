@@ -352,7 +352,7 @@ export interface RegisteredModel {
   versions?: ModelVersion[];
 }
 
-export type DeploymentStatus = "PENDING" | "LOADING" | "READY" | "FAILED" | "UNDEPLOYED";
+export type DeploymentStatus = "PENDING" | "LOADING" | "READY" | "UNLOADED" | "FAILED" | "UNDEPLOYED";
 
 export interface Deployment {
   id: Id;

@@ -41,6 +41,9 @@ class DeploymentEntry:
     # A second version answering this share (1..99) of the requests; none when None.
     canary_version_id: int | None = None
     canary_percent: int = 0
+    # The versions' numbers, for what readiness says of a deployment not loaded here.
+    version: int = 0
+    canary_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -88,10 +91,13 @@ def read_snapshot() -> Snapshot:
         "model_version_id",
         "canary_version_id",
         "canary_percent",
+        "model_version__version",
+        "canary_version__version",
     )
-    for pk, owner_id, name, status, error, version_id, canary_id, percent in rows.iterator():
+    for row in rows.iterator():
+        pk, owner_id, name, status, error, version_id, canary_id, percent, number, canary = row
         entry = DeploymentEntry(
-            pk, owner_id, name, status, error, version_id, canary_id, percent or 0
+            pk, owner_id, name, status, error, version_id, canary_id, percent or 0, number, canary
         )
         deployments[(entry.owner_id, entry.name)] = entry
         by_id[entry.id] = entry

@@ -61,6 +61,7 @@ export async function deploymentView(root: HTMLElement, { params, signal }: View
     current = d;
     statusEl.textContent = d.status;
     statusEl.dataset.status = d.status;
+    statusEl.title = d.status === "UNLOADED" ? "Unloaded for idleness; the next prediction loads it again." : "";
     endpoint.textContent = d.endpoint_url || "—";
     deploymentError.replaceChildren(
       d.status === "FAILED" ? h("p", { id: "deployment-error", class: "error" }, d.error || "Deployment failed.") : "",
@@ -75,7 +76,7 @@ export async function deploymentView(root: HTMLElement, { params, signal }: View
       ]),
     );
     undeployButton.disabled = d.status === "UNDEPLOYED";
-    form?.setReady(d.status === "READY");
+    form?.setReady(servable(d.status));
   }
 
   async function loadVersion(d: Deployment): Promise<void> {
@@ -89,7 +90,7 @@ export async function deploymentView(root: HTMLElement, { params, signal }: View
         ),
         form.form,
       );
-      form.setReady(current?.status === "READY");
+      form.setReady(servable(current?.status));
     } catch (err) {
       const slot = errorSlot();
       versionBox.replaceChildren(slot.el);
@@ -160,4 +161,9 @@ export async function deploymentView(root: HTMLElement, { params, signal }: View
     },
     shouldReconnect: () => !signal.aborted,
   });
+}
+
+/** READY, or UNLOADED for idleness: the next prediction loads it again (a second or so). */
+function servable(status: string | undefined): boolean {
+  return status === "READY" || status === "UNLOADED";
 }
