@@ -62,16 +62,17 @@ from models_registry.predictor.state import predictor
 logger = logging.getLogger(__name__)
 
 
-def _deployment(caller: Caller, snapshot: Snapshot, name: str) -> DeploymentEntry:
+async def _deployment(caller: Caller, snapshot: Snapshot, name: str) -> DeploymentEntry:
     entry = named(caller, snapshot, name)
-    _limit(caller)
+    await _limit(caller)
     return entry
 
 
-def _limit(caller: Caller) -> None:
-    if caller.key is None:
-        return
-    wait = predictor.limiter.take(caller.key.id, caller.key.rate_limit_per_minute)
+async def _limit(caller: Caller) -> None:
+    key = caller.key
+    if key is None or not key.rate_limit_per_minute:
+        return  # no round trip for what has no limit
+    wait = await predictor.limiter.take(key.bucket, key.rate_limit_per_minute)
     if wait:
         raise HttpError(
             429,
@@ -174,7 +175,7 @@ async def _tallied(
     counted = Counted(entry.version_id)
     record = predictor.traffic.record
     try:
-        _limit(caller)
+        await _limit(caller)
         await handle(counted)
     except HttpError as exc:
         record(entry.id, counted.version_id, exc.status, 0, time.perf_counter() - started)
@@ -221,7 +222,7 @@ async def v1_predict(scope: dict[str, Any], receive: Receive, send: Send, name: 
 
 async def v1_deployment(scope: dict[str, Any], send: Send, name: str) -> None:
     snapshot = predictor.snapshot
-    entry = _deployment(identify(scope, snapshot), snapshot, name)
+    entry = await _deployment(identify(scope, snapshot), snapshot, name)
     code, body = readiness(entry)
     await respond(send, code, orjson.dumps(body))
 
@@ -231,14 +232,14 @@ async def v1_metrics(scope: dict[str, Any], send: Send, name: str) -> None:
     caller = identify(scope, snapshot)
     if caller.key is not None:
         raise HttpError(403, {"detail": "A deployment key may predict, not read metrics."})
-    entry = _deployment(caller, snapshot, name)
+    entry = await _deployment(caller, snapshot, name)
     await respond(send, 200, orjson.dumps({"name": name, "versions": metrics.summary(entry.id)}))
 
 
 async def v1_openapi(scope: dict[str, Any], send: Send, name: str) -> None:
     """The predict call's OpenAPI document, from the main version's signature."""
     snapshot = predictor.snapshot
-    entry = _deployment(identify(scope, snapshot), snapshot, name)
+    entry = await _deployment(identify(scope, snapshot), snapshot, name)
     await awake(predictor.host, entry)
     hosted = _hosted(entry)
     document = signature.openapi_document(
@@ -286,7 +287,7 @@ async def v2_model(
     scope: dict[str, Any], send: Send, name: str, version: str | None, what: str
 ) -> None:
     snapshot = predictor.snapshot
-    entry = _deployment(identify(scope, snapshot), snapshot, name)
+    entry = await _deployment(identify(scope, snapshot), snapshot, name)
     if what == "ready":
         state = on_demand(entry)
         if state is not None:

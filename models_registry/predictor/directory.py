@@ -52,6 +52,9 @@ class KeyEntry:
     deployment_id: int
     expires_at: datetime | None
     rate_limit_per_minute: int | None
+    # The rate limit's bucket name: part of the key's sha256, unique to the key (an id
+    # could name another key in another database sharing the Redis).
+    bucket: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,7 @@ def read_snapshot() -> Snapshot:
         deployments[(entry.owner_id, entry.name)] = entry
         by_id[entry.id] = entry
     keys = {
-        digest: KeyEntry(pk, deployment_id, expires, limit)
+        digest: KeyEntry(pk, deployment_id, expires, limit, digest[:32])
         for pk, deployment_id, digest, expires, limit in DeploymentKey.objects.filter(
             revoked_at__isnull=True, deployment__owner__is_active=True
         )

@@ -20,7 +20,7 @@ from models_registry.predictor.directory import (
 )
 from models_registry.predictor.hosting import Host, Hosted
 from models_registry.predictor.idle import Sweeper
-from models_registry.predictor.limits import RateLimiter
+from models_registry.predictor.limits import SharedRateLimiter
 
 
 class Predictor:
@@ -34,7 +34,8 @@ class Predictor:
             max_batch_rows=settings.PREDICTOR_MAX_BATCH_ROWS,
             max_wait_s=settings.PREDICTOR_MAX_BATCH_WAIT_MS / 1000.0,
         )
-        self.limiter = RateLimiter()
+        # Per-key limits, counted in Redis across replicas (in memory when embedded).
+        self.limiter = SharedRateLimiter(settings.REDIS_URL or None)
         self.ready = False
         self._watcher: Watcher | None = None
         self._refresh_lock = threading.Lock()

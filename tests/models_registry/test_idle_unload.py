@@ -99,7 +99,8 @@ def test_unloaded_says_no_replica_holds_it(
     replica that starts meanwhile does not load it until asked."""
     other = Host()
     other.reconcile(read_snapshot())
-    assert deployed.pk in other.active and deployed.pk in state.host.active
+    assert deployed.pk in other.active
+    assert deployed.pk in state.host.active
 
     state.host.unload_idle(60, now=time.monotonic() + 61)
     # the other replica still holds it: its next refresh says READY again
@@ -113,7 +114,8 @@ def test_unloaded_says_no_replica_holds_it(
     # a replica that starts now leaves it unloaded, and a request loads it there
     state.host.forget()
     refresh()
-    assert deployed.pk in state.host.idle and deployed.pk not in state.host.active
+    assert deployed.pk in state.host.idle
+    assert deployed.pk not in state.host.active
     answer = client_for(personas["owner"]).post(URL, {"instances": [_row(cancer_frame)]})
     assert answer.status_code == 200
     deployed.refresh_from_db()
