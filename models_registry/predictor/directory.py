@@ -24,7 +24,7 @@ from rest_framework.authtoken.models import Token
 
 from console.models import ApiToken
 from console.tokens import SCOPES
-from models_registry.models import Deployment, DeploymentKey
+from models_registry.models import Deployment, DeploymentKey, Membership
 
 logger = logging.getLogger(__name__)
 CHANNEL = "predictor"
@@ -77,6 +77,10 @@ class Snapshot:
     # Personal token sha256 -> token. Read-scope ones are held too, so that they get a 403
     # that names their scope rather than a 401 as if unknown.
     personal: dict[str, PersonalEntry] = field(default_factory=dict)
+    # (user id, name) -> teammates' deployments of that name the user may predict on: those
+    # of a model the user owns or whose workspace the user is a member of (any role: as the
+    # API's deployment_visible_list). Two or more: the name is ambiguous for that user.
+    shared: dict[tuple[int, str], tuple[DeploymentEntry, ...]] = field(default_factory=dict)
 
 
 def read_snapshot() -> Snapshot:
@@ -104,6 +108,7 @@ def read_snapshot() -> Snapshot:
         )
         deployments[(entry.owner_id, entry.name)] = entry
         by_id[entry.id] = entry
+    shared = _shared(by_id)
     keys = {
         digest: KeyEntry(pk, deployment_id, expires, limit, digest[:32])
         for pk, deployment_id, digest, expires, limit in DeploymentKey.objects.filter(
@@ -125,7 +130,29 @@ def read_snapshot() -> Snapshot:
         .values_list("key_hash", "user_id", "scope", "expires_at")
         .iterator()
     }
-    return Snapshot(tokens, deployments, by_id, keys, staff, loaded=True, personal=personal)
+    return Snapshot(
+        tokens, deployments, by_id, keys, staff, loaded=True, personal=personal, shared=shared
+    )
+
+
+def _shared(
+    by_id: dict[int, DeploymentEntry],
+) -> dict[tuple[int, str], tuple[DeploymentEntry, ...]]:
+    members: dict[int, set[int]] = {}
+    for workspace_id, user_id in Membership.objects.filter(user__is_active=True).values_list(
+        "workspace_id", "user_id"
+    ):
+        members.setdefault(workspace_id, set()).add(user_id)
+    found: dict[tuple[int, str], list[DeploymentEntry]] = {}
+    models = Deployment.objects.filter(pk__in=list(by_id)).values_list(
+        "id", "model_version__model__owner_id", "model_version__model__workspace_id"
+    )
+    for pk, model_owner_id, workspace_id in models.iterator():
+        entry = by_id[pk]
+        readers = members.get(workspace_id, set()) | {model_owner_id}
+        for user_id in readers - {entry.owner_id}:
+            found.setdefault((user_id, entry.name), []).append(entry)
+    return {k: tuple(sorted(v, key=lambda e: e.id)) for k, v in found.items()}
 
 
 class Watcher:
