@@ -350,11 +350,13 @@ class DeploymentKey(models.Model):
     name = models.CharField(max_length=100, blank=True)
     prefix = models.CharField(max_length=16)
     key_sha256 = models.CharField(max_length=64, unique=True)
-    # Requests per minute for this key on each predictor replica; null: no limit.
+    # Requests per minute for this key, across all predictor replicas; null: no limit.
     rate_limit_per_minute = models.PositiveIntegerField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Written by the predictor's traffic writer, to the minute (predictor.tally.KeyUse).
+    last_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

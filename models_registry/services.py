@@ -12,7 +12,7 @@ from typing import cast
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.core.files import File
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -333,6 +333,14 @@ def deployment_key_revoke(*, key: DeploymentKey) -> DeploymentKey:
 
 
 TRAFFIC_TOTALS = ("requests", "errors_4xx", "errors_5xx", "rows", "latency_ms_sum")
+
+
+def deployment_key_mark_used(*, used: dict[int, datetime]) -> None:
+    """Record when keys were last used (key id -> when), never moving one back in time."""
+    for key_id, at in used.items():
+        DeploymentKey.objects.filter(pk=key_id).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=at)
+        ).update(last_used_at=at)
 
 
 def deployment_traffic_save(*, replica: str, counts: list[MinuteCount]) -> list[MinuteCount]:

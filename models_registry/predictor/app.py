@@ -174,6 +174,8 @@ async def _tallied(
     there being no deployment to count it on, nor does a client that went away mid-answer."""
     counted = Counted(entry.version_id)
     record = predictor.traffic.record
+    if caller.key is not None:
+        predictor.key_use.used(caller.key.id)
     try:
         await _limit(caller)
         await handle(counted)

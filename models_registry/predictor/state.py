@@ -42,6 +42,7 @@ class Predictor:
         self._metrics: dict[tuple[int, int], metrics.VersionMetrics] = {}
         # Per deployment, version and minute, written to the database by `_writer`.
         self.traffic = tally.Tally()
+        self.key_use = tally.KeyUse()
         self._writer: tally.Writer | None = None
         self._sweeper: Sweeper | None = None
 
@@ -62,6 +63,7 @@ class Predictor:
             self.traffic,
             interval_s=settings.PREDICTOR_TRAFFIC_FLUSH_SECONDS,
             retention_days=settings.DEPLOYMENT_TRAFFIC_RETENTION_DAYS,
+            key_use=self.key_use,
         )
         self._writer.start()
         self._sweeper = Sweeper.start_for(self.host)
