@@ -2,6 +2,7 @@ import { ApiError, api, type Deployment, type ModelVersion } from "../api";
 import { errorSlot, facts, formatDate, formatPairs, h, statusBadge } from "../dom";
 import { followDeployment } from "../jobSocket";
 import { navigate, type ViewContext } from "../router";
+import { keysPanel, metricsPanel } from "./deploymentPanels";
 import { predictForm, type PredictForm } from "./predict";
 
 // Only while the socket is down (refused, dropped, or never opened): it pushes every change.
@@ -50,6 +51,8 @@ export async function deploymentView(root: HTMLElement, { params, signal }: View
     info,
     h("h2", null, "Try a prediction"),
     versionBox,
+    metricsPanel(name, signal),
+    keysPanel(name, signal),
   );
 
   let form: PredictForm | null = null;
