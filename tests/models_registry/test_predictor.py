@@ -133,6 +133,7 @@ def test_health_and_readiness(personas: dict[str, Any], version: ModelVersion) -
         "name": "cancer",
         "status": "READY",
         "ready": True,
+        "loaded": True,
         "model": "cancer-diagnosis",
         "model_version": 1,
     }
