@@ -361,6 +361,8 @@ export interface Deployment {
   model_name?: string;
   version?: number;
   alias?: string | null;
+  /** The deployer's username (a teammate's deployment is listed too). */
+  owner?: string;
   status: DeploymentStatus;
   endpoint_url: string | null;
   error: string | null;

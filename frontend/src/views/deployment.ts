@@ -11,7 +11,7 @@ const POLL_MS = 1000;
 export async function deploymentView(root: HTMLElement, { params, signal }: ViewContext): Promise<void> {
   const name = params.name!;
   // Asked first: an unknown name is the router's not-found page, not a PENDING badge.
-  const first = await api.deployment(name, signal);
+  const [first, me] = await Promise.all([api.deployment(name, signal), api.me(signal)]);
   const errors = errorSlot();
   const statusEl = statusBadge(first.status, { id: "deployment-status" });
   const endpoint = h("code", { id: "deployment-endpoint" }, "—");
@@ -52,7 +52,7 @@ export async function deploymentView(root: HTMLElement, { params, signal }: View
     h("h2", null, "Try a prediction"),
     versionBox,
     metricsPanel(name, signal),
-    keysPanel(name, signal),
+    keysPanel(name, first.owner === undefined || first.owner === me.username, signal),
   );
 
   let form: PredictForm | null = null;

@@ -1,4 +1,4 @@
-import { ApiError, api, type DeploymentKey, type DeploymentTraffic, type TrafficStats } from "../api";
+import { api, type DeploymentKey, type DeploymentTraffic, type TrafficStats } from "../api";
 import { errorSlot, facts, formatDate, h, messageRow, table } from "../dom";
 
 // The traffic API sums the predictor replicas' minutes, which they write every few seconds.
@@ -79,7 +79,11 @@ function keyState(k: DeploymentKey): string {
 
 /** The deployment's API keys: made here (the key shown once, with a copy button), listed by
  * prefix with their dates, and revoked. Only the deployer manages them. */
-export function keysPanel(name: string, signal: AbortSignal): HTMLElement {
+export function keysPanel(name: string, mine: boolean, signal: AbortSignal): HTMLElement {
+  if (!mine) {
+    // A teammate's deployment: its keys are its deployer's to manage (the API would 404).
+    return h("section", { id: "keys-panel" }, h("h2", null, "API keys"), h("p", { class: "muted" }, "Only the deployer manages this deployment's keys."));
+  }
   const errors = errorSlot();
   const tbody = h("tbody", null, messageRow(8, "Loading…"));
   const keyName = h("input", { id: "key-name", name: "name", maxlength: 100, placeholder: "my-app" });
@@ -110,11 +114,6 @@ export function keysPanel(name: string, signal: AbortSignal): HTMLElement {
       const keys = await api.deploymentKeys(name, signal);
       tbody.replaceChildren(...(keys.length ? keys.map(row) : [messageRow(8, "No keys yet.")]));
     } catch (err) {
-      if (err instanceof ApiError && err.status === 404) {
-        // A teammate's deployment: its keys are its deployer's to manage.
-        panel.replaceChildren(h("h2", null, "API keys"), h("p", { class: "muted" }, "Only the deployer manages this deployment's keys."));
-        return;
-      }
       errors.show(err);
     }
   }
