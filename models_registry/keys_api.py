@@ -22,7 +22,7 @@ class DeploymentKeySerializer(serializers.ModelSerializer[DeploymentKey]):
     class Meta:
         model = DeploymentKey
         fields = ["id", "name", "prefix", "rate_limit_per_minute", "expires_at", "revoked_at",
-                  "created_at", "active"]  # fmt: skip
+                  "created_at", "last_used_at", "active"]  # fmt: skip
         read_only_fields = fields
 
     def get_active(self, key: DeploymentKey) -> bool:

@@ -169,6 +169,9 @@ class Deployment(models.Model):
         # A predictor replica is loading and warming the model; not yet answering.
         LOADING = "LOADING"
         READY = "READY"
+        # Every replica that held it unloaded it for idleness (PREDICTOR_IDLE_UNLOAD_SECONDS):
+        # still servable, the next request loads it again (a second or so), then READY.
+        UNLOADED = "UNLOADED"
         FAILED = "FAILED"
         # Kept for the record, no longer served.
         UNDEPLOYED = "UNDEPLOYED"
@@ -350,11 +353,13 @@ class DeploymentKey(models.Model):
     name = models.CharField(max_length=100, blank=True)
     prefix = models.CharField(max_length=16)
     key_sha256 = models.CharField(max_length=64, unique=True)
-    # Requests per minute for this key on each predictor replica; null: no limit.
+    # Requests per minute for this key, across all predictor replicas; null: no limit.
     rate_limit_per_minute = models.PositiveIntegerField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Written by the predictor's traffic writer, to the minute (predictor.tally.KeyUse).
+    last_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

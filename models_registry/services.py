@@ -12,7 +12,7 @@ from typing import cast
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.core.files import File
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -237,22 +237,39 @@ def deployment_delete(*, actor: AnyUser, deployment: Deployment) -> None:
 
 
 def deployment_mark_loading(*, deployment_id: int) -> bool:
-    """Record that a predictor replica is loading the model; only a PENDING one changes."""
-    changed = Deployment.objects.filter(pk=deployment_id, status=Deployment.Status.PENDING).update(
-        status=Deployment.Status.LOADING
-    )
+    """Record that a predictor replica is loading the model; only a PENDING one, or an
+    UNLOADED one a request wakes, changes."""
+    changed = Deployment.objects.filter(
+        pk=deployment_id, status__in=[Deployment.Status.PENDING, Deployment.Status.UNLOADED]
+    ).update(status=Deployment.Status.LOADING)
     if changed:
         deployment_announce(deployment_id=deployment_id)
     return bool(changed)
 
 
 def deployment_mark_ready(*, deployment_id: int) -> bool:
-    """Record that a predictor replica serves the deployment, warm; only a PENDING or
-    LOADING one changes."""
+    """Record that a predictor replica serves the deployment, warm; only a PENDING,
+    LOADING or UNLOADED one changes."""
     changed = Deployment.objects.filter(
         pk=deployment_id,
-        status__in=[Deployment.Status.PENDING, Deployment.Status.LOADING],
+        status__in=[
+            Deployment.Status.PENDING,
+            Deployment.Status.LOADING,
+            Deployment.Status.UNLOADED,
+        ],
     ).update(status=Deployment.Status.READY, ready_at=timezone.now(), error="")
+    if changed:
+        deployment_announce(deployment_id=deployment_id)
+    return bool(changed)
+
+
+def deployment_mark_unloaded(*, deployment_id: int) -> bool:
+    """Record that a replica unloaded the deployment for idleness; only a READY one changes.
+    A replica that still holds it marks it READY again on its next refresh
+    (models_registry.predictor.hosting), so it stays UNLOADED only once none holds it."""
+    changed = Deployment.objects.filter(pk=deployment_id, status=Deployment.Status.READY).update(
+        status=Deployment.Status.UNLOADED
+    )
     if changed:
         deployment_announce(deployment_id=deployment_id)
     return bool(changed)
@@ -316,6 +333,14 @@ def deployment_key_revoke(*, key: DeploymentKey) -> DeploymentKey:
 
 
 TRAFFIC_TOTALS = ("requests", "errors_4xx", "errors_5xx", "rows", "latency_ms_sum")
+
+
+def deployment_key_mark_used(*, used: dict[int, datetime]) -> None:
+    """Record when keys were last used (key id -> when), never moving one back in time."""
+    for key_id, at in used.items():
+        DeploymentKey.objects.filter(pk=key_id).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=at)
+        ).update(last_used_at=at)
 
 
 def deployment_traffic_save(*, replica: str, counts: list[MinuteCount]) -> list[MinuteCount]:

@@ -9,6 +9,8 @@ import type {
   Dataset,
   DatasetOptions,
   Deployment,
+  DeploymentKey,
+  DeploymentTraffic,
   Id,
   Instance,
   Job,
@@ -16,6 +18,7 @@ import type {
   ModelCard,
   ModelVersion,
   NewApiToken,
+  NewDeploymentKey,
   NewJob,
   Page,
   Prediction,
@@ -242,6 +245,22 @@ export const api = {
   createToken: (name: string, scope: TokenScope, expiresAt: string | null, signal?: AbortSignal) =>
     post<NewApiToken>("/api/v1/auth/tokens/", { name, scope, expires_at: expiresAt }, signal),
   revokeToken: (id: Id, signal?: AbortSignal) => request<undefined>("DELETE", `/api/v1/auth/tokens/${enc(id)}/`, { signal }),
+
+  /** The last `minutes` of traffic, by the minute, summed across the predictor replicas. */
+  deploymentTraffic: (name: string, minutes: number, signal?: AbortSignal) =>
+    get<DeploymentTraffic>(
+      `/api/v1/deployments/${enc(name)}/metrics/?step=60&since=${enc(new Date(Date.now() - minutes * 60_000).toISOString())}`,
+      signal,
+    ),
+  deploymentKeys: (name: string, signal?: AbortSignal) =>
+    get<DeploymentKey[]>(`/api/v1/deployments/${enc(name)}/keys/`, signal),
+  createDeploymentKey: (
+    name: string,
+    body: { name: string; expires_at: string | null; rate_limit_per_minute: number | null },
+    signal?: AbortSignal,
+  ) => post<NewDeploymentKey>(`/api/v1/deployments/${enc(name)}/keys/`, body, signal),
+  revokeDeploymentKey: (name: string, id: Id, signal?: AbortSignal) =>
+    request<undefined>("DELETE", `/api/v1/deployments/${enc(name)}/keys/${enc(id)}/`, { signal }),
 
   predict: (name: string, instances: Instance[], signal?: AbortSignal) =>
     post<{ predictions: Prediction[] }>(`/api/v1/deployments/${enc(name)}/predict/`, { instances }, signal),

@@ -352,7 +352,7 @@ export interface RegisteredModel {
   versions?: ModelVersion[];
 }
 
-export type DeploymentStatus = "PENDING" | "LOADING" | "READY" | "FAILED" | "UNDEPLOYED";
+export type DeploymentStatus = "PENDING" | "LOADING" | "READY" | "UNLOADED" | "FAILED" | "UNDEPLOYED";
 
 export interface Deployment {
   id: Id;
@@ -361,11 +361,57 @@ export interface Deployment {
   model_name?: string;
   version?: number;
   alias?: string | null;
+  /** The deployer's username (a teammate's deployment is listed too). */
+  owner?: string;
   status: DeploymentStatus;
   endpoint_url: string | null;
   error: string | null;
   created_at: string;
   ready_at: string | null;
+}
+
+/** `GET /api/v1/deployments/<name>/keys/`: a key as listed (never the key itself). */
+export interface DeploymentKey {
+  id: Id;
+  name: string;
+  prefix: string;
+  rate_limit_per_minute: number | null;
+  expires_at: string | null;
+  revoked_at: string | null;
+  created_at: string;
+  last_used_at: string | null;
+  active: boolean;
+}
+
+/** The 201 of `POST /api/v1/deployments/<name>/keys/`: with the key, shown this once. */
+export interface NewDeploymentKey extends DeploymentKey {
+  key: string;
+}
+
+export interface TrafficStats {
+  requests: number;
+  errors_4xx: number;
+  errors_5xx: number;
+  rows: number;
+  latency_ms_avg: number | null;
+  latency_ms_p50: number | null;
+  latency_ms_p95: number | null;
+  latency_ms_p99: number | null;
+}
+
+export interface VersionTraffic extends TrafficStats {
+  version: Id;
+  version_number: number;
+}
+
+/** `GET /api/v1/deployments/<name>/metrics/`. */
+export interface DeploymentTraffic {
+  deployment: string;
+  since: string;
+  until: string;
+  step: number;
+  series: Array<VersionTraffic & { t: string }>;
+  totals: TrafficStats & { versions: VersionTraffic[] };
 }
 
 export interface AuditEvent {

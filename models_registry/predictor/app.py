@@ -56,21 +56,23 @@ from models_registry.predictor.http import (
     respond,
 )
 from models_registry.predictor.idle import awake
+from models_registry.predictor.readiness import on_demand, readiness
 from models_registry.predictor.state import predictor
 
 logger = logging.getLogger(__name__)
 
 
-def _deployment(caller: Caller, snapshot: Snapshot, name: str) -> DeploymentEntry:
+async def _deployment(caller: Caller, snapshot: Snapshot, name: str) -> DeploymentEntry:
     entry = named(caller, snapshot, name)
-    _limit(caller)
+    await _limit(caller)
     return entry
 
 
-def _limit(caller: Caller) -> None:
-    if caller.key is None:
-        return
-    wait = predictor.limiter.take(caller.key.id, caller.key.rate_limit_per_minute)
+async def _limit(caller: Caller) -> None:
+    key = caller.key
+    if key is None or not key.rate_limit_per_minute:
+        return  # no round trip for what has no limit
+    wait = await predictor.limiter.take(key.bucket, key.rate_limit_per_minute)
     if wait:
         raise HttpError(
             429,
@@ -82,7 +84,8 @@ def _limit(caller: Caller) -> None:
 def _hosted(entry: DeploymentEntry) -> Hosted:
     hosted = predictor.host.active.get(entry.id)
     if hosted is None:
-        status = entry.status if entry.status != Deployment.Status.READY else "LOADING"
+        servable = (Deployment.Status.READY, Deployment.Status.UNLOADED)
+        status = "LOADING" if entry.status in servable else entry.status
         detail = f"Deployment '{entry.name}' is {status}, not READY."
         if entry.error:
             detail += f" {entry.error}"
@@ -171,8 +174,10 @@ async def _tallied(
     there being no deployment to count it on, nor does a client that went away mid-answer."""
     counted = Counted(entry.version_id)
     record = predictor.traffic.record
+    if caller.key is not None:
+        predictor.key_use.used(caller.key.id)
     try:
-        _limit(caller)
+        await _limit(caller)
         await handle(counted)
     except HttpError as exc:
         record(entry.id, counted.version_id, exc.status, 0, time.perf_counter() - started)
@@ -217,31 +222,10 @@ async def v1_predict(scope: dict[str, Any], receive: Receive, send: Send, name: 
     await _tallied(caller, entry, started, handle)
 
 
-def _readiness(entry: DeploymentEntry) -> tuple[int, dict[str, Any]]:
-    hosted = predictor.host.active.get(entry.id)
-    ready = hosted is not None
-    status = entry.status if not ready or entry.status != Deployment.Status.READY else "READY"
-    if ready and entry.status != Deployment.Status.READY:
-        status = "READY"  # this replica answers; the database catches up
-    body: dict[str, Any] = {"name": entry.name, "status": status, "ready": ready}
-    if hosted is not None:
-        body.update(model=hosted.model_name, model_version=hosted.version)
-        if hosted.version_id != entry.version_id:
-            body["loading_version_id"] = entry.version_id
-        canary = predictor.host.canary.get(entry.id)
-        if canary is not None:
-            body.update(canary_version=canary.hosted.version, canary_percent=canary.percent)
-        elif entry.canary_version_id is not None:
-            body["loading_canary_version_id"] = entry.canary_version_id
-    if entry.error:
-        body["error"] = entry.error
-    return (200 if ready else 503), body
-
-
 async def v1_deployment(scope: dict[str, Any], send: Send, name: str) -> None:
     snapshot = predictor.snapshot
-    entry = _deployment(identify(scope, snapshot), snapshot, name)
-    code, body = _readiness(entry)
+    entry = await _deployment(identify(scope, snapshot), snapshot, name)
+    code, body = readiness(entry)
     await respond(send, code, orjson.dumps(body))
 
 
@@ -250,14 +234,15 @@ async def v1_metrics(scope: dict[str, Any], send: Send, name: str) -> None:
     caller = identify(scope, snapshot)
     if caller.key is not None:
         raise HttpError(403, {"detail": "A deployment key may predict, not read metrics."})
-    entry = _deployment(caller, snapshot, name)
+    entry = await _deployment(caller, snapshot, name)
     await respond(send, 200, orjson.dumps({"name": name, "versions": metrics.summary(entry.id)}))
 
 
 async def v1_openapi(scope: dict[str, Any], send: Send, name: str) -> None:
     """The predict call's OpenAPI document, from the main version's signature."""
     snapshot = predictor.snapshot
-    entry = _deployment(identify(scope, snapshot), snapshot, name)
+    entry = await _deployment(identify(scope, snapshot), snapshot, name)
+    await awake(predictor.host, entry)
     hosted = _hosted(entry)
     document = signature.openapi_document(
         name=entry.name,
@@ -304,15 +289,25 @@ async def v2_model(
     scope: dict[str, Any], send: Send, name: str, version: str | None, what: str
 ) -> None:
     snapshot = predictor.snapshot
-    entry = _deployment(identify(scope, snapshot), snapshot, name)
+    entry = await _deployment(identify(scope, snapshot), snapshot, name)
     if what == "ready":
+        state = on_demand(entry)
+        if state is not None:
+            # As the v1 readiness: servable on demand, so ready, with its state beside.
+            numbers = {str(entry.version), str(entry.canary_version)}
+            ready = version is None or version in numbers
+            body = {"name": name, "ready": ready, "state": state}
+            await respond(send, 200 if ready else 503, orjson.dumps(body))
+            return
         hosted_or_none = predictor.host.active.get(entry.id)
         canary = predictor.host.canary.get(entry.id)
         numbers = {str(h.version) for h in (hosted_or_none, canary and canary.hosted) if h}
         ready = hosted_or_none is not None and (version is None or version in numbers)
         await respond(send, 200 if ready else 503, orjson.dumps({"name": name, "ready": ready}))
         return
-    # Without a version, the metadata is the main version's (a canary shares its model).
+    # Without a version, the metadata is the main version's (a canary shares its model),
+    # read from the loaded model: an idle one loads first.
+    await awake(predictor.host, entry)
     hosted = _v2_serving(scope, entry, version) if version is not None else _hosted(entry)
     body = {
         "name": name,

@@ -24,7 +24,7 @@ from rest_framework.authtoken.models import Token
 
 from console.models import ApiToken
 from console.tokens import SCOPES
-from models_registry.models import Deployment, DeploymentKey
+from models_registry.models import Deployment, DeploymentKey, Membership
 
 logger = logging.getLogger(__name__)
 CHANNEL = "predictor"
@@ -41,6 +41,9 @@ class DeploymentEntry:
     # A second version answering this share (1..99) of the requests; none when None.
     canary_version_id: int | None = None
     canary_percent: int = 0
+    # The versions' numbers, for what readiness says of a deployment not loaded here.
+    version: int = 0
+    canary_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,9 @@ class KeyEntry:
     deployment_id: int
     expires_at: datetime | None
     rate_limit_per_minute: int | None
+    # The rate limit's bucket name: part of the key's sha256, unique to the key (an id
+    # could name another key in another database sharing the Redis).
+    bucket: str = ""
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,10 @@ class Snapshot:
     # Personal token sha256 -> token. Read-scope ones are held too, so that they get a 403
     # that names their scope rather than a 401 as if unknown.
     personal: dict[str, PersonalEntry] = field(default_factory=dict)
+    # (user id, name) -> teammates' deployments of that name the user may predict on: those
+    # of a model the user owns or whose workspace the user is a member of (any role: as the
+    # API's deployment_visible_list). Two or more: the name is ambiguous for that user.
+    shared: dict[tuple[int, str], tuple[DeploymentEntry, ...]] = field(default_factory=dict)
 
 
 def read_snapshot() -> Snapshot:
@@ -88,15 +98,19 @@ def read_snapshot() -> Snapshot:
         "model_version_id",
         "canary_version_id",
         "canary_percent",
+        "model_version__version",
+        "canary_version__version",
     )
-    for pk, owner_id, name, status, error, version_id, canary_id, percent in rows.iterator():
+    for row in rows.iterator():
+        pk, owner_id, name, status, error, version_id, canary_id, percent, number, canary = row
         entry = DeploymentEntry(
-            pk, owner_id, name, status, error, version_id, canary_id, percent or 0
+            pk, owner_id, name, status, error, version_id, canary_id, percent or 0, number, canary
         )
         deployments[(entry.owner_id, entry.name)] = entry
         by_id[entry.id] = entry
+    shared = _shared(by_id)
     keys = {
-        digest: KeyEntry(pk, deployment_id, expires, limit)
+        digest: KeyEntry(pk, deployment_id, expires, limit, digest[:32])
         for pk, deployment_id, digest, expires, limit in DeploymentKey.objects.filter(
             revoked_at__isnull=True, deployment__owner__is_active=True
         )
@@ -116,7 +130,29 @@ def read_snapshot() -> Snapshot:
         .values_list("key_hash", "user_id", "scope", "expires_at")
         .iterator()
     }
-    return Snapshot(tokens, deployments, by_id, keys, staff, loaded=True, personal=personal)
+    return Snapshot(
+        tokens, deployments, by_id, keys, staff, loaded=True, personal=personal, shared=shared
+    )
+
+
+def _shared(
+    by_id: dict[int, DeploymentEntry],
+) -> dict[tuple[int, str], tuple[DeploymentEntry, ...]]:
+    members: dict[int, set[int]] = {}
+    for workspace_id, user_id in Membership.objects.filter(user__is_active=True).values_list(
+        "workspace_id", "user_id"
+    ):
+        members.setdefault(workspace_id, set()).add(user_id)
+    found: dict[tuple[int, str], list[DeploymentEntry]] = {}
+    models = Deployment.objects.filter(pk__in=list(by_id)).values_list(
+        "id", "model_version__model__owner_id", "model_version__model__workspace_id"
+    )
+    for pk, model_owner_id, workspace_id in models.iterator():
+        entry = by_id[pk]
+        readers = members.get(workspace_id, set()) | {model_owner_id}
+        for user_id in readers - {entry.owner_id}:
+            found.setdefault((user_id, entry.name), []).append(entry)
+    return {k: tuple(sorted(v, key=lambda e: e.id)) for k, v in found.items()}
 
 
 class Watcher:

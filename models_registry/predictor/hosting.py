@@ -12,8 +12,10 @@ cannot be loaded is left out: the main version answers everything.
 
 A deployment no request reached for PREDICTOR_IDLE_UNLOAD_SECONDS is unloaded from this
 replica (`Host.unload_idle`, models_registry.predictor.idle) and left out of reconciling until
-a request wakes it (`Host.wake`). Its status stays READY: other replicas may hold it, and
-this one loads it again when asked.
+a request wakes it (`Host.wake`). The replica marks it UNLOADED; a replica that still holds
+it marks it READY again on its next refresh, so the status says UNLOADED once no replica
+holds it. A replica that starts while a deployment is UNLOADED does not load it either: it
+loads on demand, like the idle ones.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ class Host:
         self._broken: dict[int, str] = {}  # version id -> why it could not be loaded
         self.last_used: dict[int, float] = {}  # deployment id -> monotonic time of its last use
         self.idle: set[int] = set()  # deployments unloaded for want of requests
+        self.waking: set[int] = set()  # idle ones a request is loading now
         # Reconciling (the watcher thread), waking (a request's thread) and unloading (the
         # sweeper) change the same maps; the inference thread only reads them.
         self.lock = threading.RLock()
@@ -123,6 +126,12 @@ class Host:
         wanted = {e.id: e for e in snapshot.by_id.values() if e.status not in gone}
         with self.lock:
             self.idle &= set(wanted)
+            # UNLOADED: no replica holds it; this one loads it on demand too.
+            self.idle |= {
+                e.id
+                for e in wanted.values()
+                if e.status == Deployment.Status.UNLOADED and e.id not in self.active
+            }
             for entry in wanted.values():
                 if entry.id not in self.idle:
                     self._serve(entry)
@@ -133,7 +142,8 @@ class Host:
     def _serve(self, entry: DeploymentEntry) -> None:
         current = self.active.get(entry.id)
         if current is None or current.version_id != entry.version_id:
-            if current is None and entry.status == Deployment.Status.PENDING:
+            waiting = (Deployment.Status.PENDING, Deployment.Status.UNLOADED)
+            if current is None and entry.status in waiting:
                 services.deployment_mark_loading(deployment_id=entry.id)
             try:
                 hosted = self._host(entry.version_id)
@@ -154,10 +164,14 @@ class Host:
 
     def wake(self, entry: DeploymentEntry) -> None:
         """Load an idle deployment again (and its canary); the caller waits for it."""
-        with self.lock:
-            if entry.id in self.idle:
-                self.idle.discard(entry.id)
-                self._serve(entry)
+        self.waking.add(entry.id)  # read without the lock, by readiness (app)
+        try:
+            with self.lock:
+                if entry.id in self.idle:
+                    self.idle.discard(entry.id)
+                    self._serve(entry)
+        finally:
+            self.waking.discard(entry.id)
 
     def unload_idle(self, idle_s: float, now: float | None = None) -> list[int]:
         """Unload the deployments no request reached for `idle_s` seconds; their ids.
@@ -170,6 +184,8 @@ class Host:
                 self.last_used.pop(deployment_id, None)
                 self.idle.add(deployment_id)
             self._drop_unused()
+        for deployment_id in unloaded:
+            services.deployment_mark_unloaded(deployment_id=deployment_id)
         return unloaded
 
     def _drop_unused(self) -> None:
@@ -199,6 +215,7 @@ class Host:
 
     def forget(self) -> None:
         self.idle.clear()
+        self.waking.clear()
         self.last_used.clear()
         self.active.clear()
         self.canary.clear()

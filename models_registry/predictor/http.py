@@ -132,10 +132,22 @@ def named(caller: Caller, snapshot: Snapshot, name: str) -> DeploymentEntry:
         if entry is None or entry.name != name:
             raise HttpError(404, {"detail": f"No deployment named '{name}' for this key."})
         return entry
-    entry = snapshot.deployments.get((caller.user_id or 0, name))
-    if entry is None:
-        raise HttpError(404, {"detail": f"No deployment named '{name}'."})
-    return entry
+    user_id = caller.user_id or 0
+    entry = snapshot.deployments.get((user_id, name))
+    if entry is not None:
+        return entry  # the caller's own comes first
+    teammates = snapshot.shared.get((user_id, name), ())
+    if len(teammates) == 1:
+        return teammates[0]  # a teammate's, of a model shared with the caller
+    if teammates:
+        raise HttpError(
+            409,
+            {
+                "detail": f"Several teammates deployed a '{name}'; predict with the one's "
+                "deployment key, or deploy the version under a name of your own."
+            },
+        )
+    raise HttpError(404, {"detail": f"No deployment named '{name}'."})
 
 
 def bad_request(exc: BodyError | RecordError) -> HttpError:

@@ -5,13 +5,19 @@ sweeper thread unloads from this replica the deployments that no request reached
 long (models_registry.predictor.hosting.Host.unload_idle). The next request for one waits
 while it loads and warms again, rather than getting a 503: a client that calls once an hour
 should get its answer, a second or so late, not an error to retry. Requests that arrive
-during the load wait on the same load (the host's lock), and the database status stays
-READY throughout: other replicas may hold the model, and this one still serves it.
+during the load wait on the same load (the host's lock).
+
+What readiness says meanwhile (models_registry.predictor.app, docs/architecture.md): an
+unloaded deployment is still servable, so its readiness answers 200 with `ready: true`,
+`loaded: false` and status UNLOADED (LOADING while a request loads it), rather than a 503
+that would make a Kubernetes readiness probe flap with traffic. The database status turns
+UNLOADED once no replica holds it (models_registry.predictor.hosting).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 
 from django.conf import settings
@@ -19,6 +25,8 @@ from django.db import close_old_connections
 
 from models_registry.predictor.directory import DeploymentEntry
 from models_registry.predictor.hosting import Host
+
+logger = logging.getLogger(__name__)
 
 
 async def awake(host: Host, entry: DeploymentEntry) -> None:
@@ -58,4 +66,9 @@ class Sweeper:
 
     def _run(self) -> None:
         while not self._stop.wait(min(60.0, max(0.05, self.idle_s / 4))):
-            self.host.unload_idle(self.idle_s)
+            try:
+                self.host.unload_idle(self.idle_s)
+            except Exception:
+                logger.exception("Unloading idle deployments failed; retrying")
+            finally:
+                close_old_connections()  # it records UNLOADED from this thread

@@ -20,7 +20,7 @@ from models_registry.predictor.directory import (
 )
 from models_registry.predictor.hosting import Host, Hosted
 from models_registry.predictor.idle import Sweeper
-from models_registry.predictor.limits import RateLimiter
+from models_registry.predictor.limits import SharedRateLimiter
 
 
 class Predictor:
@@ -34,13 +34,15 @@ class Predictor:
             max_batch_rows=settings.PREDICTOR_MAX_BATCH_ROWS,
             max_wait_s=settings.PREDICTOR_MAX_BATCH_WAIT_MS / 1000.0,
         )
-        self.limiter = RateLimiter()
+        # Per-key limits, counted in Redis across replicas (in memory when embedded).
+        self.limiter = SharedRateLimiter(settings.REDIS_URL or None)
         self.ready = False
         self._watcher: Watcher | None = None
         self._refresh_lock = threading.Lock()
         self._metrics: dict[tuple[int, int], metrics.VersionMetrics] = {}
         # Per deployment, version and minute, written to the database by `_writer`.
         self.traffic = tally.Tally()
+        self.key_use = tally.KeyUse()
         self._writer: tally.Writer | None = None
         self._sweeper: Sweeper | None = None
 
@@ -61,6 +63,7 @@ class Predictor:
             self.traffic,
             interval_s=settings.PREDICTOR_TRAFFIC_FLUSH_SECONDS,
             retention_days=settings.DEPLOYMENT_TRAFFIC_RETENTION_DAYS,
+            key_use=self.key_use,
         )
         self._writer.start()
         self._sweeper = Sweeper.start_for(self.host)

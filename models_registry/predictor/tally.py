@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from django.db import close_old_connections
 
@@ -114,14 +115,42 @@ class Tally:
         return len(self._cells)
 
 
+class KeyUse:
+    """When each deployment key was last used, for `DeploymentKey.last_used_at`: a request
+    costs one dict assignment; the writer writes each key at most once a minute."""
+
+    WRITE_EVERY_S = 60.0
+
+    def __init__(self) -> None:
+        self._used: dict[int, float] = {}  # key id -> epoch seconds
+        self._written: dict[int, float] = {}  # key id -> epoch seconds of the last write
+
+    def used(self, key_id: int, at: float | None = None) -> None:
+        self._used[key_id] = time.time() if at is None else at
+
+    def due(self) -> dict[int, float]:
+        """The uses to write now, taken (the dict swap is atomic: no lock on the hot path)."""
+        used, self._used = self._used, {}
+        due = {k: t for k, t in used.items() if t - self._written.get(k, 0.0) >= self.WRITE_EVERY_S}
+        self._written.update(due)
+        return due
+
+
 class Writer:
     """The thread that writes a `Tally` every `interval_s` and, once an hour, forgets traffic
     older than `retention_days` (every replica does; the delete is the same from each)."""
 
     def __init__(
-        self, tally: Tally, *, interval_s: float, retention_days: float, replica: str = ""
+        self,
+        tally: Tally,
+        *,
+        interval_s: float,
+        retention_days: float,
+        replica: str = "",
+        key_use: KeyUse | None = None,
     ) -> None:
         self.tally = tally
+        self.key_use = key_use
         self.interval_s = interval_s
         self.retention_days = retention_days
         self.replica = replica or replica_id()
@@ -142,7 +171,13 @@ class Writer:
             self._thread = None
 
     def flush(self) -> int:
-        """Write the changed minutes now; how many were written."""
+        """Write the changed minutes (and keys' last use) now; how many minutes were written."""
+        if self.key_use is not None:
+            due = self.key_use.due()
+            if due:
+                services.deployment_key_mark_used(
+                    used={k: datetime.fromtimestamp(t, UTC) for k, t in due.items()}
+                )
         counts = self.tally.pending()
         if not counts:
             self.tally.written([])

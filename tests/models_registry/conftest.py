@@ -13,7 +13,7 @@ from models_registry import services
 from models_registry.models import Membership, ModelVersion, Workspace
 from models_registry.predictor.app import predictor
 from models_registry.predictor.directory import Snapshot
-from models_registry.predictor.tally import Tally
+from models_registry.predictor.tally import KeyUse, Tally
 from tests.factories import make_dataset
 
 
@@ -75,6 +75,7 @@ def fresh_predictor() -> Iterator[None]:
     """Each test starts with a predictor that hosts nothing, knows no one and counted nothing."""
     predictor.host.forget()
     predictor.traffic = Tally()
+    predictor.key_use = KeyUse()
     predictor.snapshot = Snapshot()
     predictor.ready = False
     predictor.inference.start()

@@ -16,7 +16,7 @@ from django.utils import timezone
 from jobs.engine import model as engine_model
 from models_registry import services
 from models_registry.models import Deployment, ModelVersion
-from models_registry.predictor import metrics
+from models_registry.predictor import metrics, tally
 from models_registry.predictor.app import predictor as state
 from models_registry.predictor.directory import Watcher, read_snapshot
 from models_registry.predictor.hosting import load_version
@@ -133,6 +133,7 @@ def test_health_and_readiness(personas: dict[str, Any], version: ModelVersion) -
         "name": "cancer",
         "status": "READY",
         "ready": True,
+        "loaded": True,
         "model": "cancer-diagnosis",
         "model_version": 1,
     }
@@ -281,6 +282,10 @@ def test_deployment_keys_are_shown_once_revocable_expiring_and_rate_limited(
     assert limited.status_code == 429
     assert int(limited.headers["Retry-After"]) >= 1
     assert client.get("/v1/deployments/cancer/metrics").status_code == 403
+    # its last use reaches the list with the traffic writer's next flush
+    assert owner.get(keys_url).json()[0]["last_used_at"] is None
+    tally.Writer(state.traffic, interval_s=60, retention_days=1, key_use=state.key_use).flush()
+    assert owner.get(keys_url).json()[0]["last_used_at"] is not None
 
     # an expired key and a revoked one stop working
     expiring = services.deployment_key_create(

@@ -1,6 +1,6 @@
 """Deployments of a shared model, seen by the workspace's members per their role: viewers
 read them, editors (and admins) also deploy, undeploy and delete them; the outsider and a
-member of another workspace see nothing. The predictor still serves each deployer's own."""
+member of another workspace see nothing."""
 
 from __future__ import annotations
 
@@ -96,10 +96,7 @@ def test_an_editors_deployment_is_listed_to_the_owner_as_the_editors(
     ]
     # the owner (all rights) may undeploy the editor's deployment
     assert api_as("owner").post("/api/v1/deployments/team-copy/undeploy/").status_code == 200
-    # the predictor serves a deployment to its deployer only: the proxy says so
-    refused = api_as("teammate").post(f"/api/v1/deployments/{NAME}/predict/", {}, format="json")
-    assert refused.status_code == 409
-    assert "owner's deployment" in refused.json()["detail"]
+    # (a teammate predicts on it too: tests/models_registry/test_teammate_predictions.py)
 
 
 def test_a_name_used_by_several_deployers_is_picked_by_owner(

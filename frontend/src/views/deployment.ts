@@ -2,6 +2,7 @@ import { ApiError, api, type Deployment, type ModelVersion } from "../api";
 import { errorSlot, facts, formatDate, formatPairs, h, statusBadge } from "../dom";
 import { followDeployment } from "../jobSocket";
 import { navigate, type ViewContext } from "../router";
+import { keysPanel, metricsPanel } from "./deploymentPanels";
 import { predictForm, type PredictForm } from "./predict";
 
 // Only while the socket is down (refused, dropped, or never opened): it pushes every change.
@@ -10,7 +11,7 @@ const POLL_MS = 1000;
 export async function deploymentView(root: HTMLElement, { params, signal }: ViewContext): Promise<void> {
   const name = params.name!;
   // Asked first: an unknown name is the router's not-found page, not a PENDING badge.
-  const first = await api.deployment(name, signal);
+  const [first, me] = await Promise.all([api.deployment(name, signal), api.me(signal)]);
   const errors = errorSlot();
   const statusEl = statusBadge(first.status, { id: "deployment-status" });
   const endpoint = h("code", { id: "deployment-endpoint" }, "—");
@@ -50,6 +51,8 @@ export async function deploymentView(root: HTMLElement, { params, signal }: View
     info,
     h("h2", null, "Try a prediction"),
     versionBox,
+    metricsPanel(name, signal),
+    keysPanel(name, first.owner === undefined || first.owner === me.username, signal),
   );
 
   let form: PredictForm | null = null;
@@ -61,6 +64,7 @@ export async function deploymentView(root: HTMLElement, { params, signal }: View
     current = d;
     statusEl.textContent = d.status;
     statusEl.dataset.status = d.status;
+    statusEl.title = d.status === "UNLOADED" ? "Unloaded for idleness; the next prediction loads it again." : "";
     endpoint.textContent = d.endpoint_url || "—";
     deploymentError.replaceChildren(
       d.status === "FAILED" ? h("p", { id: "deployment-error", class: "error" }, d.error || "Deployment failed.") : "",
@@ -75,7 +79,7 @@ export async function deploymentView(root: HTMLElement, { params, signal }: View
       ]),
     );
     undeployButton.disabled = d.status === "UNDEPLOYED";
-    form?.setReady(d.status === "READY");
+    form?.setReady(servable(d.status));
   }
 
   async function loadVersion(d: Deployment): Promise<void> {
@@ -89,7 +93,7 @@ export async function deploymentView(root: HTMLElement, { params, signal }: View
         ),
         form.form,
       );
-      form.setReady(current?.status === "READY");
+      form.setReady(servable(current?.status));
     } catch (err) {
       const slot = errorSlot();
       versionBox.replaceChildren(slot.el);
@@ -160,4 +164,9 @@ export async function deploymentView(root: HTMLElement, { params, signal }: View
     },
     shouldReconnect: () => !signal.aborted,
   });
+}
+
+/** READY, or UNLOADED for idleness: the next prediction loads it again (a second or so). */
+function servable(status: string | undefined): boolean {
+  return status === "READY" || status === "UNLOADED";
 }
