@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('models_registry', '0010_audit_generic_subject'),
+        ('models_registry', '0013_deployment_key_last_used'),
     ]
 
     operations = [
