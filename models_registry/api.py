@@ -469,7 +469,8 @@ class DeploymentViewSet(
     @action(detail=True, methods=["get"])
     def metrics(self, request: Request, name: str | None = None) -> Response:
         """Requests, errors, rows and latency over time, summed across the predictor replicas
-        and apart per version (a canary's too)."""
+        and apart per version (a canary's too); in the totals, model calls by batch size and
+        time per stage."""
         deployment = self.get_object()
         query = TrafficQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

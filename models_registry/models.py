@@ -233,6 +233,14 @@ class DeploymentTraffic(models.Model):
     rows = models.PositiveBigIntegerField(default=0)  # instances predicted (answered ones)
     latency_ms_sum = models.FloatField(default=0.0)
     latency_histogram = models.JSONField(default=list)
+    # Model calls by rows, one count per bucket of `models_registry.traffic.BATCH_BOUNDS` and
+    # one over; a call counts in the minute it ran.
+    batch_histogram = models.JSONField(default=list)
+    # Answered requests' time per stage (the stages of `models_registry.traffic.STAGES`).
+    parse_ms_sum = models.FloatField(default=0.0)
+    queue_ms_sum = models.FloatField(default=0.0)
+    inference_ms_sum = models.FloatField(default=0.0)
+    serialise_ms_sum = models.FloatField(default=0.0)
 
     class Meta:
         ordering = ["minute", "id"]

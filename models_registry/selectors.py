@@ -23,7 +23,14 @@ from models_registry.models import (
     ModelVersion,
     RegisteredModel,
 )
-from models_registry.traffic import N_BUCKETS, add_histograms, quantile
+from models_registry.traffic import (
+    BATCH_BOUNDS,
+    N_BATCH_BUCKETS,
+    N_BUCKETS,
+    STAGES,
+    add_histograms,
+    quantile,
+)
 
 AnyUser = AbstractBaseUser | AnonymousUser
 
@@ -178,6 +185,7 @@ def batch_prediction_list(*, user: AnyUser) -> QuerySet[BatchPrediction]:
 
 
 _TRAFFIC_SUMS = ("requests", "errors_4xx", "errors_5xx", "rows")
+_STAGE_FIELDS = tuple(f"{stage}_ms_sum" for stage in STAGES)
 
 
 def deployment_traffic(
@@ -186,7 +194,8 @@ def deployment_traffic(
     """A deployment's traffic from `since` (inclusive) to `until` (exclusive), summed across
     the predictor replicas into `step`-second buckets, one series point per bucket and
     version (a canary's numbers stay apart); buckets without traffic are left out. Totals
-    over the range, overall and per version, besides."""
+    over the range, overall and per version, besides, with the model calls by batch size and
+    the answered requests' time per stage (the series leaves these out, to stay small)."""
     rows = (
         DeploymentTraffic.objects.filter(deployment=deployment, minute__gte=since, minute__lt=until)
         .values_list(
@@ -196,6 +205,8 @@ def deployment_traffic(
             *_TRAFFIC_SUMS,
             "latency_ms_sum",
             "latency_histogram",
+            "batch_histogram",
+            *_STAGE_FIELDS,
         )
         .order_by()
     )
@@ -203,8 +214,10 @@ def deployment_traffic(
     versions: dict[int, dict[str, Any]] = {}
     overall = _traffic_sum()
     numbers: dict[int, int] = {}
-    for minute, version_id, number, *counts, latency_sum, histogram in rows.iterator():
+    n = len(_TRAFFIC_SUMS)
+    for minute, version_id, number, *values in rows.iterator():
         numbers[version_id] = number
+        counts, (latency_sum, histogram, batches, *stage_sums) = values[:n], values[n:]
         t = int(minute.timestamp()) // step * step
         for total in (
             points.setdefault((t, version_id), _traffic_sum()),
@@ -215,6 +228,9 @@ def deployment_traffic(
                 total[field] += value
             total["latency_ms_sum"] += latency_sum
             add_histograms(total["histogram"], histogram or [])
+            add_histograms(total["batch_histogram"], batches or [])
+            for i, ms in enumerate(stage_sums):
+                total["stage_ms_sum"][i] += ms
     series = [
         {
             "t": datetime.fromtimestamp(t, UTC),
@@ -225,7 +241,12 @@ def deployment_traffic(
         for (t, version_id), total in sorted(points.items())
     ]
     by_version = [
-        {"version": version_id, "version_number": numbers[version_id], **_traffic_stats(total)}
+        {
+            "version": version_id,
+            "version_number": numbers[version_id],
+            **_traffic_stats(total),
+            **_traffic_breakdown(total),
+        }
         for version_id, total in sorted(versions.items(), key=lambda item: numbers[item[0]])
     ]
     return {
@@ -233,13 +254,38 @@ def deployment_traffic(
         "since": since,
         "until": until,
         "step": step,
+        "batch_rows_bounds": list(BATCH_BOUNDS),
         "series": series,
-        "totals": {**_traffic_stats(overall), "versions": by_version},
+        "totals": {
+            **_traffic_stats(overall),
+            **_traffic_breakdown(overall),
+            "versions": by_version,
+        },
     }
 
 
 def _traffic_sum() -> dict[str, Any]:
-    return {**dict.fromkeys(_TRAFFIC_SUMS, 0), "latency_ms_sum": 0.0, "histogram": [0] * N_BUCKETS}
+    return {
+        **dict.fromkeys(_TRAFFIC_SUMS, 0),
+        "latency_ms_sum": 0.0,
+        "histogram": [0] * N_BUCKETS,
+        "batch_histogram": [0] * N_BATCH_BUCKETS,
+        "stage_ms_sum": [0.0] * len(STAGES),
+    }
+
+
+def _traffic_breakdown(total: dict[str, Any]) -> dict[str, Any]:
+    """Model calls by rows, and the answered requests' summed and mean time per stage."""
+    answered = total["requests"] - total["errors_4xx"] - total["errors_5xx"]
+    return {
+        "batches": sum(total["batch_histogram"]),
+        "batch_rows_histogram": total["batch_histogram"],
+        "stage_ms_sum": dict(zip(STAGES, total["stage_ms_sum"], strict=True)),
+        "stage_ms_avg": {
+            stage: ms / answered if answered > 0 else None
+            for stage, ms in zip(STAGES, total["stage_ms_sum"], strict=True)
+        },
+    }
 
 
 def _traffic_stats(total: dict[str, Any]) -> dict[str, Any]:

@@ -47,7 +47,7 @@ from models_registry.rollout import (
     deployment_canary_set,
     deployment_swap,
 )
-from models_registry.traffic import MinuteCount
+from models_registry.traffic import STAGES, MinuteCount
 
 __all__ = [
     "Conflict",
@@ -375,12 +375,19 @@ def deployment_traffic_save(*, replica: str, counts: list[MinuteCount]) -> list[
                 rows=c.rows,
                 latency_ms_sum=c.latency_ms_sum,
                 latency_histogram=list(c.histogram),
+                batch_histogram=list(c.batch_histogram),
+                **{f"{s}_ms_sum": ms for s, ms in zip(STAGES, c.stage_ms_sums, strict=True)},
             )
             for c in kept
         ],
         update_conflicts=True,
         unique_fields=["deployment", "model_version", "minute", "replica"],
-        update_fields=[*TRAFFIC_TOTALS, "latency_histogram"],
+        update_fields=[
+            *TRAFFIC_TOTALS,
+            "latency_histogram",
+            "batch_histogram",
+            *(f"{stage}_ms_sum" for stage in STAGES),
+        ],
     )
     return gone
 

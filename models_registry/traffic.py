@@ -14,6 +14,11 @@ from dataclasses import dataclass
 # Upper bounds in milliseconds; a last bucket takes everything above the top one.
 BOUNDS_MS: tuple[float, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 N_BUCKETS = len(BOUNDS_MS) + 1
+# Rows per model call (micro-batch), upper bounds; the predictor's Prometheus histogram's too.
+BATCH_BOUNDS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+N_BATCH_BUCKETS = len(BATCH_BOUNDS) + 1
+# The phases an answered request's time is summed by (the Prometheus phases but the total).
+STAGES = ("parse", "queue", "inference", "serialise")
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,15 @@ class MinuteCount:
     rows: int
     latency_ms_sum: float
     histogram: tuple[int, ...]
+    # Model calls by rows (BATCH_BOUNDS), and answered requests' milliseconds per STAGES.
+    batch_histogram: tuple[int, ...] = (0,) * N_BATCH_BUCKETS
+    stage_ms_sums: tuple[float, ...] = (0.0,) * len(STAGES)
+
+    @property
+    def events(self) -> int:
+        """Requests and model calls counted: grows with every change, so the writer can tell
+        what it wrote (a batch can land in a minute its request does not)."""
+        return self.requests + sum(self.batch_histogram)
 
 
 def bucket_of(latency_ms: float) -> int:
@@ -36,10 +50,14 @@ def bucket_of(latency_ms: float) -> int:
     return bisect_left(BOUNDS_MS, latency_ms)
 
 
+def batch_bucket_of(rows: int) -> int:
+    return bisect_left(BATCH_BOUNDS, rows)
+
+
 def add_histograms(into: list[int], other: Sequence[int]) -> None:
     """Add `other` into `into`, bucket by bucket (a row written with another bucket count,
     which should not happen, adds what lines up)."""
-    for i, count in enumerate(other[:N_BUCKETS]):
+    for i, count in enumerate(other[: len(into)]):
         into[i] += int(count)
 
 

@@ -68,8 +68,32 @@ class TrafficPointSerializer(_VersionTrafficSerializer):
     t = serializers.DateTimeField(help_text="Start of the point's step.")
 
 
-class TrafficTotalsSerializer(_TrafficStatsSerializer):
-    versions = _VersionTrafficSerializer(many=True)
+class _StagesSerializer(serializers.Serializer[Any]):
+    parse = serializers.FloatField(allow_null=True)
+    queue = serializers.FloatField(allow_null=True, help_text="Waiting for a micro-batch.")
+    inference = serializers.FloatField(allow_null=True)
+    serialise = serializers.FloatField(allow_null=True)
+
+
+class _BreakdownSerializer(serializers.Serializer[Any]):
+    batches = serializers.IntegerField(help_text="Model calls (micro-batches).")
+    batch_rows_histogram = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="Model calls by rows: one count per bound of batch_rows_bounds (rows up to "
+        "it), and a last one over the top bound.",
+    )
+    stage_ms_sum = _StagesSerializer(help_text="Answered requests' milliseconds per stage.")
+    stage_ms_avg = _StagesSerializer(
+        help_text="Mean milliseconds per answered request and stage; null without any."
+    )
+
+
+class _VersionTotalsSerializer(_BreakdownSerializer, _VersionTrafficSerializer):
+    pass
+
+
+class TrafficTotalsSerializer(_BreakdownSerializer, _TrafficStatsSerializer):
+    versions = _VersionTotalsSerializer(many=True)
 
 
 class DeploymentTrafficSerializer(serializers.Serializer[Any]):
@@ -77,5 +101,8 @@ class DeploymentTrafficSerializer(serializers.Serializer[Any]):
     since = serializers.DateTimeField()
     until = serializers.DateTimeField()
     step = serializers.IntegerField()
+    batch_rows_bounds = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Upper bounds of the batch-size buckets."
+    )
     series = TrafficPointSerializer(many=True)
     totals = TrafficTotalsSerializer()

@@ -404,14 +404,27 @@ export interface VersionTraffic extends TrafficStats {
   version_number: number;
 }
 
+export type TrafficStage = "parse" | "queue" | "inference" | "serialise";
+
+/** In the totals (overall and per version): model calls by rows, and time per stage. */
+export interface TrafficBreakdown {
+  batches: number;
+  /** One count per bound of `batch_rows_bounds` (rows up to it), and one over the top bound. */
+  batch_rows_histogram: number[];
+  stage_ms_sum: Record<TrafficStage, number>;
+  /** Per answered request; null without any. */
+  stage_ms_avg: Record<TrafficStage, number | null>;
+}
+
 /** `GET /api/v1/deployments/<name>/metrics/`. */
 export interface DeploymentTraffic {
   deployment: string;
   since: string;
   until: string;
   step: number;
+  batch_rows_bounds: number[];
   series: Array<VersionTraffic & { t: string }>;
-  totals: TrafficStats & { versions: VersionTraffic[] };
+  totals: TrafficStats & TrafficBreakdown & { versions: Array<VersionTraffic & TrafficBreakdown> };
 }
 
 export interface AuditEvent {

@@ -113,7 +113,7 @@ def _served_versions(entry: DeploymentEntry) -> list[Hosted]:
 
 
 async def _predict_rows(
-    entry: DeploymentEntry, hosted: Hosted, rows: list[Any], started: float
+    entry: DeploymentEntry, hosted: Hosted, rows: list[Any], started: float, counted: Counted
 ) -> tuple[list[Any], metrics.VersionMetrics, list[dict[str, Any]]]:
     vm = predictor.metrics_for(entry, hosted)
     try:
@@ -126,23 +126,27 @@ async def _predict_rows(
         # One comparison over the encoded categorical columns: what was read as unknown.
         warnings = hosted.served.warnings(rows, features)
         parsed = time.perf_counter()
-        vm.phase["parse"].observe(parsed - started)
+        counted.parse_s = parsed - started
+        vm.phase["parse"].observe(counted.parse_s)
         result = await predictor.inference.submit(hosted.runner, features)
     except HttpError as exc:
         vm.count(exc.status)
         raise
+    counted.queue_s = result.queue_s
+    counted.inference_s = result.inference_s
     vm.phase["queue"].observe(result.queue_s)
     vm.phase["inference"].observe(result.inference_s)
     return result.predictions, vm, warnings
 
 
 def _finish(
-    vm: metrics.VersionMetrics, hosted: Hosted, started: float, payload: Any
+    vm: metrics.VersionMetrics, hosted: Hosted, started: float, payload: Any, counted: Counted
 ) -> tuple[bytes, list[tuple[bytes, bytes]]]:
     before = time.perf_counter()
     body = orjson.dumps(payload)
     done = time.perf_counter()
-    vm.phase["serialise"].observe(done - before)
+    counted.serialise_s = done - before
+    vm.phase["serialise"].observe(counted.serialise_s)
     vm.phase["total"].observe(done - started)
     vm.count(200)
     return body, [
@@ -154,13 +158,15 @@ def _finish(
 
 class Counted:
     """What a prediction request adds to its deployment's traffic: the version that answered
-    (the main one until a version is chosen) and the rows it predicted."""
+    (the main one until a version is chosen), the rows it predicted and its seconds per
+    stage (the same timings the Prometheus phases observe)."""
 
-    __slots__ = ("rows", "version_id")
+    __slots__ = ("inference_s", "parse_s", "queue_s", "rows", "serialise_s", "version_id")
 
     def __init__(self, version_id: int) -> None:
         self.version_id = version_id
         self.rows = 0
+        self.parse_s = self.queue_s = self.inference_s = self.serialise_s = 0.0
 
 
 async def _tallied(
@@ -185,7 +191,7 @@ async def _tallied(
     except Exception:
         record(entry.id, counted.version_id, 500, 0, time.perf_counter() - started)
         raise
-    record(entry.id, counted.version_id, 200, counted.rows, time.perf_counter() - started)
+    record(entry.id, counted.version_id, 200, counted.rows, time.perf_counter() - started, counted)
 
 
 # --- routes ---------------------------------------------------------------------------------
@@ -207,7 +213,7 @@ async def v1_predict(scope: dict[str, Any], receive: Receive, send: Send, name: 
         except BodyError as exc:
             predictor.metrics_for(entry, hosted).count(400)
             raise bad_request(exc) from None
-        predictions, vm, warnings = await _predict_rows(entry, hosted, rows, started)
+        predictions, vm, warnings = await _predict_rows(entry, hosted, rows, started, counted)
         counted.rows = len(predictions)
         payload: dict[str, Any] = {
             "predictions": predictions,
@@ -216,7 +222,7 @@ async def v1_predict(scope: dict[str, Any], receive: Receive, send: Send, name: 
         }
         if warnings:
             payload["warnings"] = warnings
-        body, headers = _finish(vm, hosted, started, payload)
+        body, headers = _finish(vm, hosted, started, payload, counted)
         await respond(send, 200, body, headers)
 
     await _tallied(caller, entry, started, handle)
@@ -343,7 +349,7 @@ async def v2_infer(
             predictor.metrics_for(entry, hosted).count(400)
             error = exc if isinstance(exc, BodyError) else BodyError(str(exc))
             raise bad_request(error) from None
-        predictions, vm, _ = await _predict_rows(entry, hosted, rows, started)
+        predictions, vm, _ = await _predict_rows(entry, hosted, rows, started, counted)
         try:
             outputs = bodies.v2_outputs(predictions, wanted)
         except BodyError as exc:
@@ -357,7 +363,7 @@ async def v2_infer(
         }
         if request_id is not None:
             payload["id"] = request_id
-        body, headers = _finish(vm, hosted, started, payload)
+        body, headers = _finish(vm, hosted, started, payload, counted)
         await respond(send, 200, body, headers)
 
     await _tallied(caller, entry, started, handle)

@@ -6,13 +6,16 @@ process-wide default, so tests and several apps in one process do not collide.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from models_registry.traffic import BATCH_BOUNDS
+
 registry = CollectorRegistry()
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+BATCH_BUCKETS = BATCH_BOUNDS  # the traffic rows' buckets, so both read alike
 LABELS = ("deployment", "deployment_id", "version")
 
 requests = Counter(
@@ -44,6 +47,7 @@ class VersionMetrics:
         self._labels = labels
         self.phase = {p: latency.labels(*labels, p) for p in PHASES}
         self.batch_rows = batch_rows.labels(*labels)
+        self.on_batch: Callable[[int], None] = self.batch_rows.observe
         self._codes: dict[int, Any] = {}
 
     def count(self, code: int) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
 
 from django.conf import settings
 
@@ -81,10 +82,26 @@ class Predictor:
         found = self._metrics.get((entry.id, hosted.version_id))
         if found is None:
             found = metrics.VersionMetrics(entry.name, entry.id, hosted.version)
+            found.on_batch = _batch_counter(self.traffic, entry.id, hosted.version_id, found)
             self._metrics[(entry.id, hosted.version_id)] = found
         # A version loaded again after idling has a new runner.
-        hosted.runner.on_batch = found.batch_rows.observe
+        hosted.runner.on_batch = found.on_batch
         return found
+
+
+def _batch_counter(
+    traffic: tally.Tally, deployment_id: int, version_id: int, vm: metrics.VersionMetrics
+) -> Callable[[int], None]:
+    """What the inference thread calls after each model call: the process's Prometheus
+    histogram and the deployment's traffic both count its rows."""
+    observe = vm.batch_rows.observe
+    batch = traffic.batch
+
+    def on_batch(rows: int) -> None:
+        observe(rows)
+        batch(deployment_id, version_id, rows)
+
+    return on_batch
 
 
 def _limit_torch_threads() -> None:

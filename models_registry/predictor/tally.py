@@ -17,16 +17,32 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 from django.db import close_old_connections
 
 from models_registry import services
-from models_registry.traffic import N_BUCKETS, MinuteCount, bucket_of
+from models_registry.traffic import (
+    N_BATCH_BUCKETS,
+    N_BUCKETS,
+    MinuteCount,
+    batch_bucket_of,
+    bucket_of,
+)
 
 logger = logging.getLogger(__name__)
 MAX_UNWRITTEN_MINUTES = 60
 EXPIRE_EVERY_S = 3600.0
 Key = tuple[int, int, int]  # deployment id, version id, minute since the epoch
+
+
+class _Stages(Protocol):
+    """An answered request's seconds per stage (the predictor's `Counted`)."""
+
+    parse_s: float
+    queue_s: float
+    inference_s: float
+    serialise_s: float
 
 
 def replica_id() -> str:
@@ -35,8 +51,9 @@ def replica_id() -> str:
 
 
 class _Cell:
-    __slots__ = ("errors_4xx", "errors_5xx", "histogram", "latency_ms_sum", "requests", "rows",
-                 "written")  # fmt: skip
+    __slots__ = ("batch_histogram", "batches", "errors_4xx", "errors_5xx", "histogram",
+                 "inference_ms", "latency_ms_sum", "parse_ms", "queue_ms", "requests", "rows",
+                 "serialise_ms", "written")  # fmt: skip
 
     def __init__(self) -> None:
         self.requests = 0
@@ -45,7 +62,10 @@ class _Cell:
         self.rows = 0
         self.latency_ms_sum = 0.0
         self.histogram = [0] * N_BUCKETS
-        self.written = 0  # the request count the database holds for this minute
+        self.batches = 0
+        self.batch_histogram = [0] * N_BATCH_BUCKETS
+        self.parse_ms = self.queue_ms = self.inference_ms = self.serialise_ms = 0.0
+        self.written = 0  # the requests and batches the database holds for this minute
 
 
 class Tally:
@@ -55,19 +75,26 @@ class Tally:
         self._cells: dict[Key, _Cell] = {}
 
     def record(
-        self, deployment_id: int, version_id: int, status: int, rows: int, latency_s: float
+        self,
+        deployment_id: int,
+        version_id: int,
+        status: int,
+        rows: int,
+        latency_s: float,
+        stages: _Stages | None = None,
     ) -> None:
-        """Count one finished request (rows: the instances it predicted, 0 on an error)."""
+        """Count one finished request (rows: the instances it predicted, 0 on an error;
+        stages: an answered request's seconds per stage)."""
         ms = latency_s * 1000.0
         bucket = bucket_of(ms)
         with self._lock:
-            # The clock is read under the lock, so that once `written` has seen a minute end,
-            # no later request can land in it.
-            key = (deployment_id, version_id, int(self._clock() // 60))
-            cell = self._cells.get(key)
-            if cell is None:
-                cell = self._cells[key] = _Cell()
+            cell = self._cell(deployment_id, version_id)
             cell.requests += 1
+            if stages is not None:
+                cell.parse_ms += stages.parse_s * 1000.0
+                cell.queue_ms += stages.queue_s * 1000.0
+                cell.inference_ms += stages.inference_s * 1000.0
+                cell.serialise_ms += stages.serialise_s * 1000.0
             if status >= 500:
                 cell.errors_5xx += 1
             elif status >= 400:
@@ -75,6 +102,23 @@ class Tally:
             cell.rows += rows
             cell.latency_ms_sum += ms
             cell.histogram[bucket] += 1
+
+    def batch(self, deployment_id: int, version_id: int, rows: int) -> None:
+        """Count one model call of `rows` rows (from the inference thread)."""
+        bucket = batch_bucket_of(rows)
+        with self._lock:
+            cell = self._cell(deployment_id, version_id)
+            cell.batches += 1
+            cell.batch_histogram[bucket] += 1
+
+    def _cell(self, deployment_id: int, version_id: int) -> _Cell:
+        # The clock is read under the lock, so that once `written` has seen a minute end,
+        # nothing later can land in it.
+        key = (deployment_id, version_id, int(self._clock() // 60))
+        cell = self._cells.get(key)
+        if cell is None:
+            cell = self._cells[key] = _Cell()
+        return cell
 
     def pending(self) -> list[MinuteCount]:
         """Copies of the minutes that changed since they were last written."""
@@ -88,9 +132,11 @@ class Tally:
                     cell.rows,
                     cell.latency_ms_sum,
                     tuple(cell.histogram),
+                    tuple(cell.batch_histogram),
+                    (cell.parse_ms, cell.queue_ms, cell.inference_ms, cell.serialise_ms),
                 )
                 for key, cell in self._cells.items()
-                if cell.requests != cell.written
+                if cell.requests + cell.batches != cell.written
             ]
 
     def written(self, counts: list[MinuteCount]) -> None:
@@ -100,10 +146,11 @@ class Tally:
             for count in counts:
                 cell = self._cells.get((count.deployment_id, count.version_id, count.minute))
                 if cell is not None:
-                    cell.written = max(cell.written, count.requests)
+                    cell.written = max(cell.written, count.events)
             for key in [k for k in self._cells if k[2] < current]:
                 cell = self._cells[key]
-                if cell.written == cell.requests or key[2] < current - MAX_UNWRITTEN_MINUTES:
+                done = cell.written == cell.requests + cell.batches
+                if done or key[2] < current - MAX_UNWRITTEN_MINUTES:
                     del self._cells[key]
 
     def forget(self, counts: list[MinuteCount]) -> None:

@@ -85,6 +85,7 @@ def test_keys_are_made_shown_once_and_revoked_and_traffic_is_counted(
     assert httpx.post(url, json=body, headers=headers).status_code == 200
     expect(page.locator("#metrics-requests")).to_have_text("1", timeout=20_000)
     expect(page.get_by_test_id("metrics-version")).to_have_count(1)
+    expect(page.get_by_test_id("metrics-batch-bucket")).to_have_text(["1 row: 1"])
 
     # when they revoke it, it says so, and the key stops working
     page.once("dialog", lambda dialog: dialog.accept())

@@ -15,7 +15,15 @@ from models_registry import services
 from models_registry.models import Deployment, DeploymentTraffic, ModelVersion
 from models_registry.predictor.app import predictor as state
 from models_registry.predictor.tally import MAX_UNWRITTEN_MINUTES, Tally, Writer
-from models_registry.traffic import BOUNDS_MS, N_BUCKETS, bucket_of, quantile
+from models_registry.traffic import (
+    BATCH_BOUNDS,
+    BOUNDS_MS,
+    N_BATCH_BUCKETS,
+    N_BUCKETS,
+    batch_bucket_of,
+    bucket_of,
+    quantile,
+)
 from tests.models_registry.predictor_client import client_for, refresh
 
 NAME = "cancer"
@@ -88,6 +96,35 @@ def test_the_tally_counts_per_version_and_minute_and_forgets_written_ended_minut
     assert len(tally) == 0
 
 
+class _Stages:
+    parse_s, queue_s, inference_s, serialise_s = 0.001, 0.002, 0.003, 0.0005
+
+
+def test_the_tally_counts_model_calls_by_rows_and_answered_requests_by_stage() -> None:
+    clock = Clock(600 * 60 + 5)
+    tally = Tally(clock)
+    for rows in (1, 1, 3, 256, 5000):
+        tally.batch(1, 10, rows)
+    tally.record(1, 10, 200, 3, 0.007, _Stages())
+    tally.record(1, 10, 500, 0, 0.007)  # a failed request times no stage
+    (count,) = tally.pending()
+    assert count.batch_histogram[0] == 2
+    assert count.batch_histogram[batch_bucket_of(3)] == 1 == count.batch_histogram[2]
+    assert count.batch_histogram[BATCH_BOUNDS.index(256)] == 1
+    assert count.batch_histogram[-1] == 1  # over the top bound
+    assert len(count.batch_histogram) == N_BATCH_BUCKETS
+    assert count.stage_ms_sums == pytest.approx((1.0, 2.0, 3.0, 0.5))
+
+    # a model call alone (its request lands in the next minute) still makes the minute pending
+    tally.written([count])
+    assert tally.pending() == []
+    tally.batch(1, 10, 2)
+    assert [sum(c.batch_histogram) for c in tally.pending()] == [6]
+    clock.at += 60
+    tally.written([])
+    assert len(tally) == 1  # not forgotten unwritten
+
+
 def test_the_tally_stays_bounded_while_the_database_is_away() -> None:
     clock = Clock(0)
     tally = Tally(clock)
@@ -106,6 +143,13 @@ def test_the_request_path_costs_about_a_microsecond() -> None:
         tally.record(1, 1 + i % 2, 200, 1, 0.003)
     per_call = (time.perf_counter() - began) / n
     assert per_call < 20e-6, f"{per_call * 1e6:.1f} µs per request"
+    began = time.perf_counter()
+    stages = _Stages()
+    for i in range(n):
+        tally.record(1, 1 + i % 2, 200, 1, 0.003, stages)
+        tally.batch(1, 1 + i % 2, 1)
+    per_call = (time.perf_counter() - began) / n
+    assert per_call < 40e-6, f"{per_call * 1e6:.1f} µs per request and model call"
 
 
 # --- writing and reading ---------------------------------------------------------------------
@@ -138,7 +182,8 @@ def test_writes_are_upserts_of_running_totals_and_a_retry_counts_nothing_twice(
     clock = Clock(datetime(2030, 1, 1, 12, 0, 30, tzinfo=UTC).timestamp())
     tally = Tally(clock)
     writer = Writer(tally, interval_s=1, retention_days=1, replica="host:1")
-    tally.record(deployment.pk, v1.pk, 200, 2, 0.003)
+    tally.batch(deployment.pk, v1.pk, 2)
+    tally.record(deployment.pk, v1.pk, 200, 2, 0.003, _Stages())
     assert writer.flush() == 1
     tally.record(deployment.pk, v1.pk, 400, 0, 0.001)
     counts = tally.pending()
@@ -149,6 +194,8 @@ def test_writes_are_upserts_of_running_totals_and_a_retry_counts_nothing_twice(
     assert row.minute == datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
     assert row.replica == "host:1"
     assert sum(row.latency_histogram) == 2
+    assert row.batch_histogram[batch_bucket_of(2)] == 1 == sum(row.batch_histogram)
+    assert (row.parse_ms_sum, row.inference_ms_sum) == pytest.approx((1.0, 3.0))
 
     # a count for a deployment deleted meanwhile is dropped, the others are written
     tally.record(deployment.pk, v1.pk, 200, 1, 0.003)
@@ -184,6 +231,11 @@ def test_the_api_sums_replicas_per_version_with_percentiles_and_hides_from_outsi
                 rows=20,
                 latency_ms_sum=90.0,
                 latency_histogram=_histogram(ms7=9, ms300=1),
+                batch_histogram=[3, 1] + [0] * (N_BATCH_BUCKETS - 2),
+                parse_ms_sum=8.0,
+                queue_ms_sum=0.0,
+                inference_ms_sum=40.0,
+                serialise_ms_sum=4.0,
             )
         DeploymentTraffic.objects.create(
             deployment=deployment,
@@ -228,6 +280,18 @@ def test_the_api_sums_replicas_per_version_with_percentiles_and_hides_from_outsi
         (v2.pk, 6),
     ]
     assert totals["versions"][1]["latency_ms_p50"] == pytest.approx(15.0)
+    # model calls by rows and time per stage: summed over replicas, per version and overall
+    assert body["batch_rows_bounds"] == list(BATCH_BOUNDS)
+    main_totals, canary_totals = totals["versions"]
+    assert main_totals["batch_rows_histogram"][:3] == [18, 6, 0]
+    assert main_totals["batches"] == totals["batches"] == 24
+    assert canary_totals["batches"] == 0
+    assert main_totals["stage_ms_sum"]["inference"] == pytest.approx(240.0)
+    # per answered request: 60 requests less 6 + 6 errors
+    assert main_totals["stage_ms_avg"]["inference"] == pytest.approx(240.0 / 48)
+    assert main_totals["stage_ms_avg"]["queue"] == 0.0
+    assert canary_totals["stage_ms_avg"]["parse"] == 0.0
+    assert "batch_rows_histogram" not in body["series"][0]  # the series stays small
 
     # coarser steps: the three minutes fall in at most two 5-minute points per version
     coarse = owner.get(URL, {"step": 300}).json()
@@ -305,6 +369,12 @@ def test_the_predictor_counts_requests_and_errors_and_its_writer_stores_them(
     assert totals["latency_ms_avg"] > 0
     assert totals["latency_ms_p99"] is not None
     assert [v["version"] for v in totals["versions"]] == [version.pk]
+    # four answered requests, one model call each (sent one at a time): 3 rows, then 1, 1, 1
+    histogram = totals["batch_rows_histogram"]
+    assert sum(histogram) == totals["batches"] == 4
+    assert (histogram[0], histogram[batch_bucket_of(3)]) == (3, 1)
+    assert all(ms > 0 for ms in totals["stage_ms_sum"].values()), totals["stage_ms_sum"]
+    assert all(ms > 0 for ms in totals["versions"][0]["stage_ms_avg"].values())
 
 
 def _v2_body(rows: list[dict[str, Any]]) -> dict[str, Any]:

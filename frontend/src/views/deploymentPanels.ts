@@ -1,4 +1,4 @@
-import { api, type DeploymentKey, type DeploymentTraffic, type TrafficStats } from "../api";
+import { api, type DeploymentKey, type DeploymentTraffic, type TrafficBreakdown, type TrafficStats } from "../api";
 import { errorSlot, facts, formatDate, h, messageRow, table } from "../dom";
 
 // The traffic API sums the predictor replicas' minutes, which they write every few seconds.
@@ -10,6 +10,56 @@ const ms = (v: number | null): string => (v === null ? "—" : `${v.toFixed(v < 
 function rowsPerRequest(s: TrafficStats): string {
   const ok = s.requests - s.errors_4xx - s.errors_5xx;
   return ok > 0 ? (s.rows / ok).toFixed(1) : "—";
+}
+
+const STAGES = ["parse", "queue", "inference", "serialise"] as const;
+
+/** What a batch-size bucket holds: its bound and the one before, "3–4 rows", "over 1024". */
+function batchLabel(bounds: number[], i: number): string {
+  if (i >= bounds.length) return `over ${bounds[bounds.length - 1]} rows`;
+  const low = i === 0 ? 1 : bounds[i - 1] + 1;
+  const high = bounds[i];
+  return low === high ? `${high} row${high === 1 ? "" : "s"}` : `${low}–${high} rows`;
+}
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+const BAR_HEIGHT = 24;
+
+/** A bar `share` of the full height, in SVG (the page's CSP refuses inline styles). */
+function bar(share: number): SVGSVGElement {
+  const height = Math.max(2, Math.round(share * BAR_HEIGHT));
+  const svg = document.createElementNS(SVG_NS, "svg");
+  svg.setAttribute("class", "batch-bar");
+  svg.setAttribute("width", "24");
+  svg.setAttribute("height", String(BAR_HEIGHT));
+  svg.setAttribute("aria-hidden", "true");
+  const rect = document.createElementNS(SVG_NS, "rect");
+  for (const [k, v] of Object.entries({ x: 0, y: BAR_HEIGHT - height, width: 24, height })) rect.setAttribute(k, String(v));
+  svg.append(rect);
+  return svg;
+}
+
+/** Model calls by rows: one bar per bucket that has any, its label and count beneath. */
+function batchSizes(bounds: number[], b: TrafficBreakdown): HTMLElement {
+  const used = b.batch_rows_histogram.map((count, i) => [count, i] as const).filter(([count]) => count > 0);
+  if (used.length === 0) return h("span", { id: "metrics-batches", class: "muted" }, "no model calls yet");
+  const peak = Math.max(...used.map(([count]) => count));
+  return h(
+    "span",
+    { id: "metrics-batches", class: "batch-sizes" },
+    used.map(([count, i]) =>
+      h(
+        "span",
+        { class: "batch-bucket", "data-testid": "metrics-batch-bucket", title: `${count} model call${count === 1 ? "" : "s"} of ${batchLabel(bounds, i)}` },
+        bar(count / peak),
+        `${batchLabel(bounds, i)}: ${count}`,
+      ),
+    ),
+  );
+}
+
+function stageTimes(b: TrafficBreakdown): string {
+  return STAGES.map((stage) => `${stage} ${ms(b.stage_ms_avg[stage])}`).join(" · ");
 }
 
 /** Requests, errors, latency percentiles and rows per request over the last hour, per version
@@ -37,6 +87,8 @@ export function metricsPanel(name: string, signal: AbortSignal): HTMLElement {
         ["Errors", h("span", { id: "metrics-errors" }, `${s.errors_4xx} client (4xx), ${s.errors_5xx} server (5xx)`)],
         ["Rows per request", rowsPerRequest(s)],
         ["Latency p50 / p95 / p99", `${ms(s.latency_ms_p50)} / ${ms(s.latency_ms_p95)} / ${ms(s.latency_ms_p99)}`],
+        ["Time per request (mean)", h("span", { id: "metrics-stages" }, stageTimes(s))],
+        [`Model calls by rows (${s.batches})`, batchSizes(t.batch_rows_bounds, s)],
       ]),
     );
     // One row per version that answered: the main one and, during a canary, the canary.
