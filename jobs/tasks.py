@@ -5,7 +5,7 @@ import socket
 
 from celery import shared_task
 
-from jobs import services
+from jobs import services, worker_shutdown
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -15,7 +15,9 @@ def run_training_job(job_id: int) -> None:
     job = services.job_claim(job_id=job_id, worker=f"{socket.gethostname()}:{os.getpid()}")
     if job is None:
         return
-    services.job_run(job=job)
+    # A warm shutdown of the worker hands the job back rather than waiting for its search.
+    with worker_shutdown.handing_back_on_stop():
+        services.job_run(job=job)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

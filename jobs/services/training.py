@@ -34,7 +34,7 @@ from jobs.models import Dataset, TrainingJob
 from jobs.services.datasets import ConflictError
 from jobs.services.events import event_record
 from jobs.services.queueing import job_enqueue, job_hold, jobs_release_waiting, owner_at_limit
-from jobs.services.reporter import ClaimLost, JobReporter, job_fenced, job_held
+from jobs.services.reporter import ClaimLost, JobReporter, job_fenced, job_hand_back, job_held
 from jobs.services.tuner_state import tuner_state_delete
 
 logger = logging.getLogger(__name__)
@@ -222,7 +222,10 @@ def job_claim(*, job_id: int, worker: str) -> TrainingJob | None:
             job_hold(job_id=job_id, owner_id=owner_id)
             return None
         claimed = (
-            TrainingJob.objects.filter(pk=job_id, attempts__lt=TrainingJob.MAX_ATTEMPTS)
+            # Attempts handed back by a stopping worker are not failures: not counted.
+            TrainingJob.objects.filter(
+                pk=job_id, attempts__lt=F("handoffs") + TrainingJob.MAX_ATTEMPTS
+            )
             .filter(Q(status=TrainingJob.Status.QUEUED) | orphaned)
             .update(
                 status=TrainingJob.Status.RUNNING,
@@ -252,11 +255,12 @@ def jobs_reap() -> list[int]:
         status=TrainingJob.Status.RUNNING, heartbeat_at__lt=_stale_before()
     ):
         with transaction.atomic():
-            if job.attempts >= TrainingJob.MAX_ATTEMPTS:
+            lost = job.attempts - job.handoffs
+            if lost >= TrainingJob.MAX_ATTEMPTS:
                 if TrainingJob.objects.filter(pk=job.pk, status=job.status).update(
                     status=TrainingJob.Status.FAILED,
                     finished_at=timezone.now(),
-                    error=f"The worker was lost {job.attempts} times; giving up.",
+                    error=f"The worker was lost {lost} times; giving up.",
                 ):
                     job.refresh_from_db()
                     payload = {"status": job.status, "error": job.error}
@@ -363,7 +367,7 @@ def job_run(*, job: TrainingJob) -> TrainingJob:
 
 
 def _job_run(job: TrainingJob) -> TrainingJob:
-    from jobs.engine.search import SearchConfig, SearchStopped
+    from jobs.engine.search import SearchConfig, SearchInterrupted, SearchStopped
     from models_registry.services import model_version_register
 
     reporter = JobReporter(job)
@@ -423,6 +427,8 @@ def _job_run(job: TrainingJob) -> TrainingJob:
                 )
     except ClaimLost:
         raise
+    except SearchInterrupted:
+        return job_hand_back(job=job)
     except SearchStopped as exc:
         cancelled = TrainingJob.objects.filter(pk=job.pk, cancel_requested=True).exists()
         if not cancelled:
