@@ -131,14 +131,22 @@ async def stream_patch(scope: dict[str, Any], receive: Any, send: Any, upload_id
     # The hash state of an interrupted request is gone; rebuilding it costs one read of the
     # bytes already stored, and only on resume.
     digest = await sync_to_async(services.file_digest)(path, upload.offset)
-    offset, overflowed = await append(
-        scope.get("extensions", {}).get(BODY_SOCKET),
-        receive,
-        path,
-        upload.offset,
-        upload.size,
-        digest,
-    )
+    try:
+        offset, overflowed = await append(
+            scope.get("extensions", {}).get(BODY_SOCKET),
+            receive,
+            path,
+            upload.offset,
+            upload.size,
+            digest,
+        )
+    except OSError as exc:
+        if not errors.is_out_of_space(exc):
+            raise
+        # The staging file was cut back to the recorded offset (upload_pipeline._staging):
+        # the client resumes from there once space is freed.
+        await _answer(send, 507, {"detail": errors.NO_SPACE}, upload.offset)
+        return
     sha256 = digest.hexdigest() if offset == upload.size else ""
     await sync_to_async(services.upload_advance)(upload_id=upload_id, offset=offset, sha256=sha256)
     if overflowed:  # a body without Content-Length that went on past the announced size

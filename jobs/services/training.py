@@ -18,6 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from console.audit import Action, AnyUser, audit_object
+from console.errors import is_out_of_space
 from jobs import selectors
 from jobs.engine.checks import OptionError, TaskRequest, check_task
 from jobs.engine.config import (
@@ -38,6 +39,12 @@ from jobs.services.reporter import ClaimLost, JobReporter, job_fenced, job_hand_
 from jobs.services.tuner_state import tuner_state_delete
 
 logger = logging.getLogger(__name__)
+
+# A full disk is the operator's to fix, not a bug: said plainly, without a traceback.
+NO_SPACE_FOR_JOB = (
+    "No space left on the storage volume: the job could not write its files (the model, or "
+    "its trials' checkpoints), and kept nothing partial. Free space, then retry the job."
+)
 
 # The preset a job gets when it names no budget: the engine's default, by name.
 DEFAULT_BUDGET = next(n for n, s in BUDGET_PRESETS.items() if s == DEFAULT_BUDGET_SECONDS)
@@ -441,6 +448,9 @@ def _job_run(job: TrainingJob) -> TrainingJob:
     except DataError as exc:
         return _job_finish(job=job, status=TrainingJob.Status.FAILED, error=str(exc))
     except Exception as exc:
+        if is_out_of_space(exc):
+            logger.warning("Job %s failed: %s", job.pk, exc)
+            return _job_finish(job=job, status=TrainingJob.Status.FAILED, error=NO_SPACE_FOR_JOB)
         logger.exception("Job %s failed", job.pk)
         return _job_finish(
             job=job, status=TrainingJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}"
