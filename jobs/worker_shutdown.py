@@ -68,11 +68,11 @@ def handing_back_on_stop() -> Iterator[None]:
         yield  # signal handlers belong to the main thread; an eager test call runs elsewhere
         return
     _stopping.clear()
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, NOTICE)}
+    previous: dict[int, Any] = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, NOTICE)}
 
     def on_stop(signum: int, frame: FrameType | None) -> None:
         _stopping.set()
-        chained: Any = previous[signum]
+        chained = previous[signum]
         # In a solo worker the job runs in the main process: Celery's own handler must still
         # start the warm shutdown. A pool process's handler (billiard's) would exit at once.
         if (
