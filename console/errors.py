@@ -52,6 +52,8 @@ NO_SPACE = (
 def is_out_of_space(exc: BaseException) -> bool:
     """A write failed because the volume (or a quota on it) is full."""
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
 # Field-error keys whose messages read well without the field's name in front.
 BARE_FIELDS = frozenset({"non_field_errors", "file", "size"})
 
