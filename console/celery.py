@@ -3,7 +3,14 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_prerun, worker_init, worker_ready, worker_shutdown
+from celery.signals import (
+    task_prerun,
+    worker_init,
+    worker_process_init,
+    worker_ready,
+    worker_shutdown,
+    worker_shutting_down,
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 # Before any backend is imported: take GPU memory as needed and give it back between trials,
@@ -69,3 +76,19 @@ def _forget_worker(sender: Any = None, **_: Any) -> None:
             services.worker_gone(name=sender.hostname)
         except Exception:  # a stopping worker must not fail on the database
             logger.warning("Could not forget worker %s", sender.hostname)
+
+
+@worker_process_init.connect
+def _ignore_stop_notice(**_: Any) -> None:
+    from jobs import worker_shutdown
+
+    worker_shutdown.ignore_notice()
+
+
+@worker_shutting_down.connect
+def _tell_training_children(**_: Any) -> None:
+    # Runs in the main process's signal handler: a training job stops at its next batch and
+    # goes back to the queue, instead of the shutdown waiting for its whole search.
+    from jobs import worker_shutdown
+
+    worker_shutdown.notify_children()

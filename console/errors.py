@@ -12,6 +12,7 @@ views build themselves (a 409 with a reason, say), so no view can drift from the
 
 from __future__ import annotations
 
+import errno
 import re
 from collections.abc import Callable
 from typing import Any
@@ -38,7 +39,21 @@ STATUS_CODES = {
     429: "throttled",
     502: "bad_gateway",
     503: "unavailable",
+    507: "insufficient_storage",
 }
+# The answer to a write that found the disk (or the user's quota on it) full: the request's
+# own bytes are gone (nothing half-written is kept), and trying again later may work.
+NO_SPACE = (
+    "No space left on the storage volume: nothing of this request was kept. "
+    "Try again once space has been freed."
+)
+
+
+def is_out_of_space(exc: BaseException) -> bool:
+    """A write failed because the volume (or a quota on it) is full."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
 # Field-error keys whose messages read well without the field's name in front.
 BARE_FIELDS = frozenset({"non_field_errors", "file", "size"})
 
@@ -116,6 +131,9 @@ def _readable_not_found(detail: Any) -> Any:
 
 def handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler (status, headers such as Retry-After), then the one body shape."""
+    if is_out_of_space(exc):
+        # Not a bug to report as a 500: the operator must free space; the client may retry.
+        return Response(shape(507, {"detail": NO_SPACE}), status=507)
     response = exception_handler(exc, context)
     if response is None:
         return None

@@ -207,6 +207,9 @@ class TrainingJob(models.Model):
     # went stale lost its worker and is retried, up to MAX_ATTEMPTS runs in all.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # Attempts that ended by handing the job back because their worker was stopping (a warm
+    # shutdown, jobs/worker_shutdown.py): numbered in `attempts`, but not counted as lost.
+    handoffs = models.PositiveIntegerField(default=0)
     # Why the search ended early, if it did: "time_limit", "cancelled" or "stopped_by_user"
     # (cancelled with keep_best: the best finished trial was registered).
     stopped = models.CharField(max_length=16, blank=True)

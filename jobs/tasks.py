@@ -5,17 +5,20 @@ import socket
 
 from celery import shared_task
 
-from jobs import services
+from jobs import services, worker_shutdown
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def run_training_job(job_id: int) -> None:
     """Claim a queued job and run it; a redelivered message finds it claimed and stops."""
-    # The pool process, not just the host: says which process holds the attempt.
-    job = services.job_claim(job_id=job_id, worker=f"{socket.gethostname()}:{os.getpid()}")
-    if job is None:
-        return
-    services.job_run(job=job)
+    # A warm shutdown of the worker hands the job back rather than waiting for its search;
+    # from before the claim, so that a stop arriving meanwhile is not missed.
+    with worker_shutdown.handing_back_on_stop():
+        # The pool process, not just the host: says which process holds the attempt.
+        job = services.job_claim(job_id=job_id, worker=f"{socket.gethostname()}:{os.getpid()}")
+        if job is None:
+            return
+        services.job_run(job=job)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

@@ -143,11 +143,24 @@ def _copy_socket(
             if filled:
                 hand_over(index, view[:filled])
     finally:
-        for futures in pending:
-            for future in futures:
-                future.result()
+        # Every write ends before the caller closes the file, even after one failed (a full
+        # disk): a write still running could otherwise land in whatever file reuses the fd.
+        failed = _settle([future for futures in pending for future in futures])
         hasher.shutdown()
+        if failed is not None:
+            raise failed
     return stored, got == remaining
+
+
+def _settle(futures: list[Future[Any]]) -> BaseException | None:
+    """Wait for every future; the first one's error, if any failed."""
+    failed: BaseException | None = None
+    for future in futures:
+        try:
+            future.result()
+        except Exception as exc:
+            failed = failed or exc
+    return failed
 
 
 def _fill(sock: int, poller: Any, view: memoryview) -> int:
@@ -221,10 +234,17 @@ async def append_from_receive(
                 await hand_over(parts, offset)
                 offset += buffered
         finally:
+            # As in _copy_socket: all writes end before the file closes, failed or not.
+            failed: Exception | None = None
             while in_flight:
                 for future in in_flight.popleft():
-                    await future
+                    try:
+                        await future
+                    except Exception as exc:
+                        failed = failed or exc
             hasher.shutdown()
+            if failed is not None:
+                raise failed
             out.stored = offset
     return offset, too_large
 

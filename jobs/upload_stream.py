@@ -108,6 +108,9 @@ def _content_length(headers: dict[str, str]) -> int:
         return 0
 
 
+STORAGE_REFUSED = "The storage did not take the bytes; resume from Upload-Offset later."
+
+
 class _Unhashed:
     """Stands in for the hash where it is taken when the parts are put together."""
 
@@ -198,9 +201,17 @@ async def _patch_file(
         # The hash state of an interrupted request is gone; rebuilding it costs one read of
         # the bytes already stored, and only on resume.
         digest = await sync_to_async(services.file_digest)(path, upload.offset)
-        offset, overflowed = await append(
-            body_socket, receive, path, upload.offset, upload.size, digest
-        )
+        try:
+            offset, overflowed = await append(
+                body_socket, receive, path, upload.offset, upload.size, digest
+            )
+        except OSError as exc:
+            if not errors.is_out_of_space(exc):
+                raise
+            # The staging file was cut back to the recorded offset (upload_pipeline._staging):
+            # the client resumes from there once space is freed.
+            await _answer(send, 507, {"detail": errors.NO_SPACE}, upload.offset)
+            return
         sha256 = digest.hexdigest() if offset == upload.size else ""
         await sync_to_async(services.upload_advance)(
             upload_id=upload.pk, start=upload.offset, offset=offset, sha256=sha256
@@ -233,14 +244,17 @@ async def _patch_part(
             part = await sync_to_async(services.upload_part_store)(
                 upload=upload, offset=upload.offset, path=spool
             )
+    except OSError as exc:
+        if not errors.is_out_of_space(exc):
+            logger.exception("Could not store bytes of upload %s", upload.pk)
+            await _answer(send, 503, {"detail": STORAGE_REFUSED}, upload.offset)
+            return
+        # This process's spool ran out of room: nothing of the body counts.
+        await _answer(send, 507, {"detail": errors.NO_SPACE}, upload.offset)
+        return
     except Exception:
         logger.exception("Could not store bytes of upload %s", upload.pk)
-        await _answer(
-            send,
-            503,
-            {"detail": "The storage did not take the bytes; resume from Upload-Offset later."},
-            upload.offset,
-        )
+        await _answer(send, 503, {"detail": STORAGE_REFUSED}, upload.offset)
         return
     finally:
         spool.unlink(missing_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 import uuid
@@ -128,8 +129,17 @@ def model_version_register(
             manifest=job.manifest,
             source=source,
         )
-        with model_path.open("rb") as fileobj:
-            version.artifact.save(f"{uuid.uuid4().hex}.keras", File(fileobj), save=False)
+        name = f"{uuid.uuid4().hex}.keras"
+        try:
+            with model_path.open("rb") as fileobj:
+                version.artifact.save(name, File(fileobj), save=False)
+        except BaseException:
+            # No partial .keras left by a copy cut short (a full disk); no row either.
+            with contextlib.suppress(Exception):
+                version.artifact.storage.delete(
+                    version.artifact.field.generate_filename(version, name)
+                )
+            raise
         stored = version.artifact.name
         try:
             version.save()

@@ -172,7 +172,9 @@ def _stop(proc: subprocess.Popen[bytes] | None) -> None:
         return
     os.killpg(proc.pid, signal.SIGTERM)
     try:
-        proc.wait(timeout=30)
+        # Longer than runconsole's own wait for its children (STOP_TIMEOUT_SECONDS), so that it
+        # is never killed while they may still run, each in a session of its own.
+        proc.wait(timeout=runconsole.STOP_TIMEOUT_SECONDS + 15)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()

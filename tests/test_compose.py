@@ -25,6 +25,7 @@ from django.urls import URLPattern, URLResolver
 from tornado import options as tornado_options
 
 from console import urls
+from console.management.commands import runconsole
 from jobs import routing
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -236,6 +237,12 @@ def test_http_services_run_the_console_asgi_apps(
     assert (ROOT / (module.split(":")[0].replace(".", "/") + ".py")).is_file()
     assert argv[argv.index("--lifespan") + 1] == lifespan
     assert argv[argv.index("--host") + 1] == "0.0.0.0"  # noqa: S104
+    # SIGTERM lets in-flight requests finish, and Docker waits longer than the server does.
+    grace = int(argv[argv.index("--timeout-graceful-shutdown") + 1])
+    assert grace == runconsole.SERVER_GRACE_SECONDS
+    stop = services[name]["stop_grace_period"]
+    assert stop.endswith("s")
+    assert int(stop[:-1]) > grace
     if name == "web":
         # uploads read their bodies straight from the socket only under this protocol
         assert argv[argv.index("--http") + 1] == "console.http_protocol:BodySocketProtocol"

@@ -32,12 +32,25 @@ class Reporter(Protocol):
     ) -> None: ...
 
     def cancelled(self) -> bool:
-        """Asked between batches (at most about once a second): should the search stop now?"""
+        """Asked between batches (at most about once a second): should the search stop now?
+
+        Raises SearchInterrupted when the process itself is stopping: the search then ends at
+        once, reporting neither the trial under way nor anything after it.
+        """
         ...
 
 
 class SearchStopped(Exception):
     """The search was cancelled before any trial completed an epoch: there is no model."""
+
+
+class SearchInterrupted(Exception):
+    """The process running the search is stopping (a worker's warm shutdown).
+
+    The trial under way is given up unreported and the tuner state is not saved again, so the
+    search saved after the last finished trial is what a resumed attempt starts from: it runs
+    the interrupted trial again, and none of the finished ones.
+    """
 
 
 @dataclass

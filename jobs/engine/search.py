@@ -11,11 +11,18 @@ from pathlib import Path
 import pandas as pd
 
 from jobs.engine.config import SearchConfig
-from jobs.engine.results import Reporter, SearchResult, SearchStopped
+from jobs.engine.results import Reporter, SearchInterrupted, SearchResult, SearchStopped
 from jobs.engine.runner import run_task
 from jobs.engine.tasks import task_for
 
-__all__ = ["Reporter", "SearchConfig", "SearchResult", "SearchStopped", "run_image_search"]
+__all__ = [
+    "Reporter",
+    "SearchConfig",
+    "SearchInterrupted",
+    "SearchResult",
+    "SearchStopped",
+    "run_image_search",
+]
 __all__ += ["run_search"]
 
 

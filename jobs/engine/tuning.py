@@ -22,7 +22,13 @@ import pandas as pd
 
 from jobs.engine import checkpoint
 from jobs.engine.config import SearchConfig
-from jobs.engine.results import Reporter, SearchResult, SearchStopped, manifest
+from jobs.engine.results import (
+    Reporter,
+    SearchInterrupted,
+    SearchResult,
+    SearchStopped,
+    manifest,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +53,10 @@ class Guard(keras.callbacks.Callback):
         self.report = report
         self.trial_number = 0
         self.stopped = ""
+        # Set when the process is stopping (SearchInterrupted from the reporter): Keras Tuner
+        # would count an exception raised inside `fit` as a failed trial, so the trial is only
+        # stopped here, and the tuner raises once `fit` has returned (on_trial_end).
+        self.interrupted = False
         self.any_finished = False
         # Per trial number: epochs run and seconds spent, to price a refit of it.
         self.epochs: dict[int, int] = {}
@@ -70,7 +80,15 @@ class Guard(keras.callbacks.Callback):
         if now < self._next_cancel_check:
             return
         self._next_cancel_check = now + 1.0
-        if self.reporter.cancelled():
+        try:
+            cancelled = self.reporter.cancelled()
+        except SearchInterrupted:
+            if not self.report:
+                raise  # a refit runs outside the tuner: nothing there would count it a failure
+            self.interrupted = True
+            self.model.stop_training = True
+            return
+        if cancelled:
             self.stopped = "cancelled"
         elif self.deadline is not None and now >= self.deadline:
             self.stopped = "time_limit"
@@ -83,6 +101,8 @@ class Guard(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.interrupted:
+            return  # the trial is given up: its epochs are run again on resume
         if self.report:
             values = {k: float(np.asarray(v)) for k, v in (logs or {}).items() if np.isscalar(v)}
             self.epochs[self.trial_number] = epoch + 1
@@ -164,6 +184,10 @@ def _tuner_class(name: str) -> type[Any]:
             self._reporter.trial_started(number, dict(trial.hyperparameters.values))
 
         def on_trial_end(self, trial: Any) -> None:
+            if self._guard.interrupted:
+                # Before the oracle records the trial: the saved state stays the one from the
+                # last finished trial.
+                raise SearchInterrupted("The search was interrupted: its process is stopping.")
             super().on_trial_end(trial)
             self._guard.any_finished = True
             number = self._numbers[trial.trial_id]

@@ -14,6 +14,7 @@ import datetime
 from typing import Any
 
 from django.db.models import F, Model, Q
+from django.db.models.expressions import Combinable
 from django.utils import timezone
 
 
@@ -35,12 +36,12 @@ def claim_fenced(
     waiting: str,
     running: str,
     stale_seconds: int,
-    max_attempts: int,
+    max_attempts: int | Combinable,
     **fields: Any,
 ) -> bool:
     """Move row `pk` from `waiting` (or an orphaned `running`) to `running` as the next
     attempt, setting `fields` too; False when another delivery holds it, it is in another
-    state, or it used up its attempts."""
+    state, or it used up its attempts (`max_attempts` may be an expression over the row)."""
     now = timezone.now()
     orphaned = Q(status=running) & stale(stale_seconds)
     return bool(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -177,12 +178,15 @@ def dataset_create(
 def _store_and_queue(dataset: Dataset, path: Path, record: Callable[[Dataset], None]) -> Dataset:
     """Store the file, save the row and queue its profiling; `record` writes the audit trail
     in the row's transaction."""
-    with path.open("rb") as staged:
-        dataset.file.save(
-            f"{uuid.uuid4().hex}{_EXTENSIONS[dataset.format]}",
-            _StagedFile(staged, str(path)),
-            save=False,
-        )
+    name = f"{uuid.uuid4().hex}{_EXTENSIONS[dataset.format]}"
+    try:
+        with path.open("rb") as staged:
+            dataset.file.save(name, _StagedFile(staged, str(path)), save=False)
+    except BaseException:
+        # A copy cut short (a full disk) leaves part of the file behind: not kept.
+        with contextlib.suppress(Exception):
+            dataset.file.storage.delete(dataset.file.field.generate_filename(dataset, name))
+        raise
     # Local storage moved the file; a remote one copied it, and the staged copy is done with.
     path.unlink(missing_ok=True)
     try:

@@ -13,14 +13,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from jobs import worker_shutdown
+from jobs.engine.results import SearchInterrupted
 from jobs.models import TrainingJob, Trial
 from jobs.services.events import event_record
+from jobs.services.queueing import job_enqueue
 from jobs.services.tuner_state import tuner_state_load, tuner_state_save
 
 logger = logging.getLogger(__name__)
@@ -49,6 +53,28 @@ def job_fenced(*, job: TrainingJob) -> Iterator[None]:
         if not job_held(job).select_for_update(no_key=True).exists():
             raise ClaimLost(f"Job {job.pk} is no longer held by attempt {job.attempts}")
         yield
+
+
+HANDED_BACK = "worker shutting down; resuming elsewhere"
+
+
+def job_hand_back(*, job: TrainingJob) -> TrainingJob:
+    """The attempt gives its job back to the queue: its worker is stopping (warm shutdown).
+
+    The finished trials are in the saved search (tuner state, saved after each), so the next
+    attempt resumes there. A hand-back is no failure: it does not count towards MAX_ATTEMPTS
+    (`handoffs`), while `attempts` still numbers every attempt, as the fence needs.
+    """
+    with job_fenced(job=job):
+        job_held(job).update(
+            status=TrainingJob.Status.QUEUED, handoffs=F("handoffs") + 1, heartbeat_at=None
+        )
+        payload = {"status": "QUEUED", "reason": HANDED_BACK, "attempt": job.attempts}
+        event_record(subject=job, kind="job_status", payload=payload)
+        transaction.on_commit(partial(job_enqueue, job))
+    logger.info("Job %s: %s (attempt %s)", job.pk, HANDED_BACK, job.attempts)
+    job.refresh_from_db()
+    return job
 
 
 class JobReporter:
@@ -87,6 +113,8 @@ class JobReporter:
 
     def cancelled(self) -> bool:
         # The engine asks about once a second: that question doubles as the heartbeat.
+        if worker_shutdown.stopping() and not self.lost:
+            raise SearchInterrupted("The worker is shutting down.")
         self._beat()
         if self.lost:
             return True

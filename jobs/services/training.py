@@ -13,9 +13,11 @@ import pandas as pd
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from console.audit import Action, AnyUser, audit_object
+from console.errors import is_out_of_space
 from jobs import selectors
 from jobs.engine.checks import OptionError, TaskRequest, check_task
 from jobs.engine.config import (
@@ -33,10 +35,16 @@ from jobs.services.claims import claim_fenced, stale
 from jobs.services.datasets import ConflictError
 from jobs.services.events import event_record
 from jobs.services.queueing import job_enqueue, job_hold, jobs_release_waiting, owner_at_limit
-from jobs.services.reporter import ClaimLost, JobReporter, job_fenced, job_held
+from jobs.services.reporter import ClaimLost, JobReporter, job_fenced, job_hand_back, job_held
 from jobs.services.tuner_state import tuner_state_delete
 
 logger = logging.getLogger(__name__)
+
+# A full disk is the operator's to fix, not a bug: said plainly, without a traceback.
+NO_SPACE_FOR_JOB = (
+    "No space left on the storage volume: the job could not write its files (the model, or "
+    "its trials' checkpoints), and kept nothing partial. Free space, then retry the job."
+)
 
 # The preset a job gets when it names no budget: the engine's default, by name.
 DEFAULT_BUDGET = next(n for n, s in BUDGET_PRESETS.items() if s == DEFAULT_BUDGET_SECONDS)
@@ -220,7 +228,8 @@ def job_claim(*, job_id: int, worker: str) -> TrainingJob | None:
             waiting=TrainingJob.Status.QUEUED,
             running=TrainingJob.Status.RUNNING,
             stale_seconds=settings.JOB_HEARTBEAT_STALE_SECONDS,
-            max_attempts=TrainingJob.MAX_ATTEMPTS,
+            # Attempts handed back by a stopping worker are not failures: not counted.
+            max_attempts=F("handoffs") + TrainingJob.MAX_ATTEMPTS,
             worker=worker,
             started_at=timezone.now(),
             limited_at=None,
@@ -243,11 +252,12 @@ def jobs_reap() -> list[int]:
         stale(settings.JOB_HEARTBEAT_STALE_SECONDS), status=TrainingJob.Status.RUNNING
     ):
         with transaction.atomic():
-            if job.attempts >= TrainingJob.MAX_ATTEMPTS:
+            lost = job.attempts - job.handoffs
+            if lost >= TrainingJob.MAX_ATTEMPTS:
                 if TrainingJob.objects.filter(pk=job.pk, status=job.status).update(
                     status=TrainingJob.Status.FAILED,
                     finished_at=timezone.now(),
-                    error=f"The worker was lost {job.attempts} times; giving up.",
+                    error=f"The worker was lost {lost} times; giving up.",
                 ):
                     job.refresh_from_db()
                     payload = {"status": job.status, "error": job.error}
@@ -354,7 +364,7 @@ def job_run(*, job: TrainingJob) -> TrainingJob:
 
 
 def _job_run(job: TrainingJob) -> TrainingJob:
-    from jobs.engine.search import SearchConfig, SearchStopped
+    from jobs.engine.search import SearchConfig, SearchInterrupted, SearchStopped
     from models_registry.services import model_version_register
 
     reporter = JobReporter(job)
@@ -414,6 +424,8 @@ def _job_run(job: TrainingJob) -> TrainingJob:
                 )
     except ClaimLost:
         raise
+    except SearchInterrupted:
+        return job_hand_back(job=job)
     except SearchStopped as exc:
         cancelled = TrainingJob.objects.filter(pk=job.pk, cancel_requested=True).exists()
         if not cancelled:
@@ -426,6 +438,9 @@ def _job_run(job: TrainingJob) -> TrainingJob:
     except DataError as exc:
         return _job_finish(job=job, status=TrainingJob.Status.FAILED, error=str(exc))
     except Exception as exc:
+        if is_out_of_space(exc):
+            logger.warning("Job %s failed: %s", job.pk, exc)
+            return _job_finish(job=job, status=TrainingJob.Status.FAILED, error=NO_SPACE_FOR_JOB)
         logger.exception("Job %s failed", job.pk)
         return _job_finish(
             job=job, status=TrainingJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}"

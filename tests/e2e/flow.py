@@ -87,3 +87,34 @@ def artifact_path(stack: Stack, sha256: str) -> Path:
         if hashlib.sha256(path.read_bytes()).hexdigest() == sha256:
             return path
     raise AssertionError("the registered model's file is not in storage")
+
+
+def wait_mid_search(client: httpx.Client, job_id: int, timeout: float = 300) -> dict[int, str]:
+    """Waits for a finished trial with the next one under way; the finished ones' finish times
+    by trial number."""
+    deadline = time.monotonic() + timeout
+    while True:
+        trials = client.get(f"/api/v1/jobs/{job_id}/").json()["trials"]
+        done = {t["number"] for t in trials if t["status"] == "COMPLETED"}
+        if done and any(t["status"] == "RUNNING" for t in trials):
+            return {t["number"]: t["finished_at"] for t in trials if t["number"] in done}
+        assert time.monotonic() < deadline, f"no trial finished with another running: {trials}"
+        time.sleep(0.1)
+
+
+def assert_resumed(
+    events: list[dict[str, Any]], final: dict[str, Any], before: dict[int, str], trials: int
+) -> None:
+    """The second attempt resumed the saved search: the trials finished before were not run
+    again (one start each, the same finish time), and the search still ran all its trials."""
+    resumed = [e["payload"] for e in events if e["kind"] == "search_resumed"]
+    assert resumed, "the second attempt did not resume the saved search"
+    assert resumed[0]["attempt"] == 2
+    assert resumed[0]["trials_done"] >= len(before)
+    starts = [e["payload"]["trial"] for e in events if e["kind"] == "trial_started"]
+    for number in before:
+        assert starts.count(number) == 1, starts
+    after = {t["number"]: t for t in final["trials"]}
+    assert sorted(after) == list(range(1, trials + 1))
+    for number, finished_at in before.items():
+        assert after[number]["finished_at"] == finished_at

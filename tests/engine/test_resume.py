@@ -1,17 +1,18 @@
-"""A search interrupted by a dying worker resumes from its saved tuner state."""
+"""A search interrupted by a dying or stopping worker resumes from its saved tuner state."""
 
 from __future__ import annotations
 
 import io
 import json
 import tarfile
+import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from jobs.engine.search import SearchConfig, run_search
+from jobs.engine.search import SearchConfig, SearchInterrupted, run_search
 from tests.conftest import RecordingReporter
 
 CONFIG = SearchConfig(target="diagnosis", task_type="binary", max_trials=3, max_epochs=2)
@@ -112,3 +113,48 @@ def test_an_unreadable_state_starts_the_search_again(
     assert _finished(reporter) == [(1, "COMPLETED")]
     assert result.best_trial == 1
     assert store["state"] != b"not a tar"
+
+
+class StoppingReporter(StoredReporter):
+    """Its process is asked to stop (a worker's warm shutdown) once trial `stop_in` trains."""
+
+    def __init__(self, store: dict[str, bytes], stop_in: int) -> None:
+        super().__init__(store)
+        self.stop_in = stop_in
+        self.stopping = False
+
+    def trial_started(self, number: int, hyperparameters: dict[str, Any]) -> None:
+        super().trial_started(number, hyperparameters)
+        if number == self.stop_in:
+            self.stopping = True
+            # Past the guard's once-a-second pace: it asks at this trial's first batch.
+            time.sleep(1.05)
+
+    def cancelled(self) -> bool:
+        if self.stopping:
+            raise SearchInterrupted("The worker is shutting down.")
+        return False
+
+
+def test_a_search_interrupted_mid_trial_gives_that_trial_up_and_resumes_it(
+    cancer_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    store: dict[str, bytes] = {}
+    config = SearchConfig(target="diagnosis", task_type="binary", max_trials=2, max_epochs=2)
+
+    # given a first attempt whose process is stopping while its second trial trains
+    first = StoppingReporter(store, stop_in=2)
+    with pytest.raises(SearchInterrupted):
+        run_search(cancer_frame, config, workdir=tmp_path / "first", reporter=first)
+
+    # then that trial is neither reported nor saved as finished (no failed trial either)
+    assert _finished(first) == [(1, "COMPLETED")]
+    assert not [args for kind, args in first.calls if kind == "epoch_end" and args[0] == 2]
+    assert first.saves == 1
+
+    # when the next attempt resumes, it runs the given-up trial again, and only that one
+    second = StoredReporter(store)
+    run_search(cancer_frame, config, workdir=tmp_path / "second", reporter=second)
+    assert _started(second) == [2]
+    assert _finished(second) == [(2, "COMPLETED")]
+    assert second.hyperparameters[2] == first.hyperparameters[2]

@@ -38,6 +38,17 @@ def _worker_queues() -> list[str]:
     return list(queues)
 
 
+# How long a web or predictor process lets its in-flight requests finish after SIGTERM, while
+# it takes no new ones (uvicorn would otherwise wait for them without limit). A prediction or
+# an upload's PATCH of a few MiB ends well within it; a longer PATCH is cut there, and its
+# client resumes from the offset the server recorded (tus).
+SERVER_GRACE_SECONDS = 10
+# How long the supervisor waits for every process after SIGTERM before SIGKILL: the servers'
+# grace, and a training worker's next batch and hand-back of its job (jobs/worker_shutdown.py),
+# with room for a loaded machine.
+STOP_TIMEOUT_SECONDS = 30
+
+
 # The command lines are functions so that the scale-out test (tests/stack.py) starts each
 # process exactly as here, one at a time and each with its own environment.
 def web_argv(host: str, port: int) -> list[str]:
@@ -46,6 +57,7 @@ def web_argv(host: str, port: int) -> list[str]:
         sys.executable, "-m", "uvicorn", "console.asgi:application",
         "--http", "console.http_protocol:BodySocketProtocol",
         "--host", host, "--port", str(port), "--lifespan", "off",
+        "--timeout-graceful-shutdown", str(SERVER_GRACE_SECONDS),
     ]  # fmt: skip
 
 
@@ -58,6 +70,7 @@ def predictor_argv(host: str, port: int) -> list[str]:
         # no access log line per request (it costs more than a batched prediction).
         "--loop", "uvloop", "--http", "console.predictor_protocol:NoDelayProtocol",
         "--no-access-log", "--backlog", "4096",
+        "--timeout-graceful-shutdown", str(SERVER_GRACE_SECONDS),
     ]  # fmt: skip
 
 
@@ -123,6 +136,7 @@ class Command(BaseCommand):
             log=lambda line: self.stderr.write(line),
             base_delay=options["restart_delay"],
             max_delay=options["max_restart_delay"],
+            stop_timeout=STOP_TIMEOUT_SECONDS,
         )
         signal.signal(signal.SIGTERM, supervisor.request_stop)
         signal.signal(signal.SIGINT, supervisor.request_stop)
