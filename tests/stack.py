@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -257,7 +258,7 @@ def running_scaleout(
             stack = Stack(
                 mode="postgres",
                 url=f"http://127.0.0.1:{web_port}",
-                predictor_url=predictor_urls[0],
+                predictor_url=predictor_urls[0] if predictor_urls else "",
                 data_dir=root / "web",
                 env=env,
             )
@@ -266,7 +267,9 @@ def running_scaleout(
             for name, argv in argvs.items():
                 data_dir = root / name
                 data_dir.mkdir(parents=True, exist_ok=True)
-                own = {**env, "CONSOLE_DATA_DIR": str(data_dir), "PREDICTOR_URL": predictor_urls[0]}
+                own = {**env, "CONSOLE_DATA_DIR": str(data_dir)}
+                if predictor_urls:
+                    own["PREDICTOR_URL"] = predictor_urls[0]
                 if name.startswith("predictor"):
                     own["DJANGO_SETTINGS_MODULE"] = "console.predictor_settings"
                 # The log sits beside the data folder, so that the folder holds only what the
@@ -284,6 +287,36 @@ def running_scaleout(
         finally:
             for proc in processes.values():
                 _stop(proc)
+
+
+@contextlib.contextmanager
+def moto_bucket(name: str) -> Iterator[tuple[Any, dict[str, str]]]:
+    """An S3 bucket on a moto server on loopback: its client, and the environment that points
+    the console's storage at it."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    client = boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1",
+        aws_access_key_id="test", aws_secret_access_key="test",
+    )  # fmt: skip
+    client.create_bucket(Bucket=name)
+    env = {
+        "STORAGE_BACKEND": "s3",
+        "S3_BUCKET": name,
+        "S3_ENDPOINT_URL": endpoint,
+        "S3_REGION": "us-east-1",
+        "S3_ACCESS_KEY_ID": "test",
+        "S3_SECRET_ACCESS_KEY": "test",
+    }
+    try:
+        yield client, env
+    finally:
+        server.stop()
 
 
 def children(pid: int) -> list[int]:

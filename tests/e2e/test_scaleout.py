@@ -13,16 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pandas as pd
 import pytest
-from moto.server import ThreadedMotoServer
 
 from jobs.engine import model as engine_model
 from tests.conftest import breast_cancer_csv
 from tests.e2e import flow
-from tests.stack import ScaleOut, free_port, running_scaleout
+from tests.stack import ScaleOut, moto_bucket, running_scaleout
 
 pytestmark = pytest.mark.stack
 
@@ -33,27 +31,8 @@ WORKERS = {"worker-profile": "short", "worker-train": "cpu"}
 
 @pytest.fixture(scope="module")
 def bucket() -> Iterator[tuple[Any, dict[str, str]]]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    client = boto3.client(
-        "s3", endpoint_url=endpoint, region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
-    )  # fmt: skip
-    client.create_bucket(Bucket=BUCKET)
-    env = {
-        "STORAGE_BACKEND": "s3",
-        "S3_BUCKET": BUCKET,
-        "S3_ENDPOINT_URL": endpoint,
-        "S3_REGION": "us-east-1",
-        "S3_ACCESS_KEY_ID": "test",
-        "S3_SECRET_ACCESS_KEY": "test",
-    }
-    try:
-        yield client, env
-    finally:
-        server.stop()
+    with moto_bucket(BUCKET) as got:
+        yield got
 
 
 @pytest.fixture(scope="module")
