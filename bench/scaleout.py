@@ -11,11 +11,12 @@ same seed for every run, so each run trains the same trials. With N runners the 
 atomic rename) instead of PostgreSQL rows and the storage backend, so that the figure is the
 engine's, not the broker's. N=1 is the ordinary sequential search (tuner.search).
 
-Each process's torch intra-op threads: max(1, cores // N). Every process first runs one
-tiny search (its first-fit costs kept out of the figures). The runners start and prepare
-their data before the clock starts (a Celery worker is already running when a job comes);
-their start-up is printed apart. Trials per hour: trials / (last trial's end - first trial's
-start) * 3600. The last line is one JSON object with `speedup_2`, `speedup_4` and `cores`.
+Each process's torch intra-op threads: max(1, cores // N), or `--threads-each`. Every
+process first runs one tiny search (its first-fit costs kept out of the figures). The
+runners start and prepare their data before the clock starts (a Celery worker is already
+running when a job comes); their start-up is printed apart. Trials per hour: trials / (last
+trial's end - first trial's start) * 3600. The last line is one JSON object with
+`speedup_2`, `speedup_4` and `cores`.
 """
 
 from __future__ import annotations
@@ -186,9 +187,11 @@ def serve(folder: Path, threads: int, trials: int, epochs: int, rows: int) -> No
     )
 
 
-def one_search(runners: int, trials: int, epochs: int, rows: int) -> dict[str, Any]:
+def one_search(
+    runners: int, trials: int, epochs: int, rows: int, threads: int = 0
+) -> dict[str, Any]:
     cores = os.cpu_count() or 1
-    threads = max(1, cores // runners)
+    threads = threads or max(1, cores // runners)
     _threads(threads)
     with tempfile.TemporaryDirectory(prefix="scaleout-") as tmp:
         folder = Path(tmp) / "pool"
@@ -229,6 +232,8 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--rows", type=int, default=6000)
+    # 0: cores // runners; a fixed count to compare at the same threads per process.
+    parser.add_argument("--threads-each", type=int, default=0)
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -237,7 +242,8 @@ def main() -> None:
         return
     _warm_up()
     results = [
-        one_search(int(n), args.trials, args.epochs, args.rows) for n in args.runners.split(",")
+        one_search(int(n), args.trials, args.epochs, args.rows, args.threads_each)
+        for n in args.runners.split(",")
     ]
     base = results[0]["trials_per_hour"] or 1.0
     print(f"{'runners':>8} {'threads':>8} {'trials':>7} {'seconds':>8} {'trials/h':>9} {'x':>6}")
