@@ -166,7 +166,7 @@ class TrainingJob(models.Model):
     # How many processes run this job's trials at once (jobs/services/trial_pool.py): the
     # claiming worker owns the search and runs trials itself, and parallel_trials - 1 runner
     # tasks on the job's queue take the others.
-    parallel_trials = models.PositiveSmallIntegerField(default=1)
+    parallel_trials = models.PositiveIntegerField(default=1)
     # The attempt whose search has handed out its last trial: that attempt's runners stop.
     trials_closed_attempt = models.PositiveIntegerField(null=True, blank=True)
     # Why the search ended early, if it did: "time_limit", "cancelled" or "stopped_by_user"

@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='trainingjob',
             name='parallel_trials',
-            field=models.PositiveSmallIntegerField(default=1),
+            field=models.PositiveIntegerField(default=1),
         ),
         migrations.AddField(
             model_name='trainingjob',
