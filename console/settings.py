@@ -371,6 +371,9 @@ KERAS_BACKEND = os.environ.get("KERAS_BACKEND", "torch")
 # A running job's worker beats about once a second during training; data loading and model
 # saving take longer, hence the margin.
 JOB_HEARTBEAT_STALE_SECONDS = int(os.environ.get("JOB_HEARTBEAT_STALE_SECONDS", "120"))
+# A runner of a parallel job (jobs/services/trial_pool.py) beats its trial's ticket about once
+# a second; the search's owner takes a ticket silent this long as lost, and its trial failed.
+TRIAL_HEARTBEAT_STALE_SECONDS = int(os.environ.get("TRIAL_HEARTBEAT_STALE_SECONDS", "30"))
 # How many jobs one user may have RUNNING at once (0: no limit); further jobs wait QUEUED, and
 # start as the user's running jobs end (jobs/services/queueing.py).
 USER_MAX_RUNNING_JOBS = int(os.environ.get("USER_MAX_RUNNING_JOBS", "2"))

@@ -210,6 +210,12 @@ class TrainingJob(models.Model):
     # Attempts that ended by handing the job back because their worker was stopping (a warm
     # shutdown, jobs/worker_shutdown.py): numbered in `attempts`, but not counted as lost.
     handoffs = models.PositiveIntegerField(default=0)
+    # How many processes run this job's trials at once (jobs/services/trial_pool.py): the
+    # claiming worker owns the search and runs trials itself, and parallel_trials - 1 runner
+    # tasks on the job's queue take the others.
+    parallel_trials = models.PositiveIntegerField(default=1)
+    # The attempt whose search has handed out its last trial: that attempt's runners stop.
+    trials_closed_attempt = models.PositiveIntegerField(null=True, blank=True)
     # Why the search ended early, if it did: "time_limit", "cancelled" or "stopped_by_user"
     # (cancelled with keep_best: the best finished trial was registered).
     stopped = models.CharField(max_length=16, blank=True)
@@ -267,6 +273,8 @@ class Trial(models.Model):
     score = models.FloatField(null=True, blank=True)
     epochs = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
+    # The process that ran it ("host:pid"): the job's own worker, or a runner of a parallel job.
+    runner = models.CharField(max_length=200, blank=True)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -278,6 +286,48 @@ class Trial(models.Model):
 
     def __str__(self) -> str:
         return f"Trial {self.number} of job {self.job_id}"
+
+
+class TrialTicket(models.Model):
+    """One trial of a parallel search, handed out by the attempt that owns the search.
+
+    Runners take a PENDING ticket by a conditional update (like job_claim), beat its
+    heartbeat while they train, and leave the result in `result` and the best weights in
+    storage. A RUNNING ticket whose heartbeat went stale lost its runner: the owner marks it
+    LOST and ends that trial as failed, and only that trial is lost.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING"
+        RUNNING = "RUNNING"
+        DONE = "DONE"
+        LOST = "LOST"
+        WITHDRAWN = "WITHDRAWN"
+
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="tickets")
+    attempt = models.PositiveIntegerField()
+    number = models.PositiveIntegerField()
+    trial_id = models.CharField(max_length=32)
+    # The hyperparameters' config (space and values), as keras_tuner.HyperParameters has it.
+    spec = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    runner = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    # Whether the owner has fed the result (or the loss) back into its search.
+    collected = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["job", "attempt", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "attempt", "number"], name="ticket_unique_per_attempt"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Ticket for trial {self.number} of job {self.job_id} ({self.status})"
 
 
 class ProgressEvent(models.Model):

@@ -6,7 +6,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from jobs import selectors
-from jobs.engine.config import BUDGET_PRESETS, MAX_EPOCHS_CAP, MAX_TRIALS_CAP
+from jobs.engine.config import (
+    BUDGET_PRESETS,
+    MAX_EPOCHS_CAP,
+    MAX_PARALLEL_TRIALS,
+    MAX_TRIALS_CAP,
+)
 from jobs.models import Dataset, TrainingJob, Trial, Upload
 
 COLUMN_TYPES = [
@@ -174,6 +179,11 @@ class JobCreateSerializer(serializers.Serializer):
     label_delimiter = serializers.ChoiceField(
         choices=[";", "|", ","], required=False, allow_null=True, allow_blank=True
     )
+    # How many of the job's trials run at once, each in a worker process of its own (the
+    # random and bayesian tuners): the job's worker owns the search, runners take the rest.
+    parallel_trials = serializers.IntegerField(
+        min_value=1, max_value=MAX_PARALLEL_TRIALS, required=False, allow_null=True, default=1
+    )
     queue = serializers.ChoiceField(
         choices=TrainingJob.Queue.choices,
         default=TrainingJob.Queue.CPU,
@@ -208,6 +218,7 @@ class TrialSerializer(serializers.ModelSerializer):
             "score",
             "epochs",
             "error",
+            "runner",
             "started_at",
             "finished_at",
         ]
@@ -235,6 +246,7 @@ class JobSerializer(serializers.ModelSerializer):
             "task_options",
             "queue",
             "priority",
+            "parallel_trials",
             "waiting_for",
             "cancel_requested",
             "keep_best",

@@ -22,6 +22,15 @@ def run_training_job(job_id: int) -> None:
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
+def run_trials(job_id: int, attempt: int) -> None:
+    """Run trials of a parallel job's search, owned by its attempt `attempt`, until it closes;
+    a redelivered message (its runner died) joins the search again if it still runs."""
+    services.trials_serve(
+        job_id=job_id, attempt=attempt, runner=f"{socket.gethostname()}:{os.getpid()}"
+    )
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def profile_dataset(dataset_id: int) -> None:
     """Claim a pending dataset and profile it; a redelivered message finds it claimed, unless
     its profiler's heartbeat went stale (the worker was killed), and then takes it over."""

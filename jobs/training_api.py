@@ -97,6 +97,7 @@ class JobViewSet(
                 horizon=data.get("horizon"),
                 lookback=data.get("lookback"),
                 label_delimiter=data.get("label_delimiter") or None,
+                parallel_trials=data.get("parallel_trials") or 1,
             )
         except DataError as exc:
             # Errors about an option (horizon, say) name it; the rest are about the target.

@@ -277,7 +277,7 @@ def running_scaleout(
             stack = Stack(
                 mode="postgres",
                 url=f"http://127.0.0.1:{web_port}",
-                predictor_url=predictor_urls[0],
+                predictor_url=predictor_urls[0] if predictor_urls else "",
                 data_dir=root / "web",
                 env=env,
             )
@@ -293,7 +293,9 @@ def running_scaleout(
             for name, argv in argvs.items():
                 data_dir = root / name
                 data_dir.mkdir(parents=True, exist_ok=True)
-                own = {**env, "CONSOLE_DATA_DIR": str(data_dir), "PREDICTOR_URL": predictor_urls[0]}
+                own = {**env, "CONSOLE_DATA_DIR": str(data_dir)}
+                if predictor_urls:
+                    own["PREDICTOR_URL"] = predictor_urls[0]
                 if name.startswith("predictor"):
                     own["DJANGO_SETTINGS_MODULE"] = "console.predictor_settings"
                 # The log sits beside the data folder, so that the folder holds only what the

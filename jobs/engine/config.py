@@ -39,6 +39,8 @@ DEFAULT_BUDGET_SECONDS = BUDGET_PRESETS["standard"]
 # Trials and epochs are caps, not the budget: a trial's epochs end when early stopping says so.
 MAX_TRIALS_CAP = 200
 MAX_EPOCHS_CAP = 300
+# Trials of one search run at once, each in a process of its own (jobs.engine.pool).
+MAX_PARALLEL_TRIALS = 8
 
 
 @dataclass(frozen=True)

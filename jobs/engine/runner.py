@@ -21,11 +21,20 @@ from jobs.engine.data import TaskType
 from jobs.engine.ensemble import build_ensemble, choose
 from jobs.engine.evaluation import evaluate, evaluate_multilabel
 from jobs.engine.layers import MultiLabels, compiled_head
+from jobs.engine.pool import POLL_SECONDS, TrialPool, TrialSource, run_ticket
 from jobs.engine.results import Reporter, SearchResult
 from jobs.engine.split import index_labels
 from jobs.engine.task import Prepared, Task
 from jobs.engine.task_data import detect_delimiter, label_matrix, parse_label_sets
-from jobs.engine.tuning import FINISH_SHARE, REFIT_SHARE, Searched, tune
+from jobs.engine.tuning import (
+    FINISH_SHARE,
+    REFIT_SHARE,
+    Guard,
+    Searched,
+    fit_options,
+    trial_callbacks,
+    tune,
+)
 
 
 @dataclass
@@ -90,12 +99,18 @@ def predict_outputs(model: keras.Model, x: Any, batch_size: int = 1024) -> np.nd
 
 
 def run_task(
-    task: Task, data: Any, config: SearchConfig, *, workdir: Path, reporter: Reporter
+    task: Task,
+    data: Any,
+    config: SearchConfig,
+    *,
+    workdir: Path,
+    reporter: Reporter,
+    pool: TrialPool | None = None,
 ) -> SearchResult:
     """A task's search: prepare, tune, keep the best trial (or the average of the best few,
     when the task ensembles and that beats the best on validation), train it again on the
     validation rows when the task refits and the budget allows, and score it once on the
-    test split."""
+    test split. With a pool, trials also run in other processes (`serve_trials`)."""
     started = time.monotonic()
     keras.utils.set_random_seed(config.seed)
     prepared = task.prepare(data, config)
@@ -112,6 +127,7 @@ def run_task(
         keep=config.ensemble_size if ensembling is not None else 1,
         objective=task.objective(config),
         reserve=FINISH_SHARE + (REFIT_SHARE if task.refit else 0.0),
+        pool=pool,
     )
     members = searched.models()
     model, report = members[0], {"size": 1, "chosen": False}
@@ -138,6 +154,42 @@ def run_task(
     )
     result.manifest.update(prepared.manifest)
     return result
+
+
+def serve_trials(
+    task: Task,
+    data: Any,
+    config: SearchConfig,
+    *,
+    workdir: Path,
+    reporter: Reporter,
+    source: TrialSource,
+) -> int:
+    """A runner of a parallel search: prepare the data as the search's owner did (the same
+    seed gives the same split), then train tickets from `source` until the search closes.
+    Returns how many trials this process ran."""
+    keras.utils.set_random_seed(config.seed)
+    prepared = task.prepare(data, config)
+    hypermodel = task.hypermodel(prepared, config)
+    guard = Guard(reporter, None)
+    callbacks = trial_callbacks(guard, len(prepared.train[1]))
+    ran = 0
+    while not source.closed():
+        ticket = source.claim()
+        if ticket is None:
+            time.sleep(POLL_SECONDS)
+            continue
+        weights = workdir / f"{ticket.number}.weights.h5"
+        outcome = run_ticket(
+            hypermodel, ticket, prepared.train, prepared.validation, guard=guard,
+            callbacks=callbacks, objective=task.objective(config), epochs=config.max_epochs,
+            weights=weights, class_weight=prepared.class_weight,
+            fit_kwargs=fit_options(hypermodel, config),
+        )  # fmt: skip
+        source.complete(ticket, outcome, weights if weights.exists() else None)
+        guard.stopped = ""
+        ran += 1
+    return ran
 
 
 def _refit(

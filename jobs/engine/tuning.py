@@ -22,6 +22,7 @@ import pandas as pd
 
 from jobs.engine import checkpoint
 from jobs.engine.config import SearchConfig
+from jobs.engine.pool import Coordinator, Outcome, Ticket, TrialPool, reason, run_ticket
 from jobs.engine.results import (
     Reporter,
     SearchInterrupted,
@@ -117,12 +118,6 @@ class _Stop(Exception):
     pass
 
 
-def _reason(message: str | None) -> str:
-    """The exception line of a failed trial's traceback, e.g. an out-of-memory error."""
-    lines = [line for line in (message or "").strip().splitlines() if line.strip()]
-    return lines[-1][:500] if lines else "The trial failed without a message."
-
-
 def _empty_device_cache() -> None:
     if keras.backend.backend() == "torch":
         import torch
@@ -167,8 +162,24 @@ def _tuner_class(name: str) -> type[Any]:
             super().set_state(state)
             self._numbers = {str(k): int(v) for k, v in state.get("trial_numbers", {}).items()}
 
+        def can_start(self) -> bool:
+            return len(self._numbers) < self._max_started
+
+        def number_of(self, trial: Any) -> int:
+            """The trial's number in the job (1, 2, ...), given when it first starts."""
+            return self._numbers.setdefault(trial.trial_id, len(self._numbers) + 1)
+
+        def end_pooled(self, trial: Any, *, seconds: float, epochs: int) -> None:
+            """End a trial another process (or a ticket here) ran: the oracle learns its
+            result, the job its end, and the search is saved (jobs.engine.pool)."""
+            number = self.number_of(trial)
+            self._guard.seconds[number] = seconds
+            self._guard.epochs[number] = epochs
+            super().on_trial_end(trial)
+            self._report_end(trial)
+
         def on_trial_begin(self, trial: Any) -> None:
-            if len(self._numbers) >= self._max_started:
+            if not self.can_start():
                 raise _Stop
             if self._reporter.cancelled():
                 self._guard.stopped = "cancelled"
@@ -178,7 +189,7 @@ def _tuner_class(name: str) -> type[Any]:
                 self._guard.stopped = self._guard.stopped or "time_limit"
                 raise _Stop
             super().on_trial_begin(trial)
-            number = self._numbers.setdefault(trial.trial_id, len(self._numbers) + 1)
+            number = self.number_of(trial)
             self._trial_started = time.monotonic()
             self._guard.trial_number = number
             self._reporter.trial_started(number, dict(trial.hyperparameters.values))
@@ -197,6 +208,9 @@ def _tuner_class(name: str) -> type[Any]:
             keras.backend.clear_session()
             gc.collect()
             _empty_device_cache()
+            self._report_end(trial)
+
+        def _report_end(self, trial: Any) -> None:
             failed = str(trial.status) in ("FAILED", "INVALID")
             score = None if trial.score is None or failed else float(trial.score)
             self._reporter.trial_finished(
@@ -204,7 +218,7 @@ def _tuner_class(name: str) -> type[Any]:
                 "FAILED" if failed else str(trial.status),
                 score,
                 dict(trial.hyperparameters.values),
-                _reason(trial.message) if failed else "",
+                reason(trial.message) if failed else "",
             )
             # After the report: a death in between re-runs this trial rather than leaving its
             # row RUNNING with a state that says it finished.
@@ -233,40 +247,6 @@ def _with_portfolio(oracle: Any, portfolio: Sequence[dict[str, Any]]) -> Any:
         return dict(original(trial_id))
 
     return populate_space
-
-
-class SearchSpace(kt.HyperModel):
-    """A hypermodel from a build function, with the batch size searched as well.
-
-    portfolio: the first trials' values, as changes to the defaults (see _with_portfolio).
-    """
-
-    def __init__(
-        self,
-        build: Any,
-        *,
-        batch_sizes: Sequence[int] = (),
-        portfolio: Sequence[dict[str, Any]] = (),
-    ) -> None:
-        super().__init__()
-        self._build = build
-        self.batch_sizes = list(batch_sizes)
-        self.portfolio = list(portfolio)
-
-    def build(self, hp: kt.HyperParameters) -> keras.Model:
-        return self._build(hp)
-
-    def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any) -> Any:
-        if self.batch_sizes:
-            default = self.batch_sizes[len(self.batch_sizes) // 2]
-            kwargs["batch_size"] = hp.Choice("batch_size", self.batch_sizes, default=default)
-        return model.fit(*args, **kwargs)
-
-
-def batch_sizes(n_train: int) -> list[int]:
-    """The three largest powers of two that still give about ten steps an epoch."""
-    fits = [size for size in (16, 32, 64, 128, 256, 512, 1024) if n_train / size >= 10]
-    return (fits or [16])[-3:]
 
 
 def patience(n_train: int) -> int:
@@ -322,6 +302,24 @@ def make_tuner(
     return tuner_class(**common)
 
 
+def trial_callbacks(guard: Guard, n_train: int) -> list[keras.callbacks.Callback]:
+    """A trial's callbacks: the guard, early stopping and cutting the learning rate on
+    plateaus (Keras Tuner copies them for every trial; the guard stays shared)."""
+    wait = patience(n_train)
+    return [
+        guard,
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=wait),
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=0.3, patience=max(2, wait // 3), min_lr=1e-6
+        ),
+    ]
+
+
+def fit_options(hypermodel: Any, config: SearchConfig) -> dict[str, Any]:
+    # A hypermodel that searches the batch size picks it itself.
+    return {} if getattr(hypermodel, "batch_sizes", None) else {"batch_size": config.batch_size}
+
+
 # What a search leaves of its budget for what follows it: choosing an ensemble, scoring on
 # the test split, permutation importance and saving.
 FINISH_SHARE = 0.1
@@ -345,12 +343,15 @@ def tune(
     keep: int = 1,
     objective: str = "val_loss",
     reserve: float = FINISH_SHARE,
+    pool: TrialPool | None = None,
 ) -> Searched:
     """Search within the job's time budget; keep the best `keep` completed trials (best first).
 
     Each trial trains until its validation loss stops improving (patience scaled to the
     data), with the learning rate cut on plateaus; the tuner keeps its best epoch's weights.
     SearchStopped when no trial completed: cancelled early, or every trial failed.
+    pool: with room for more than one trial at once, the trials run in several processes
+    (jobs.engine.pool), this one owning the search.
     """
     deadline = None
     if config.max_seconds is not None:
@@ -359,27 +360,31 @@ def tune(
     tuner = make_tuner(
         config, hypermodel, workdir=workdir, reporter=reporter, guard=guard, objective=objective
     )
-    wait = patience(len(train[1]))
-    callbacks = [
-        guard,
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=wait),
-        keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss", factor=0.3, patience=max(2, wait // 3), min_lr=1e-6
-        ),
-    ]
-    fit_kwargs: dict[str, Any] = {}
-    if not getattr(hypermodel, "batch_sizes", None):
-        fit_kwargs["batch_size"] = config.batch_size
-    with contextlib.suppress(_Stop):
-        tuner.search(
-            *train,
-            validation_data=validation,
-            epochs=config.max_epochs,
-            callbacks=callbacks,
-            class_weight=class_weight,
-            verbose=0,
-            **fit_kwargs,
-        )
+    callbacks = trial_callbacks(guard, len(train[1]))
+    fit_kwargs = fit_options(hypermodel, config)
+    if pool is not None and pool.size > 1:
+
+        def run_here(ticket: Ticket, extra: list[Any]) -> tuple[Outcome, Path]:
+            weights = workdir / "tickets" / f"{ticket.number}.weights.h5"
+            outcome = run_ticket(
+                hypermodel, ticket, train, validation, guard=guard,
+                callbacks=[*callbacks, *extra], objective=objective, epochs=config.max_epochs,
+                weights=weights, class_weight=class_weight, fit_kwargs=fit_kwargs,
+            )  # fmt: skip
+            return outcome, weights
+
+        Coordinator(tuner, pool, guard, run_here).run()
+    else:
+        with contextlib.suppress(_Stop):
+            tuner.search(
+                *train,
+                validation_data=validation,
+                epochs=config.max_epochs,
+                callbacks=callbacks,
+                class_weight=class_weight,
+                verbose=0,
+                **fit_kwargs,
+            )
     completed = [t for t in tuner.oracle.trials.values() if t.score is not None]
     if not completed:
         raise SearchStopped(

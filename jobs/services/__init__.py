@@ -16,6 +16,7 @@ from jobs.services.profiling import dataset_claim_profiling, dataset_profile, da
 from jobs.services.queueing import jobs_release_waiting
 from jobs.services.retries import job_retry
 from jobs.services.training import job_cancel, job_claim, job_create, job_run, jobs_reap
+from jobs.services.trial_pool import trials_serve
 from jobs.services.tuner_state import tuner_state_delete, tuner_state_load, tuner_state_save
 from jobs.services.uploads import (
     UploadBusy,
@@ -58,6 +59,7 @@ __all__ = [
     "jobs_reap",
     "jobs_release_waiting",
     "staging_is_local",
+    "trials_serve",
     "tuner_state_delete",
     "tuner_state_load",
     "tuner_state_save",

@@ -84,9 +84,11 @@ class JobReporter:
     cancelled() answers True so that the engine stops at its next batch or trial.
     """
 
-    def __init__(self, job: TrainingJob) -> None:
+    def __init__(self, job: TrainingJob, *, runner: str = "") -> None:
         self.job = job
         self.lost = False
+        # The process that runs the trials this reporter reports: "host:pid".
+        self.runner = runner or job.worker
 
     def _lose(self) -> None:
         if not self.lost:
@@ -141,12 +143,14 @@ class JobReporter:
                     "score": None,
                     "error": "",
                     "finished_at": None,
+                    "runner": self.runner,
                 },
             )
             payload: dict[str, Any] = {
                 "trial": number,
                 "hyperparameters": hyperparameters,
                 "attempt": self.job.attempts,
+                "runner": self.runner,
             }
             if not created:
                 payload["rerun"] = True

@@ -54,6 +54,7 @@ def job_retry(*, actor: User, job: TrainingJob) -> TrainingJob:
             horizon=options.get("horizon"),
             lookback=options.get("lookback"),
             label_delimiter=options.get("label_delimiter"),
+            parallel_trials=job.parallel_trials,
             retry_of=job,
             actor=actor,
         )

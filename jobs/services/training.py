@@ -23,8 +23,6 @@ from jobs.engine.checks import OptionError, TaskRequest, check_task
 from jobs.engine.config import (
     BUDGET_PRESETS,
     DEFAULT_BUDGET_SECONDS,
-    MAX_EPOCHS_CAP,
-    MAX_TRIALS_CAP,
     default_tuner,
 )
 from jobs.engine.data import DataError, TaskType
@@ -36,6 +34,13 @@ from jobs.services.datasets import ConflictError
 from jobs.services.events import event_record
 from jobs.services.queueing import job_enqueue, job_hold, jobs_release_waiting, owner_at_limit
 from jobs.services.reporter import ClaimLost, JobReporter, job_fenced, job_hand_back, job_held
+from jobs.services.trial_pool import (
+    MAX_PARALLEL_TRIALS,
+    JobTrialPool,
+    search_config,
+    trial_runners_dispatch,
+    trial_weights_delete,
+)
 from jobs.services.tuner_state import tuner_state_delete
 
 logger = logging.getLogger(__name__)
@@ -67,6 +72,7 @@ def job_create(
     horizon: int | None = None,
     lookback: int | None = None,
     label_delimiter: str | None = None,
+    parallel_trials: int = 1,
     retry_of: TrainingJob | None = None,
     actor: AnyUser | None = None,
 ) -> TrainingJob:
@@ -75,11 +81,13 @@ def job_create(
     The time budget is a preset name or seconds (neither: the standard preset); trials and
     epochs are optional caps within it. The seed is drawn at random unless given. retry_of:
     the job this one retries (job_retry). The audit trail names `actor` as its creator, the
-    owner when not given.
+    owner when not given. parallel_trials: how many of its trials run at once, each in a
+    worker process of its own (jobs/services/trial_pool.py).
     """
     if dataset.status != Dataset.Status.READY:
         raise DataError(f"Dataset '{dataset.name}' is not ready.")
     budget, max_seconds = _budget(budget, max_seconds)
+    _check_parallel(parallel_trials, tuner)
     task_options: dict[str, Any] = {}
     if dataset.kind == Dataset.Kind.IMAGE:
         # The archive implies the target: "label" for classes, "value" for numbers.
@@ -108,6 +116,7 @@ def job_create(
             queue=queue,
             priority=priority,
             task_options=task_options,
+            parallel_trials=parallel_trials,
             retry_of=retry_of,
         )
         event_record(subject=job, kind="job_status", payload={"status": job.status})
@@ -139,6 +148,22 @@ def _task_request(
         lookback=lookback,
         label_delimiter=label_delimiter,
     )
+
+
+def _check_parallel(parallel_trials: int, tuner: str | None) -> None:
+    if not 1 <= parallel_trials <= MAX_PARALLEL_TRIALS:
+        raise OptionError(
+            f"'parallel_trials' is {parallel_trials}; give 1 to {MAX_PARALLEL_TRIALS}.",
+            field="parallel_trials",
+        )
+    # Hyperband trains a bracket's trials from each other's weights, in rounds: its trials
+    # are not independent tickets.
+    if parallel_trials > 1 and tuner == TrainingJob.Tuner.HYPERBAND:
+        raise OptionError(
+            "Parallel trials work with the random and bayesian tuners; choose one of them, "
+            "or set 'parallel_trials' to 1 for hyperband.",
+            field="parallel_trials",
+        )
 
 
 def _budget(budget: str | None, max_seconds: int | None) -> tuple[str, int]:
@@ -271,6 +296,7 @@ def jobs_reap() -> list[int]:
                         to_value=job.error,
                     )
                     tuner_state_delete(job=job)
+                    trial_weights_delete(job=job)
                     _release_on_commit(job)
                     touched.append(job.pk)
                 continue
@@ -338,13 +364,19 @@ def _search(
     frame: pd.DataFrame | None,
     reporter: JobReporter,
 ) -> Any:
-    """Image archives go to the CNN search, tables to run_search (which routes the rest)."""
+    """Image archives go to the CNN search, tables to run_search (which routes the rest).
+
+    A parallel job's trials also run in its runner tasks (jobs/services/trial_pool.py)."""
     from jobs.engine.search import run_image_search, run_search
 
+    pool = None
+    if job.parallel_trials > 1:
+        pool = JobTrialPool(job)
+        trial_runners_dispatch(job=job)
     if frame is None:
         with selectors.dataset_local_path(dataset=job.dataset) as archive:
-            return run_image_search(archive, config, workdir=workdir, reporter=reporter)
-    return run_search(frame, config, workdir=workdir, reporter=reporter)
+            return run_image_search(archive, config, workdir=workdir, reporter=reporter, pool=pool)
+    return run_search(frame, config, workdir=workdir, reporter=reporter, pool=pool)
 
 
 def job_run(*, job: TrainingJob) -> TrainingJob:
@@ -364,27 +396,13 @@ def job_run(*, job: TrainingJob) -> TrainingJob:
 
 
 def _job_run(job: TrainingJob) -> TrainingJob:
-    from jobs.engine.search import SearchConfig, SearchInterrupted, SearchStopped
+    from jobs.engine.search import SearchInterrupted, SearchStopped
     from models_registry.services import model_version_register
 
     reporter = JobReporter(job)
     try:
         frame = None if job.dataset.kind == Dataset.Kind.IMAGE else _checked_frame(job)
-        config = SearchConfig(
-            target=job.target,
-            task_type=job.task_type,  # type: ignore[arg-type]
-            # No cap on the row: the engine's, so the budget decides.
-            max_trials=MAX_TRIALS_CAP if job.max_trials is None else job.max_trials,
-            max_epochs=MAX_EPOCHS_CAP if job.max_epochs is None else job.max_epochs,
-            seed=job.seed,
-            tuner=job.tuner,
-            max_seconds=job.max_seconds,
-            text_column=job.task_options.get("text_column", ""),
-            timestamp_column=job.task_options.get("timestamp_column", ""),
-            horizon=job.task_options.get("horizon", 1),
-            lookback=job.task_options.get("lookback"),
-            label_delimiter=job.task_options.get("label_delimiter"),
-        )
+        config = search_config(job)
         with tempfile.TemporaryDirectory(prefix=f"job{job.pk}-") as workdir:
             result = _search(job, config, Path(workdir), frame, reporter)
             if reporter.lost:
@@ -393,6 +411,7 @@ def _job_run(job: TrainingJob) -> TrainingJob:
             job.manifest = {
                 **result.manifest,
                 "dataset_sha256": job.dataset_sha256,
+                "parallel_trials": job.parallel_trials,
                 "final_model": {"source": result.source, **result.ensemble},
             }
             job.class_weights = (
@@ -462,6 +481,7 @@ def _job_finish(
         job.error = error
         job.finished_at = timezone.now()
         tuner_state_delete(job=job)
+        trial_weights_delete(job=job)
         # cancel_requested is written only by the API; saving the whole row would race it.
         job.save(update_fields=[
             "status", "error", "finished_at", "stopped", "manifest", "class_weights",

@@ -33,18 +33,8 @@ WORKERS = {"worker-profile": "short", "worker-train": "cpu"}
 
 @pytest.fixture(scope="module")
 def bucket() -> Iterator[tuple[Any, dict[str, str]]]:
-    with moto_bucket(BUCKET) as (client, endpoint):
-        yield (
-            client,
-            {
-                "STORAGE_BACKEND": "s3",
-                "S3_BUCKET": BUCKET,
-                "S3_ENDPOINT_URL": endpoint,
-                "S3_REGION": "us-east-1",
-                "S3_ACCESS_KEY_ID": "test",
-                "S3_SECRET_ACCESS_KEY": "test",
-            },
-        )
+    with moto_bucket(BUCKET) as got:
+        yield got
 
 
 @pytest.fixture(scope="module")

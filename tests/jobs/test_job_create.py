@@ -408,3 +408,24 @@ def test_one_request_at_a_time_writes_a_locally_staged_upload(
         pass
     with services.upload_staging_lock(upload) as path:
         assert path.exists()
+
+
+def test_parallel_trials_are_recorded_and_checked(
+    api_as: Any, personas: dict[str, Any], media_root: Any
+) -> None:
+    dataset = make_dataset(personas["owner"])
+    api = api_as("owner")
+
+    # a job may ask for several trials at once; it is recorded, and shown
+    answer = _create(api, dataset=dataset.pk, target="diagnosis", parallel_trials=3)
+    assert answer.status_code == 201, answer.content
+    assert answer.json()["parallel_trials"] == 3
+    assert TrainingJob.objects.get(pk=answer.json()["id"]).parallel_trials == 3
+    # left out: one at a time
+    assert _create(api, dataset=dataset.pk, target="diagnosis").json()["parallel_trials"] == 1
+
+    # more than the cap, or Hyperband's rounds, answer 400 naming the option
+    for extra in ({"parallel_trials": 9}, {"parallel_trials": 2, "tuner": "hyperband"}):
+        answer = _create(api, dataset=dataset.pk, target="diagnosis", **extra)
+        assert answer.status_code == 400, answer.content
+        assert "parallel_trials" in answer.json()["fields"], answer.json()

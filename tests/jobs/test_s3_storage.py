@@ -20,7 +20,8 @@ BUCKET = "console-test"
 
 @pytest.fixture
 def s3(settings: Any, tmp_path: Any) -> Iterator[Any]:
-    with moto_bucket(BUCKET) as (client, endpoint):
+    with moto_bucket(BUCKET) as (client, env):
+        endpoint = env["S3_ENDPOINT_URL"]
         settings.STORAGES = {
             **settings.STORAGES,
             "default": {

@@ -101,7 +101,7 @@ def test_by_default_trials_come_in_the_order_they_ran(api_as: Any, job: Training
     first = api_as("owner").get(f"/api/v1/jobs/{job.pk}/trials/?page_size=3").json()
     assert [t["number"] for t in first["results"]] == [1, 2, 3]
     assert set(first["results"][0]) == {
-        "id", "number", "status", "hyperparameters", "score", "epochs", "error",
+        "id", "number", "status", "hyperparameters", "score", "epochs", "error", "runner",
         "started_at", "finished_at",
     }  # fmt: skip
 

@@ -24,9 +24,9 @@ from jobs.engine.encoding import (
 from jobs.engine.evaluation import evaluate as evaluate_metrics
 from jobs.engine.evaluation import permutation_importance
 from jobs.engine.layers import compiled_head
+from jobs.engine.space import SearchSpace, batch_sizes
 from jobs.engine.split import class_weights, index_labels, split_by_target
 from jobs.engine.task import Ensembling, Prepared, Task
-from jobs.engine.tuning import SearchSpace, batch_sizes
 
 # Where the tabular search starts: a residual network on piecewise-linear encodings with
 # repeating whole numbers embedded level by level (the best first trial measured on real

@@ -1,0 +1,142 @@
+"""One search in two worker processes: a job with parallel_trials=2 on two Celery workers that
+share no disk (an S3 bucket on a moto server between them, as in test_scaleout.py). Its trials
+run in both processes, each exactly once, and the search ends in a registered model."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import breast_cancer_csv
+from tests.e2e import flow
+from tests.s3 import moto_bucket
+from tests.stack import ScaleOut, children, running_scaleout
+
+pytestmark = pytest.mark.stack
+
+BUCKET = "console-parallel"
+# Both take every queue: either may profile, own the search, or run its trials.
+WORKERS = {"worker-a": "cpu,short", "worker-b": "cpu,short"}
+
+
+@pytest.fixture(scope="module")
+def bucket() -> Iterator[tuple[Any, dict[str, str]]]:
+    with moto_bucket(BUCKET) as got:
+        yield got
+
+
+@pytest.fixture(scope="module")
+def two_workers(
+    bucket: tuple[Any, dict[str, str]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ScaleOut]:
+    root = tmp_path_factory.mktemp("parallel")
+    # A runner silent for 5 s is lost (30 by default), so the kill below costs seconds.
+    env = {**bucket[1], "TRIAL_HEARTBEAT_STALE_SECONDS": "5"}
+    with running_scaleout(root, env, WORKERS, predictors=0) as out:
+        yield out
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def _ended(out: ScaleOut, client: Any, url: str, timeout: float = 300) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while (job := client.get(url).json())["status"] not in ("SUCCEEDED", "FAILED", "CANCELLED"):
+        assert time.monotonic() < deadline, f"the job did not end:\n{out.log_tails()}"
+        assert all(p.poll() is None for p in out.processes.values()), out.log_tails()
+        time.sleep(0.3)
+    return dict(job)
+
+
+def test_one_search_runs_its_trials_in_two_worker_processes(
+    two_workers: ScaleOut, bucket: tuple[Any, dict[str, str]]
+) -> None:
+    s3, _ = bucket
+    owner = two_workers.stack.client("owner")
+    dataset = flow.upload(owner, breast_cancer_csv())
+    assert dataset["status"] == "READY", dataset.get("error")
+
+    # when a job asks for two trials at once
+    job = flow.create_job(
+        owner, dataset["id"], max_trials=4, max_epochs=2, max_seconds=900,
+        parallel_trials=2, tuner="random",
+    )  # fmt: skip
+    assert job["parallel_trials"] == 2
+    url = f"/api/v1/jobs/{job['id']}/"
+    job = _ended(two_workers, owner, url)
+
+    # then it succeeds with a registered version, its search recorded as parallel
+    assert job["status"] == "SUCCEEDED", f"{job['error']}\n{two_workers.log_tails()}"
+    assert job["model_version"] is not None
+    assert job["manifest"]["parallel_trials"] == 2
+    # and its trials ran in both worker processes
+    trials = job["trials"]
+    seen = [(t["number"], t["runner"], t["started_at"], t["finished_at"]) for t in trials]
+    assert sorted(t["number"] for t in trials) == [1, 2, 3, 4], seen
+    assert all(t["status"] == "COMPLETED" for t in trials), trials
+    runners = Counter(t["runner"] for t in trials)
+    assert len(runners) == 2, seen
+    logs = {name: two_workers.logs[name].read_text() for name in WORKERS}
+    assert any("Task jobs.tasks.run_trials[" in log for log in logs.values()), logs
+    # and none ran twice
+    events = owner.get(f"{url}events/").json()
+    started = [e["payload"] for e in events if e["kind"] == "trial_started"]
+    assert Counter(p["trial"] for p in started) == dict.fromkeys(range(1, 5), 1), started
+    assert not any(p.get("rerun") for p in started)
+    # and nothing was kept on a worker's disk; the trials' weights left the bucket at the end
+    for name in WORKERS:
+        assert _files(two_workers.data_dirs[name]) == [], name
+    listed = s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
+    assert not [o["Key"] for o in listed if "/trials/" in o["Key"]], listed
+
+
+def test_a_runner_killed_mid_trial_loses_only_its_trial(two_workers: ScaleOut) -> None:
+    owner = two_workers.stack.client("owner")
+    # (another file than the first test's: the same bytes again would be refused as a copy)
+    dataset = flow.upload(owner, breast_cancer_csv(rows=560))
+    seen = {name: len(two_workers.logs[name].read_text()) for name in WORKERS}
+    job = flow.create_job(
+        owner, dataset["id"], max_trials=3, max_epochs=4, max_seconds=900,
+        parallel_trials=2, tuner="random",
+    )  # fmt: skip
+    url = f"/api/v1/jobs/{job['id']}/"
+    # The runner: the pool process of the worker that received this job's run_trials task.
+    deadline = time.monotonic() + 180
+    victim: tuple[int, int] | None = None
+    while victim is None:
+        assert time.monotonic() < deadline, (
+            f"no runner trial seen running:\n{two_workers.log_tails()}"
+        )
+        time.sleep(0.1)
+        runners = [
+            pid
+            for name in WORKERS
+            if "Task jobs.tasks.run_trials[" in two_workers.logs[name].read_text()[seen[name] :]
+            for pid in children(two_workers.processes[name].pid)
+        ]
+        for trial in owner.get(url).json()["trials"]:
+            pid = int(trial["runner"].rsplit(":", 1)[1])
+            if trial["status"] == "RUNNING" and pid in runners:
+                victim = (pid, trial["number"])
+
+    # when the runner's process is killed outright mid-trial
+    os.kill(victim[0], signal.SIGKILL)
+
+    # then the job still succeeds, and only that trial was lost
+    job = _ended(two_workers, owner, url)
+    assert job["status"] == "SUCCEEDED", f"{job['error']}\n{two_workers.log_tails()}"
+    ends = {t["number"]: (t["status"], t["error"]) for t in job["trials"]}
+    assert ends[victim[1]][0] == "FAILED", ends
+    assert "lost" in ends[victim[1]][1], ends
+    assert [n for n, (status, _) in ends.items() if status != "COMPLETED"] == [victim[1]], ends
+    events = owner.get(f"{url}events/").json()
+    started = Counter(e["payload"]["trial"] for e in events if e["kind"] == "trial_started")
+    assert started == dict.fromkeys(range(1, 4), 1), started
