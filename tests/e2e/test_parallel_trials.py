@@ -24,6 +24,7 @@ pytestmark = pytest.mark.stack
 BUCKET = "console-parallel"
 # Both take every queue: either may profile, own the search, or run its trials.
 WORKERS = {"worker-a": "cpu,short", "worker-b": "cpu,short"}
+TRIALS = 4
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +66,11 @@ def test_one_search_runs_its_trials_in_two_worker_processes(
     assert dataset["status"] == "READY", dataset.get("error")
 
     # when a job asks for two trials at once
+    # (trials long enough that the second worker's runner has started before the owner,
+    # which takes tickets too, could have run them all: it has to import Keras and read the
+    # data first)
     job = flow.create_job(
-        owner, dataset["id"], max_trials=4, max_epochs=2, max_seconds=900,
+        owner, dataset["id"], max_trials=TRIALS, max_epochs=12, max_seconds=900,
         parallel_trials=2, tuner="random",
     )  # fmt: skip
     assert job["parallel_trials"] == 2
@@ -80,7 +84,7 @@ def test_one_search_runs_its_trials_in_two_worker_processes(
     # and its trials ran in both worker processes
     trials = job["trials"]
     seen = [(t["number"], t["runner"], t["started_at"], t["finished_at"]) for t in trials]
-    assert sorted(t["number"] for t in trials) == [1, 2, 3, 4], seen
+    assert sorted(t["number"] for t in trials) == list(range(1, TRIALS + 1)), seen
     assert all(t["status"] == "COMPLETED" for t in trials), trials
     runners = Counter(t["runner"] for t in trials)
     assert len(runners) == 2, seen
@@ -89,7 +93,7 @@ def test_one_search_runs_its_trials_in_two_worker_processes(
     # and none ran twice
     events = owner.get(f"{url}events/").json()
     started = [e["payload"] for e in events if e["kind"] == "trial_started"]
-    assert Counter(p["trial"] for p in started) == dict.fromkeys(range(1, 5), 1), started
+    assert Counter(p["trial"] for p in started) == dict.fromkeys(range(1, TRIALS + 1), 1), started
     assert not any(p.get("rerun") for p in started)
     # and nothing was kept on a worker's disk; the trials' weights left the bucket at the end
     for name in WORKERS:
