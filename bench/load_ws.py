@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import datetime
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,7 +81,8 @@ class Watchers:
         await asyncio.gather(*tasks)
 
     def finish(self) -> None:
-        if self.loop is not None and self.stop is not None:
+        # The loop is gone already when every client ended on its own (errors, say).
+        if self.loop is not None and self.stop is not None and not self.loop.is_closed():
             self.loop.call_soon_threadsafe(self.stop.set)
 
     def all_connected(self) -> bool:
@@ -104,9 +106,11 @@ class Watchers:
             if live != sorted(set(live)):
                 disorder += 1
         delays = sorted(d for c in self.clients for d in c.delays_ms)
+        errors = Counter(c.error.split(":")[0] for c in self.clients if c.error)
         return {
             "clients": self.count,
-            "errors": sum(1 for c in self.clients if c.error),
+            "errors": sum(errors.values()),
+            "error_kinds": dict(errors),
             "missing_events": missing,
             "out_of_order_clients": disorder,
             "p50_ms": _percentile(delays, 50),
