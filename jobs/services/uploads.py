@@ -178,9 +178,7 @@ def upload_finish(*, upload: Upload, request: DatasetRequest) -> tuple[Dataset, 
     other options (an encoding or delimiter override, say)."""
     if not upload.complete:
         raise DataError(f"The upload has {upload.offset} of {upload.size} bytes; send the rest.")
-    if staging_is_local():
-        path = upload_staging_path(upload)
-        sha256 = upload.sha256 or file_sha256(path)
+    with _staged_file(upload) as (path, sha256):
         created = dataset_create(
             owner=upload.owner,
             path=path,
@@ -189,23 +187,25 @@ def upload_finish(*, upload: Upload, request: DatasetRequest) -> tuple[Dataset, 
             request=request,
             actor=upload.owner,
         )
-    else:
-        path = upload_spool()
-        try:
-            with path.open("wb") as out:
-                sha256 = _assemble(upload, out)
-            created = dataset_create(
-                owner=upload.owner,
-                path=path,
-                filename=upload.filename,
-                sha256=sha256,
-                request=request,
-                actor=upload.owner,
-            )
-        finally:
-            path.unlink(missing_ok=True)
     upload_delete(upload=upload)
     return created
+
+
+@contextlib.contextmanager
+def _staged_file(upload: Upload) -> Iterator[tuple[Path, str]]:
+    """A complete upload's bytes as one local file, and their sha256: the staging file
+    itself on local storage; else the parts put together in a spool file, removed after."""
+    if staging_is_local():
+        path = upload_staging_path(upload)
+        yield path, upload.sha256 or file_sha256(path)
+        return
+    path = upload_spool()
+    try:
+        with path.open("wb") as out:
+            sha256 = _assemble(upload, out)
+        yield path, sha256
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def uploads_expire() -> int:
