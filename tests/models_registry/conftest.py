@@ -10,11 +10,12 @@ from django.contrib.auth.models import User
 
 from jobs.models import TrainingJob
 from models_registry import services
-from models_registry.models import Membership, ModelVersion, Workspace
+from models_registry.models import Deployment, Membership, ModelVersion, Workspace
 from models_registry.predictor.app import predictor
 from models_registry.predictor.directory import Snapshot
 from models_registry.predictor.tally import KeyUse, Tally
 from tests.factories import make_dataset
+from tests.models_registry.predictor_client import refresh
 
 
 @pytest.fixture
@@ -68,6 +69,17 @@ def share(personas: dict[str, Any]) -> Callable[..., Workspace]:
 @pytest.fixture
 def version(personas: dict[str, Any], register: Callable[..., ModelVersion]) -> ModelVersion:
     return register(personas["owner"])
+
+
+@pytest.fixture
+def deployed(personas: dict[str, Any], version: ModelVersion) -> Deployment:
+    """The owner's version deployed as "cancer", and the predictor told of it. (Modules
+    whose tests need another deployment define their own.)"""
+    deployment = services.deployment_create(
+        owner=personas["owner"], model_version=version, name="cancer"
+    )
+    refresh()
+    return deployment
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from models_registry import services
-from models_registry.models import Deployment, ModelVersion
+from models_registry.models import Deployment
 from models_registry.predictor.app import predictor as state
 from models_registry.predictor.directory import read_snapshot
 from models_registry.predictor.hosting import Host
@@ -21,15 +20,6 @@ from tests.models_registry.predictor_client import client_for, refresh
 # The waking load runs on a worker thread, with a connection of its own, as in a replica.
 pytestmark = pytest.mark.django_db(transaction=True)
 URL = "/v1/deployments/cancer/predict"
-
-
-@pytest.fixture
-def deployed(personas: dict[str, Any], version: ModelVersion) -> Deployment:
-    deployment = services.deployment_create(
-        owner=personas["owner"], model_version=version, name="cancer"
-    )
-    refresh()
-    return deployment
 
 
 def _row(frame: pd.DataFrame) -> dict[str, Any]:

@@ -33,15 +33,6 @@ pytestmark = pytest.mark.django_db
 URL = "/v1/deployments/cancer/predict"
 
 
-@pytest.fixture
-def deployed(personas: dict[str, Any], version: ModelVersion) -> Deployment:
-    deployment = services.deployment_create(
-        owner=personas["owner"], model_version=version, name="cancer"
-    )
-    refresh()
-    return deployment
-
-
 def _row(frame: Any, **change: Any) -> dict[str, Any]:
     row: dict[str, Any] = frame.drop(columns="diagnosis").iloc[0].to_dict()
     row.update(change)

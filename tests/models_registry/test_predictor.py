@@ -26,15 +26,6 @@ pytestmark = pytest.mark.django_db
 URL = "/v1/deployments/cancer/predict"
 
 
-@pytest.fixture
-def deployed(personas: dict[str, Any], version: ModelVersion) -> Deployment:
-    deployment = services.deployment_create(
-        owner=personas["owner"], model_version=version, name="cancer"
-    )
-    refresh()
-    return deployment
-
-
 def _rows(frame: pd.DataFrame, n: int, start: int = 0) -> list[dict[str, Any]]:
     return frame.drop(columns="diagnosis").iloc[start : start + n].to_dict("records")
 

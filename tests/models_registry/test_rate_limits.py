@@ -15,12 +15,12 @@ import redis
 from django.conf import settings
 
 from models_registry import services
-from models_registry.models import Deployment, ModelVersion
+from models_registry.models import Deployment
 from models_registry.predictor import limits
 from models_registry.predictor.app import predictor as state
 from models_registry.predictor.directory import read_snapshot
 from models_registry.predictor.limits import SharedRateLimiter
-from tests.models_registry.predictor_client import PredictorClient, refresh
+from tests.models_registry.predictor_client import PredictorClient
 from tests.stack import free_port
 
 pytestmark = [
@@ -28,15 +28,6 @@ pytestmark = [
     pytest.mark.skipif(not settings.REDIS_URL, reason="the shared count needs Redis"),
 ]
 URL = "/v1/deployments/cancer/predict"
-
-
-@pytest.fixture
-def deployed(personas: dict[str, Any], version: ModelVersion) -> Deployment:
-    deployment = services.deployment_create(
-        owner=personas["owner"], model_version=version, name="cancer"
-    )
-    refresh()
-    return deployment
 
 
 @pytest.fixture
