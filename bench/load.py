@@ -50,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 from bench.datasets import cmdline, descendants, rss_mb  # noqa: E402
 from bench.load_files import hostile_files, table_csv  # noqa: E402
 from bench.load_ws import Watchers, percentile, run_watchers  # noqa: E402
+from tests.e2e.flow import wait_dataset  # noqa: E402
 from tests.stack import Stack, running_stack  # noqa: E402
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
@@ -138,16 +139,6 @@ def upload(
     if timer is None:
         return client.post("/api/v1/datasets/", files=files)
     return timer.call(client, "POST", "/api/v1/datasets/", files=files)
-
-
-def wait_dataset(client: httpx.Client, pk: int, timeout: float = 300) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = client.get(f"/api/v1/datasets/{pk}/").json()
-        if found["status"] in ("READY", "FAILED"):
-            return dict(found)
-        time.sleep(0.5)
-    raise RuntimeError(f"dataset {pk} did not settle")
 
 
 class Poller(threading.Thread):
