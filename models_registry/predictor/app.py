@@ -48,6 +48,7 @@ from models_registry.predictor.http import (
     Receive,
     Send,
     bad_request,
+    credential_of,
     header,
     identify,
     named,
@@ -60,6 +61,22 @@ from models_registry.predictor.readiness import on_demand, readiness
 from models_registry.predictor.state import predictor
 
 logger = logging.getLogger(__name__)
+GONE = (Deployment.Status.UNDEPLOYED, Deployment.Status.FAILED)
+
+
+async def _identified(scope: dict[str, Any]) -> tuple[Caller, Snapshot]:
+    """Who is calling, and the snapshot that says so. A credential this replica does not know
+    may be one made a moment ago that it has not read yet: before a 401, wait for a read that
+    began after the request came (see Predictor.snapshot_after)."""
+    arrived = time.monotonic()
+    snapshot = predictor.snapshot
+    try:
+        return identify(scope, snapshot), snapshot
+    except HttpError:
+        if not credential_of(scope):
+            raise
+    snapshot = await predictor.snapshot_after(arrived)
+    return identify(scope, snapshot), snapshot
 
 
 async def _deployment(caller: Caller, snapshot: Snapshot, name: str) -> DeploymentEntry:
@@ -83,7 +100,8 @@ async def _limit(caller: Caller) -> None:
 
 def _hosted(entry: DeploymentEntry) -> Hosted:
     hosted = predictor.host.active.get(entry.id)
-    if hosted is None:
+    # An undeploy applies as soon as the snapshot says so, before the loader drops the model.
+    if hosted is None or entry.status in GONE:
         servable = (Deployment.Status.READY, Deployment.Status.UNLOADED)
         status = "LOADING" if entry.status in servable else entry.status
         detail = f"Deployment '{entry.name}' is {status}, not READY."
@@ -199,8 +217,8 @@ async def _tallied(
 
 async def v1_predict(scope: dict[str, Any], receive: Receive, send: Send, name: str) -> None:
     started = time.perf_counter()
-    snapshot = predictor.snapshot
-    caller = predicting(identify(scope, snapshot))
+    caller, snapshot = await _identified(scope)
+    caller = predicting(caller)
     entry = named(caller, snapshot, name)
 
     async def handle(counted: Counted) -> None:
@@ -229,15 +247,14 @@ async def v1_predict(scope: dict[str, Any], receive: Receive, send: Send, name: 
 
 
 async def v1_deployment(scope: dict[str, Any], send: Send, name: str) -> None:
-    snapshot = predictor.snapshot
-    entry = await _deployment(identify(scope, snapshot), snapshot, name)
+    caller, snapshot = await _identified(scope)
+    entry = await _deployment(caller, snapshot, name)
     code, body = readiness(entry)
     await respond(send, code, orjson.dumps(body))
 
 
 async def v1_metrics(scope: dict[str, Any], send: Send, name: str) -> None:
-    snapshot = predictor.snapshot
-    caller = identify(scope, snapshot)
+    caller, snapshot = await _identified(scope)
     if caller.key is not None:
         raise HttpError(403, {"detail": "A deployment key may predict, not read metrics."})
     entry = await _deployment(caller, snapshot, name)
@@ -246,8 +263,8 @@ async def v1_metrics(scope: dict[str, Any], send: Send, name: str) -> None:
 
 async def v1_openapi(scope: dict[str, Any], send: Send, name: str) -> None:
     """The predict call's OpenAPI document, from the main version's signature."""
-    snapshot = predictor.snapshot
-    entry = await _deployment(identify(scope, snapshot), snapshot, name)
+    caller, snapshot = await _identified(scope)
+    entry = await _deployment(caller, snapshot, name)
     await awake(predictor.host, entry)
     hosted = _hosted(entry)
     document = signature.openapi_document(
@@ -294,8 +311,8 @@ def _v2_serving(scope: dict[str, Any], entry: DeploymentEntry, version: str | No
 async def v2_model(
     scope: dict[str, Any], send: Send, name: str, version: str | None, what: str
 ) -> None:
-    snapshot = predictor.snapshot
-    entry = await _deployment(identify(scope, snapshot), snapshot, name)
+    caller, snapshot = await _identified(scope)
+    entry = await _deployment(caller, snapshot, name)
     if what == "ready":
         state = on_demand(entry)
         if state is not None:
@@ -330,8 +347,8 @@ async def v2_infer(
     scope: dict[str, Any], receive: Receive, send: Send, name: str, version: str | None
 ) -> None:
     started = time.perf_counter()
-    snapshot = predictor.snapshot
-    caller = predicting(identify(scope, snapshot))
+    caller, snapshot = await _identified(scope)
+    caller = predicting(caller)
     entry = named(caller, snapshot, name)
 
     async def handle(counted: Counted) -> None:

@@ -155,15 +155,26 @@ def _shared(
     return {k: tuple(sorted(v, key=lambda e: e.id)) for k, v in found.items()}
 
 
+# How often a poke may cause a read: requests with unknown credentials poke, and a flood of
+# them must not become a flood of directory reads.
+POKE_GAP_S = 0.2
+
+
 class Watcher:
-    """Calls `on_change` once at start, on each NOTIFY (coalesced), and every `safety_s`."""
+    """Calls `on_change` once at start, on each NOTIFY (coalesced), on a `poke` (at most every
+    POKE_GAP_S), and every `safety_s`."""
 
     def __init__(self, on_change: Callable[[], None], *, safety_s: float, poll_s: float) -> None:
         self.on_change = on_change
         self.safety_s = safety_s
         self.poll_s = poll_s
         self._stop = threading.Event()
+        self._poked = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def poke(self) -> None:
+        """Ask for a read soon, whether or not the database said something changed."""
+        self._poked.set()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="predictor-watch", daemon=True)
@@ -171,6 +182,7 @@ class Watcher:
 
     def stop(self) -> None:
         self._stop.set()
+        self._poked.set()
 
     def _changed(self) -> None:
         try:
@@ -193,8 +205,10 @@ class Watcher:
 
     def _poll(self, until: float | None) -> None:
         while not self._stop.is_set() and (until is None or time.monotonic() < until):
+            self._poked.clear()
             self._changed()
-            self._stop.wait(self.poll_s)
+            self._poked.wait(self.poll_s)
+            self._stop.wait(POKE_GAP_S if self._poked.is_set() else 0)
 
     def _listen(self) -> None:
         import psycopg
@@ -209,14 +223,19 @@ class Watcher:
             last = time.monotonic()
             while not self._stop.is_set():
                 heard = False
-                for _ in conn.notifies(timeout=min(1.0, self.safety_s), stop_after=1):
+                # Short waits, so that a poke is seen within one.
+                for _ in conn.notifies(timeout=min(0.1, self.safety_s), stop_after=1):
                     heard = True
                 if heard:
                     # A change is often several statements (a deploy, then its status):
                     # gather them for a moment, then refresh once.
                     for _ in conn.notifies(timeout=0.02):
                         pass
-                if heard or time.monotonic() - last >= self.safety_s:
+                since = time.monotonic() - last
+                poked = self._poked.is_set() and since >= POKE_GAP_S
+                if heard or poked or since >= self.safety_s:
+                    # Cleared before the read: a poke that comes during it asks for another.
+                    self._poked.clear()
                     self._changed()
                     last = time.monotonic()
 

@@ -132,11 +132,12 @@ class Host:
                 for e in wanted.values()
                 if e.status == Deployment.Status.UNLOADED and e.id not in self.active
             }
+            # Dropped before anything loads, so that a slow load does not keep them serving.
+            for dropped in set(self.active) - set(wanted):
+                del self.active[dropped]
             for entry in wanted.values():
                 if entry.id not in self.idle:
                     self._serve(entry)
-            for dropped in set(self.active) - set(wanted):
-                del self.active[dropped]
             self._drop_unused()
 
     def _serve(self, entry: DeploymentEntry) -> None:

@@ -90,15 +90,18 @@ UNAUTHORIZED = HttpError(
 )
 
 
-def identify(scope: dict[str, Any], snapshot: Snapshot) -> Caller:
+def credential_of(scope: dict[str, Any]) -> str:
+    """The token or key a request carries (`Authorization: Token|Bearer`, or `X-API-Key`)."""
     raw = header(scope, b"authorization")
-    credential = ""
     if raw:
         scheme, _, value = raw.decode("latin-1").partition(" ")
-        if scheme.lower() in ("token", "bearer"):
-            credential = value.strip()
-    if not credential:
-        credential = (header(scope, b"x-api-key") or b"").decode("latin-1").strip()
+        if scheme.lower() in ("token", "bearer") and value.strip():
+            return value.strip()
+    return (header(scope, b"x-api-key") or b"").decode("latin-1").strip()
+
+
+def identify(scope: dict[str, Any], snapshot: Snapshot) -> Caller:
+    credential = credential_of(scope)
     if not credential:
         raise UNAUTHORIZED
     user_id = snapshot.tokens.get(credential)

@@ -4,11 +4,15 @@ inference thread, the rate limiter and the traffic tally. One instance per proce
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import threading
+import time
 from collections.abc import Callable
 
 from django.conf import settings
+from django.db import close_old_connections
 
 from models_registry.predictor import metrics, tally
 from models_registry.predictor.batching import InferenceThread
@@ -22,6 +26,11 @@ from models_registry.predictor.directory import (
 from models_registry.predictor.hosting import Host, Hosted
 from models_registry.predictor.idle import Sweeper
 from models_registry.predictor.limits import SharedRateLimiter
+
+logger = logging.getLogger(__name__)
+# How long a request with an unknown credential waits for a fresh read of the directory
+# before its 401 (see `Predictor.snapshot_after`).
+FRESH_WAIT_S = 5.0
 
 
 class Predictor:
@@ -40,6 +49,12 @@ class Predictor:
         self.ready = False
         self._watcher: Watcher | None = None
         self._refresh_lock = threading.Lock()
+        # When the current snapshot's read began (monotonic), and the requests waiting for
+        # one read later than their arrival: (arrival, loop, future).
+        self.read_at = 0.0
+        self._waiters: list[tuple[float, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._waiters_lock = threading.Lock()
+        self._loader: Loader | None = None
         self._metrics: dict[tuple[int, int], metrics.VersionMetrics] = {}
         # Per deployment, version and minute, written to the database by `_writer`.
         self.traffic = tally.Tally()
@@ -48,17 +63,62 @@ class Predictor:
         self._sweeper: Sweeper | None = None
 
     def refresh(self) -> None:
-        with self._refresh_lock:
-            snapshot = read_snapshot()
-            # Credentials and names apply at once; models follow as they load.
+        """Read the directory and load what it asks for, both at once (tests call this)."""
+        self.swap()
+        self.reconcile()
+
+    def swap(self) -> None:
+        """Read the directory and swap it in: credentials, names and undeploys apply at once.
+        Loading models is the loader's (`reconcile`), so that a slow load never holds back a
+        new key or an undeploy."""
+        started = time.monotonic()
+        snapshot = read_snapshot()
+        with self._waiters_lock:
             self.snapshot = snapshot
-            self.host.reconcile(snapshot)
+            self.read_at = started
+            served = [w for w in self._waiters if w[0] <= started]
+            self._waiters = [w for w in self._waiters if w[0] > started]
+        for _, loop, future in served:
+            loop.call_soon_threadsafe(_settle, future)
+
+    def reconcile(self) -> None:
+        with self._refresh_lock:
+            self.host.reconcile(self.snapshot)
             self.ready = True
+
+    async def snapshot_after(self, arrived: float, timeout: float = FRESH_WAIT_S) -> Snapshot:
+        """A snapshot read after `arrived` (or the current one, after `timeout`): what a
+        request with an unknown credential checks before its 401, so that a key or token
+        works as soon as the call that made it returns, whichever replica it reaches. The
+        watcher reads at most a few times a second however many such requests come."""
+        watcher = self._watcher
+        if watcher is None:
+            return self.snapshot  # nothing would read a newer one (in-process tests)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._waiters_lock:
+            if self.read_at >= arrived:
+                return self.snapshot
+            self._waiters.append((arrived, loop, future))
+        watcher.poke()
+        try:
+            await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            with self._waiters_lock:  # no read came (the database is away): not kept waiting
+                self._waiters = [w for w in self._waiters if w[2] is not future]
+        return self.snapshot
+
+    def _changed(self) -> None:
+        self.swap()
+        if self._loader is not None:
+            self._loader.poke()
 
     def start(self) -> None:
         _limit_torch_threads()
         self.inference.start()
-        self._watcher = default_watcher(self.refresh)
+        self._loader = Loader(self.reconcile)
+        self._loader.start()
+        self._watcher = default_watcher(self._changed)
         self._watcher.start()
         self._writer = tally.Writer(
             self.traffic,
@@ -72,6 +132,8 @@ class Predictor:
     def stop(self) -> None:
         if self._watcher is not None:
             self._watcher.stop()
+        if self._loader is not None:
+            self._loader.stop()
         if self._writer is not None:
             self._writer.stop()
         if self._sweeper is not None:
@@ -102,6 +164,45 @@ def _batch_counter(
         batch(deployment_id, version_id, rows)
 
     return on_batch
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class Loader:
+    """Runs `reconcile` (loading and dropping models) on its own thread whenever poked, once
+    for any number of pokes meanwhile, so that the watcher's thread only ever reads."""
+
+    def __init__(self, reconcile: Callable[[], None]) -> None:
+        self._reconcile = reconcile
+        self._poked = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="predictor-load", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def poke(self) -> None:
+        self._poked.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._poked.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._poked.wait()
+            self._poked.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self._reconcile()
+            except Exception:
+                logger.exception("Loading deployments failed; tried again at the next change")
+            finally:
+                close_old_connections()
 
 
 def _limit_torch_threads() -> None:

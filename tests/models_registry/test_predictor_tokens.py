@@ -4,9 +4,10 @@ revoked token is a 401; a revocation reaches a running predictor within about a 
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -105,3 +106,56 @@ def test_a_revoked_token_stops_working_on_a_running_predictor_within_a_second(
             assert time.monotonic() - revoked_at < 1.5
     finally:
         watcher.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_key_works_at_once_and_an_undeploy_applies_before_the_model_is_dropped(
+    personas: dict[str, Any], version: ModelVersion, body: dict[str, Any]
+) -> None:
+    owner = personas["owner"]
+    deployment = services.deployment_create(owner=owner, model_version=version, name="cancer")
+    refresh()
+
+    class Poked:
+        """The watcher, but only its poke: it reads the directory on a thread of its own (as
+        the real one does); no NOTIFY and no poll, so nothing else brings the new key."""
+
+        reads = 0
+
+        def poke(self) -> None:
+            Poked.reads += 1
+            threading.Thread(target=self._read).start()
+
+        def _read(self) -> None:
+            state.swap()
+            connections.close_all()
+
+    state._watcher = cast(Any, Poked())
+    try:
+        with live_predictor() as url, httpx.Client(base_url=url) as client:
+            # a key made after the predictor last read is honoured on its first request
+            _, key = services.deployment_key_create(deployment=deployment, name="k")
+            bearer = {"Authorization": f"Bearer {key}"}
+            answer = client.post(URL, json=body, headers=bearer)
+            assert answer.status_code == 200, answer.text
+            assert Poked.reads == 1
+            # an unknown one is still a 401, after one more read
+            started = time.monotonic()
+            wrong = client.post(URL, json=body, headers={"Authorization": "Bearer dk_nope"})
+            assert wrong.status_code == 401
+            assert time.monotonic() - started < 2
+            assert Poked.reads == 2
+            # no credential at all is a 401 without any read
+            assert client.post(URL, json=body).status_code == 401
+            assert Poked.reads == 2
+
+            # an undeploy: once read, the deployment no longer answers, though the model is
+            # only dropped by the loader's next pass
+            services.deployment_undeploy(actor=owner, deployment=deployment)
+            state.swap()
+            assert deployment.pk in state.host.active
+            gone = client.post(URL, json=body, headers=bearer)
+            assert gone.status_code == 503
+            assert "UNDEPLOYED" in gone.json()["detail"]
+    finally:
+        state._watcher = None
