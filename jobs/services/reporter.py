@@ -25,6 +25,7 @@ from jobs.engine.results import SearchInterrupted
 from jobs.models import TrainingJob, Trial
 from jobs.services.events import event_record
 from jobs.services.queueing import job_enqueue
+from jobs.services.reconnect import reconnecting
 from jobs.services.tuner_state import tuner_state_load, tuner_state_save
 
 logger = logging.getLogger(__name__)
@@ -81,7 +82,8 @@ class JobReporter:
     """Turns the engine's callbacks into Trial rows and events, while the attempt holds its job.
 
     Once a write finds the claim lost, `lost` is set, every later callback does nothing, and
-    cancelled() answers True so that the engine stops at its next batch or trial.
+    cancelled() answers True so that the engine stops at its next batch or trial. A callback
+    whose database connection was lost (a restart) waits for it to come back (`reconnecting`).
     """
 
     def __init__(self, job: TrainingJob, *, runner: str = "") -> None:
@@ -113,6 +115,7 @@ class JobReporter:
         except ClaimLost:
             self._lose()
 
+    @reconnecting
     def cancelled(self) -> bool:
         # The engine asks about once a second: that question doubles as the heartbeat.
         if worker_shutdown.stopping() and not self.lost:
@@ -126,6 +129,7 @@ class JobReporter:
         if not self.lost and not job_held(self.job).update(heartbeat_at=timezone.now()):
             self._lose()
 
+    @reconnecting
     def trial_started(self, number: int, hyperparameters: dict[str, Any]) -> None:
         self._beat()
         with self._fenced() as held:
@@ -156,6 +160,7 @@ class JobReporter:
                 payload["rerun"] = True
             event_record(subject=self.job, kind="trial_started", payload=payload)
 
+    @reconnecting
     def load_tuner_state(self) -> bytes | None:
         data = tuner_state_load(job=self.job)
         if data is not None:
@@ -169,6 +174,7 @@ class JobReporter:
                     )
         return data
 
+    @reconnecting
     def save_tuner_state(self, data: bytes) -> None:
         # Written under the row's lock: an attempt that lost its job must not replace the
         # search its successor resumed from.
@@ -176,6 +182,7 @@ class JobReporter:
             if held:
                 tuner_state_save(job=self.job, data=data)
 
+    @reconnecting
     def epoch_end(self, number: int, epoch: int, metrics: dict[str, float]) -> None:
         self._beat()
         with self._fenced() as held:
@@ -195,6 +202,7 @@ class JobReporter:
                 },
             )
 
+    @reconnecting
     def trial_finished(
         self,
         number: int,
