@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,7 +42,11 @@ new MutationObserver((records) => {
 """
 
 
-def test_charts_follow_a_running_job(embedded_stack: Stack, page: Page) -> None:  # noqa: F811
+def test_charts_follow_a_running_job(
+    embedded_stack: Stack,
+    page: Page,  # noqa: F811
+    artifacts_dir: Path,
+) -> None:
     stack = embedded_stack
     stack.add_user(USER)
     with stack.client(USER) as client:
@@ -96,6 +101,7 @@ def test_charts_follow_a_running_job(embedded_stack: Stack, page: Page) -> None:
         re.compile(r"\(best\): val_loss ")
     )
     assert int(curve.get_attribute("data-points") or 0) >= 1
+    page.screenshot(path=str(artifacts_dir / "job-charts.png"), full_page=True)
 
     # and on a phone the charts shrink to the screen instead of scrolling it sideways
     page.set_viewport_size({"width": 390, "height": 844})
@@ -104,5 +110,6 @@ def test_charts_follow_a_running_job(embedded_stack: Stack, page: Page) -> None:
         ".every(c => c.getBoundingClientRect().right <= 390)"
     )
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(artifacts_dir / "job-charts-phone.png"), full_page=True)
     assert page.evaluate("window.__csp") == []
     assert problems == []

@@ -16,6 +16,8 @@ import {
 } from "./jobChartData";
 
 const HEIGHT = 220;
+// Epochs and trial counts are whole numbers: no tick at epoch 1.5.
+const WHOLE = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
 const COLORS = { current: "#2f5bea", best: "#157f3c", score: "#a15c00" };
 
 interface Chart {
@@ -126,7 +128,7 @@ export function jobCharts(signal: AbortSignal): JobCharts {
       JSON.stringify([c.metric, c.series.map((s) => s.label)]),
       () => ({
         scales: { x: { time: false } },
-        axes: [{ label: "epoch" }, { label: c.metric ?? "" }],
+        axes: [{ label: "epoch", incrs: WHOLE }, { label: c.metric ?? "" }],
         series: [
           { label: "epoch" },
           ...c.series.map((s) => ({
@@ -148,7 +150,7 @@ export function jobCharts(signal: AbortSignal): JobCharts {
       "best",
       () => ({
         scales: { x: { time: false } },
-        axes: [{ label: "finished trials" }, { label: "score (val. loss)" }],
+        axes: [{ label: "finished trials", incrs: WHOLE }, { label: "score (val. loss)" }],
         series: [
           { label: "finished" },
           { label: "best so far", stroke: COLORS.best, width: 2, paths: uPlot.paths.stepped!({ align: 1 }), points: { show: false } },
