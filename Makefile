@@ -11,7 +11,7 @@ TEST_ENV := DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/tes
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15} \
 	CONSOLE_EMBEDDED=1 FAST_PASSWORD_HASHER=1 CONSOLE_DATA_DIR=$(CURDIR)/var/test
 
-.PHONY: run test lint typecheck frontend chromium clean openapi
+.PHONY: run test lint typecheck frontend frontend-test chromium clean openapi
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ frontend/dist/manifest.json: frontend/node_modules/.package-lock.json $(shell fi
 	cd frontend && npm run build
 
 frontend: frontend/dist/manifest.json
+
+# The frontend's unit tests (Vitest): the chart data rules, which need no browser.
+frontend-test: frontend/node_modules/.package-lock.json
+	cd frontend && npm test
 
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
@@ -44,7 +48,7 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	CONSOLE_EMBEDDED=1 $(VENV)/bin/mypy console jobs models_registry automl_cli tests bench
 
-test: $(VENV)/.installed frontend chromium lint typecheck
+test: $(VENV)/.installed frontend frontend-test chromium lint typecheck
 	mkdir -p var
 	CONSOLE_EMBEDDED=1 $(PY) manage.py makemigrations --check --dry-run
 	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -16,6 +16,8 @@ import { cancelControl, formatBudget, stoppedNote } from "./jobCancel";
 import { isFinished } from "./jobs";
 import { detailTables } from "./metrics";
 import { deployControl } from "./deployAsk";
+import { JobChartModel } from "./jobChartData";
+import { jobCharts } from "./jobCharts";
 
 interface TrialState {
   number: number;
@@ -70,6 +72,8 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
   const trials = new Map<number, TrialState>();
   for (const t of job.trials ?? []) trials.set(t.number, trialFromApi(t));
   const seen = new Set<number>();
+  const chartModel = JobChartModel.fromTrials(job.trials ?? []);
+  const charts = jobCharts(signal);
 
   const statusEl = statusBadge(job.status, { id: "job-status" });
   const wsState = h("span", { id: "ws-state", class: "ws-state" }, "connecting");
@@ -103,6 +107,8 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
     wsErrors.el,
     info,
     outcome,
+    h("h2", null, "Progress"),
+    charts.el,
     h("h2", null, "Trials"),
     table({ id: "trials-table" }, ["#", "Status", "Score (val. loss, lower is better)", "Epoch", "Latest metrics", "Hyperparameters"], trialBody),
     h("h2", null, "Epoch log"),
@@ -222,6 +228,7 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
       }
       renderHeader();
       renderTrials();
+      charts.update(chartModel, job);
     } catch (err) {
       errors.show(err);
     }
@@ -278,12 +285,15 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
         void refresh();
         break;
     }
+    chartModel.apply(ev);
     renderHeader();
     renderTrials();
+    charts.update(chartModel, job);
   }
 
   renderHeader();
   renderTrials();
+  charts.update(chartModel, job);
   followJob(id, signal, {
     onEvent: apply,
     onState(state) {
