@@ -1,5 +1,6 @@
 """ASGI entry point of the web process: HTTP (UI, REST API, admin) and websockets."""
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -27,3 +28,7 @@ application = ProtocolTypeRouter(
         "websocket": BrowserOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# Everything imported now lives as long as the process: out of every full garbage collection's
+# walk, which would otherwise stall all requests in flight (models_registry.predictor.heap).
+gc.freeze()

@@ -34,6 +34,7 @@ from typing import Any
 from jobs.engine import model as engine_model
 from models_registry import services
 from models_registry.models import Deployment, ModelVersion
+from models_registry.predictor import heap
 from models_registry.predictor.batching import Runner
 from models_registry.predictor.directory import DeploymentEntry, Snapshot
 
@@ -93,6 +94,15 @@ class Host:
         # Reconciling (the watcher thread), waking (a request's thread) and unloading (the
         # sweeper) change the same maps; the inference thread only reads them.
         self.lock = threading.RLock()
+        # A model was let go since the heap was last frozen (models_registry.predictor.heap).
+        self.dropped = False
+
+    def settle_heap(self) -> None:
+        """Freeze the heap after loads and drops, so that no full collection walks the models
+        while requests wait (models_registry.predictor.heap)."""
+        with self.lock:
+            heap.settle(dropped=self.dropped)
+            self.dropped = False
 
     def _host(self, version_id: int) -> Hosted:
         hosted = self._versions.get(version_id)
@@ -139,6 +149,7 @@ class Host:
                 if entry.id not in self.idle:
                     self._serve(entry)
             self._drop_unused()
+            self.settle_heap()
 
     def _serve(self, entry: DeploymentEntry) -> None:
         current = self.active.get(entry.id)
@@ -171,6 +182,7 @@ class Host:
                 if entry.id in self.idle:
                     self.idle.discard(entry.id)
                     self._serve(entry)
+                    self.settle_heap()
         finally:
             self.waking.discard(entry.id)
 
@@ -185,6 +197,8 @@ class Host:
                 self.last_used.pop(deployment_id, None)
                 self.idle.add(deployment_id)
             self._drop_unused()
+            if unloaded:
+                self.settle_heap()
         for deployment_id in unloaded:
             services.deployment_mark_unloaded(deployment_id=deployment_id)
         return unloaded
@@ -196,6 +210,7 @@ class Host:
         in_use |= {c.hosted.version_id for c in self.canary.values()}
         for stale in set(self._versions) - in_use:
             del self._versions[stale]
+            self.dropped = True
 
     def _reconcile_canary(self, entry: DeploymentEntry) -> None:
         if entry.canary_version_id is None or entry.id not in self.active:
