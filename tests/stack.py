@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import itertools
 import os
 import shutil
 import signal
@@ -27,9 +26,8 @@ from console.management.commands import runconsole
 ROOT = Path(__file__).resolve().parent.parent
 # 15 is the in-process tests'. STACK_REDIS_DBS (say "7,8") keeps two test runs on one machine
 # (two checkouts) from flushing and serving each other's queues.
-_REDIS_DBS = itertools.cycle(
-    [int(n) for n in os.environ.get("STACK_REDIS_DBS", "10,11,12,13,14").split(",")]
-)
+_REDIS_DBS = [int(n) for n in os.environ.get("STACK_REDIS_DBS", "10,11,12,13,14").split(",")]
+_REDIS_IN_USE: set[int] = set()
 
 ADMIN_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 SQLITE_NAME = "console.sqlite3"  # the embedded default's database, in CONSOLE_DATA_DIR
@@ -181,19 +179,25 @@ def _drop_database(name: str) -> None:
 def _own_database(env: dict[str, str]) -> Iterator[None]:
     """A fresh PostgreSQL database and Redis index for one stack, named in `env`; dropped after."""
     db_name = f"automl_e2e_{uuid.uuid4().hex[:10]}"
-    # Stacks can be up at the same time (the session's and a module's): each gets its own
-    # Redis database, so no worker takes another stack's tasks.
-    redis_db = next(_REDIS_DBS)
     template = _template("postgres").database
-    with psycopg.connect(ADMIN_PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db_name}" TEMPLATE "{template}"')
-    redis.Redis.from_url(f"redis://127.0.0.1:6379/{redis_db}").flushdb()
-    env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{db_name}"
-    env["REDIS_URL"] = f"redis://127.0.0.1:6379/{redis_db}"
-    env["CHANNEL_PREFIX"] = f"e2e{db_name}"
+    # Stacks can be up at the same time (the session's and a module's): each gets its own
+    # Redis database, so no worker takes another stack's tasks. The first index no running
+    # stack holds: the session's stays up while modules' come and go (taking them in turn
+    # once gave a module the session stack's index, and its tasks to the session's workers).
+    free = [n for n in _REDIS_DBS if n not in _REDIS_IN_USE]
+    assert free, f"every Redis index in STACK_REDIS_DBS is held by a running stack: {_REDIS_DBS}"
+    redis_db = free[0]
+    _REDIS_IN_USE.add(redis_db)
     try:
+        with psycopg.connect(ADMIN_PG_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{db_name}" TEMPLATE "{template}"')
+        redis.Redis.from_url(f"redis://127.0.0.1:6379/{redis_db}").flushdb()
+        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{db_name}"
+        env["REDIS_URL"] = f"redis://127.0.0.1:6379/{redis_db}"
+        env["CHANNEL_PREFIX"] = f"e2e{db_name}"
         yield
     finally:
+        _REDIS_IN_USE.discard(redis_db)
         _drop_database(db_name)
 
 
@@ -216,17 +220,20 @@ def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[
         )
 
 
-def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+def _kill(proc: subprocess.Popen[bytes] | None) -> None:
+    """A stack at its tests' end: the process and everything under it at once. A graceful
+    stop waits for a busy worker's task (5-30 s a stack, minutes a test run) and is tested
+    where it matters, by signalling each process (tests/e2e/test_graceful_shutdown.py,
+    tests/console/test_runconsole.py)."""
     if proc is None or proc.poll() is not None:
         return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        # Longer than runconsole's own wait for its children (STOP_TIMEOUT_SECONDS), so that it
-        # is never killed while they may still run, each in a session of its own.
-        proc.wait(timeout=runconsole.STOP_TIMEOUT_SECONDS + 15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    # Listed first, then the parent killed (so that it restarts nothing), then each child's
+    # process group (each runs in a session of its own, with its pool under it).
+    below = children(proc.pid)
+    for pid in (proc.pid, *below):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+    proc.wait()
 
 
 @contextlib.contextmanager
@@ -274,7 +281,7 @@ def running_stack(
             _wait_http(f"{stack.predictor_url}/healthz", proc, log)
             yield stack
         finally:
-            _stop(proc)
+            _kill(proc)
 
 
 @dataclass
@@ -362,7 +369,7 @@ def running_scaleout(
             yield out
         finally:
             for proc in processes.values():
-                _stop(proc)
+                _kill(proc)
 
 
 def children(pid: int) -> list[int]:

@@ -107,8 +107,10 @@ def test_a_runner_killed_mid_trial_loses_only_its_trial(two_workers: ScaleOut) -
     # (another file than the first test's: the same bytes again would be refused as a copy)
     dataset = flow.upload(owner, breast_cancer_csv(rows=560))
     seen = {name: len(two_workers.logs[name].read_text()) for name in WORKERS}
+    # (trials as long as the first test's, for the same reason: with 4 epochs the owner ran all
+    # three before the runner had read the data, and there was no runner trial to kill)
     job = flow.create_job(
-        owner, dataset["id"], max_trials=3, max_epochs=4, max_seconds=900,
+        owner, dataset["id"], max_trials=3, max_epochs=12, max_seconds=900,
         parallel_trials=2, tuner="random",
     )  # fmt: skip
     url = f"/api/v1/jobs/{job['id']}/"
