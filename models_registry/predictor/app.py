@@ -40,7 +40,7 @@ from models_registry.predictor.directory import (
     DeploymentEntry,
     Snapshot,
 )
-from models_registry.predictor.hosting import Hosted
+from models_registry.predictor.hosting import NOT_SERVED, Hosted
 from models_registry.predictor.http import (
     UNAUTHORIZED,
     Caller,
@@ -61,7 +61,6 @@ from models_registry.predictor.readiness import on_demand, readiness
 from models_registry.predictor.state import predictor
 
 logger = logging.getLogger(__name__)
-GONE = (Deployment.Status.UNDEPLOYED, Deployment.Status.FAILED)
 
 
 async def _identified(scope: dict[str, Any]) -> tuple[Caller, Snapshot]:
@@ -101,7 +100,7 @@ async def _limit(caller: Caller) -> None:
 def _hosted(entry: DeploymentEntry) -> Hosted:
     hosted = predictor.host.active.get(entry.id)
     # An undeploy applies as soon as the snapshot says so, before the loader drops the model.
-    if hosted is None or entry.status in GONE:
+    if hosted is None or entry.status in NOT_SERVED:
         servable = (Deployment.Status.READY, Deployment.Status.UNLOADED)
         status = "LOADING" if entry.status in servable else entry.status
         detail = f"Deployment '{entry.name}' is {status}, not READY."

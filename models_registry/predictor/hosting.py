@@ -42,6 +42,11 @@ logger = logging.getLogger(__name__)
 WARM_BATCHES = (1, 8, 64)
 
 
+# Statuses whose deployment no replica serves: an UNDEPLOYED one is kept for the record only;
+# a FAILED one waits for a redeploy.
+NOT_SERVED = (Deployment.Status.FAILED, Deployment.Status.UNDEPLOYED)
+
+
 @dataclass
 class Hosted:
     version_id: int
@@ -131,9 +136,7 @@ class Host:
         return hosted
 
     def reconcile(self, snapshot: Snapshot) -> None:
-        # An UNDEPLOYED one is kept for the record only; a FAILED one waits for a redeploy.
-        gone = (Deployment.Status.FAILED, Deployment.Status.UNDEPLOYED)
-        wanted = {e.id: e for e in snapshot.by_id.values() if e.status not in gone}
+        wanted = {e.id: e for e in snapshot.by_id.values() if e.status not in NOT_SERVED}
         with self.lock:
             self.idle &= set(wanted)
             # UNLOADED: no replica holds it; this one loads it on demand too.
