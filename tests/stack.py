@@ -201,7 +201,7 @@ def _own_database(env: dict[str, str]) -> Iterator[None]:
         _drop_database(db_name)
 
 
-def _migrate_and_add_users(stack: Stack) -> None:
+def _copy_template(stack: Stack) -> None:
     """The stack's database, migrated and holding the personas: a copy of the run's template."""
     template = _template(stack.mode)
     if template.sqlite is not None:
@@ -260,7 +260,7 @@ def running_stack(
                 data_dir=data_dir,
                 env=env,
             )
-            _migrate_and_add_users(stack)
+            _copy_template(stack)
             proc = _start(
                 [
                     sys.executable,
@@ -337,7 +337,7 @@ def running_scaleout(
                 data_dir=root / "web",
                 env=env,
             )
-            _migrate_and_add_users(stack)
+            _copy_template(stack)
             out = ScaleOut(
                 stack,
                 predictor_urls,
