@@ -1,7 +1,6 @@
 """ASGI entry point of the web process: HTTP (UI, REST API, admin) and websockets."""
 
 import gc
-import logging
 import os
 
 from django.core.asgi import get_asgi_application
@@ -16,11 +15,9 @@ from console import logs  # noqa: E402
 from console.websocket_auth import BrowserOriginValidator  # noqa: E402
 from jobs.routing import websocket_urlpatterns as jobs_sockets  # noqa: E402
 from jobs.upload_stream import UploadStreamMiddleware  # noqa: E402
-from models_registry.door import PredictDoor, QuietPredictions  # noqa: E402
+from models_registry.door import PredictDoor  # noqa: E402
 from models_registry.routing import websocket_urlpatterns as registry_sockets  # noqa: E402
 
-# The door's answered predictions first, so that their lines are not even formatted.
-logging.getLogger("uvicorn.access").addFilter(QuietPredictions())
 logs.install(*logs.UVICORN_LOGGERS)
 websocket_urlpatterns = [*jobs_sockets, *registry_sockets]
 

@@ -1,4 +1,5 @@
-"""uvicorn's HTTP protocol, able to lend a request's socket to the app for its body.
+"""uvicorn's HTTP protocol, able to lend a request's socket to the app for its body, and to
+leave a request out of the access log (`QUIET`).
 
 Through ASGI every body byte is read by the event loop, copied into uvicorn's buffer, copied
 again into a message, and handed over in pieces of at most a few hundred KiB, each with its
@@ -12,12 +13,17 @@ console.http_protocol:BodySocketProtocol`; without it, apps fall back to `receiv
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 EXTENSION = "console.body_socket"
+# Every HTTP request's scope also holds a callable under this name: called before the answer
+# starts, it leaves the request out of the access log. A line costs about as much as a
+# forwarded prediction (models_registry.door), which has its own counts.
+QUIET = "console.quiet"
 
 
 class BodySocket:
@@ -77,6 +83,8 @@ class BodySocketProtocol(HttpToolsProtocol):
         cycle = self.cycle
         if self.scope.get("type") != "http" or cycle is None or cycle.scope is not self.scope:
             return  # a websocket upgrade, which has no cycle of its own
+        extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
+        extensions[QUIET] = partial(setattr, cycle, "access_log", False)
         if self.scheme == "https":
             return  # under TLS the socket holds encrypted records, not the body
         lengths = [v for k, v in self.headers if k == b"content-length"]
@@ -89,7 +97,6 @@ class BodySocketProtocol(HttpToolsProtocol):
         if length <= 0:
             return
         self.body_socket = BodySocket(self, length)
-        extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
         extensions[EXTENSION] = self.body_socket
 
     def on_body(self, body: bytes) -> None:

@@ -11,20 +11,18 @@ answers (the test client, which has no ASGI layer, reaches that one).
 
 from __future__ import annotations
 
-import asyncio
 import io
-import logging
 import re
-import socket
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from console.errors import shape
+from console.http_protocol import QUIET
+from models_registry.upstream import Upstream
 
 PATH = re.compile(r"^/api/v1/deployments/([-a-zA-Z0-9_]+)/predict/?$")
 SESSION_CACHE_SECONDS = 5.0
@@ -36,87 +34,6 @@ FORWARDED = (
     b"x-model-version",
     b"x-model-version-id",
 )
-
-
-class QuietPredictions(logging.Filter):
-    """Drops the web's access log line of an answered prediction through the door: one line
-    per prediction costs the web process about as much as forwarding it, and the predictor
-    behind it logs none either (the deployment's traffic counts them). Refused ones (4xx,
-    5xx) are still logged. Installed first on `uvicorn.access`, before the redaction filter
-    formats the line."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        # uvicorn's access record: (client, method, path with query, HTTP version, status)
-        if isinstance(args, tuple) and len(args) == 5 and args[1] == "POST":
-            path, status = args[2], args[4]
-            if isinstance(status, int) and status < 400 and PATH.match(str(path)):
-                return False
-        return True
-
-
-class Upstream:
-    """A small HTTP/1.1 client with a pool of kept-alive connections to the predictor."""
-
-    def __init__(self, base_url: str, pool: int = 128) -> None:
-        parts = urlsplit(base_url)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
-        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
-        self._pool = pool
-
-    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        reader, writer = await asyncio.open_connection(self.host, self.port)
-        sock = writer.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return reader, writer
-
-    async def post(
-        self, path: str, headers: list[tuple[bytes, bytes]], body: bytes
-    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        head = [f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\n".encode()]
-        head += [k + b": " + v + b"\r\n" for k, v in headers]
-        head.append(b"content-length: %d\r\n\r\n" % len(body))
-        request = b"".join(head) + body
-        for attempt in (0, 1):
-            reused = bool(self._idle)
-            reader, writer = self._idle.pop() if reused else await self._connect()
-            try:
-                writer.write(request)
-                status, answer_headers, answer, keep = await self._read(reader)
-            except (ConnectionError, asyncio.IncompleteReadError, ValueError):
-                writer.close()
-                # A kept-alive connection the predictor closed meanwhile: one more try on a
-                # fresh one (a prediction changes nothing, so it may be sent twice).
-                if reused and attempt == 0:
-                    continue
-                raise
-            if keep and len(self._idle) < self._pool:
-                self._idle.append((reader, writer))
-            else:
-                writer.close()
-            return status, answer_headers, answer
-        raise ConnectionError("unreachable")
-
-    @staticmethod
-    async def _read(
-        reader: asyncio.StreamReader,
-    ) -> tuple[int, list[tuple[bytes, bytes]], bytes, bool]:
-        raw = await reader.readuntil(b"\r\n\r\n")
-        lines = raw[:-4].split(b"\r\n")
-        status = int(lines[0].split(b" ", 2)[1])
-        headers, length, keep = [], 0, True
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            name, value = name.strip().lower(), value.strip()
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"connection" and value.lower() == b"close":
-                keep = False
-            elif name == b"transfer-encoding":
-                raise ValueError("chunked answers are not expected from the predictor")
-            headers.append((name, value))
-        return status, headers, await reader.readexactly(length), keep
 
 
 def _session_token(session_key: str) -> str | None:
@@ -217,7 +134,7 @@ class PredictDoor:
                 [(b"authorization", authorization), (b"content-type", b"application/json")],
                 payload,
             )
-        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+        except (OSError, ValueError) as exc:
             detail = f"The predictor service is unreachable: {exc}"
             await _answer(send, 502, {"detail": detail}, [])
             return
@@ -229,6 +146,10 @@ class PredictDoor:
         if status >= 400:
             # The API's one error shape (console.errors), the predictor's field and row kept.
             body = orjson.dumps(shape(status, orjson.loads(body)))
+        elif QUIET in scope.get("extensions", {}):
+            # An answered prediction leaves no access log line, as on the predictor behind
+            # the door (the deployment's traffic counts it); a refused one is still logged.
+            scope["extensions"][QUIET]()
         kept = [(k, v) for k, v in headers if k in FORWARDED]
         await send({"type": "http.response.start", "status": status,
                     "headers": [*kept, (b"content-length", str(len(body)).encode())]})  # fmt: skip

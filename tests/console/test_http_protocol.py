@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import select
 import socket
@@ -19,7 +20,7 @@ import httpx
 import pytest
 import uvicorn
 
-from console.http_protocol import EXTENSION, BodySocketProtocol
+from console.http_protocol import EXTENSION, QUIET, BodySocketProtocol
 
 
 def _read_exact(fd: int, count: int) -> bytes:
@@ -51,6 +52,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     `/receive` reads it through ASGI; each answers with what it read."""
     body_socket = scope.get("extensions", {}).get(EXTENSION)
     loop = asyncio.get_running_loop()
+    if scope["path"] == "/quiet":
+        scope["extensions"][QUIET]()
     if scope["path"] in ("/take", "/half"):
         held, fd, remaining = body_socket.take()
         wanted = remaining if scope["path"] == "/take" else remaining // 2
@@ -70,8 +73,9 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 @contextlib.contextmanager
 def serving(**options: Any) -> Iterator[int]:
     """A real uvicorn with the console's protocol, on a thread; yields its port."""
+    options.setdefault("log_level", "warning")
     config = uvicorn.Config(app, host="127.0.0.1", port=0, http=BodySocketProtocol,
-                            lifespan="off", log_level="warning", **options)  # fmt: skip
+                            lifespan="off", **options)  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -184,6 +188,30 @@ def test_a_client_expecting_100_continue_is_told_to_send_the_body(port: int) -> 
         raw.sendall(body)
         _, answer = _response(raw, bytearray())
         assert answer["sha256"] == hashlib.sha256(body).hexdigest()
+
+
+def test_a_request_can_leave_itself_out_of_the_access_log() -> None:
+    class Lines(logging.Handler):
+        paths: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.paths.append(str(record.args[2]))  # type: ignore[index]
+
+    lines = Lines()
+    with (
+        serving(log_level="info") as info_port,
+        httpx.Client(base_url=f"http://127.0.0.1:{info_port}") as client,
+    ):
+        # uvicorn's access logger does not propagate to the root: listen on it directly
+        logging.getLogger("uvicorn.access").addHandler(lines)
+        try:
+            assert client.post("/quiet", content=b"a").status_code == 200
+            assert client.post("/receive", content=b"b").status_code == 200
+            assert client.post("/quiet", content=b"c").status_code == 200
+        finally:
+            logging.getLogger("uvicorn.access").removeHandler(lines)
+    # only the request that did not ask to be left out was logged, once
+    assert lines.paths == ["/receive"]
 
 
 def test_the_socket_is_not_lent_under_tls(tmp_path: Any) -> None:

@@ -7,7 +7,6 @@ import logging
 import pytest
 
 from console import logs
-from models_registry.door import QuietPredictions
 
 
 @pytest.mark.parametrize(
@@ -38,25 +37,3 @@ def test_uvicorn_access_lines_are_redacted(caplog: pytest.LogCaptureFixture) -> 
         )
     assert "topsecret" not in caplog.text
     assert "token=[redacted]" in caplog.text
-
-
-def test_answered_door_predictions_leave_no_access_line(caplog: pytest.LogCaptureFixture) -> None:
-    logger = logging.getLogger("automl.test.access")
-    logger.addFilter(QuietPredictions())
-    line = '%s - "%s %s HTTP/%s" %d'
-    predict = "/api/v1/deployments/churn/predict/"
-    with caplog.at_level(logging.INFO, logger="automl.test.access"):
-        logger.info(
-            line, "127.0.0.1:5000", "POST", "/api/v1/deployments/churn/predict/", "1.1", 200
-        )
-        logger.info(
-            line, "127.0.0.1:5000", "POST", "/api/v1/deployments/churn/predict/", "1.1", 401
-        )
-        logger.info(line, "127.0.0.1:5000", "POST", "/api/v1/jobs/", "1.1", 201)
-        logger.info(line, "127.0.0.1:5000", "GET", "/api/v1/deployments/churn/", "1.1", 200)
-    # the answered prediction is not logged; a refused one and every other request are
-    assert [r.args[2:] for r in caplog.records] == [  # type: ignore[index]
-        (predict, "1.1", 401),
-        ("/api/v1/jobs/", "1.1", 201),
-        ("/api/v1/deployments/churn/", "1.1", 200),
-    ]

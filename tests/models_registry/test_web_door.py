@@ -15,6 +15,7 @@ from django.middleware.csrf import _get_new_csrf_string
 from django.test import Client
 
 from console import tokens
+from console.http_protocol import QUIET
 from models_registry import services
 from models_registry.door import PredictDoor
 from models_registry.models import ModelVersion
@@ -29,15 +30,23 @@ async def _django_stand_in(scope: dict[str, Any], receive: Any, send: Any) -> No
 
 
 class DoorClient:
-    """Requests to the door, all on one event loop (its kept-alive connections live on it)."""
+    """Requests to the door, all on one event loop (its kept-alive connections live on it).
+    Each request offers the web server's quiet-log extension; `quieted` counts its uses."""
 
     def __init__(self, door: PredictDoor) -> None:
         self.door = door
         self.loop = asyncio.new_event_loop()
+        self.quieted = 0
+
+    async def _served(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        def quiet() -> None:
+            self.quieted += 1
+
+        await self.door({**scope, "extensions": {QUIET: quiet}}, receive, send)
 
     def post(self, body: Any, headers: dict[str, str], url: str = URL) -> httpx.Response:
         async def go() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.door)  # type: ignore[arg-type]
+            transport = httpx.ASGITransport(app=self._served)  # type: ignore[arg-type]
             async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
                 return await c.post(url, json=body, headers=headers)
 
@@ -78,6 +87,8 @@ def test_the_door_forwards_tokens_and_checked_sessions(
         assert no_csrf.status_code == 403
         assert "CSRF" in no_csrf.json()["detail"]
         assert door.post(body, {}).status_code == 401
+        # the two answered predictions left the access log; the refused ones stay in it
+        assert door.quieted == 2
         teammate = client_for(personas["teammate"]).headers
         refused = door.post(body, teammate)
         assert refused.status_code == 404
