@@ -68,3 +68,13 @@ export function followWidth(charts: Chart[], signal: AbortSignal): void {
 export function dots(label: string, color: string, size = 7): uPlot.Series {
   return { label, stroke: color, paths: () => null, points: { show: true, size, fill: color } };
 }
+
+/** An x range with room beyond the outermost points, so no dot is cut in half by the edge. */
+export function roomyRange(log = false): uPlot.Range.Function {
+  return (_u, min, max) => {
+    if (min === null || max === null || !Number.isFinite(min) || !Number.isFinite(max)) return [0, 1];
+    if (log) return [min / 1.6, max * 1.6];
+    const pad = (max - min) * 0.06 || Math.abs(min) * 0.1 || 1;
+    return [min - pad, max + pad];
+  };
+}

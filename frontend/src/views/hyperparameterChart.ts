@@ -2,7 +2,7 @@
 // a selector) against its score, redrawn as trials finish.
 import type uPlot from "uplot";
 import { formatNumber, h } from "../dom";
-import { chartShell, dots, draw, followWidth } from "./chart";
+import { chartShell, dots, draw, followWidth, roomyRange } from "./chart";
 import { hyperparameterNames, hyperparameterScatter, type HyperparameterScatter } from "./hyperparameterData";
 import type { JobChartModel } from "./jobChartData";
 
@@ -19,7 +19,7 @@ function axisOptions(s: HyperparameterScatter): Pick<uPlot.Options, "scales" | "
     };
   }
   return {
-    scales: { x: { time: false, ...(s.log ? { distr: 3 as const } : {}) } },
+    scales: { x: { time: false, range: roomyRange(s.log), ...(s.log ? { distr: 3 as const } : {}) } },
     axes: [{ label: s.name }, { label: "score (val. loss)" }],
   };
 }

@@ -1,7 +1,7 @@
 // Plots of a version's test results: the ROC curve of a two-class model, residuals against
 // predictions for a regression. Drawn from the metrics the engine stored; none when absent.
 import { formatNumber, h } from "../dom";
-import { chartShell, dots, draw, followWidth, type Chart } from "./chart";
+import { chartShell, dots, draw, followWidth, roomyRange, type Chart } from "./chart";
 import { residualPlot, rocCurve } from "./metricsData";
 
 const COLORS = { curve: "#2f5bea", chance: "#8a8f98", zero: "#157f3c" };
@@ -51,7 +51,7 @@ export function resultCharts(all: Record<string, unknown>, signal: AbortSignal):
     const p = residualPlot(all);
     if (residuals && p) {
       draw(residuals, "residuals", () => ({
-        scales: { x: { time: false } },
+        scales: { x: { time: false, range: roomyRange() } },
         axes: [{ label: "predicted" }, { label: "actual − predicted" }],
         series: [
           { label: "predicted" },
