@@ -15,7 +15,11 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e import flow
-from tests.e2e.test_browser import page, watch_console  # noqa: F401 - the page fixture
+from tests.e2e.test_browser import (  # noqa: F401 - the page fixture
+    assert_charts_fit_a_phone,
+    page,
+    watch_console,
+)
 from tests.stack import Stack, _manage
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser]
@@ -94,12 +98,7 @@ def test_keys_are_made_shown_once_and_revoked_and_traffic_is_counted(
     expect(page.get_by_role("img", name="Requests by minute")).to_have_attribute("data-points", "1")
     expect(page.locator("#requests-chart-summary")).to_contain_text("1 request(s) in the last hour")
     # (and on a phone they shrink to the screen instead of scrolling it sideways)
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.chart canvas')]"
-        ".every(c => c.getBoundingClientRect().right <= 390)"
-    )
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert_charts_fit_a_phone(page)
     page.set_viewport_size({"width": 1280, "height": 900})
 
     # when they revoke it, it says so, and the key stops working

@@ -14,7 +14,12 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import breast_cancer_csv
 from tests.e2e import flow
-from tests.e2e.test_browser import TRAINING_TIMEOUT_MS, page, watch_console  # noqa: F401 - fixture
+from tests.e2e.test_browser import (  # noqa: F401 - the page fixture
+    TRAINING_TIMEOUT_MS,
+    assert_charts_fit_a_phone,
+    page,
+    watch_console,
+)
 from tests.stack import Stack
 
 USER = "charts"  # its own user: the other browser and REST tests share the stack
@@ -201,21 +206,12 @@ def test_charts_follow_a_running_job(
     expect(page.locator("#job-status")).to_have_text("SUCCEEDED")
 
     # and on a phone the charts shrink to the screen instead of scrolling it sideways
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.chart canvas')]"
-        ".every(c => c.getBoundingClientRect().right <= 390)"
-    )
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert_charts_fit_a_phone(page)
     page.screenshot(path=str(artifacts_dir / "job-charts-phone.png"), full_page=True)
     # (the version page's result plots too)
     page.click("#job-version-link")
     expect(page.locator("#roc-curve")).not_to_have_attribute("data-points", "0")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.chart canvas')]"
-        ".every(c => c.getBoundingClientRect().right <= 390)"
-    )
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert_charts_fit_a_phone(page)
     page.screenshot(path=str(artifacts_dir / "version-roc-phone.png"), full_page=True)
     assert page.evaluate("window.__csp") == []
     assert problems == []
