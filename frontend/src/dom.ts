@@ -85,7 +85,9 @@ export function statusBadge(status: string, attrs: Attrs = {}): HTMLSpanElement 
 }
 
 export function formatNumber(value: unknown): string {
-  if (value !== null && typeof value === "object") return JSON.stringify(value);
+  // Never JSON text: a list is its items side by side, a map its pairs.
+  if (Array.isArray(value)) return value.map(formatNumber).join(", ");
+  if (value !== null && typeof value === "object") return `(${formatPairs(value)})`;
   if (typeof value !== "number") return value === null || value === undefined ? "—" : String(value);
   if (Number.isInteger(value)) return String(value);
   // Float noise around zero (a mean of centred values: -3.7e-17) is zero to a reader.
@@ -96,10 +98,7 @@ export function formatNumber(value: unknown): string {
 /** `{a: 1, b: "x"}` → `a=1, b=x`, for compact metrics and hyperparameters. */
 export function formatPairs(obj: unknown): string {
   if (!obj || typeof obj !== "object") return "—";
-  const parts = Object.entries(obj as Record<string, unknown>).map(([k, v]) => {
-    const shown = v !== null && typeof v === "object" ? JSON.stringify(v) : formatNumber(v);
-    return `${k}=${shown}`;
-  });
+  const parts = Object.entries(obj as Record<string, unknown>).map(([k, v]) => `${k}=${formatNumber(v)}`);
   return parts.length ? parts.join(", ") : "—";
 }
 

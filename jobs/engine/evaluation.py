@@ -13,13 +13,17 @@ from jobs.engine.data import TaskType
 from jobs.engine.layers import THRESHOLD
 
 QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
+# Enough points for a plot, few enough that the stored metrics stay a few kilobytes.
+ROC_POINTS = 200
+SAMPLE_PAIRS = 500
 
 
 def evaluate(
     task_type: TaskType, y_true: np.ndarray, outputs: np.ndarray, labels: list[str]
 ) -> dict[str, Any]:
-    """Classification: accuracy, balanced accuracy, macro F1, ROC AUC, log loss, confusion
-    matrix, per-class precision/recall. Regression: RMSE, MAE, R², residual summary."""
+    """Classification: accuracy, balanced accuracy, macro F1, ROC AUC (and, for two classes, the
+    ROC curve), log loss, confusion matrix, per-class precision/recall. Regression: RMSE, MAE,
+    R², residual summary and a sample of (actual, predicted) pairs."""
     if task_type == "regression":
         pred = outputs.reshape(-1)
         residuals = y_true - pred
@@ -35,6 +39,7 @@ def evaluate(
                     for q, v in zip(QUANTILES, np.quantile(residuals, QUANTILES), strict=True)
                 },
             },
+            "predictions_sample": prediction_sample(y_true, pred),
         }
     y = y_true.astype(int)
     pred = outputs.argmax(axis=1)
@@ -55,11 +60,44 @@ def evaluate(
     }
     if len(labels) == 2 and len(np.unique(y)) == 2:
         result["roc_auc"] = float(skm.roc_auc_score(y, outputs[:, 1]))
+        result["roc_curve"] = {"positive": labels[1], **roc_points(y, outputs[:, 1])}
     elif len(np.unique(y)) == len(labels) > 2:
         result["roc_auc"] = float(
             skm.roc_auc_score(y, clipped, multi_class="ovr", average="macro", labels=classes)
         )
     return result
+
+
+def roc_points(y: np.ndarray, scores: np.ndarray, limit: int = ROC_POINTS) -> dict[str, Any]:
+    """The ROC curve of a two-class problem (y is 0/1, scores the positive class's
+    probability), thinned to at most `limit` points that keep both ends and the curve's order."""
+    fpr, tpr, _ = skm.roc_curve(y, scores)
+    if len(fpr) > limit:
+        keep = np.unique(np.linspace(0, len(fpr) - 1, limit).round().astype(int))
+        fpr, tpr = fpr[keep], tpr[keep]
+    return {"fpr": [round(float(v), 4) for v in fpr], "tpr": [round(float(v), 4) for v in tpr]}
+
+
+def prediction_sample(
+    y_true: np.ndarray, pred: np.ndarray, limit: int = SAMPLE_PAIRS, seed: int = 0
+) -> dict[str, Any]:
+    """Up to `limit` test rows' (actual, predicted) pairs, drawn at random (fixed seed) so a
+    residual plot shows the whole split's shape without storing every row; `of` is the split's
+    size."""
+    n = len(pred)
+    index = np.arange(n)
+    if n > limit:
+        index = np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+    return {
+        "actual": [_short(y_true[i]) for i in index],
+        "predicted": [_short(pred[i]) for i in index],
+        "of": int(n),
+    }
+
+
+def _short(value: Any) -> float:
+    # Six significant digits are more than a plot can show, and half a float's JSON length.
+    return float(f"{float(value):.6g}")
 
 
 def _score(task_type: TaskType, y: np.ndarray, outputs: np.ndarray) -> float:

@@ -72,6 +72,16 @@ def watch_console(page: Page) -> list[str]:
     return problems
 
 
+def assert_charts_fit_a_phone(page: Page) -> None:
+    """At 390 px every chart shrinks to the screen and nothing scrolls sideways."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.chart canvas')]"
+        ".every(c => c.getBoundingClientRect().right <= 390)"
+    )
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
 def assert_tus_upload(requests: list[Request], size: int) -> str:
     """The requests of one upload spoke tus 1.0: a creation POST announcing `size` bytes, then
     PATCHes to the URL it answered, from offset 0, until all the bytes are there. Answers the

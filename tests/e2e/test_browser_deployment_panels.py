@@ -15,7 +15,11 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e import flow
-from tests.e2e.test_browser import page, watch_console  # noqa: F401 - the page fixture
+from tests.e2e.test_browser import (  # noqa: F401 - the page fixture
+    assert_charts_fit_a_phone,
+    page,
+    watch_console,
+)
 from tests.stack import Stack, _manage
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser]
@@ -86,6 +90,16 @@ def test_keys_are_made_shown_once_and_revoked_and_traffic_is_counted(
     expect(page.locator("#metrics-requests")).to_have_text("1", timeout=20_000)
     expect(page.get_by_test_id("metrics-version")).to_have_count(1)
     expect(page.get_by_test_id("metrics-batch-bucket")).to_have_text(["1 row: 1"])
+    # and the latency and requests charts plot that minute: p50, p95 and p99 over an hour's axis
+    latency = page.get_by_role("img", name="Latency by minute (ms)")
+    expect(latency).to_have_attribute("data-points", "3")
+    expect(page.locator("#latency-chart .u-legend")).to_contain_text("p99")
+    expect(page.locator("#latency-chart-summary")).to_contain_text("Highest p95 in the hour: ")
+    expect(page.get_by_role("img", name="Requests by minute")).to_have_attribute("data-points", "1")
+    expect(page.locator("#requests-chart-summary")).to_contain_text("1 request(s) in the last hour")
+    # (and on a phone they shrink to the screen instead of scrolling it sideways)
+    assert_charts_fit_a_phone(page)
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # when they revoke it, it says so, and the key stops working
     page.once("dialog", lambda dialog: dialog.accept())

@@ -32,6 +32,9 @@ def test_evaluation_on_the_test_split_is_honest_and_complete(searched: Any) -> N
     assert 0.8 < metrics["accuracy"] <= 1.0
     assert {"balanced_accuracy", "macro_f1", "log_loss", "roc_auc"} <= set(metrics)
     assert np.array(metrics["confusion_matrix"]).sum() == result.n_test
+    roc = metrics["roc_curve"]
+    assert roc["positive"] == "malignant"
+    assert np.trapezoid(roc["tpr"], roc["fpr"]) == pytest.approx(metrics["roc_auc"], abs=1e-3)
 
 
 def test_saved_model_takes_raw_values_and_matches_the_trained_one(
@@ -125,7 +128,12 @@ def test_classification_metrics_include_per_class_figures_and_importance(searche
 def test_regression_metrics_summarise_residuals(tmp_path: Path) -> None:
     frame = load_diabetes(as_frame=True).frame
     config = SearchConfig(target="target", task_type="regression", max_trials=1, max_epochs=3)
-    metrics = run_search(frame, config, workdir=tmp_path, reporter=RecordingReporter()).test_metrics
+    result = run_search(frame, config, workdir=tmp_path, reporter=RecordingReporter())
+    metrics = result.test_metrics
+    sample = metrics["predictions_sample"]
+    assert sample["of"] == result.n_test == len(sample["actual"]) == len(sample["predicted"])
+    residuals = np.subtract(sample["actual"], sample["predicted"])
+    assert np.sqrt(np.mean(residuals**2)) == pytest.approx(metrics["rmse"], rel=1e-3)
     quantiles = metrics["residuals"]["quantiles"]
     assert quantiles["p0"] <= quantiles["p50"] <= quantiles["p100"]
     assert abs(metrics["residuals"]["std"] - metrics["rmse"]) < metrics["rmse"]

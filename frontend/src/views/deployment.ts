@@ -1,5 +1,6 @@
 import { ApiError, api, type Deployment, type ModelVersion } from "../api";
 import { errorSlot, facts, formatDate, formatPairs, h, statusBadge } from "../dom";
+import { scalarMetrics } from "./metricsData";
 import { followDeployment } from "../jobSocket";
 import { navigate, type ViewContext } from "../router";
 import { keysPanel, metricsPanel } from "./deploymentPanels";
@@ -89,7 +90,7 @@ export async function deploymentView(root: HTMLElement, { params, signal }: View
       versionBox.replaceChildren(
         h("p", { class: "muted" },
           `${v.model_name} v${v.version} · ${v.task_type} · predicts “${v.target}”`,
-          v.metrics ? ` · ${formatPairs(v.metrics)}` : "",
+          v.metrics ? ` · ${formatPairs(Object.fromEntries(scalarMetrics(v.metrics)))}` : "",
         ),
         form.form,
       );

@@ -1,5 +1,6 @@
 import { api, type DeploymentKey, type DeploymentTraffic, type TrafficBreakdown, type TrafficStats } from "../api";
 import { errorSlot, facts, formatDate, h, messageRow, table } from "../dom";
+import { trafficCharts } from "./trafficCharts";
 
 // The traffic API sums the predictor replicas' minutes, which they write every few seconds.
 const METRICS_REFRESH_MS = 5000;
@@ -70,6 +71,7 @@ export function metricsPanel(name: string, signal: AbortSignal): HTMLElement {
   const tbody = h("tbody");
   const versions = table({ id: "metrics-versions" }, ["Version", "Requests", "4xx", "5xx", "Rows / request", "p50", "p95", "p99"], tbody);
   versions.hidden = true;
+  const charts = trafficCharts(signal);
   const panel = h(
     "section",
     { id: "metrics-panel" },
@@ -77,6 +79,7 @@ export function metricsPanel(name: string, signal: AbortSignal): HTMLElement {
     errors.el,
     totals,
     versions,
+    charts.el,
   );
 
   function render(t: DeploymentTraffic): void {
@@ -107,6 +110,7 @@ export function metricsPanel(name: string, signal: AbortSignal): HTMLElement {
       ),
     );
     versions.hidden = s.versions.length === 0;
+    charts.update(t);
   }
 
   let timer: ReturnType<typeof setTimeout> | undefined;

@@ -14,7 +14,7 @@ import { followJob } from "../jobSocket";
 import type { ViewContext } from "../router";
 import { cancelControl, formatBudget, stoppedNote } from "./jobCancel";
 import { isFinished } from "./jobs";
-import { detailTables } from "./metrics";
+import { detailTables, scalarTable } from "./metrics";
 import { deployControl } from "./deployAsk";
 import { JobChartModel } from "./jobChartData";
 import { jobCharts } from "./jobCharts";
@@ -149,24 +149,15 @@ export async function jobView(root: HTMLElement, { params, signal }: ViewContext
   }
 
   function renderOutcome(): HTMLElement {
-    // Lists and per-class figures get their own tables below; the rest are single figures.
-    const detailed = new Set(["feature_importance", "per_class", "per_label", "per_step", "labels", "residuals"]);
     const all = (job.test_metrics ?? {}) as Record<string, unknown>;
-    const metrics = Object.entries(all).filter(([k]) => !detailed.has(k));
     const mv = job.model_version;
     const deploy = deployControl(mv ?? null, "Deploy best model", "deploy-button", deployErrors, signal);
     return h(
       "div",
       { class: "card" },
       h("h2", null, "Test metrics"),
-      h(
-        "table",
-        { id: "test-metrics" },
-        h("tbody", null, metrics.length
-          ? metrics.map(([k, v]) => h("tr", null, h("th", null, k), h("td", { class: "num" }, formatNumber(v))))
-          : messageRow(2, "No test metrics reported.")),
-      ),
-      detailTables(all),
+      scalarTable(all, "test-metrics", "No test metrics reported."),
+      detailTables(all, signal),
       h("div", { class: "actions" }, deploy.button, mv !== null && mv !== undefined
         ? h("a", { class: "hint", id: "job-version-link", href: `#/versions/${encodeURIComponent(String(mv))}` }, `model version #${String(mv)}`)
         : ""),

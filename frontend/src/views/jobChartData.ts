@@ -11,6 +11,8 @@ export interface TrialRecord {
   epochs: Map<number, Metrics>;
   startedAt: number | null;
   finishedAt: number | null;
+  /** The values the tuner picked; known once the trial is reported (a finished trial's). */
+  hyperparameters: Metrics | null;
 }
 
 const FINISHED = new Set(["COMPLETED", "FAILED"]);
@@ -41,6 +43,7 @@ export class JobChartModel {
       rec.score = finite(t.score);
       rec.startedAt = time(t.started_at);
       rec.finishedAt = time(t.finished_at);
+      rec.hyperparameters = t.hyperparameters ?? null;
       for (const { epoch, ...metrics } of t.epochs ?? []) rec.epochs.set(epoch, metrics);
     }
     const done = [...model.trials.values()].filter((t) => FINISHED.has(t.status));
@@ -52,7 +55,7 @@ export class JobChartModel {
   trial(n: number): TrialRecord {
     let t = this.trials.get(n);
     if (!t) {
-      t = { number: n, status: "RUNNING", score: null, epochs: new Map(), startedAt: null, finishedAt: null };
+      t = { number: n, status: "RUNNING", score: null, epochs: new Map(), startedAt: null, finishedAt: null, hyperparameters: null };
       this.trials.set(n, t);
     }
     return t;
@@ -86,6 +89,7 @@ export class JobChartModel {
         t.status = ev.payload.status;
         t.score = finite(ev.payload.score);
         t.finishedAt ??= at;
+        if (ev.payload.hyperparameters) t.hyperparameters = ev.payload.hyperparameters;
         if (!this.finished.includes(t.number)) this.finished.push(t.number);
         return true;
       }

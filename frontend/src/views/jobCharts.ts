@@ -1,13 +1,13 @@
-// The job page's charts: learning curves, best score so far, and progress against the budget.
-// uPlot draws on a canvas and sizes its elements through the CSSOM (element.style.width = …),
-// which the page's CSP (style-src 'self', no 'unsafe-inline') allows: CSP refuses style
-// attributes in markup and <style> elements, not properties set from a permitted script.
+// The job page's charts: learning curves, best score so far, hyperparameters against the score,
+// and progress against the budget.
 import uPlot from "uplot";
-import "uplot/dist/uPlot.min.css";
 import type { Job } from "../types";
 import { formatNumber, h } from "../dom";
+import { chartShell, dots, draw, followWidth, WHOLE } from "./chart";
+import { hyperparameterChart } from "./hyperparameterChart";
 import {
   bestSoFar,
+  bestTrial,
   formatDuration,
   learningCurves,
   progress,
@@ -15,51 +15,7 @@ import {
   type LearningCurves,
 } from "./jobChartData";
 
-const HEIGHT = 220;
-// Epochs and trial counts are whole numbers: no tick at epoch 1.5.
-const WHOLE = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
 const COLORS = { current: "#2f5bea", best: "#157f3c", score: "#a15c00" };
-
-interface Chart {
-  figure: HTMLElement;
-  plot: HTMLElement;
-  summary: HTMLElement;
-  u: uPlot | null;
-  /** The series' shape the plot was built for; a new shape needs a new plot. */
-  shape: string;
-}
-
-function chartShell(id: string, caption: string): Chart {
-  const summary = h("p", { class: "chart-summary", id: `${id}-summary` }, "");
-  // The canvas means nothing to a screen reader: the plot is one image, described by the summary.
-  const plot = h("div", {
-    id,
-    class: "chart",
-    role: "img",
-    "aria-label": caption,
-    "aria-describedby": `${id}-summary`,
-    "data-points": 0,
-  });
-  const figure = h("figure", { class: "chart-figure" }, h("figcaption", null, caption), plot, summary);
-  return { figure, plot, summary, u: null, shape: "" };
-}
-
-function width(el: HTMLElement): number {
-  // Never wider than the page: at 390 px the figure is narrower than uPlot's old canvas.
-  return Math.max(200, Math.floor(el.getBoundingClientRect().width));
-}
-
-function draw(chart: Chart, shape: string, opts: () => Omit<uPlot.Options, "width" | "height">, data: uPlot.AlignedData, points: number): void {
-  if (chart.u && chart.shape === shape) {
-    chart.u.setData(data);
-  } else {
-    chart.u?.destroy();
-    chart.plot.replaceChildren();
-    chart.shape = shape;
-    chart.u = new uPlot({ ...opts(), width: width(chart.figure), height: HEIGHT }, data, chart.plot);
-  }
-  chart.plot.dataset.points = String(points);
-}
 
 function curveSummary(c: LearningCurves): string {
   if (!c.metric || c.series.length === 0) return "No epochs reported yet.";
@@ -84,27 +40,21 @@ export interface JobCharts {
 export function jobCharts(signal: AbortSignal): JobCharts {
   const curves = chartShell("learning-curve", "Learning curves: running trial and best trial so far");
   const best = chartShell("best-so-far", "Best score so far by finished trial");
+  const hp = hyperparameterChart(signal);
   const bar = h("progress", { id: "job-progress", max: 1 });
   const barText = h("span", { id: "job-progress-text", class: "hint" }, "");
   const barRow = h("div", { id: "job-progress-row", class: "progress-row", hidden: true }, bar, barText);
-  const el = h("section", { class: "job-charts", "aria-label": "Charts" }, barRow, h("div", { class: "chart-grid" }, curves.figure, best.figure));
+  const el = h("section", { class: "job-charts", "aria-label": "Charts" }, barRow, h("div", { class: "chart-grid" }, curves.figure, best.figure, hp.figure));
 
   let pending = 0;
   let latest: { model: JobChartModel; job: Job } | null = null;
   // The ETA counts down between events while the job runs.
   const ticker = setInterval(() => latest && renderProgress(latest.model, latest.job), 1000);
 
-  const resize = new ResizeObserver(() => {
-    for (const c of [curves, best]) c.u?.setSize({ width: width(c.figure), height: HEIGHT });
-  });
-  resize.observe(curves.figure);
-  resize.observe(best.figure);
+  followWidth([curves, best], signal);
   signal.addEventListener("abort", () => {
     clearInterval(ticker);
     cancelAnimationFrame(pending);
-    resize.disconnect();
-    curves.u?.destroy();
-    best.u?.destroy();
   });
 
   function renderProgress(model: JobChartModel, job: Job): void {
@@ -122,7 +72,8 @@ export function jobCharts(signal: AbortSignal): JobCharts {
   }
 
   function render(model: JobChartModel, job: Job): void {
-    const c = learningCurves(model, job.status === "SUCCEEDED" && job.best_trial !== null ? Number(job.best_trial) : null);
+    const jobBest = job.status === "SUCCEEDED" && job.best_trial !== null ? Number(job.best_trial) : null;
+    const c = learningCurves(model, jobBest);
     draw(
       curves,
       JSON.stringify([c.metric, c.series.map((s) => s.label)]),
@@ -155,7 +106,7 @@ export function jobCharts(signal: AbortSignal): JobCharts {
           { label: "finished" },
           { label: "best so far", stroke: COLORS.best, width: 2, paths: uPlot.paths.stepped!({ align: 1 }), points: { show: false } },
           // The trials' own scores: points only, no line between them.
-          { label: "trial score", stroke: COLORS.score, paths: () => null, points: { show: true, size: 7, fill: COLORS.score } },
+          dots("trial score", COLORS.score),
         ],
       }),
       [b.order, b.best, b.scores],
@@ -166,6 +117,7 @@ export function jobCharts(signal: AbortSignal): JobCharts {
       ? `${b.order.length} trial(s) finished; best score so far ${formatNumber(last)}` +
         ` (trial ${b.trials[b.scores.indexOf(last)] ?? "—"}, lower is better).`
       : "No trial has finished yet.";
+    hp.update(model, bestTrial(model, jobBest));
     renderProgress(model, job);
   }
 

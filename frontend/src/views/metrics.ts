@@ -1,4 +1,6 @@
-import { formatNumber, formatPairs, h } from "../dom";
+import { formatNumber, h } from "../dom";
+import { otherDetails, scalarMetrics } from "./metricsData";
+import { resultCharts } from "./resultCharts";
 
 type Importance = { feature: string; importance: number; std: number };
 type ClassFigures = { precision: number; recall: number; f1: number; support: number };
@@ -22,13 +24,33 @@ function confusionTable(matrix: unknown, labels: unknown): HTMLElement | "" {
   return h("table", { id: "confusion-matrix", class: "narrow" }, h("caption", null, "Confusion matrix (test split)"), h("thead", null, head), h("tbody", null, body));
 }
 
-/** Per-class precision/recall and permutation importance, when the job reported them. */
-export function detailTables(all: Record<string, unknown>): HTMLElement {
+/** The single figures, one row each; nested results are `detailTables`'. */
+export function scalarTable(all: Record<string, unknown>, id: string, empty: string): HTMLElement {
+  const rows = scalarMetrics(all);
+  return h("table", { id, class: "narrow" },
+    h("tbody", null, rows.length
+      ? rows.map(([k, v]) => h("tr", null, h("th", null, k), h("td", { class: "num" }, formatNumber(v))))
+      : h("tr", { class: "empty" }, h("td", { colspan: 2 }, empty))));
+}
+
+function residualTable(residuals: { mean?: number; std?: number; quantiles?: Record<string, number> } | undefined): HTMLElement | "" {
+  if (!residuals?.quantiles) return "";
+  const rows: Array<[string, unknown]> = [["mean", residuals.mean], ["std. deviation", residuals.std],
+    ...Object.entries(residuals.quantiles).map(([q, v]): [string, unknown] => [q === "p0" ? "lowest" : q === "p100" ? "highest" : `${q.slice(1)}th percentile`, v])];
+  return h("table", { id: "residual-summary", class: "narrow" },
+    h("caption", null, "Residuals (actual − predicted, test split)"),
+    h("tbody", null, rows.map(([k, v]) => h("tr", null, h("th", { scope: "row" }, k), h("td", { class: "num" }, formatNumber(v))))));
+}
+
+/** Per-class figures, the confusion matrix, residuals, importance and the ROC/residual plots,
+ * when the job reported them; nothing nested is ever shown as JSON text. */
+export function detailTables(all: Record<string, unknown>, signal: AbortSignal): HTMLElement {
   // Multi-label jobs report the same figures per label.
   const perClass = (all.per_class ?? all.per_label ?? {}) as Record<string, ClassFigures>;
   const perStep = (all.per_step ?? []) as Array<Record<string, number>>;
   const importance = (all.feature_importance ?? []) as Importance[];
-  const residuals = all.residuals as { quantiles?: Record<string, number> } | undefined;
+  const residuals = all.residuals as { mean?: number; std?: number; quantiles?: Record<string, number> } | undefined;
+  const other = otherDetails(all);
   return h(
     "div",
     null,
@@ -41,7 +63,8 @@ export function detailTables(all: Record<string, unknown>): HTMLElement {
               h("td", { class: "num" }, formatNumber(c.recall)), h("td", { class: "num" }, formatNumber(c.f1)),
               h("td", { class: "num" }, formatNumber(c.support))))))
       : "",
-    residuals?.quantiles ? h("p", { class: "hint" }, `residual quantiles: ${formatPairs(residuals.quantiles)}`) : "",
+    resultCharts(all, signal),
+    residualTable(residuals),
     perStep.length
       ? h("table", { id: "per-step" },
           h("thead", null, h("tr", null, ...["Step ahead", "RMSE", "MAE", "R²", "Naive RMSE"].map((c) => h("th", null, c)))),
@@ -53,6 +76,10 @@ export function detailTables(all: Record<string, unknown>): HTMLElement {
           h("thead", null, h("tr", null, h("th", null, "Feature"), h("th", null, "Importance (score drop when shuffled)"))),
           h("tbody", null, importance.map((i) =>
             h("tr", null, h("td", null, i.feature), h("td", { class: "num" }, `${formatNumber(i.importance)} ± ${formatNumber(i.std)}`)))))
+      : "",
+    other.length
+      ? h("table", { id: "other-metrics", class: "narrow" },
+          h("tbody", null, other.map(([k, v]) => h("tr", null, h("th", null, k), h("td", { class: "num" }, v)))))
       : "",
   );
 }

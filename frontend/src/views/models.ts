@@ -1,5 +1,6 @@
 import { api, type ModelVersion, type RegisteredModel } from "../api";
 import { errorSlot, formatDate, formatPairs, h, messageRow, type ErrorSlot } from "../dom";
+import { scalarMetrics } from "./metricsData";
 import type { ViewContext } from "../router";
 import { deployControl } from "./deployAsk";
 
@@ -25,7 +26,7 @@ function versionRow(v: ModelVersion, errors: ErrorSlot, signal: AbortSignal): HT
       ...(v.aliases ?? []).map((n) => [" ", h("span", { class: "status alias" }, n)]),
       v.archived_at ? [" ", h("span", { class: "status", "data-status": "CANCELLED" }, "archived")] : ""),
     h("td", null, v.task_type),
-    h("td", { class: "compact" }, formatPairs(v.metrics)),
+    h("td", { class: "compact" }, formatPairs(Object.fromEntries(scalarMetrics(v.metrics)))),
     h("td", null, job ? h("a", { href: `#/jobs/${encodeURIComponent(job)}` }, `#${job}`) : "—"),
     h("td", null, formatDate(v.created_at)),
     h("td", null, deploy.button, deploy.ask),

@@ -3,23 +3,13 @@ import { errorSlot, facts, formatBytes, formatDate, formatNumber, h, messageRow,
 import { navigate, type ViewContext } from "../router";
 import { deployControl } from "./deployAsk";
 import { renderMarkdown } from "./markdown";
-import { detailTables } from "./metrics";
+import { detailTables, scalarTable } from "./metrics";
 
-const DETAILED = new Set(["feature_importance", "per_class", "per_label", "per_step", "labels", "residuals", "confusion_matrix"]);
 const CAN_EDIT = new Set(["owner", "editor", "admin"]);
 
-function metricsTable(v: ModelVersion): HTMLElement {
+function metricsTable(v: ModelVersion, signal: AbortSignal): HTMLElement {
   const all = (v.metrics ?? {}) as Record<string, unknown>;
-  const scalars = Object.entries(all).filter(([k]) => !DETAILED.has(k));
-  return h(
-    "div",
-    null,
-    h("table", { id: "version-metrics", class: "narrow" },
-      h("tbody", null, scalars.length
-        ? scalars.map(([k, value]) => h("tr", null, h("th", null, k), h("td", { class: "num" }, formatNumber(value))))
-        : messageRow(2, "No test metrics recorded."))),
-    detailTables(all),
-  );
+  return h("div", null, scalarTable(all, "version-metrics", "No test metrics recorded."), detailTables(all, signal));
 }
 
 function signatureTables(v: ModelVersion): HTMLElement {
@@ -204,7 +194,7 @@ export async function versionView(root: HTMLElement, { params, signal }: ViewCon
     canEdit ? aliasForm : "",
     actionErrors.el,
     h("h2", null, "Test metrics"),
-    metricsTable(v),
+    metricsTable(v, signal),
     h("h2", null, "Signature"),
     signatureTables(v),
     h("h2", null, "Hyperparameters"),
