@@ -338,6 +338,9 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_DEFAULT_QUEUE", "cpu")
 # workers that take no training jobs: with one worker busy training for hours, an upload would
 # otherwise wait for the job to end before anyone could use it.
 SHORT_QUEUE = os.environ.get("CELERY_SHORT_QUEUE", "short")
+# The niceness a worker's child takes for a training or batch task (console.celery): lower
+# CPU priority than the web and the predictor on the same machine. 0 keeps the worker's own.
+TRAINING_NICENESS = int(os.environ.get("TRAINING_NICENESS", "10"))
 CELERY_TASK_ROUTES = {
     "jobs.tasks.profile_dataset": {"queue": SHORT_QUEUE},
     # Scoring a whole dataset can take as long as training: the training workers' queue, whose

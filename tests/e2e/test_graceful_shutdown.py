@@ -26,9 +26,13 @@ import pytest
 from jobs.services.reporter import HANDED_BACK
 from tests.conftest import breast_cancer_csv
 from tests.e2e import flow
-from tests.stack import Stack, process_of
+from tests.stack import Stack, children, process_of
 
 pytestmark = pytest.mark.stack
+
+
+def _niceness(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].split()[16])
 
 
 def _exited(pid: int) -> bool:
@@ -120,6 +124,9 @@ def test_a_worker_and_predictor_stopped_mid_work_lose_nothing(postgres_stack: St
     finished_before = flow.wait_mid_search(client, job["id"])
     worker = process_of(stack, b"worker\x00-Q\x00cpu")
     assert worker is not None
+    # (the training runs at a lower CPU priority than the worker, the web and the predictor)
+    assert 10 in [_niceness(pid) for pid in children(worker)]
+    assert {_niceness(pid) for pid in children(stack.pid)} == {0}
 
     # when the worker's main process alone gets SIGTERM (as from `docker stop`) mid-search
     os.kill(worker, signal.SIGTERM)
