@@ -162,7 +162,8 @@ const client = createClient<paths>({ headers: { Accept: "application/json" }, cr
 client.use(session);
 
 /** Where `T` may stand for an answer the schema types as `D`: it says the same fields, some of
- * them more exactly (see types.ts). Else the call site gets an extra, impossible argument. */
+ * them more exactly (see types.ts). Else the call site lacks an impossible argument, which tsc
+ * reports by its name. */
 type Fits<T, D> = [T] extends [D] ? ([keyof T] extends [keyof D] ? [] : [never]) : [never];
 
 /**
@@ -170,7 +171,7 @@ type Fits<T, D> = [T] extends [D] ? ([keyof T] extends [keyof D] ? [] : [never])
  * says the path answers. (Error answers never get here: `session` throws them.)
  */
 function read<T>() {
-  return async <D>(pending: Promise<{ data?: D }>, ..._fits: Fits<T, NonNullable<D>>): Promise<T> =>
+  return async <D>(pending: Promise<{ data?: D }>, ..._type_read_is_not_the_schemas_answer: Fits<T, NonNullable<D>>): Promise<T> =>
     (await pending).data as T;
 }
 
@@ -223,7 +224,7 @@ async function listAll<T>(page: (cursor?: string) => Promise<{ data?: Page<T> }>
 
 /** Items of `listAll` as the UI reads them: `T`, which tsc checks against the schema's item. */
 function listOf<T>() {
-  return async <D>(page: (cursor?: string) => Promise<{ data?: Page<D> }>, ..._fits: Fits<T, D>): Promise<T[]> =>
+  return async <D>(page: (cursor?: string) => Promise<{ data?: Page<D> }>, ..._type_read_is_not_the_schemas_answer: Fits<T, D>): Promise<T[]> =>
     (await listAll(page)) as unknown as T[];
 }
 
