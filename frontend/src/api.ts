@@ -171,8 +171,10 @@ type Fits<T, D> = [T] extends [D] ? ([keyof T] extends [keyof D] ? [] : [never])
  * says the path answers. (Error answers never get here: `session` throws them.)
  */
 function read<T>() {
-  return async <D>(pending: Promise<{ data?: D }>, ..._type_read_is_not_the_schemas_answer: Fits<T, NonNullable<D>>): Promise<T> =>
-    (await pending).data as T;
+  return async <D>(
+    pending: Promise<{ data?: D }>,
+    ..._type_read_is_not_the_schemas_answer: Fits<T, NonNullable<D>>
+  ): Promise<T> => (await pending).data as T;
 }
 
 /** An answer without a body (a 204): nothing to read, only to wait for. */
@@ -224,8 +226,10 @@ async function listAll<T>(page: (cursor?: string) => Promise<{ data?: Page<T> }>
 
 /** Items of `listAll` as the UI reads them: `T`, which tsc checks against the schema's item. */
 function listOf<T>() {
-  return async <D>(page: (cursor?: string) => Promise<{ data?: Page<D> }>, ..._type_read_is_not_the_schemas_answer: Fits<T, D>): Promise<T[]> =>
-    (await listAll(page)) as unknown as T[];
+  return async <D>(
+    page: (cursor?: string) => Promise<{ data?: Page<D> }>,
+    ..._type_read_is_not_the_schemas_answer: Fits<T, D>
+  ): Promise<T[]> => (await listAll(page)) as unknown as T[];
 }
 
 export const api = {

@@ -44,7 +44,9 @@ export const COLUMN_TYPES = [
 ] as const satisfies readonly ColumnType[];
 export type ColumnType = NonNullable<S["VersionRequestRequest"]["column_types"]>[string];
 /** Fails to compile when the server takes a column type the list above lacks. */
-export type AllColumnTypesListed = Expect<[Exclude<ColumnType, (typeof COLUMN_TYPES)[number]>] extends [never] ? true : false>;
+export type AllColumnTypesListed = Expect<
+  [Exclude<ColumnType, (typeof COLUMN_TYPES)[number]>] extends [never] ? true : false
+>;
 
 export interface Column {
   name: string;
