@@ -19,10 +19,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
-frontend/node_modules/.package-lock.json: frontend/package.json frontend/package-lock.json
+frontend/node_modules/.package-lock.json: frontend/package.json frontend/package-lock.json frontend/tools/openapi-gen/package.json
 	cd frontend && npm ci --no-audit --no-fund
 
-frontend/dist/manifest.json: frontend/node_modules/.package-lock.json $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/tsconfig.json -type f 2>/dev/null)
+# The build first checks that src/generated/openapi.d.ts is what docs/openapi.yaml generates, so
+# the schema is one of its inputs: a server change the UI has not taken in fails here.
+frontend/dist/manifest.json: frontend/node_modules/.package-lock.json docs/openapi.yaml frontend/tools/openapi-gen/gen.mjs $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/tsconfig.json -type f 2>/dev/null)
 	cd frontend && npm run build
 
 frontend: frontend/dist/manifest.json
@@ -53,10 +55,12 @@ test: $(VENV)/.installed frontend frontend-test chromium lint typecheck
 	CONSOLE_EMBEDDED=1 $(PY) manage.py makemigrations --check --dry-run
 	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# Regenerates the committed OpenAPI schema after an API change (tests/console/test_schema.py
-# fails while docs/openapi.yaml differs from what the code generates).
-openapi: $(VENV)/.installed
+# Regenerates the committed OpenAPI schema after an API change, and the frontend's types from it
+# (tests/console/test_schema.py fails while either differs from what the code generates; so does
+# `npm run build` for the types). Then fix what `cd frontend && npm run build` reports.
+openapi: $(VENV)/.installed frontend/node_modules/.package-lock.json
 	CONSOLE_EMBEDDED=1 $(PY) manage.py spectacular --file docs/openapi.yaml --validate --fail-on-warn
+	cd frontend && npm run --silent gen:api
 
 clean:
 	rm -rf var/test test-artifacts

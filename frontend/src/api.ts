@@ -1,5 +1,9 @@
 // Typed calls to the REST API in docs/api.md. Everything is same-origin with the session cookie.
+// Each call goes through openapi-fetch with the paths of src/generated/openapi.d.ts (generated from
+// docs/openapi.yaml), so a path, parameter or body field the server no longer has is a tsc error.
 
+import createClient, { type Middleware } from "openapi-fetch";
+import type { paths } from "./generated/openapi";
 import type {
   Alias,
   ApiToken,
@@ -7,6 +11,8 @@ import type {
   Budgets,
   Comparison,
   Dataset,
+  DatasetCreated,
+  DatasetListItem,
   DatasetOptions,
   Deployment,
   DeploymentKey,
@@ -20,8 +26,7 @@ import type {
   NewApiToken,
   NewDeploymentKey,
   NewJob,
-  Page,
-  Prediction,
+  PredictResponse,
   RegisteredModel,
   RowsPage,
   TokenScope,
@@ -116,31 +121,6 @@ export function errorMessage(status: number, body: unknown): string {
   return `Request failed (HTTP ${status})`;
 }
 
-interface RequestOptions {
-  json?: unknown;
-  form?: FormData;
-  signal?: AbortSignal;
-}
-
-async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json" };
-  let body: BodyInit | undefined;
-  if (opts.form) {
-    body = opts.form; // the browser sets the multipart boundary itself
-  } else if (opts.json !== undefined) {
-    headers["Content-Type"] = "application/json";
-    body = JSON.stringify(opts.json);
-  }
-  if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
-  const res = await fetch(path, { method, headers, body, credentials: "same-origin", signal: opts.signal });
-  const data = await readBody(res);
-  if (!res.ok) {
-    if (signedOut(res.status, data)) toSignIn();
-    throw new ApiError(res.status, data, errorMessage(res.status, data));
-  }
-  return data as T;
-}
-
 /** The session ended (expired, or signed out in another tab): the API says who we are not. */
 function signedOut(status: number, body: unknown): boolean {
   return status === 401 || (status === 403 && isErrorBody(body) && body.code === "not_authenticated");
@@ -163,107 +143,221 @@ export async function readBody(res: Response): Promise<unknown> {
   }
 }
 
-const get = <T>(path: string, signal?: AbortSignal) => request<T>("GET", path, { signal });
-const post = <T>(path: string, json: unknown, signal?: AbortSignal) => request<T>("POST", path, { json, signal });
-const enc = (v: Id) => encodeURIComponent(String(v));
-export const datasetPath = (id: Id) => `/api/v1/datasets/${enc(id)}/`;
-/** The tus 1.0 creation endpoint of resumable uploads (docs/api.md, "Resumable uploads"). */
-export const UPLOADS_PATH = "/api/v1/uploads/";
+/** The session's part of every call: the CSRF header on anything but a GET, and an error answer
+ * thrown as an ApiError (to the sign-in page first when signed out) before openapi-fetch reads it. */
+const session: Middleware = {
+  onRequest({ request }) {
+    if (request.method !== "GET") request.headers.set("X-CSRFToken", csrfToken());
+    return undefined;
+  },
+  async onResponse({ response }) {
+    if (response.ok) return undefined;
+    const data = await readBody(response);
+    if (signedOut(response.status, data)) toSignIn();
+    throw new ApiError(response.status, data, errorMessage(response.status, data));
+  },
+};
 
-/** `next` links may be absolute with whatever host the server believes it has; keep them same-origin. */
-function sameOriginPath(url: string): string {
-  const u = new URL(url, location.href);
-  return u.pathname + u.search;
+const client = createClient<paths>({ headers: { Accept: "application/json" }, credentials: "same-origin" });
+client.use(session);
+
+/** Where `T` may stand for an answer the schema types as `D`: it says the same fields, some of
+ * them more exactly (see types.ts). Else the call site lacks an impossible argument, which tsc
+ * reports by its name. */
+type Fits<T, D> = [T] extends [D] ? ([keyof T] extends [keyof D] ? [] : [never]) : [never];
+
+/**
+ * `read<T>()(call)`: the answer of a typed call as `T`, which tsc checks against what the schema
+ * says the path answers. (Error answers never get here: `session` throws them.)
+ */
+function read<T>() {
+  return async <D>(
+    pending: Promise<{ data?: D }>,
+    ..._type_read_is_not_the_schemas_answer: Fits<T, NonNullable<D>>
+  ): Promise<T> => (await pending).data as T;
 }
 
-async function listAll<T>(path: string, signal?: AbortSignal): Promise<T[]> {
+/** An answer without a body (a 204): nothing to read, only to wait for. */
+async function done(pending: Promise<unknown>): Promise<void> {
+  await pending;
+}
+
+/** An id where the schema types it a number. Ids from the page's address are digits as text,
+ * and either serialises the same into a path or query, so it goes as it came. */
+const pid = (id: Id) => id as number;
+
+type ParamNames<P> = P extends `${string}{${infer N}}${infer Rest}` ? N | ParamNames<Rest> : never;
+
+/** A link (a download, an export) to one of the schema's paths, with its `{…}` filled in. */
+function href<P extends keyof paths>(path: P, params: Record<ParamNames<P>, Id>, query = ""): string {
+  const filled = path.replace(/\{(\w+)\}/g, (_, name: string) => enc(params[name as ParamNames<P>]));
+  return query ? `${filled}?${query}` : filled;
+}
+
+const enc = (v: Id) => encodeURIComponent(String(v));
+export const datasetPath = (id: Id) => href("/api/v1/datasets/{id}/", { id });
+/** The tus 1.0 creation endpoint of resumable uploads (docs/api.md, "Resumable uploads"). */
+export const UPLOADS_PATH = "/api/v1/uploads/" satisfies keyof paths;
+
+/** A page of a cursor-paginated list. */
+interface Page<T> {
+  next?: string | null;
+  results: T[];
+}
+
+/**
+ * Every item of a list, following its `next` links (up to 100 pages). `page` fetches one page
+ * given the cursor of the `next` link (undefined for the first); the other parameters of a
+ * `next` link are the request's own, which `page` sends again.
+ */
+async function listAll<T>(page: (cursor?: string) => Promise<{ data?: Page<T> }>): Promise<T[]> {
   const out: T[] = [];
-  let next: string | null = path;
-  for (let pages = 0; next && pages < 100; pages++) {
-    const page: Page<T> | T[] = await get<Page<T> | T[]>(next, signal);
-    if (Array.isArray(page)) return page;
-    out.push(...page.results);
-    next = page.next ? sameOriginPath(page.next) : null;
+  let cursor: string | undefined;
+  for (let pages = 0; pages < 100; pages++) {
+    const { data } = await page(cursor);
+    if (!data) break;
+    out.push(...data.results);
+    const next = data.next ? new URL(data.next, location.href).searchParams.get("cursor") : null;
+    if (next === null) break;
+    cursor = next;
   }
   return out;
 }
 
-export const api = {
-  me: (signal?: AbortSignal) => get<Me>("/api/v1/auth/me/", signal),
+/** Items of `listAll` as the UI reads them: `T`, which tsc checks against the schema's item. */
+function listOf<T>() {
+  return async <D>(
+    page: (cursor?: string) => Promise<{ data?: Page<D> }>,
+    ..._type_read_is_not_the_schemas_answer: Fits<T, D>
+  ): Promise<T[]> => (await listAll(page)) as unknown as T[];
+}
 
-  datasets: (signal?: AbortSignal) => listAll<Dataset>("/api/v1/datasets/", signal),
-  dataset: (id: Id, signal?: AbortSignal) => get<Dataset>(datasetPath(id), signal),
+export const api = {
+  me: (signal?: AbortSignal) => read<Me>()(client.GET("/api/v1/auth/me/", { signal })),
+
+  datasets: (signal?: AbortSignal) =>
+    listOf<DatasetListItem>()((cursor?: string) => client.GET("/api/v1/datasets/", { params: { query: { cursor } }, signal })),
+  dataset: (id: Id, signal?: AbortSignal) =>
+    read<Dataset>()(client.GET("/api/v1/datasets/{id}/", { params: { path: { id: pid(id) } }, signal })),
   /** Turns a finished resumable upload into a dataset (200 with `existing` for a known file). */
   createDataset: (upload: string, options: DatasetOptions, signal?: AbortSignal) =>
-    post<Dataset>("/api/v1/datasets/", { upload, ...options }, signal),
+    read<DatasetCreated>()(client.POST("/api/v1/datasets/", { body: { upload, ...options }, signal })),
   datasetRows: (id: Id, offset: number, limit: number, signal?: AbortSignal) =>
-    get<RowsPage>(`${datasetPath(id)}rows/?offset=${offset}&limit=${limit}`, signal),
-  datasetVersions: (id: Id, signal?: AbortSignal) => listAll<Dataset>(`${datasetPath(id)}versions/`, signal),
+    read<RowsPage>()(
+      client.GET("/api/v1/datasets/{id}/rows/", { params: { path: { id: pid(id) }, query: { offset, limit } }, signal }),
+    ),
+  datasetVersions: (id: Id, signal?: AbortSignal) =>
+    read<DatasetListItem[]>()(client.GET("/api/v1/datasets/{id}/versions/", { params: { path: { id: pid(id) } }, signal })),
   createVersion: (id: Id, changes: VersionRequest, signal?: AbortSignal) =>
-    post<Dataset>(`${datasetPath(id)}versions/`, changes, signal),
-  exportUrl: (id: Id) => `${datasetPath(id)}export/`,
+    read<DatasetCreated>()(client.POST("/api/v1/datasets/{id}/versions/", { params: { path: { id: pid(id) } }, body: changes, signal })),
+  exportUrl: (id: Id) => href("/api/v1/datasets/{id}/export/", { id }),
 
-  jobs: (signal?: AbortSignal) => listAll<Job>("/api/v1/jobs/", signal),
-  job: (id: Id, signal?: AbortSignal) => get<Job>(`/api/v1/jobs/${enc(id)}/`, signal),
-  createJob: (job: NewJob, signal?: AbortSignal) => post<Job>("/api/v1/jobs/", job, signal),
-  jobBudgets: (signal?: AbortSignal) => get<Budgets>("/api/v1/jobs/budgets/", signal),
+  jobs: (signal?: AbortSignal) =>
+    listOf<Job>()((cursor?: string) => client.GET("/api/v1/jobs/", { params: { query: { cursor } }, signal })),
+  job: (id: Id, signal?: AbortSignal) =>
+    read<Job>()(client.GET("/api/v1/jobs/{id}/", { params: { path: { id: pid(id) } }, signal })),
+  createJob: (job: NewJob, signal?: AbortSignal) => read<Job>()(client.POST("/api/v1/jobs/", { body: job, signal })),
+  jobBudgets: (signal?: AbortSignal) => read<Budgets>()(client.GET("/api/v1/jobs/budgets/", { signal })),
   /** 202 with the job; 409 when it has already finished. keepBest: stop and keep the best model so far. */
   cancelJob: (id: Id, signal?: AbortSignal, keepBest = false) =>
-    post<Job>(`/api/v1/jobs/${enc(id)}/cancel/`, keepBest ? { keep_best: true } : {}, signal),
+    read<Job>()(
+      client.POST("/api/v1/jobs/{id}/cancel/", {
+        params: { path: { id: pid(id) } },
+        body: keepBest ? { keep_best: true } : {},
+        signal,
+      }),
+    ),
 
-  models: (signal?: AbortSignal) => listAll<RegisteredModel>("/api/v1/models/", signal),
-  model: (id: Id, signal?: AbortSignal) => get<RegisteredModel>(`/api/v1/models/${enc(id)}/`, signal),
-  modelVersion: (id: Id, signal?: AbortSignal) => get<ModelVersion>(`/api/v1/model-versions/${enc(id)}/`, signal),
+  models: (signal?: AbortSignal) =>
+    listOf<RegisteredModel>()((cursor?: string) => client.GET("/api/v1/models/", { params: { query: { cursor } }, signal })),
+  model: (id: Id, signal?: AbortSignal) =>
+    read<RegisteredModel>()(client.GET("/api/v1/models/{id}/", { params: { path: { id: pid(id) } }, signal })),
+  modelVersion: (id: Id, signal?: AbortSignal) =>
+    read<ModelVersion>()(client.GET("/api/v1/model-versions/{id}/", { params: { path: { id: pid(id) } }, signal })),
   /** 201 with the deployment; 409 with `existing` when it is already deployed and no name is given. */
   deploy: (versionId: Id, signal?: AbortSignal, name?: string) =>
-    post<Deployment>(`/api/v1/model-versions/${enc(versionId)}/deploy/`, name ? { name } : {}, signal),
+    read<Deployment>()(
+      client.POST("/api/v1/model-versions/{id}/deploy/", {
+        params: { path: { id: pid(versionId) } },
+        body: name ? { name } : {},
+        signal,
+      }),
+    ),
   updateModel: (modelId: Id, changes: { description?: string; tags?: string[] }, signal?: AbortSignal) =>
-    request<RegisteredModel>("PATCH", `/api/v1/models/${enc(modelId)}/`, { json: changes, signal }),
+    read<RegisteredModel>()(client.PATCH("/api/v1/models/{id}/", { params: { path: { id: pid(modelId) } }, body: changes, signal })),
   modelVersions: (modelId: Id, signal?: AbortSignal) =>
-    listAll<ModelVersion>(`/api/v1/model-versions/?model=${enc(modelId)}`, signal),
+    listOf<ModelVersion>()((cursor?: string) =>
+      client.GET("/api/v1/model-versions/", { params: { query: { model: pid(modelId), cursor } }, signal }),
+    ),
   modelAudit: (modelId: Id, signal?: AbortSignal) =>
-    listAll<AuditEvent>(`/api/v1/models/${enc(modelId)}/audit/`, signal),
+    listOf<AuditEvent>()((cursor?: string) =>
+      client.GET("/api/v1/models/{id}/audit/", { params: { path: { id: pid(modelId) }, query: { cursor } }, signal }),
+    ),
   moveAlias: (modelId: Id, alias: string, versionId: Id, signal?: AbortSignal) =>
-    request<Alias>("PUT", `/api/v1/models/${enc(modelId)}/aliases/${enc(alias)}/`, { json: { version: versionId }, signal }),
+    read<Alias>()(
+      client.PUT("/api/v1/models/{id}/aliases/{alias}/", {
+        params: { path: { id: pid(modelId), alias } },
+        body: { version: pid(versionId) },
+        signal,
+      }),
+    ),
   archiveVersion: (versionId: Id, archived: boolean, signal?: AbortSignal) =>
-    post<ModelVersion>(`/api/v1/model-versions/${enc(versionId)}/archive/`, { archived }, signal),
-  modelCard: (versionId: Id, signal?: AbortSignal) => get<ModelCard>(`/api/v1/model-versions/${enc(versionId)}/card/`, signal),
+    read<ModelVersion>()(
+      client.POST("/api/v1/model-versions/{id}/archive/", { params: { path: { id: pid(versionId) } }, body: { archived }, signal }),
+    ),
+  modelCard: (versionId: Id, signal?: AbortSignal) =>
+    read<ModelCard>()(client.GET("/api/v1/model-versions/{id}/card/", { params: { path: { id: pid(versionId) } }, signal })),
   saveModelCard: (versionId: Id, markdown: string, signal?: AbortSignal) =>
-    request<ModelCard>("PUT", `/api/v1/model-versions/${enc(versionId)}/card/`, { json: { markdown }, signal }),
+    read<ModelCard>()(
+      client.PUT("/api/v1/model-versions/{id}/card/", { params: { path: { id: pid(versionId) } }, body: { markdown }, signal }),
+    ),
   compare: (a: Id, b: Id, signal?: AbortSignal) =>
-    get<Comparison>(`/api/v1/model-versions/compare/?a=${enc(a)}&b=${enc(b)}`, signal),
-  artifactUrl: (versionId: Id) => `/api/v1/model-versions/${enc(versionId)}/artifact/`,
-  onnxUrl: (versionId: Id) => `/api/v1/model-versions/${enc(versionId)}/export/?format=onnx`,
+    read<Comparison>()(client.GET("/api/v1/model-versions/compare/", { params: { query: { a: pid(a), b: pid(b) } }, signal })),
+  artifactUrl: (versionId: Id) => href("/api/v1/model-versions/{id}/artifact/", { id: versionId }),
+  onnxUrl: (versionId: Id) => href("/api/v1/model-versions/{id}/export/", { id: versionId }, "format=onnx"),
   undeploy: (name: string, signal?: AbortSignal) =>
-    post<Deployment>(`/api/v1/deployments/${enc(name)}/undeploy/`, {}, signal),
+    read<Deployment>()(client.POST("/api/v1/deployments/{name}/undeploy/", {
+        params: { path: { name } },
+        // The schema gives this action the viewset's serializer as its body; the view reads none.
+        body: {} as never,
+        signal,
+      })),
   deleteDeployment: (name: string, signal?: AbortSignal) =>
-    request<undefined>("DELETE", `/api/v1/deployments/${enc(name)}/`, { signal }),
+    done(client.DELETE("/api/v1/deployments/{name}/", { params: { path: { name } }, signal })),
 
-  deployments: (signal?: AbortSignal) => listAll<Deployment>("/api/v1/deployments/", signal),
-  deployment: (name: string, signal?: AbortSignal) => get<Deployment>(`/api/v1/deployments/${enc(name)}/`, signal),
-  tokens: (signal?: AbortSignal) => listAll<ApiToken>("/api/v1/auth/tokens/", signal),
+  deployments: (signal?: AbortSignal) =>
+    listOf<Deployment>()((cursor?: string) => client.GET("/api/v1/deployments/", { params: { query: { cursor } }, signal })),
+  deployment: (name: string, signal?: AbortSignal) =>
+    read<Deployment>()(client.GET("/api/v1/deployments/{name}/", { params: { path: { name } }, signal })),
+  tokens: (signal?: AbortSignal) =>
+    listOf<ApiToken>()((cursor?: string) => client.GET("/api/v1/auth/tokens/", { params: { query: { cursor } }, signal })),
   createToken: (name: string, scope: TokenScope, expiresAt: string | null, signal?: AbortSignal) =>
-    post<NewApiToken>("/api/v1/auth/tokens/", { name, scope, expires_at: expiresAt }, signal),
-  revokeToken: (id: Id, signal?: AbortSignal) => request<undefined>("DELETE", `/api/v1/auth/tokens/${enc(id)}/`, { signal }),
+    read<NewApiToken>()(client.POST("/api/v1/auth/tokens/", { body: { name, scope, expires_at: expiresAt }, signal })),
+  revokeToken: (id: Id, signal?: AbortSignal) =>
+    done(client.DELETE("/api/v1/auth/tokens/{id}/", { params: { path: { id: pid(id) } }, signal })),
 
   /** The last `minutes` of traffic, by the minute, summed across the predictor replicas. */
   deploymentTraffic: (name: string, minutes: number, signal?: AbortSignal) =>
-    get<DeploymentTraffic>(
-      `/api/v1/deployments/${enc(name)}/metrics/?step=60&since=${enc(new Date(Date.now() - minutes * 60_000).toISOString())}`,
-      signal,
+    read<DeploymentTraffic>()(
+      client.GET("/api/v1/deployments/{name}/metrics/", {
+        params: { path: { name }, query: { step: 60, since: new Date(Date.now() - minutes * 60_000).toISOString() } },
+        signal,
+      }),
     ),
   deploymentKeys: (name: string, signal?: AbortSignal) =>
-    get<DeploymentKey[]>(`/api/v1/deployments/${enc(name)}/keys/`, signal),
+    read<DeploymentKey[]>()(client.GET("/api/v1/deployments/{name}/keys/", { params: { path: { name } }, signal })),
   createDeploymentKey: (
     name: string,
     body: { name: string; expires_at: string | null; rate_limit_per_minute: number | null },
     signal?: AbortSignal,
-  ) => post<NewDeploymentKey>(`/api/v1/deployments/${enc(name)}/keys/`, body, signal),
+  ) => read<NewDeploymentKey>()(client.POST("/api/v1/deployments/{name}/keys/", { params: { path: { name } }, body, signal })),
   revokeDeploymentKey: (name: string, id: Id, signal?: AbortSignal) =>
-    request<undefined>("DELETE", `/api/v1/deployments/${enc(name)}/keys/${enc(id)}/`, { signal }),
+    done(
+      client.DELETE("/api/v1/deployments/{name}/keys/{key_id}/", { params: { path: { name, key_id: pid(id) } }, signal }),
+    ),
 
   predict: (name: string, instances: Instance[], signal?: AbortSignal) =>
-    post<{ predictions: Prediction[] }>(`/api/v1/deployments/${enc(name)}/predict/`, { instances }, signal),
+    read<PredictResponse>()(client.POST("/api/v1/deployments/{name}/predict/", { params: { path: { name } }, body: { instances }, signal })),
 };
 
 /** `/ws/jobs/<id>/`, `/ws/datasets/<id>/` or `/ws/deployments/<name>/` on this host. */

@@ -1,18 +1,34 @@
-// The shapes of docs/api.md's objects.
+// The shapes of docs/api.md's objects. What the server's OpenAPI schema describes comes from
+// src/generated/openapi.d.ts (`npm run gen:api` writes it from docs/openapi.yaml), so a field the
+// server renames or drops is a tsc error here or where a view reads it. On top of that, by hand,
+// only what the schema leaves open: the contents of JSON columns (`{}` in the schema, `unknown`
+// in the generated types) and the websocket messages, which are not part of the REST schema.
 
+import type { components } from "./generated/openapi";
+
+type S = components["schemas"];
+
+/**
+ * An object as an answer carries it. DRF writes every field of a serializer in each answer; the
+ * schema marks a field optional where a request may leave it out (the model has a default),
+ * which says nothing of answers. Not readonly: a view keeps its copy current from events.
+ */
+type Answer<T> = { -readonly [K in keyof T]-?: T[K] };
+
+/**
+ * `T` with some fields said more exactly than the schema can (what a JSON column holds, which
+ * strings a free-text field takes). Each key of `R` must be a field of `T` and each shape one
+ * the schema allows, so a rename or a retyping on the server fails here.
+ */
+type Refine<T, R extends { [K in keyof R]: K extends keyof T ? T[K] : never }> = Omit<T, keyof R> & R;
+
+/** tsc fails on `Expect<X>` unless X is true: for checks that have no value to hang on. */
+type Expect<T extends true> = T;
+
+/** What a request may name an object by: the ids in the page's address are digits as text. */
 export type Id = number | string;
 
-export interface Me {
-  id: Id;
-  username: string;
-}
-
-/** A page of a list (cursor pagination: follow `next` until it is null). */
-export interface Page<T> {
-  next: string | null;
-  previous: string | null;
-  results: T[];
-}
+export type Me = Answer<S["Me"]>;
 
 /** The column types of docs/api.md; a model's input schema uses the same names. */
 export const COLUMN_TYPES = [
@@ -25,16 +41,20 @@ export const COLUMN_TYPES = [
   "image_path",
   "identifier",
   "constant",
-] as const;
-export type ColumnType = (typeof COLUMN_TYPES)[number];
+] as const satisfies readonly ColumnType[];
+export type ColumnType = NonNullable<S["VersionRequestRequest"]["column_types"]>[string];
+/** Fails to compile when the server takes a column type the list above lacks. */
+export type AllColumnTypesListed = Expect<
+  [Exclude<ColumnType, (typeof COLUMN_TYPES)[number]>] extends [never] ? true : false
+>;
 
 export interface Column {
   name: string;
   type: ColumnType;
 }
 
-export type DatasetStatus = "PENDING" | "PROFILING" | "READY" | "FAILED";
-export type DatasetKind = "tabular" | "image" | "text" | "timeseries";
+export type DatasetStatus = S["DatasetStatusEnum"];
+export type DatasetKind = S["KindEnum"];
 
 export interface Histogram {
   edges: number[];
@@ -80,6 +100,7 @@ export interface ImageSummary {
   [extra: string]: unknown;
 }
 
+/** A dataset's `profile` (a JSON column): `{}` until profiled. */
 export interface DatasetProfile {
   n_rows?: number | null;
   n_columns?: number | null;
@@ -92,90 +113,44 @@ export interface DatasetProfile {
   images?: ImageSummary;
 }
 
-export interface Dataset {
-  id: Id;
-  name: string;
-  kind: DatasetKind;
-  version: number;
-  parent: Id | null;
-  children?: Id[];
-  changes?: Record<string, unknown> | null;
-  original_filename?: string;
-  format?: string;
-  encoding?: string;
-  delimiter?: string;
-  has_header?: boolean;
-  status: DatasetStatus;
-  error?: string | null;
-  sha256: string;
-  size_bytes: number;
-  n_rows: number | null;
-  n_columns: number | null;
+/** The JSON columns every form of a dataset carries. */
+interface DatasetJson {
+  changes: Record<string, unknown> | null;
   columns: Column[];
-  column_types?: Record<string, ColumnType>;
-  text_column?: string;
-  timestamp_column?: string;
-  /** Only on `GET /datasets/<id>/`, not in lists; `{}` until profiled. */
-  profile?: DatasetProfile | null;
-  created_at: string;
-  profiled_at?: string | null;
-  /** Only on the answer to a create: true when this exact file was already yours. */
-  existing?: boolean;
+  column_types: Record<string, ColumnType>;
 }
+
+/** A dataset as lists show it: without the profile. */
+export type DatasetListItem = Refine<Answer<S["DatasetList"]>, DatasetJson>;
+/** `GET /datasets/<id>/` and a new version: with the profile. */
+export type Dataset = Refine<Answer<S["Dataset"]>, DatasetJson & { profile: DatasetProfile | null }>;
+/** The answer to a create: `existing` is true when this exact file was already yours. */
+export type DatasetCreated = Refine<Answer<S["DatasetCreated"]>, DatasetJson & { profile: DatasetProfile | null }>;
 
 /** How to read an uploaded file; anything left out is detected. */
-export interface DatasetOptions {
-  name?: string;
-  kind?: Exclude<DatasetKind, "image">;
-  format?: string;
-  encoding?: string;
-  delimiter?: string;
-  header?: boolean;
-  column_types?: Record<string, ColumnType>;
-  text_column?: string;
-  timestamp_column?: string;
-}
+export type DatasetOptions = Omit<S["DatasetUploadRequest"], "file" | "upload">;
 
-export interface RowsPage {
-  count: number | null;
-  offset: number;
-  next_offset: number | null;
-  rows: Array<Record<string, unknown>>;
-}
+export type RowsPage = Answer<S["RowsPage"]>;
+export type VersionRequest = S["VersionRequestRequest"];
 
-export interface VersionRequest {
-  drop_columns?: string[];
-  column_types?: Record<string, ColumnType>;
-  relabel_column?: string;
-  relabel?: Record<string, string>;
-}
-
-export interface Upload {
-  id: string;
-  filename: string;
-  size: number;
-  offset: number;
-  complete?: boolean;
-}
-
-export type TaskType = "binary" | "multiclass" | "regression" | "multilabel" | "forecasting";
-export type JobStatus = "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
-export type Tuner = "random" | "bayesian" | "hyperband";
+export type TaskType = S["TaskTypeEnum"];
+export type JobStatus = S["JobStatusEnum"];
+export type Tuner = S["TunerEnum"];
 /** The worker queue a job runs on: "gpu" jobs wait for a worker on a machine with a GPU. */
-export type Queue = "cpu" | "gpu";
+export type Queue = S["QueueEnum"];
 /** Why a search ended early; "" when it ran its course. */
 export type JobStopped = "" | "time_limit" | "cancelled" | "stopped_by_user";
 /** A named time budget; its seconds come from `GET /api/v1/jobs/budgets/`. */
-export type BudgetPreset = "quick" | "standard" | "thorough";
+export type BudgetPreset = S["BudgetEnum"];
 
-export interface Budgets {
-  presets: Record<BudgetPreset, number>;
-  default: BudgetPreset;
-  /** The highest caps a job may set. */
-  max_trials: number;
-  max_epochs: number;
-}
-export type TrialStatus = "RUNNING" | "COMPLETED" | "FAILED";
+export type Budgets = Refine<
+  Answer<S["Budgets"]>,
+  {
+    presets: Record<BudgetPreset, number>;
+    default: BudgetPreset;
+  }
+>;
+export type TrialStatus = S["TrialStatusEnum"];
 export type Metrics = Record<string, unknown>;
 
 export interface Epoch {
@@ -183,83 +158,31 @@ export interface Epoch {
   [metric: string]: unknown;
 }
 
-export interface Trial {
-  id: Id;
-  number: number;
-  status: TrialStatus;
-  hyperparameters: Metrics | null;
-  score: number | null;
-  metrics: Metrics | null;
-  epochs: Epoch[];
-  started_at: string | null;
-  finished_at: string | null;
-}
+export type Trial = Refine<Answer<S["Trial"]>, { hyperparameters: Metrics | null; epochs: Epoch[] }>;
 
-export interface Job {
-  id: Id;
-  dataset: Id;
-  target: string;
-  task_type: TaskType | null;
-  /** Optional caps within the budget; null: the search decides. */
-  max_trials: number | null;
-  max_epochs: number | null;
-  /** Drawn at random unless the job named one; the same seed reproduces the search. */
-  seed?: number;
-  status: JobStatus;
-  error: string | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  best_trial: Id | null;
-  test_metrics: Metrics | null;
-  model_version: Id | null;
-  trials?: Trial[];
-  tuner?: Tuner;
-  max_seconds?: number | null;
-  /** The preset max_seconds came from; "" when the job gave seconds. */
-  budget?: BudgetPreset | "";
-  /** What the task needed beyond a target: text_column, label_delimiter, or timestamp_column,
-   * horizon and lookback. */
-  task_options?: Record<string, unknown>;
-  queue?: Queue;
-  /** Why a QUEUED job has not started when no running worker takes its queue; else "". */
-  waiting_for?: string;
-  cancel_requested?: boolean;
-  /** With cancel_requested: stop and register the best finished trial. */
-  keep_best?: boolean;
-  stopped?: JobStopped | null;
-  /** null unless class weighting was used. */
-  class_weights?: Record<string, unknown> | null;
-  /** Seed, split hash, search space, library and backend versions, hardware. */
-  manifest?: Record<string, unknown> | null;
-}
+export type Job = Refine<
+  Answer<S["Job"]>,
+  {
+    trials: Trial[];
+    test_metrics: Metrics | null;
+    best_hyperparameters: Metrics | null;
+    stopped: JobStopped;
+    /** The preset max_seconds came from; "" when the job gave seconds. */
+    budget: BudgetPreset | "";
+    /** What the task needed beyond a target: text_column, label_delimiter, or timestamp_column,
+     * horizon and lookback. */
+    task_options: Record<string, unknown>;
+    /** null unless class weighting was used. */
+    class_weights: Record<string, unknown> | null;
+    /** Seed, split hash, search space, library and backend versions, hardware. */
+    manifest: Record<string, unknown> | null;
+  }
+>;
 
-export interface NewJob {
-  dataset: Id;
-  target: string;
-  task_type?: TaskType;
-  /** The time budget: a preset, or max_seconds (10-604800), not both; neither: the default. */
-  budget?: BudgetPreset;
-  max_seconds?: number;
-  max_trials?: number;
-  max_epochs?: number;
-  /** 0 to 2^31-1; left out: random. */
-  seed?: number;
-  tuner?: Tuner;
-  queue?: Queue;
-  /** Forecasting: steps ahead (default 1) and a fixed window (searched when absent). */
-  horizon?: number;
-  lookback?: number;
-  /** Multi-label: what separates the labels in the target column (detected when absent). */
-  label_delimiter?: ";" | "|" | ",";
-}
+export type NewJob = S["JobCreateRequest"];
 
-export interface EventBase<K extends string, P> {
-  seq: number;
-  kind: K;
-  payload: P;
-  created_at: string;
-}
+/** An event as `/events/` lists it and the websockets send it, with the payload its kind has. */
+export type EventBase<K extends string, P> = Refine<Answer<S["Event"]>, { kind: K; payload: P }>;
 
 export type JobEvent =
   | EventBase<"job_status", { status: JobStatus; error?: string | null }>
@@ -268,7 +191,7 @@ export type JobEvent =
   | EventBase<"search_resumed", { attempt: number; trials_done: number }>
   | EventBase<"epoch_end", { trial: number; epoch: number; metrics: Metrics }>
   | EventBase<"trial_finished", { trial: number; status: TrialStatus; score: number | null; hyperparameters: Metrics | null }>
-  | EventBase<"job_finished", { status: JobStatus; model_version?: Id | null; test_metrics?: Metrics | null }>;
+  | EventBase<"job_finished", { status: JobStatus; model_version?: number | null; test_metrics?: Metrics | null }>;
 
 export type DatasetEvent =
   | EventBase<"dataset_status", { status: DatasetStatus; error?: string | null }>
@@ -303,144 +226,55 @@ export interface SignatureInput extends SchemaColumn {
   range?: [number, number];
 }
 
-export interface ModelVersion {
-  id: Id;
-  model: Id;
-  model_name: string;
-  version: number;
-  job: Id | null;
-  dataset: Id | null;
-  task_type: TaskType;
-  metrics: Metrics | null;
-  hyperparameters: Metrics | null;
-  input_schema: SchemaColumn[];
-  input_signature?: { inputs: SignatureInput[]; example: Record<string, unknown> | null };
-  output_signature?: { target: string; task_type: string; classes: unknown[] | null };
-  manifest?: Record<string, unknown>;
-  artifact_sha256?: string;
-  artifact_size?: number | null;
-  aliases?: string[];
-  archived_at?: string | null;
-  created_by?: string | null;
-  target: string;
-  classes: unknown[] | null;
-  created_at: string;
-}
+export type ModelVersion = Refine<
+  Answer<S["ModelVersion"]>,
+  {
+    task_type: TaskType;
+    metrics: Metrics | null;
+    hyperparameters: Metrics | null;
+    input_schema: SchemaColumn[];
+    input_signature: { inputs: SignatureInput[]; example: Record<string, unknown> | null };
+    output_signature: { target: string; task_type: string; classes: unknown[] | null };
+    manifest: Record<string, unknown>;
+    classes: unknown[] | null;
+  }
+>;
 
-export interface Alias {
-  name: string;
-  version: number;
-  version_id: Id;
-  updated_by: string | null;
-  updated_at: string;
-}
+export type Alias = Answer<S["Alias"]>;
 
-export type Role = "owner" | "viewer" | "editor" | "admin";
+/** What the user may do with a model: its owner, or a member of its workspace. */
+export type Role = "owner" | S["RoleEnum"];
 
-export interface RegisteredModel {
-  id: Id;
-  name: string;
-  description?: string;
-  tags?: string[];
-  owner?: string;
-  role?: Role | null;
-  aliases?: Alias[];
-  task_type: TaskType;
-  // The contract does not say whether this is a number, an id or a nested version.
-  latest_version: unknown;
-  created_at: string;
-  versions?: ModelVersion[];
-}
+export type RegisteredModel = Refine<
+  Answer<S["RegisteredModel"]>,
+  {
+    task_type: TaskType;
+    tags: string[];
+    role: Role | null;
+    versions: ModelVersion[];
+  }
+>;
 
-export type DeploymentStatus = "PENDING" | "LOADING" | "READY" | "UNLOADED" | "FAILED" | "UNDEPLOYED";
-
-export interface Deployment {
-  id: Id;
-  name: string;
-  model_version: Id;
-  model_name?: string;
-  version?: number;
-  alias?: string | null;
-  /** The deployer's username (a teammate's deployment is listed too). */
-  owner?: string;
-  status: DeploymentStatus;
-  endpoint_url: string | null;
-  error: string | null;
-  created_at: string;
-  ready_at: string | null;
-}
+export type DeploymentStatus = S["DeploymentStatusEnum"];
+export type Deployment = Answer<S["Deployment"]>;
 
 /** `GET /api/v1/deployments/<name>/keys/`: a key as listed (never the key itself). */
-export interface DeploymentKey {
-  id: Id;
-  name: string;
-  prefix: string;
-  rate_limit_per_minute: number | null;
-  expires_at: string | null;
-  revoked_at: string | null;
-  created_at: string;
-  last_used_at: string | null;
-  active: boolean;
-}
-
+export type DeploymentKey = Answer<S["DeploymentKey"]>;
 /** The 201 of `POST /api/v1/deployments/<name>/keys/`: with the key, shown this once. */
-export interface NewDeploymentKey extends DeploymentKey {
-  key: string;
-}
-
-export interface TrafficStats {
-  requests: number;
-  errors_4xx: number;
-  errors_5xx: number;
-  rows: number;
-  latency_ms_avg: number | null;
-  latency_ms_p50: number | null;
-  latency_ms_p95: number | null;
-  latency_ms_p99: number | null;
-}
-
-export interface VersionTraffic extends TrafficStats {
-  version: Id;
-  version_number: number;
-}
-
-export type TrafficStage = "parse" | "queue" | "inference" | "serialise";
-
-/** In the totals (overall and per version): model calls by rows, and time per stage. */
-export interface TrafficBreakdown {
-  batches: number;
-  /** One count per bound of `batch_rows_bounds` (rows up to it), and one over the top bound. */
-  batch_rows_histogram: number[];
-  stage_ms_sum: Record<TrafficStage, number>;
-  /** Per answered request; null without any. */
-  stage_ms_avg: Record<TrafficStage, number | null>;
-}
+export type NewDeploymentKey = Answer<S["DeploymentKeyCreated"]>;
 
 /** `GET /api/v1/deployments/<name>/metrics/`. */
-export interface DeploymentTraffic {
-  deployment: string;
-  since: string;
-  until: string;
-  step: number;
-  batch_rows_bounds: number[];
-  series: Array<VersionTraffic & { t: string }>;
-  totals: TrafficStats & TrafficBreakdown & { versions: Array<VersionTraffic & TrafficBreakdown> };
-}
+export type DeploymentTraffic = Answer<S["DeploymentTraffic"]>;
+export type TrafficStats = Pick<
+  S["TrafficTotals"],
+  "requests" | "errors_4xx" | "errors_5xx" | "rows" | "latency_ms_avg" | "latency_ms_p50" | "latency_ms_p95" | "latency_ms_p99"
+>;
+/** In the totals (overall and per version): model calls by rows, and time per stage. */
+export type TrafficBreakdown = Pick<S["TrafficTotals"], "batches" | "batch_rows_histogram" | "stage_ms_sum" | "stage_ms_avg">;
 
-export interface AuditEvent {
-  id: Id;
-  action: string;
-  actor: string;
-  model: Id | null;
-  model_name: string | null;
-  version: Id | null;
-  deployment: Id | null;
-  subject: string;
-  from_value: string;
-  to_value: string;
-  created_at: string;
-}
+export type AuditEvent = Answer<S["AuditEvent"]>;
 
+// The comparison's answer is a free-form object in the schema: described here alone.
 export interface DiffRow {
   name: string;
   a: unknown;
@@ -455,9 +289,9 @@ export interface Same<T> {
   same: boolean;
 }
 
-export interface Comparison {
-  a: { id: Id; model_name: string; version: number };
-  b: { id: Id; model_name: string; version: number };
+export type Comparison = {
+  a: { id: number; model_name: string; version: number };
+  b: { id: number; model_name: string; version: number };
   metrics: DiffRow[];
   hyperparameters: DiffRow[];
   signature: {
@@ -468,34 +302,21 @@ export interface Comparison {
     task_type: Same<string>;
     classes: Same<unknown[] | null>;
   };
-  dataset: Same<Id>;
-}
+  dataset: Same<number>;
+};
 
-export interface ModelCard {
-  markdown: string;
-  edited: boolean;
-}
+export type ModelCard = Answer<S["ModelCard"]>;
 
 export type Prediction =
   | number
   | number[]
   | { labels: string[]; probabilities: Record<string, number> }
   | { label: string; probabilities: Record<string, number> };
-export type Instance = Record<string, unknown>;
+export type Instance = NonNullable<S["PredictRequestRequest"]["instances"]>[number];
+export type PredictResponse = Refine<Answer<S["PredictResponse"]>, { predictions: Prediction[] }>;
 
-export type TokenScope = "read" | "predict" | "full";
+export type TokenScope = S["ScopeEnum"];
 
 /** A personal API token as listed: the secret itself is never shown again. */
-export interface ApiToken {
-  id: Id;
-  name: string;
-  prefix: string;
-  scope: TokenScope;
-  created_at: string;
-  expires_at: string | null;
-  last_used_at: string | null;
-}
-
-export interface NewApiToken extends ApiToken {
-  token: string;
-}
+export type ApiToken = Answer<S["ApiToken"]>;
+export type NewApiToken = Answer<S["NewApiToken"]>;

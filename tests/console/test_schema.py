@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ from drf_spectacular.renderers import OpenApiYamlRenderer
 from openapi_spec_validator import validate
 
 COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
+FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 
 
 def _generated() -> dict[str, Any]:
@@ -27,6 +30,20 @@ def test_the_schema_is_valid_openapi_3() -> None:
 def test_the_committed_schema_matches_the_code() -> None:
     committed = yaml.safe_load(COMMITTED.read_text())
     assert _generated() == committed, "docs/openapi.yaml is stale: run `make openapi`"
+
+
+def test_the_frontends_api_types_match_the_committed_schema() -> None:
+    # No skip: node and the frontend's packages are what `make test` builds the frontend with.
+    node = shutil.which("node")
+    assert node, "node is needed to generate the frontend's API types"
+    check = subprocess.run(
+        [node, "tools/openapi-gen/gen.mjs", "--check"],
+        cwd=FRONTEND,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert check.returncode == 0, check.stderr
 
 
 def test_every_operation_documents_its_bodies_and_errors() -> None:

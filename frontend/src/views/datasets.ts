@@ -1,4 +1,4 @@
-import { ApiError, api, type Dataset } from "../api";
+import { ApiError, api, type DatasetListItem } from "../api";
 import { errorSlot, h, isAbort, messageRow, statusBadge, table } from "../dom";
 import type { ViewContext } from "../router";
 import { datasetHref, uploadForm } from "./uploadForm";
@@ -8,7 +8,7 @@ const COLUMNS = ["Name", "Rows", "Columns", "Kind", "Version", "SHA-256", "Statu
 
 export const isProfiling = (status: string) => status === "PENDING" || status === "PROFILING";
 
-function datasetRow(ds: Dataset): HTMLTableRowElement {
+function datasetRow(ds: DatasetListItem): HTMLTableRowElement {
   const sha = ds.sha256 ?? "";
   const href = datasetHref(ds.id);
   return h(
@@ -41,7 +41,7 @@ export async function datasetsView(root: HTMLElement, { signal }: ViewContext): 
     table({ id: "datasets-table" }, COLUMNS, tbody),
   );
 
-  function place(ds: Dataset): void {
+  function place(ds: DatasetListItem): void {
     const id = String(ds.id);
     const row = datasetRow(ds);
     const old = rows.get(id);

@@ -38,7 +38,7 @@ const advances = (rank: Record<string, number>, from: string, to: string) => (ra
 
 function trialFromApi(t: Trial): TrialState {
   const last = t.epochs?.length ? t.epochs[t.epochs.length - 1]! : null;
-  let metrics: Metrics | null = t.metrics ?? null;
+  let metrics: Metrics | null = null;
   if (last) {
     const { epoch: _epoch, ...rest } = last;
     metrics = rest;

@@ -31,9 +31,10 @@ function apiTrial(number: number, over: Partial<Trial>): Trial {
     status: "COMPLETED",
     hyperparameters: null,
     score: null,
-    metrics: null,
     epochs: [],
-    started_at: null,
+    error: "",
+    runner: "",
+    started_at: "2026-01-01T00:00:00Z",
     finished_at: null,
     ...over,
   };

@@ -1,4 +1,4 @@
-import { api, type Dataset, type Job } from "../api";
+import { api, type DatasetListItem, type Job } from "../api";
 import { errorSlot, formatDate, h, messageRow, statusBadge, table } from "../dom";
 import type { ViewContext } from "../router";
 
@@ -38,7 +38,7 @@ export async function jobsView(root: HTMLElement, { signal }: ViewContext): Prom
       const [jobs, datasets] = await Promise.all([
         api.jobs(signal),
         // Names are a nicety; the list still works without them.
-        api.datasets(signal).catch((): Dataset[] => []),
+        api.datasets(signal).catch((): DatasetListItem[] => []),
       ]);
       errors.clear();
       const names = new Map(datasets.map((d) => [String(d.id), d.name]));

@@ -90,8 +90,8 @@ export function uploadForm(signal: AbortSignal, onUploaded: (ds: Dataset) => voi
     const name = nameInput.value.trim();
     if (name) opts.name = name;
     if (kind.value !== "auto") opts.kind = kind.value as DatasetOptions["kind"];
-    if (encoding.value !== "detect") opts.encoding = encoding.value;
-    if (delimiter.value !== "detect") opts.delimiter = delimiter.value === "tab" ? "\t" : delimiter.value;
+    if (encoding.value !== "detect") opts.encoding = encoding.value as DatasetOptions["encoding"];
+    if (delimiter.value !== "detect") opts.delimiter = (delimiter.value === "tab" ? "\t" : delimiter.value) as DatasetOptions["delimiter"];
     if (textColumn.value.trim()) opts.text_column = textColumn.value.trim();
     if (timestampColumn.value.trim()) opts.timestamp_column = timestampColumn.value.trim();
     return opts;
