@@ -3,8 +3,8 @@ import type { JobEvent, Trial } from "../types";
 import { hyperparameterNames, hyperparameterScatter } from "./hyperparameterData";
 import { JobChartModel } from "./jobChartData";
 
-function apiTrial(number: number, score: number | null, hyperparameters: Record<string, unknown> | null, status = "COMPLETED"): Trial {
-  return { id: number * 10, number, status, hyperparameters, score, metrics: null, epochs: [], started_at: null, finished_at: null } as Trial;
+function apiTrial(number: number, score: number | null, hyperparameters: Trial["hyperparameters"], status: Trial["status"] = "COMPLETED"): Trial {
+  return { id: number * 10, number, status, hyperparameters, score, epochs: [], error: "", runner: "", started_at: "2026-12-03T10:00:00Z", finished_at: null };
 }
 
 const trials = [
