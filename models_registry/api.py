@@ -390,6 +390,7 @@ class DeploymentViewSet(
             _no_content,
         )
 
+    @extend_schema(request=None, responses=DeploymentSerializer)
     @action(detail=True, methods=["post"])
     def undeploy(self, request: Request, name: str | None = None) -> Response:
         """Stop serving; the deployment stays listed, UNDEPLOYED."""

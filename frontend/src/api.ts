@@ -318,8 +318,6 @@ export const api = {
   undeploy: (name: string, signal?: AbortSignal) =>
     read<Deployment>()(client.POST("/api/v1/deployments/{name}/undeploy/", {
         params: { path: { name } },
-        // The schema gives this action the viewset's serializer as its body; the view reads none.
-        body: {} as never,
         signal,
       })),
   deleteDeployment: (name: string, signal?: AbortSignal) =>

@@ -5011,13 +5011,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["DeploymentRequest"];
-                "application/x-www-form-urlencoded": components["schemas"]["DeploymentRequest"];
-                "multipart/form-data": components["schemas"]["DeploymentRequest"];
-            };
-        };
+        requestBody?: never;
         responses: {
             200: {
                 headers: {
