@@ -387,6 +387,10 @@ DATASET_HEARTBEAT_STALE_SECONDS = int(os.environ.get("DATASET_HEARTBEAT_STALE_SE
 # A dataset's file is read in a child process held to this much memory (over what the worker
 # already maps) and time: a hostile file fails its dataset, not the worker.
 PROFILE_MEMORY_BYTES = int(os.environ.get("PROFILE_MEMORY_BYTES", str(1 << 30)))
+# The same limits on the web's check of an upload's start (jobs/services/datasets.py), which
+# reads at most a few MB of it.
+INSPECT_MEMORY_BYTES = int(os.environ.get("INSPECT_MEMORY_BYTES", str(256 << 20)))
+INSPECT_MAX_SECONDS = int(os.environ.get("INSPECT_MAX_SECONDS", "30"))
 PROFILE_MAX_SECONDS = int(os.environ.get("PROFILE_MAX_SECONDS", "3600"))
 
 if not DEBUG:

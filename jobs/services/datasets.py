@@ -30,6 +30,7 @@ from jobs.models import Dataset
 from jobs.services.events import event_record
 from jobs.services.profiling import dataset_enqueue_on_commit
 from jobs.services.quotas import quota_check_stored
+from jobs.services.sandbox import run_limited
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +109,24 @@ def _check_request(request: DatasetRequest, kind: str, source: TableSource | Non
         raise DataError(f"column_types names columns that are not in the file: {unknown}.")
 
 
+def _inspected(path: Path, filename: str, options: ReadOptions) -> TableSource:
+    """inspect_table in a child held to memory and time limits: this runs in the web process,
+    and the file's start is untrusted (a reader crashing on a crafted file must fail one
+    upload, not the process serving every user)."""
+
+    def work(_: Callable[[float], None]) -> dict[str, Any]:
+        return {"source": inspect_table(path, filename, options)}
+
+    found = run_limited(
+        work,
+        lambda _: None,
+        memory_bytes=settings.INSPECT_MEMORY_BYTES,
+        seconds=settings.INSPECT_MAX_SECONDS,
+    )
+    source: TableSource = found["source"]
+    return source
+
+
 def dataset_create(
     *,
     owner: User,
@@ -145,7 +164,7 @@ def dataset_create(
         kind = request.kind or Dataset.Kind.TABULAR
         if kind == Dataset.Kind.IMAGE:
             raise DataError("An image dataset must be a .zip of images.")
-        source = inspect_table(path, filename, request.options)
+        source = _inspected(path, filename, request.options)
         fmt = source.format
     _check_request(request, kind, source)
     dataset = Dataset(

@@ -5,11 +5,14 @@ reads no more than the file's start."""
 from __future__ import annotations
 
 import gzip
+import os
+import signal
 from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from jobs.services import datasets
 from jobs.tasks import profile_dataset
 
 pytestmark = pytest.mark.django_db
@@ -56,3 +59,21 @@ def test_a_gzip_bomb_fails_its_dataset_with_a_reason(api_as: Any, media_root: An
     dataset = api_as("owner").get(f"/api/v1/datasets/{answer.json()['id']}/").json()
     assert dataset["status"] == "FAILED"
     assert "compression bomb" in dataset["error"]
+
+
+def test_a_reader_that_crashes_on_an_upload_fails_that_upload_not_the_web(
+    api_as: Any, media_root: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a reader that dies on this file's start, as a C extension's overflow would (the
+    # deep JSON Lines that once took the whole web process down with SIGSEGV)
+    def crash(*_: Any) -> None:
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+    monkeypatch.setattr(datasets, "inspect_table", crash)
+    answer = _upload(api_as("owner"), b"a,b\n1,2\n", "crash.csv")
+
+    # then that upload is refused with a reason, and this process (the web) carries on
+    assert answer.status_code == 400, answer.content
+    assert "SIGSEGV" in answer.json()["fields"]["file"][0]
+    monkeypatch.undo()
+    assert _upload(api_as("owner"), b"a,b\n1,2\n3,4\n", "fine.csv").status_code == 201
