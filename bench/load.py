@@ -22,7 +22,8 @@ a predictor). Phases:
    start (after a warm-up) and the end; no answer may be a 5xx.
 4. hostile: the files of bench/load_files.py uploaded 20 at a time while another user keeps
    listing, uploading and predicting: each must be refused (4xx) or end FAILED with a reason;
-   the largest resident memory of any console process is recorded; the other user gets no 5xx.
+   the largest resident memory of any console process is recorded, and each process's by its
+   place under runconsole; the other user gets no 5xx.
 The last line is one JSON object with the keys the issue names.
 """
 
