@@ -22,7 +22,8 @@ a predictor). Phases:
    start (after a warm-up) and the end; no answer may be a 5xx.
 4. hostile: the files of bench/load_files.py uploaded 20 at a time while another user keeps
    listing, uploading and predicting: each must be refused (4xx) or end FAILED with a reason;
-   the largest resident memory of any console process is recorded; the other user gets no 5xx.
+   the largest resident memory of any console process is recorded, and each process's by its
+   place under runconsole; the other user gets no 5xx.
 The last line is one JSON object with the keys the issue names.
 """
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import json
 import random
 import subprocess
@@ -47,7 +49,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.datasets import cmdline, descendants, rss_mb  # noqa: E402
+from bench.datasets import cmdline, rss_mb  # noqa: E402
 from bench.load_files import hostile_files, table_csv  # noqa: E402
 from bench.load_ws import Watchers, percentile, run_watchers  # noqa: E402
 from tests.e2e.flow import wait_dataset  # noqa: E402
@@ -280,17 +282,48 @@ def long_lived(root: int) -> dict[int, str]:
 
 
 class PeakMemory(threading.Thread):
+    """The largest resident memory of runconsole and everything under it, overall and by
+    place in the tree ("worker-short > pool > child": a short worker's pool process's forked
+    reader), so that a peak names its process."""
+
     def __init__(self, root: int) -> None:
         super().__init__(daemon=True)
         self.root = root
         self.peak = 0.0
+        self.by_process: dict[str, float] = {}
         self.stop = threading.Event()
 
     def run(self) -> None:
         while not self.stop.is_set():
-            for pid in [self.root, *descendants(self.root)]:
-                self.peak = max(self.peak, rss_mb(pid))
+            for pid, label in self._tree():
+                rss = rss_mb(pid)
+                self.peak = max(self.peak, rss)
+                self.by_process[label] = max(self.by_process.get(label, 0.0), rss)
             self.stop.wait(0.05)
+
+    def _tree(self) -> list[tuple[int, str]]:
+        found, frontier = [(self.root, "runconsole")], [(self.root, "")]
+        while frontier:
+            parent, label = frontier.pop()
+            with contextlib.suppress(OSError):
+                for pid in Path(f"/proc/{parent}/task/{parent}/children").read_text().split():
+                    name = f"{label} > {_depth_name(label)}" if label else _program(int(pid))
+                    found.append((int(pid), name))
+                    frontier.append((int(pid), name))
+        return found
+
+
+def _program(pid: int) -> str:
+    line = cmdline(pid)
+    for name, mark in (("worker-short", " -n short-"), ("worker", " -n worker-"),
+                       ("predictor", "predictor_asgi"), ("web", "console.asgi")):  # fmt: skip
+        if mark in line:
+            return name
+    return line[:40]
+
+
+def _depth_name(label: str) -> str:
+    return "pool" if label.count(">") == 0 else "child"
 
 
 def deploy_one(client: httpx.Client) -> str:
@@ -452,6 +485,7 @@ def phase_hostile(
     accepted = [n for n, o in outcomes.items() if o.startswith("READY")]
     return {
         "hostile_max_rss_mb": round(memory.peak),
+        "hostile_max_rss_mb_by_process": {k: round(v) for k, v in memory.by_process.items()},
         "hostile_5xx": hostile_5xx + others.server_errors,
         "hostile_others_requests": len(others.ms),
         "hostile_accepted": accepted,

@@ -30,7 +30,7 @@ from jobs.models import Dataset
 from jobs.services.events import event_record
 from jobs.services.profiling import dataset_enqueue_on_commit
 from jobs.services.quotas import quota_check_stored
-from jobs.services.sandbox import run_limited
+from jobs.services.sandbox import resident_bytes, run_limited
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def _inspected(path: Path, filename: str, options: ReadOptions) -> TableSource:
     found = run_limited(
         work,
         lambda _: None,
-        memory_bytes=settings.INSPECT_MEMORY_BYTES,
+        memory_bytes=resident_bytes() + settings.INSPECT_MEMORY_BYTES,
         seconds=settings.INSPECT_MAX_SECONDS,
     )
     source: TableSource = found["source"]

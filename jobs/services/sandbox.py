@@ -4,6 +4,14 @@ The readers refuse the hostile files they know (jobs/engine/io/limits.py); this 
 rest: a reader that crashes (a C extension's stack overflow, say) or runs out of memory fails
 the one dataset with a reason, and the worker that asked carries on. The child only reads:
 every database write stays in the parent, which the child tells of its progress by a pipe.
+
+The memory limit is on the child's whole resident memory, the worker's pages it starts with
+included (Keras and torch: 500-650 MB), since those are its size as anyone measures it. The
+kernel has no such limit without cgroups, and one on address space cannot stand in for it:
+Arrow's allocators map far more than they touch (mimalloc reserves a 1 GiB arena at once),
+and a total of 1 GiB of address space failed an ordinary 300 MB CSV. So the parent watches
+the child's resident size and stops it past the limit; the address-space limit stays as the
+immediate stop for an allocation faster than the watch.
 """
 
 from __future__ import annotations
@@ -23,11 +31,25 @@ from jobs.engine.data import DataError
 
 Progress = Callable[[float], None]
 _PR_SET_PDEATHSIG = 1
+# How often the parent checks the child's resident size: at a few GB/s of page faults, a
+# child passes the limit by a few tens of MB at most before it is stopped.
+_WATCH_SECONDS = 0.02
+_OVER_THE_LIMIT: tuple[str, Any] = ("memory", "")  # as the child says of a MemoryError
 
 
 def _address_space() -> int:
     with open("/proc/self/statm") as statm:
         pages = int(statm.read().split()[0])
+    return pages * resource.getpagesize()
+
+
+def resident_bytes(pid: int | str = "self") -> int:
+    """A process's resident memory (0 once it is gone), as `ps` and the benchmarks count it."""
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            pages = int(statm.read().split()[1])
+    except (OSError, IndexError):
+        return 0
     return pages * resource.getpagesize()
 
 
@@ -42,8 +64,8 @@ def _child(
     # Killed with its parent (a worker killed mid-profile), rather than reading on alone.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    # Over what the process already maps (a worker may have imported Keras): the reading's
-    # own growth is what is limited.
+    # Over what the process already maps (a worker may have imported Keras); the total is
+    # the parent's watch (see the module's docstring).
     limit = _address_space() + memory_bytes
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
@@ -68,10 +90,18 @@ def run_limited(
 ) -> dict[str, Any]:
     """work(progress) run in a forked child; its result, or DataError with the reason.
 
+    memory_bytes bounds the child's resident memory in all, what it shares with this process
+    included.
+
     progress is called in this process for each fraction the child reports, and at least
     once a second with the last one (it doubles as the caller's heartbeat); whatever it
     raises stops the child.
     """
+    if resident_bytes() >= memory_bytes:
+        raise RuntimeError(
+            f"This process already holds more than the {memory_bytes >> 20} MB a reader may "
+            "use (PROFILE_MEMORY_BYTES): no file could be read under that limit."
+        )
     # os.fork, not multiprocessing: a Celery pool process counts as daemonic there, and
     # daemonic processes may not start children.
     read_fd, write_fd = os.pipe()
@@ -86,15 +116,22 @@ def run_limited(
     receive = Connection(read_fd, writable=False)
     deadline = time.monotonic() + seconds
     fraction = 0.0
+    beat = time.monotonic()
     outcome: tuple[str, Any] | None = None
     try:
         while outcome is None:
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 raise DataError(
                     f"Reading the file took more than {seconds} s; split it into smaller files."
                 )
-            if not receive.poll(1.0):
-                progress(fraction)
+            if resident_bytes(pid) > memory_bytes:
+                outcome = _OVER_THE_LIMIT
+                break
+            if not receive.poll(_WATCH_SECONDS):
+                if now - beat >= 1.0:
+                    progress(fraction)
+                    beat = now
                 continue
             try:
                 kind, value = receive.recv()
@@ -103,12 +140,13 @@ def run_limited(
             if kind == "progress":
                 fraction = value
                 progress(fraction)
+                beat = time.monotonic()
             else:
                 outcome = (kind, value)
     finally:
-        if outcome is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        # Past its outcome a child only exits; one still reading is stopped here.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
         code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
         receive.close()
     if outcome is None:
