@@ -101,7 +101,7 @@ export async function datasetDetailView(root: HTMLElement, { params, signal }: V
     else {
       body.replaceChildren(
         h("div", { class: "split" }, summaryCard(ds)),
-        h("p", { class: "muted", id: "profiling-note" }, "The columns, rows and training form appear once profiling is done."),
+        h("p", { class: "muted", id: "profiling-note" }, "The columns, rows and the way to train appear once profiling is done."),
       );
     }
   }

@@ -151,6 +151,9 @@ export async function jobWizardView(root: HTMLElement, { params, signal }: ViewC
       f.error.textContent = text;
       f.error.hidden = false;
       f.control.setAttribute("aria-invalid", "true");
+      // A message inside the closed "Advanced" part would be out of sight.
+      const details = f.el.closest("details");
+      if (details) details.open = true;
       const described = (f.control.getAttribute("aria-describedby") ?? "").split(" ").filter(Boolean);
       f.control.setAttribute("aria-describedby", [...described, f.error.id].join(" "));
       placed.push(name);
