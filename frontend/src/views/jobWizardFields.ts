@@ -98,7 +98,7 @@ export function buildControls(datasets: Dataset[]): Controls {
   budget.value = "standard";
   const maxSeconds = numberInput("job-max-seconds", 10, 604800, "use the preset");
   const maxTrials = numberInput("job-max-trials", 1, 200, "no cap (up to 200)");
-  const maxEpochs = numberInput("job-max-epochs", 1, 300, "early stopping decides (up to 300)");
+  const maxEpochs = numberInput("job-max-epochs", 1, 300, "early stopping (up to 300)");
   const tuner = h("select", { id: "job-tuner" }, h("option", { value: "" }, "Default for the task"), options(TUNERS));
   const queue = h("select", { id: "job-queue" }, options(QUEUES));
   const priority = h("select", { id: "job-priority" }, options([["low", "low"], ["normal", "normal"], ["high", "high"]]));
@@ -182,7 +182,7 @@ export function applyLimits(c: Controls, limits: Budgets): void {
   c.maxTrials.max = String(limits.max_trials);
   c.maxEpochs.max = String(limits.max_epochs);
   c.maxTrials.placeholder = `no cap (up to ${limits.max_trials})`;
-  c.maxEpochs.placeholder = `early stopping decides (up to ${limits.max_epochs})`;
+  c.maxEpochs.placeholder = `early stopping (up to ${limits.max_epochs})`;
 }
 
 /** The target and task options of a dataset, marking the suggestions. */
