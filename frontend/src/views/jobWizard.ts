@@ -119,10 +119,7 @@ export async function jobWizardView(root: HTMLElement, { params, signal }: ViewC
     } catch {
       // private mode: the wizard still works, a reload just starts over
     }
-    if (ds) {
-      const e = estimateFor(ds, state, limits);
-      c.liveEstimate.textContent = describeEstimate(e, e.rows, e.images);
-    }
+    if (ds) c.liveEstimate.textContent = estimateSentence(ds, state, limits);
   }
 
   function clearFieldErrors(): void {
@@ -208,9 +205,7 @@ export async function jobWizardView(root: HTMLElement, { params, signal }: ViewC
       ),
       h("div", { class: "actions wrap" }, edit("dataset", "dataset"), edit("target", "target"), edit("budget", "budget")),
     );
-    const e = estimateFor(ds, state, limits);
-    estimateText.textContent = describeEstimate(e, e.rows, e.images);
-    estimateText.dataset.trials = String(e.trials);
+    estimateText.textContent = estimateSentence(ds, state, limits);
   }
 
   /** Reads the chosen dataset and sets the target and task to its suggestions. */
@@ -303,6 +298,12 @@ export async function jobWizardView(root: HTMLElement, { params, signal }: ViewC
   // A step after the dataset needs one; a deep link to a missing or unready one starts there.
   show(ds ? step : "dataset", "none");
   sync();
+}
+
+function estimateSentence(ds: Dataset, state: WizardState, limits: Budgets): string {
+  const e = estimateFor(ds, state, limits);
+  const gpu = state.queue === "gpu" ? " The rule's rates are for CPU workers; a GPU is usually faster on large data." : "";
+  return describeEstimate(e, e.rows, e.images) + gpu;
 }
 
 function fieldsOf(err: ApiError): Record<string, string[]> {
