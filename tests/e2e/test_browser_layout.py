@@ -68,10 +68,15 @@ def test_no_main_page_scrolls_sideways_on_a_phone(
         "#/tokens",
         "#/jobs/new",
         f"#/jobs/new/{dataset_id}/budget",
+        f"#/jobs/new/{dataset_id}/review",
         f"#/jobs/{job_id}",
     ):
         page.goto(f"{stack.url}/{route}")
         expect(page.locator("#view h1").first).to_be_visible()
+        if route.startswith("#/jobs/new"):
+            # measured once the wizard has read the dataset and shows the step asked for
+            step = route.rsplit("/", 1)[-1] if route.count("/") > 3 else "dataset"
+            expect(page.locator(f"#wizard-step-{step}")).to_be_visible()
         if route == f"#/jobs/{job_id}":
             # measured once its charts hold data: a legend and axis labels are at their widest
             expect(page.locator("#job-status")).to_have_text("SUCCEEDED", timeout=240_000)

@@ -3,7 +3,7 @@
 // not current, so Back and Next keep what was entered; the hash keeps the step and a session
 // draft the values, so a reload does not lose the wizard.
 import { ApiError, api, type Budgets, type Dataset } from "../api";
-import { errorSlot, facts, h, type Child } from "../dom";
+import { errorSlot, facts, h, messageOf, type Child } from "../dom";
 import { navigate, type ViewContext } from "../router";
 import { formatLimit } from "./jobCancel";
 import { applyLimits, buildControls, fillTargets, fillTaskTypes, readControls, showTaskOptions, writeControls } from "./jobWizardFields";
@@ -91,7 +91,7 @@ export async function jobWizardView(root: HTMLElement, { params, signal }: ViewC
     const headingId = `wizard-step-${id}-heading`;
     const stepHeading = h("h2", { id: headingId, tabindex: -1 }, `Step ${index + 1} of ${STEPS.length}: ${title}`);
     stepHeadings.set(id, stepHeading);
-    sections.set(id, h("section", { id: `wizard-step-${id}`, class: "wizard-step", "aria-labelledby": headingId }, stepHeading, bodies[id]));
+    sections.set(id, h("section", { id: `wizard-step-${id}`, class: "wizard-step", "aria-labelledby": headingId, hidden: true }, stepHeading, bodies[id]));
   });
   const progress = h(
     "ol",
@@ -216,7 +216,7 @@ export async function jobWizardView(root: HTMLElement, { params, signal }: ViewC
     try {
       ds = await api.dataset(id, signal);
     } catch (err) {
-      showFieldErrors({ dataset: err instanceof ApiError && err.status === 404 ? `You have no dataset with id ${id}.` : String(err) });
+      showFieldErrors({ dataset: err instanceof ApiError && err.status === 404 ? `You have no dataset with id ${id}.` : messageOf(err) });
       c.datasetFacts.textContent = "";
       return;
     }
