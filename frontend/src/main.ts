@@ -6,6 +6,7 @@ import { datasetsView } from "./views/datasets";
 import { datasetDetailView } from "./views/dataset";
 import { jobsView } from "./views/jobs";
 import { jobView } from "./views/job";
+import { jobWizardView } from "./views/jobWizard";
 import { modelsView } from "./views/models";
 import { deploymentsView } from "./views/deployments";
 import { deploymentView } from "./views/deployment";
@@ -78,6 +79,10 @@ function mount(): void {
       "/datasets": datasetsView,
       "/datasets/:id": datasetDetailView,
       "/jobs": jobsView,
+      // Before "/jobs/:id", which would take "new" for an id.
+      "/jobs/new": jobWizardView,
+      "/jobs/new/:dataset": jobWizardView,
+      "/jobs/new/:dataset/:step": jobWizardView,
       "/jobs/:id": jobView,
       "/models": modelsView,
       "/versions/:id": versionView,

@@ -161,23 +161,41 @@ def test_csv_to_prediction_in_the_browser(
     expect(row.locator("td").nth(2)).to_have_text("10")
     _shot(page, artifacts_dir, "03-dataset-uploaded.png")
 
-    # when they open Train and ask for 2 trials of at most 3 epochs predicting "diagnosis"
+    # when they open Train: the dataset's page, then its way into the new-job wizard
     row.get_by_role("link", name="Train").click()
-    expect(page.locator("#job-form")).to_be_visible()
     expect(page.get_by_test_id("column-row")).to_have_count(10)
-    page.select_option("#job-target", "diagnosis")
-    expect(page.locator("#job-form .hint")).to_have_text("type: categorical")
-    # (time is the main control: presets with their time; caps and a seed wait under Advanced)
+    expect(page.locator("#train-card")).to_contain_text("diagnosis")
+    page.click("#train-link")
+
+    # then the wizard opens on its target step with the profile's suggestions filled in
+    expect(page).to_have_url(re.compile(r"#/jobs/new/\d+/target$"))
+    expect(page.locator("#job-target")).to_have_value("diagnosis")
+    expect(page.locator("#job-target-type")).to_have_text("type: categorical, 2 distinct")
+    expect(page.locator("#job-task-type")).to_have_value("binary")
+    # (only the chosen task's own options are shown)
     expect(page.locator("#job-forecast-options")).to_be_hidden()
     expect(page.locator("#job-multilabel-options")).to_be_hidden()
+
+    # when they go on to the budget and ask for 2 trials of at most 3 epochs with a seed
+    page.click("#wizard-next")
+    expect(page.locator("#wizard-step-budget-heading")).to_be_focused()
+    # (time is the main control: presets with their time; the seed waits under Advanced)
     expect(page.locator("#job-budget")).to_have_value("standard")
     expect(page.locator('#job-budget option[value="quick"]')).to_have_text("Quick — 1 min")
-    expect(page.locator("#job-max-trials")).to_be_hidden()
-    page.click("#job-advanced summary")
+    expect(page.locator("#job-seed")).to_be_hidden()
     page.fill("#job-max-trials", "2")
     page.fill("#job-max-epochs", "3")
+    page.click("#job-advanced summary")
     page.fill("#job-seed", "4242")
     _shot(page, artifacts_dir, "04-job-form.png")
+    page.click("#wizard-next")
+
+    # then the review says what the budget buys, by the stated rule, and they create the job
+    expect(page.locator("#job-estimate")).to_have_text(
+        "About 2 trials of up to 3 epochs on 569 rows (341 to train), finishing in under a minute."
+    )
+    expect(page.locator("#review-target")).to_have_text("diagnosis")
+    _shot(page, artifacts_dir, "04-job-review.png")
     page.click("#job-submit")
 
     # then they arrive at the job's page, following it live

@@ -17,8 +17,9 @@ USER = "phone"  # its own user: the other browser and REST tests share the stack
 pytestmark = [pytest.mark.stack, pytest.mark.browser]
 
 
-def _ready_dataset(stack: Stack) -> int:
-    with stack.client(USER) as api:
+def ready_dataset(stack: Stack, user: str = USER) -> int:
+    """The breast cancer CSV, uploaded and profiled for `user`; its id."""
+    with stack.client(user) as api:
         made = api.post(
             "/api/v1/datasets/",
             files={"file": ("cancer.csv", breast_cancer_csv(), "text/csv")},
@@ -40,7 +41,7 @@ def test_no_main_page_scrolls_sideways_on_a_phone(
 ) -> None:
     stack = embedded_stack
     stack.add_user(USER)
-    dataset_id = _ready_dataset(stack)
+    dataset_id = ready_dataset(stack)
     # The job page, charts included: a tiny job that trains while the other pages are measured.
     with stack.client(USER) as api:
         made = api.post(
@@ -65,11 +66,18 @@ def test_no_main_page_scrolls_sideways_on_a_phone(
         "#/models",
         "#/deployments",
         "#/tokens",
+        "#/jobs/new",
+        f"#/jobs/new/{dataset_id}/budget",
+        f"#/jobs/new/{dataset_id}/review",
         f"#/jobs/{job_id}",
     ):
         page.goto(f"{stack.url}/{route}")
         expect(page.locator("#view h1").first).to_be_visible()
-        if route.startswith("#/jobs/"):
+        if route.startswith("#/jobs/new"):
+            # measured once the wizard has read the dataset and shows the step asked for
+            step = route.rsplit("/", 1)[-1] if route.count("/") > 3 else "dataset"
+            expect(page.locator(f"#wizard-step-{step}")).to_be_visible()
+        if route == f"#/jobs/{job_id}":
             # measured once its charts hold data: a legend and axis labels are at their widest
             expect(page.locator("#job-status")).to_have_text("SUCCEEDED", timeout=240_000)
             expect(page.locator("#best-so-far")).to_have_attribute("data-points", "1")

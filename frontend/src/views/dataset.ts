@@ -1,5 +1,5 @@
 // A dataset's page: live profiling status over /ws/datasets/<id>/, then its profile, rows,
-// versions and the training form.
+// versions and the way into the new-job wizard.
 import { api, isNotFound, toSignIn, type Dataset, type DatasetEvent, type DatasetStatus } from "../api";
 import { errorSlot, h, statusBadge } from "../dom";
 import { followDataset } from "../jobSocket";
@@ -8,7 +8,7 @@ import { isProfiling } from "./datasets";
 import { columnsTable, imageSummary, summaryCard, warningsList } from "./datasetProfile";
 import { rowsPreview } from "./datasetRows";
 import { versionForm, versionsList } from "./datasetVersion";
-import { jobForm } from "./jobForm";
+import { trainCard } from "./jobWizardFields";
 
 const POLL_MS = 1500;
 // Replayed events can be older than what the first GET showed; never move backwards.
@@ -19,12 +19,12 @@ function readyBody(ds: Dataset, signal: AbortSignal): HTMLElement[] {
   const profile = ds.profile ?? {};
   if (ds.kind === "image" || profile.images) {
     return [
-      h("div", { class: "split" }, summaryCard(ds), jobForm(ds, signal)),
+      h("div", { class: "split" }, summaryCard(ds), trainCard(ds)),
       imageSummary(profile.images ?? {}),
     ];
   }
   return [
-    h("div", { class: "split" }, summaryCard(ds), jobForm(ds, signal)),
+    h("div", { class: "split" }, summaryCard(ds), trainCard(ds)),
     h("h2", null, "Warnings"),
     warningsList(profile),
     h("h2", null, "Columns"),
@@ -101,7 +101,7 @@ export async function datasetDetailView(root: HTMLElement, { params, signal }: V
     else {
       body.replaceChildren(
         h("div", { class: "split" }, summaryCard(ds)),
-        h("p", { class: "muted", id: "profiling-note" }, "The columns, rows and training form appear once profiling is done."),
+        h("p", { class: "muted", id: "profiling-note" }, "The columns, rows and the way to train appear once profiling is done."),
       );
     }
   }

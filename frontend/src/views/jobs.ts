@@ -25,7 +25,7 @@ export async function jobsView(root: HTMLElement, { signal }: ViewContext): Prom
   const errors = errorSlot();
   const tbody = h("tbody", null, messageRow(6, "Loading…"));
   root.append(
-    h("h1", null, "Jobs"),
+    h("div", { class: "section-head" }, h("h1", null, "Jobs"), h("a", { id: "new-job", class: "button", href: "#/jobs/new" }, "New job")),
     errors.el,
     table({ id: "jobs-table" }, ["Job", "Dataset", "Target", "Task", "Status", "Created"], tbody),
   );
