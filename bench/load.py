@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/load.py [--users 20] [--jobs 200] [--soak-seconds 600]
         [--watchers 500] [--fanout-seconds 60] [--fanout-rate 50] [--hostile-rounds 1]
+        [--phases jobs,fanout,soak,hostile]
 
 One run, on PostgreSQL and Redis (a database and a Redis index of its own, as the tests'
 stacks): `runconsole --concurrency 2` (web, two training worker processes, a short-task worker,
@@ -23,6 +24,8 @@ a predictor). Phases:
 4. hostile: the files of bench/load_files.py uploaded 20 at a time while another user keeps
    listing, uploading and predicting: each must be refused (4xx) or end FAILED with a reason;
    the largest resident memory of any console process is recorded; the other user gets no 5xx.
+`--phases` runs some of them: soak and hostile need the jobs phase (they deploy one of its
+models); the fan-out alone watches a job submitted and cancelled for it.
 The last line is one JSON object with the keys the issue names.
 """
 
@@ -31,6 +34,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
+import os
 import random
 import subprocess
 import sys
@@ -47,13 +51,14 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.datasets import cmdline, descendants, rss_mb  # noqa: E402
+from bench.datasets import cmdline, cpu_seconds, descendants, rss_mb  # noqa: E402
 from bench.load_files import hostile_files, table_csv  # noqa: E402
 from bench.load_ws import Watchers, percentile, run_watchers  # noqa: E402
 from tests.e2e.flow import wait_dataset  # noqa: E402
-from tests.stack import Stack, running_stack  # noqa: E402
+from tests.stack import Stack, process_of, running_stack  # noqa: E402
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
+PHASES = ("jobs", "fanout", "soak", "hostile")
 MAX_TRIALS = 1
 JOB_BODY = {"target": "label", "max_trials": MAX_TRIALS, "max_epochs": 2, "tuner": "random"}
 
@@ -251,6 +256,11 @@ def phase_fanout(
     while not group.quiet_since(1.0, previous) and time.monotonic() < deadline:
         time.sleep(1.0)
     group.live_after.append(max((max(c.seqs, default=0) for c in group.clients), default=0))
+    # Whose CPU the fan-out takes, to tell the web process's limit from the generator's own.
+    web = process_of(stack, b"console.asgi") or 0
+    redis_pid = redis_server()
+    cpu_before = (cpu_seconds([web]), cpu_seconds([os.getpid()]), cpu_seconds([redis_pid]))
+    emit_started = time.monotonic()
     out = manage(
         stack, _EMIT.format(job=job_id, count=seconds * rate, rate=rate), timeout=seconds * 10 + 120
     )
@@ -261,13 +271,49 @@ def phase_fanout(
         if all(int(last) in c.seqs[-5:] for c in group.clients if not c.error):
             break
         time.sleep(0.5)
+    spent = time.monotonic() - emit_started
+    cpu_after = (cpu_seconds([web]), cpu_seconds([os.getpid()]), cpu_seconds([redis_pid]))
+    web_cpu, generator_cpu, redis_cpu = (
+        round(100 * (after - before) / spent)
+        for before, after in zip(cpu_before, cpu_after, strict=True)
+    )
     group.finish()
     thread.join(timeout=30)
     return {
         **group.report(int(first), int(last)),
+        "web_cpu_pct": web_cpu,
+        "generator_cpu_pct": generator_cpu,
+        "redis_cpu_pct": redis_cpu,
+        "load_average": os.getloadavg()[0],
         "emit_seconds": float(took),
         "events": int(last) - int(first) + 1,
     }
+
+
+def redis_server() -> int:
+    """The Redis server's pid (0 when it is not on this machine)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and cmdline(int(entry.name)).startswith("redis-server"):
+            return int(entry.name)
+    return 0
+
+
+def cancelled_job(client: httpx.Client) -> int:
+    """A job of the client's own for the fan-out alone: submitted and cancelled at once, so no
+    worker trains it while the watchers are timed."""
+    sent = upload(client, "fanout.csv", table_csv(seed=0))
+    assert sent is not None
+    assert sent.status_code == 201, sent.text
+    assert wait_dataset(client, sent.json()["id"])["status"] == "READY"
+    answer = client.post("/api/v1/jobs/", json={**JOB_BODY, "dataset": sent.json()["id"]})
+    assert answer.status_code == 201, answer.text
+    job_id = int(answer.json()["id"])
+    assert client.post(f"/api/v1/jobs/{job_id}/cancel/").status_code == 202
+    deadline = time.monotonic() + 120
+    while client.get(f"/api/v1/jobs/{job_id}/").json()["status"] not in TERMINAL:
+        assert time.monotonic() < deadline, "the cancelled job did not end"
+        time.sleep(0.5)
+    return job_id
 
 
 def long_lived(root: int) -> dict[int, str]:
@@ -468,9 +514,13 @@ def main() -> None:
     parser.add_argument("--fanout-seconds", type=int, default=60)
     parser.add_argument("--fanout-rate", type=int, default=50)
     parser.add_argument("--hostile-rounds", type=int, default=1)
-    parser.add_argument("--skip", default="", help="phases to leave out: soak,hostile")
+    parser.add_argument("--phases", default=",".join(PHASES), help="a comma-separated subset")
     args = parser.parse_args()
-    skip = set(filter(None, args.skip.split(",")))
+    phases = set(filter(None, args.phases.split(",")))
+    if phases - set(PHASES):
+        parser.error(f"--phases: unknown {sorted(phases - set(PHASES))}, choose from {PHASES}")
+    if phases & {"soak", "hostile"} and "jobs" not in phases:
+        parser.error("--phases: soak and hostile deploy a model of the jobs phase: add jobs")
     summary: dict[str, Any] = {}
     with (
         tempfile.TemporaryDirectory(prefix="bench-load-") as tmp,
@@ -484,35 +534,39 @@ def main() -> None:
         ]
         users, spare = clients[: args.users], clients[args.users :]
         t0 = time.monotonic()
-        jobs = phase_jobs(stack, users, args.jobs)
-        print("jobs", json.dumps({k: v for k, v in jobs.items() if k != "job_ids"}), flush=True)
-        fanout = phase_fanout(
-            stack,
-            tokens[0],
-            jobs["job_ids"][0],
-            args.watchers,
-            args.fanout_seconds,
-            args.fanout_rate,
-        )
-        print("fanout", json.dumps(fanout), flush=True)
-        deployment = deploy_one(users[0])
+        jobs: dict[str, Any] = {}
+        if "jobs" in phases:
+            jobs = phase_jobs(stack, users, args.jobs)
+            print("jobs", json.dumps({k: v for k, v in jobs.items() if k != "job_ids"}), flush=True)
+        fanout: dict[str, Any] = {}
+        if "fanout" in phases:
+            watched = jobs["job_ids"][0] if jobs else cancelled_job(users[0])
+            fanout = phase_fanout(
+                stack, tokens[0], watched, args.watchers, args.fanout_seconds, args.fanout_rate
+            )
+            print("fanout", json.dumps(fanout), flush=True)
         soak: dict[str, Any] = {}
-        if "soak" not in skip:
-            soak = phase_soak(stack, users, tokens, deployment, args.soak_seconds)
-            print("soak", json.dumps(soak), flush=True)
         hostile: dict[str, Any] = {}
-        if "hostile" not in skip:
-            hostile = phase_hostile(stack, spare, users[0], deployment, args.hostile_rounds)
-            print("hostile", json.dumps(hostile), flush=True)
+        if phases & {"soak", "hostile"}:
+            deployment = deploy_one(users[0])
+            if "soak" in phases:
+                soak = phase_soak(stack, users, tokens, deployment, args.soak_seconds)
+                print("soak", json.dumps(soak), flush=True)
+            if "hostile" in phases:
+                hostile = phase_hostile(stack, spare, users[0], deployment, args.hostile_rounds)
+                print("hostile", json.dumps(hostile), flush=True)
         summary = {
-            "jobs_submitted": jobs["jobs_submitted"],
-            "jobs_completed": jobs["jobs_completed"],
-            "jobs_duplicated": jobs["jobs_duplicated"],
-            "api_p99_ms": jobs["api_p99_ms"],
+            "jobs_submitted": jobs.get("jobs_submitted"),
+            "jobs_completed": jobs.get("jobs_completed"),
+            "jobs_duplicated": jobs.get("jobs_duplicated"),
+            "api_p99_ms": jobs.get("api_p99_ms"),
             "soak_rss_growth_pct": soak.get("soak_rss_growth_pct"),
             "soak_5xx": soak.get("soak_5xx"),
             "live_p99_ms": soak.get("live_p99_ms"),
-            "fanout_missing_events": fanout["missing_events"],
+            "fanout_missing_events": fanout.get("missing_events"),
+            "fanout_out_of_order_clients": fanout.get("out_of_order_clients"),
+            "fanout_p50_ms": fanout.get("p50_ms"),
+            "fanout_p99_ms": fanout.get("p99_ms"),
             "hostile_max_rss_mb": hostile.get("hostile_max_rss_mb"),
             "hostile_5xx": hostile.get("hostile_5xx"),
             "wall_s": round(time.monotonic() - t0),

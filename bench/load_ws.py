@@ -46,10 +46,12 @@ async def _watch(
                     raw = await asyncio.wait_for(socket.recv(), timeout=0.5)
                 except TimeoutError:
                     continue
-                event = orjson.loads(raw)
-                out.seqs.append(int(event["seq"]))
-                if live_after and event["seq"] > live_after[0]:
-                    out.delays_ms.append(_delay_ms(event["created_at"]))
+                frame = orjson.loads(raw)
+                # A frame is one event, or several in an array (docs/api.md).
+                for event in frame if isinstance(frame, list) else [frame]:
+                    out.seqs.append(int(event["seq"]))
+                    if live_after and event["seq"] > live_after[0]:
+                        out.delays_ms.append(_delay_ms(event["created_at"]))
     except Exception as exc:
         out.error = f"{type(exc).__name__}: {exc}"
 
@@ -111,6 +113,7 @@ class Watchers:
             "clients": self.count,
             "errors": sum(errors.values()),
             "error_kinds": dict(errors),
+            "error_sample": next((c.error for c in self.clients if c.error), ""),
             "missing_events": missing,
             "out_of_order_clients": disorder,
             "p50_ms": _percentile(delays, 50),
