@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/load.py [--users 20] [--jobs 200] [--soak-seconds 600]
         [--watchers 500] [--fanout-seconds 60] [--fanout-rate 50] [--hostile-rounds 1]
-        [--phases jobs,fanout,soak,hostile]
+        [--fanout-processes 2] [--phases jobs,fanout,soak,hostile]
 
 One run, on PostgreSQL and Redis (a database and a Redis index of its own, as the tests'
 stacks): `runconsole --concurrency 2` (web, two training worker processes, a short-task worker,
@@ -13,9 +13,11 @@ a predictor). Phases:
    SUCCEEDED; a job is duplicated when a trial number repeats, it ran more trials than asked,
    or it registered more than one version. Fairness: how long each user waited for a first
    job to start.
-2. fanout: `--watchers` websocket clients of one web process watch one job while another
-   process records `--fanout-rate` events a second on it for `--fanout-seconds`; each client
-   must receive every event, in order.
+2. fanout: `--watchers` websocket clients of one web process, in `--fanout-processes`
+   processes, watch one job while another process records `--fanout-rate` events a second on
+   it for `--fanout-seconds`; each client must receive every event, once, in order. Also
+   reported: each event's delay (p50, p99), the CPU seconds of the web process, the watchers'
+   processes and Redis over the run, and the load average.
 3. soak: for `--soak-seconds`, mixed traffic: uploads, job submissions, websocket watchers of
    those jobs (their epoch events, emitted by the workers, time `live_p99_ms`), and
    predictions to the predictor and through the web's door. The resident memory of each
@@ -53,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.datasets import cmdline, cpu_seconds, descendants, rss_mb  # noqa: E402
 from bench.load_files import hostile_files, table_csv  # noqa: E402
-from bench.load_ws import Watchers, percentile, run_watchers  # noqa: E402
+from bench.load_ws import WatcherProcesses, Watchers, percentile, report, run_watchers  # noqa: E402
 from tests.e2e.flow import wait_dataset  # noqa: E402
 from tests.stack import Stack, process_of, running_stack  # noqa: E402
 
@@ -244,23 +246,23 @@ def _timestamp(text: str) -> float:
 
 
 def phase_fanout(
-    stack: Stack, token: str, job_id: int, watchers: int, seconds: int, rate: int
+    stack: Stack, token: str, job_id: int, watchers: int, seconds: int, rate: int, processes: int
 ) -> dict[str, Any]:
-    group = Watchers(f"{stack.ws_url}/ws/jobs/{job_id}/", token, watchers)
-    thread = threading.Thread(target=run_watchers, args=(group,), daemon=True)
-    thread.start()
+    group = WatcherProcesses(f"{stack.ws_url}/ws/jobs/{job_id}/", token, watchers, processes)
     deadline = time.monotonic() + 120
     while not group.all_connected() and time.monotonic() < deadline:
         time.sleep(0.5)
     previous: list[int] = []
-    while not group.quiet_since(1.0, previous) and time.monotonic() < deadline:
+    while (counts := group.counts()) != previous and time.monotonic() < deadline:
+        previous = counts
         time.sleep(1.0)
-    group.live_after.append(max((max(c.seqs, default=0) for c in group.clients), default=0))
-    # Whose CPU the fan-out takes, to tell the web process's limit from the generator's own.
+    group.live_after(max((s for s in group.last_seqs() if s is not None), default=0))
+    # Whose CPU the fan-out takes, to tell the web process's limit from the generator's own;
+    # CPU seconds, since on a shared machine a share of the cores says more of the others.
     web = process_of(stack, b"console.asgi") or 0
-    redis_pid = redis_server()
-    cpu_before = (cpu_seconds([web]), cpu_seconds([os.getpid()]), cpu_seconds([redis_pid]))
-    emit_started = time.monotonic()
+    watched = ([web], group.pids, [redis_server()])
+    cpu_before = [cpu_seconds(pids) for pids in watched]
+    web_system = system_seconds(web)
     out = manage(
         stack, _EMIT.format(job=job_id, count=seconds * rate, rate=rate), timeout=seconds * 10 + 120
     )
@@ -268,26 +270,33 @@ def phase_fanout(
     # Until every client has the last event, or 30 s more.
     settle = time.monotonic() + 30
     while time.monotonic() < settle:
-        if all(int(last) in c.seqs[-5:] for c in group.clients if not c.error):
+        if all(seq is None or seq >= int(last) for seq in group.last_seqs()):
             break
         time.sleep(0.5)
-    spent = time.monotonic() - emit_started
-    cpu_after = (cpu_seconds([web]), cpu_seconds([os.getpid()]), cpu_seconds([redis_pid]))
     web_cpu, generator_cpu, redis_cpu = (
-        round(100 * (after - before) / spent)
-        for before, after in zip(cpu_before, cpu_after, strict=True)
+        round(cpu_seconds(pids) - before, 1)
+        for pids, before in zip(watched, cpu_before, strict=True)
     )
-    group.finish()
-    thread.join(timeout=30)
     return {
-        **group.report(int(first), int(last)),
-        "web_cpu_pct": web_cpu,
-        "generator_cpu_pct": generator_cpu,
-        "redis_cpu_pct": redis_cpu,
-        "load_average": os.getloadavg()[0],
+        **report(group.finish(), int(first), int(last)),
         "emit_seconds": float(took),
         "events": int(last) - int(first) + 1,
+        "generator_processes": processes,
+        "web_cpu_s": web_cpu,
+        # The kernel's part: one send() a frame a watcher.
+        "web_system_cpu_s": round(system_seconds(web) - web_system, 1),
+        "generator_cpu_s": generator_cpu,
+        "redis_cpu_s": redis_cpu,
+        "load_average_1m": round(os.getloadavg()[0], 1),
     }
+
+
+def system_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return int(fields[12]) / os.sysconf("SC_CLK_TCK")
 
 
 def redis_server() -> int:
@@ -513,6 +522,7 @@ def main() -> None:
     parser.add_argument("--watchers", type=int, default=500)
     parser.add_argument("--fanout-seconds", type=int, default=60)
     parser.add_argument("--fanout-rate", type=int, default=50)
+    parser.add_argument("--fanout-processes", type=int, default=2, help="the watchers' processes")
     parser.add_argument("--hostile-rounds", type=int, default=1)
     parser.add_argument("--phases", default=",".join(PHASES), help="a comma-separated subset")
     args = parser.parse_args()
@@ -542,7 +552,13 @@ def main() -> None:
         if "fanout" in phases:
             watched = jobs["job_ids"][0] if jobs else cancelled_job(users[0])
             fanout = phase_fanout(
-                stack, tokens[0], watched, args.watchers, args.fanout_seconds, args.fanout_rate
+                stack,
+                tokens[0],
+                watched,
+                args.watchers,
+                args.fanout_seconds,
+                args.fanout_rate,
+                args.fanout_processes,
             )
             print("fanout", json.dumps(fanout), flush=True)
         soak: dict[str, Any] = {}

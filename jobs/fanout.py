@@ -4,7 +4,7 @@ Through the channel layer alone, each watcher's consumer received, decoded and e
 event itself: 500 watchers of a job emitting 50 events/s cost one web process about 70 µs an
 event a watcher (bench/load.py), well over a core, and every connection fell behind until its
 keep-alive ping timed out. Here the process's first watcher of a group starts a `Hub` that
-joins the group once, encodes each event once, and hands the text to each of its watchers.
+joins the group once, encodes each event once, and hands the text to each watcher's `Feed`.
 
 The hub sends an event that follows a quiet spell at once; events that follow it within
 FLUSH_SECONDS wait for the end of that spell and go out together as one frame. A frame is one
@@ -58,84 +58,95 @@ class Batch:
             return cls(events, events[0][1])
         return cls(events, "[" + ",".join(text for _, text in events) + "]")
 
-    def after(self, seq: int) -> Batch | None:
-        """The part of the batch after `seq`: itself when none was sent yet, None when all were."""
-        if self.events[0][0] > seq:
-            return self
-        rest = [e for e in self.events if e[0] > seq]
-        return Batch.of(rest) if rest else None
+
+def unsent(batches: list[Batch], last_seq: int) -> Batch | None:
+    """The events of `batches` after `last_seq`, each once, as one batch (None if none): the
+    hub's own batch, frame and all, when it is the only one and wholly new."""
+    if len(batches) == 1 and batches[0].events[0][0] > last_seq:
+        return batches[0]
+    events = []
+    for batch in batches:
+        for event in batch.events:
+            if event[0] > last_seq:
+                events.append(event)
+                last_seq = event[0]
+    return Batch.of(events) if events else None
 
 
 class Feed:
-    """One watcher's events: the store's so far, then the hub's, each seq once, in order."""
+    """One watcher's events: the store's so far, then the hub's, each seq once, in order.
+
+    The hub only appends to the feed's inbox; the feed's own task writes to the socket, so a
+    watcher that reads slowly (its socket's buffer full) holds up nobody else, and gets what
+    piled up meanwhile in one frame."""
 
     def __init__(
         self, group: str, send: Send, read_store: ReadStore, refused: Callable[[], Awaitable[None]]
     ) -> None:
         self.group, self.send, self.read_store, self.refused = group, send, read_store, refused
         self.last_seq = 0
-        self.live = False
-        self.held: list[Batch] = []
-        self.catching_up: asyncio.Task[None] | None = None
+        self.inbox: list[Batch] = []
+        self.arrived = asyncio.Event()
+        self.writer: asyncio.Task[None] | None = None
         self.hub: Hub | None = None
 
     async def open(self) -> bool:
-        """Joins the group and replays the store; False when the store refuses the watcher."""
+        """Joins the group, replays the store, then follows the hub; False when the store
+        refuses the watcher."""
         self.hub = await Hub.join(self.group, self)
-        if await self._catch_up():
-            return True
-        await self.close()
-        return False
+        if not await self._catch_up():
+            await self.close()
+            return False
+        self.writer = asyncio.create_task(self._write())
+        return True
 
     async def close(self) -> None:
-        if self.catching_up is not None:
-            self.catching_up.cancel()
+        if self.writer is not None:
+            self.writer.cancel()
         if self.hub is not None:
             hub, self.hub = self.hub, None
             await hub.leave(self)
 
-    async def take(self, batch: Batch) -> None:
-        """A live batch from the hub; never waits on the store, which would hold up the hub's
-        other watchers."""
-        if not self.live:
-            self.held.append(batch)
-            return
-        fresh = batch.after(self.last_seq)
-        if fresh is None:
-            return
-        if fresh.events[0][0] > self.last_seq + 1:
-            self.live = False
-            self.held.append(fresh)
-            self.catching_up = asyncio.create_task(self._catch_up_or_refuse())
-            return
-        await self._send(fresh)
+    def take(self, batch: Batch) -> None:
+        """A live batch from the hub (held in the inbox while the store is read)."""
+        self.inbox.append(batch)
+        self.arrived.set()
 
-    async def _catch_up_or_refuse(self) -> None:
-        if not await self._catch_up():
-            await self.refused()
+    async def _write(self) -> None:
+        try:
+            await self._follow()
+        except Exception:  # the socket closed under us: the consumer's disconnect closes the feed
+            logger.debug("Stopped writing to a watcher of %s", self.group, exc_info=True)
+
+    async def _follow(self) -> None:
+        while True:
+            if not self.inbox:
+                self.arrived.clear()
+                await self.arrived.wait()
+            fresh = unsent(self.inbox, self.last_seq)
+            self.inbox = []
+            if fresh is None:
+                continue
+            if fresh.events[0][0] > self.last_seq + 1:
+                # The live feed skipped some (pub/sub delivers at most once): the store first.
+                self.inbox.insert(0, fresh)
+                if not await self._catch_up():
+                    await self.refused()
+                    return
+                continue
+            await self._send(fresh)
 
     async def _catch_up(self) -> bool:
-        """Sends the stored events after the last one sent, then the held batches; live after."""
-        while True:
-            stored = await self.read_store(self.last_seq)
-            if stored is None:
-                return False
-            for start in range(0, len(stored), REPLAY_FRAME_EVENTS):
-                chunk = [encoded(e) for e in stored[start : start + REPLAY_FRAME_EVENTS]]
-                fresh = Batch.of(chunk).after(self.last_seq)
-                if fresh is not None:
-                    await self._send(fresh)
-            while self.held:
-                fresh = self.held[0].after(self.last_seq)
-                if fresh is not None and fresh.events[0][0] > self.last_seq + 1:
-                    break  # another gap: read the store again
-                self.held.pop(0)
-                if fresh is not None:
-                    await self._send(fresh)
-            if not self.held:
-                # No await between the check and this: the hub's next batch is sent live.
-                self.live = True
-                return True
+        """Sends the stored events after the last one sent; False if the watcher may not."""
+        stored = await self.read_store(self.last_seq)
+        if stored is None:
+            return False
+        for start in range(0, len(stored), REPLAY_FRAME_EVENTS):
+            chunk = [encoded(e) for e in stored[start : start + REPLAY_FRAME_EVENTS]]
+            fresh = unsent([Batch.of(chunk)], self.last_seq)
+            if fresh is not None:
+                await self._send(fresh)
+        return True
 
     async def _send(self, batch: Batch) -> None:
         self.last_seq = batch.events[-1][0]
@@ -144,7 +155,7 @@ class Feed:
 
 class Hub:
     """The process's one member of a group: receives, encodes and batches its events, and hands
-    each batch to every feed in turn (a send only queues bytes on the socket)."""
+    each batch to every feed."""
 
     # Per event loop: a loop's hub cannot serve another's sockets (tests run one loop each).
     _hubs: dict[asyncio.AbstractEventLoop, dict[str, Hub]] = {}
@@ -216,8 +227,5 @@ class Hub:
             batch = Batch.of(sorted(self.pending))
             self.pending = []
             sent_at = loop.time()
-            for feed in list(self.feeds):
-                try:
-                    await feed.take(batch)
-                except Exception:  # a socket closing under us: its disconnect removes it
-                    logger.debug("Could not send to a watcher of %s", self.group, exc_info=True)
+            for feed in self.feeds:
+                feed.take(batch)
