@@ -4,6 +4,7 @@ event once, in order, a burst in fewer frames than events (jobs/fanout.py)."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,8 +54,21 @@ async def _frames_until(socket: WebsocketCommunicator, last: int) -> list[list[i
     return frames
 
 
+@pytest.fixture(params=["redis", "sqlite"])
+def layer(request: pytest.FixtureRequest, settings: Any, tmp_path: Path) -> str:
+    """The Redis pub/sub layer of a deployment, or the embedded default's SQLite one."""
+    if request.param == "sqlite":
+        settings.CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "console.channel_layers.SQLiteChannelLayer",
+                "CONFIG": {"path": str(tmp_path / "channels.sqlite3")},
+            }
+        }
+    return str(request.param)
+
+
 async def test_every_watcher_gets_a_burst_whole_and_in_order_in_fewer_frames(
-    personas: dict[str, Any], media_root: Any
+    personas: dict[str, Any], media_root: Any, layer: str
 ) -> None:
     # given many watchers of one job, each past the job's history (seq 1)
     job = await sync_to_async(_queued_job)(personas["owner"])
