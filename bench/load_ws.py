@@ -95,15 +95,6 @@ class Watchers:
     def all_connected(self) -> bool:
         return all(c.connected or c.error for c in self.clients)
 
-    def quiet_since(self, seconds: float, previous: list[int]) -> bool:
-        counts = [len(c.seqs) for c in self.clients]
-        same = counts == previous
-        previous[:] = counts
-        return same
-
-    def report(self, first: int, last: int) -> dict[str, Any]:
-        return report(self.clients, first, last)
-
 
 def report(clients: list[Watcher], first: int, last: int) -> dict[str, Any]:
     """Events first..last each client missed, clients that saw them out of order (or twice),

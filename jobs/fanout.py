@@ -1,10 +1,10 @@
 """A web process's live feed of a job's or dataset's events: received once, sent to every watcher.
 
 Through the channel layer alone, each watcher's consumer received, decoded and encoded every
-event itself: 500 watchers of a job emitting 50 events/s cost one web process about 70 µs an
-event a watcher (bench/load.py), well over a core, and every connection fell behind until its
-keep-alive ping timed out. Here the process's first watcher of a group starts a `Hub` that
-joins the group once, encodes each event once, and hands the text to each watcher's `Feed`.
+event itself: 500 watchers of a job emitting 50 events/s took the whole core of the web
+process, and the backlog grew without bound (events 18 s late after 20 s; docs/benchmarks.md).
+Here the process's first watcher of a group starts a `Hub` that joins the group once, encodes
+each event once, and hands the text to each watcher's `Feed`.
 
 The hub sends an event that follows a quiet spell at once; events that follow it within
 FLUSH_SECONDS wait for the end of that spell and go out together as one frame. A frame is one
@@ -129,11 +129,15 @@ class Feed:
                 continue
             if fresh.events[0][0] > self.last_seq + 1:
                 # The live feed skipped some (pub/sub delivers at most once): the store first.
+                # One read is enough: the later event committed after the ones it skipped.
                 self.inbox.insert(0, fresh)
                 if not await self._catch_up():
                     await self.refused()
                     return
-                continue
+                fresh = unsent(self.inbox, self.last_seq)
+                self.inbox = []
+                if fresh is None:
+                    continue
             await self._send(fresh)
 
     async def _catch_up(self) -> bool:
@@ -223,6 +227,8 @@ class Hub:
             if wait > 0:
                 await asyncio.sleep(wait)
             self.arrived.clear()
+            if not self.pending:
+                continue
             # Sorted: two writers' commits can reach the layer out of seq order.
             batch = Batch.of(sorted(self.pending))
             self.pending = []
