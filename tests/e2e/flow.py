@@ -44,9 +44,10 @@ async def _watch(url: str, origin: str, timeout: float) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             raw = await asyncio.wait_for(socket.recv(), timeout=deadline - time.monotonic())
-            events += frame_events(raw)
-            if any(event["kind"] == "job_finished" for event in events):
-                return events
+            for event in frame_events(raw):
+                events.append(event)
+                if event["kind"] == "job_finished":
+                    return events
     raise AssertionError(f"no job_finished within {timeout}s: {events[-3:]}")
 
 

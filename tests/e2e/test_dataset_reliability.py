@@ -62,12 +62,11 @@ async def _dataset_events(url: str, origin: str, timeout: float) -> list[dict[st
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             raw = await asyncio.wait_for(socket.recv(), timeout=deadline - time.monotonic())
-            events += frame_events(raw)
-            if any(
-                e["kind"] == "dataset_status" and e["payload"]["status"] in ("READY", "FAILED")
-                for e in events
-            ):
-                return events
+            for event in frame_events(raw):
+                events.append(event)
+                status = event["payload"].get("status")
+                if event["kind"] == "dataset_status" and status in ("READY", "FAILED"):
+                    return events
     raise AssertionError(f"the dataset did not finish within {timeout}s: {events[-3:]}")
 
 
