@@ -4,11 +4,13 @@ event once, in order, a burst in fewer frames than events (jobs/fanout.py)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async as sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.db import connection
@@ -16,7 +18,7 @@ from rest_framework.authtoken.models import Token
 
 from console.asgi import application
 from jobs import services
-from jobs.fanout import Hub
+from jobs.fanout import Feed, Hub
 from jobs.models import TrainingJob
 from jobs.services.events import event_record
 from tests.factories import make_dataset
@@ -120,3 +122,43 @@ async def test_a_watcher_joining_during_a_burst_gets_every_event_once_in_order(
         assert [seq for frame in frames for seq in frame] == list(range(1, BURST + 2))
         assert await socket.receive_nothing(timeout=0.1)
         await socket.disconnect()
+
+
+async def test_a_watcher_that_stops_reading_holds_up_no_other(media_root: Any) -> None:
+    # given two watchers' feeds of one group, on the real hub and channel layer; the first
+    # one's socket takes its first frame and never finishes sending it (its reader stopped)
+    group = "job_fanout_stalled"
+    never = asyncio.Event()
+    frames: list[Any] = []
+
+    async def stalled(frame: str) -> None:
+        await never.wait()
+
+    async def reading(frame: str) -> None:
+        frames.append(json.loads(frame))
+
+    async def store(after: int) -> list[dict[str, Any]]:
+        return []
+
+    async def refused() -> None:
+        raise AssertionError("nobody is refused here")
+
+    feeds = [Feed(group, stalled, store, refused), Feed(group, reading, store, refused)]
+    for feed in feeds:
+        assert await feed.open()
+
+    # when the group gets events, one after another
+    layer = get_channel_layer()
+    for seq in (1, 2, 3):
+        event: dict[str, Any] = {"seq": seq, "kind": "tick", "payload": {}, "created_at": ""}
+        await layer.group_send(group, {"type": "progress.event", "event": event})
+        await asyncio.sleep(0.1)
+
+    # then the reading watcher gets them all, in order
+    async with asyncio.timeout(5):
+        while sum(len(f) if isinstance(f, list) else 1 for f in frames) < 3:
+            await asyncio.sleep(0.02)
+    seqs = [e["seq"] for f in frames for e in (f if isinstance(f, list) else [f])]
+    assert seqs == [1, 2, 3]
+    for feed in feeds:
+        await feed.close()
