@@ -85,11 +85,22 @@ def watch_job(api: Api, job_id: int, *, timeout: float, console: Console) -> dic
                     401 if code == 4401 else 403 if code == 4403 else 502,
                     {"code": "websocket_closed", "detail": f"The websocket closed ({code})."},
                 ) from None
-            event = json.loads(raw)
-            board.show(event)
-            status = (event.get("payload") or {}).get("status")
-            if event["kind"] == "job_finished" or (
-                event["kind"] == "job_status" and status in TERMINAL - {"SUCCEEDED"}
-            ):
+            events = frame_events(raw)
+            for event in events:
+                board.show(event)
+            if any(_ends_job(event) for event in events):
                 break
     return dict(api.get(f"/api/v1/jobs/{job_id}/"))
+
+
+def frame_events(raw: str | bytes) -> list[dict[str, Any]]:
+    """A frame's events: one event's object, or an array of several, in order (docs/api.md)."""
+    frame = json.loads(raw)
+    return frame if isinstance(frame, list) else [frame]
+
+
+def _ends_job(event: dict[str, Any]) -> bool:
+    status = (event.get("payload") or {}).get("status")
+    return event["kind"] == "job_finished" or (
+        event["kind"] == "job_status" and status in TERMINAL - {"SUCCEEDED"}
+    )

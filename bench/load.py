@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/load.py [--users 20] [--jobs 200] [--soak-seconds 600]
         [--watchers 500] [--fanout-seconds 60] [--fanout-rate 50] [--hostile-rounds 1]
+        [--fanout-processes 2] [--phases jobs,fanout,soak,hostile]
 
 One run, on PostgreSQL and Redis (a database and a Redis index of its own, as the tests'
 stacks): `runconsole --concurrency 2` (web, two training worker processes, a short-task worker,
@@ -12,9 +13,11 @@ a predictor). Phases:
    SUCCEEDED; a job is duplicated when a trial number repeats, it ran more trials than asked,
    or it registered more than one version. Fairness: how long each user waited for a first
    job to start.
-2. fanout: `--watchers` websocket clients of one web process watch one job while another
-   process records `--fanout-rate` events a second on it for `--fanout-seconds`; each client
-   must receive every event, in order.
+2. fanout: `--watchers` websocket clients of one web process, in `--fanout-processes`
+   processes, watch one job while another process records `--fanout-rate` events a second on
+   it for `--fanout-seconds`; each client must receive every event, once, in order. Also
+   reported: each event's delay (p50, p99), the CPU seconds of the web process, the watchers'
+   processes and Redis over the run, and the load average.
 3. soak: for `--soak-seconds`, mixed traffic: uploads, job submissions, websocket watchers of
    those jobs (their epoch events, emitted by the workers, time `live_p99_ms`), and
    predictions to the predictor and through the web's door. The resident memory of each
@@ -24,6 +27,8 @@ a predictor). Phases:
    listing, uploading and predicting: each must be refused (4xx) or end FAILED with a reason;
    the largest resident memory of any console process is recorded, and each process's by its
    place under runconsole; the other user gets no 5xx.
+`--phases` runs some of them: soak and hostile need the jobs phase (they deploy one of its
+models); the fan-out alone watches a job submitted and cancelled for it.
 The last line is one JSON object with the keys the issue names.
 """
 
@@ -33,6 +38,7 @@ import argparse
 import concurrent.futures
 import contextlib
 import json
+import os
 import random
 import subprocess
 import sys
@@ -49,13 +55,14 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.datasets import cmdline, rss_mb  # noqa: E402
+from bench.datasets import cmdline, cpu_seconds, rss_mb  # noqa: E402
 from bench.load_files import hostile_files, table_csv  # noqa: E402
-from bench.load_ws import Watchers, percentile, run_watchers  # noqa: E402
+from bench.load_ws import WatcherProcesses, Watchers, percentile, report, run_watchers  # noqa: E402
 from tests.e2e.flow import wait_dataset  # noqa: E402
-from tests.stack import Stack, running_stack  # noqa: E402
+from tests.stack import Stack, process_of, running_stack  # noqa: E402
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
+PHASES = ("jobs", "fanout", "soak", "hostile")
 MAX_TRIALS = 1
 JOB_BODY = {"target": "label", "max_trials": MAX_TRIALS, "max_epochs": 2, "tuner": "random"}
 
@@ -241,18 +248,23 @@ def _timestamp(text: str) -> float:
 
 
 def phase_fanout(
-    stack: Stack, token: str, job_id: int, watchers: int, seconds: int, rate: int
+    stack: Stack, token: str, job_id: int, watchers: int, seconds: int, rate: int, processes: int
 ) -> dict[str, Any]:
-    group = Watchers(f"{stack.ws_url}/ws/jobs/{job_id}/", token, watchers)
-    thread = threading.Thread(target=run_watchers, args=(group,), daemon=True)
-    thread.start()
+    group = WatcherProcesses(f"{stack.ws_url}/ws/jobs/{job_id}/", token, watchers, processes)
     deadline = time.monotonic() + 120
     while not group.all_connected() and time.monotonic() < deadline:
         time.sleep(0.5)
     previous: list[int] = []
-    while not group.quiet_since(1.0, previous) and time.monotonic() < deadline:
+    while (counts := group.counts()) != previous and time.monotonic() < deadline:
+        previous = counts
         time.sleep(1.0)
-    group.live_after.append(max((max(c.seqs, default=0) for c in group.clients), default=0))
+    group.live_after(max((s for s in group.last_seqs() if s is not None), default=0))
+    # Whose CPU the fan-out takes, to tell the web process's limit from the generator's own;
+    # CPU seconds, since on a shared machine a share of the cores says more of the others.
+    web = process_of(stack, b"console.asgi") or 0
+    watched = ([web], group.pids, [redis_server()])
+    cpu_before = [cpu_seconds(pids) for pids in watched]
+    web_system = system_seconds(web)
     out = manage(
         stack, _EMIT.format(job=job_id, count=seconds * rate, rate=rate), timeout=seconds * 10 + 120
     )
@@ -260,16 +272,59 @@ def phase_fanout(
     # Until every client has the last event, or 30 s more.
     settle = time.monotonic() + 30
     while time.monotonic() < settle:
-        if all(int(last) in c.seqs[-5:] for c in group.clients if not c.error):
+        if all(seq is None or seq >= int(last) for seq in group.last_seqs()):
             break
         time.sleep(0.5)
-    group.finish()
-    thread.join(timeout=30)
+    web_cpu, generator_cpu, redis_cpu = (
+        round(cpu_seconds(pids) - before, 1)
+        for pids, before in zip(watched, cpu_before, strict=True)
+    )
     return {
-        **group.report(int(first), int(last)),
+        **report(group.finish(), int(first), int(last)),
         "emit_seconds": float(took),
         "events": int(last) - int(first) + 1,
+        "generator_processes": processes,
+        "web_cpu_s": web_cpu,
+        # The kernel's part: one send() a frame a watcher.
+        "web_system_cpu_s": round(system_seconds(web) - web_system, 1),
+        "generator_cpu_s": generator_cpu,
+        "redis_cpu_s": redis_cpu,
+        "load_average_1m": round(os.getloadavg()[0], 1),
     }
+
+
+def system_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return int(fields[12]) / os.sysconf("SC_CLK_TCK")
+
+
+def redis_server() -> int:
+    """The Redis server's pid (0 when it is not on this machine)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and cmdline(int(entry.name)).startswith("redis-server"):
+            return int(entry.name)
+    return 0
+
+
+def cancelled_job(client: httpx.Client) -> int:
+    """A job of the client's own for the fan-out alone: submitted and cancelled at once, so no
+    worker trains it while the watchers are timed."""
+    sent = upload(client, "fanout.csv", table_csv(seed=0))
+    assert sent is not None
+    assert sent.status_code == 201, sent.text
+    assert wait_dataset(client, sent.json()["id"])["status"] == "READY"
+    answer = client.post("/api/v1/jobs/", json={**JOB_BODY, "dataset": sent.json()["id"]})
+    assert answer.status_code == 201, answer.text
+    job_id = int(answer.json()["id"])
+    assert client.post(f"/api/v1/jobs/{job_id}/cancel/").status_code == 202
+    deadline = time.monotonic() + 120
+    while client.get(f"/api/v1/jobs/{job_id}/").json()["status"] not in TERMINAL:
+        assert time.monotonic() < deadline, "the cancelled job did not end"
+        time.sleep(0.5)
+    return job_id
 
 
 def long_lived(root: int) -> dict[int, str]:
@@ -501,10 +556,15 @@ def main() -> None:
     parser.add_argument("--watchers", type=int, default=500)
     parser.add_argument("--fanout-seconds", type=int, default=60)
     parser.add_argument("--fanout-rate", type=int, default=50)
+    parser.add_argument("--fanout-processes", type=int, default=2, help="the watchers' processes")
     parser.add_argument("--hostile-rounds", type=int, default=1)
-    parser.add_argument("--skip", default="", help="phases to leave out: soak,hostile")
+    parser.add_argument("--phases", default=",".join(PHASES), help="a comma-separated subset")
     args = parser.parse_args()
-    skip = set(filter(None, args.skip.split(",")))
+    phases = set(filter(None, args.phases.split(",")))
+    if phases - set(PHASES):
+        parser.error(f"--phases: unknown {sorted(phases - set(PHASES))}, choose from {PHASES}")
+    if phases & {"soak", "hostile"} and "jobs" not in phases:
+        parser.error("--phases: soak and hostile deploy a model of the jobs phase: add jobs")
     summary: dict[str, Any] = {}
     with (
         tempfile.TemporaryDirectory(prefix="bench-load-") as tmp,
@@ -518,35 +578,45 @@ def main() -> None:
         ]
         users, spare = clients[: args.users], clients[args.users :]
         t0 = time.monotonic()
-        jobs = phase_jobs(stack, users, args.jobs)
-        print("jobs", json.dumps({k: v for k, v in jobs.items() if k != "job_ids"}), flush=True)
-        fanout = phase_fanout(
-            stack,
-            tokens[0],
-            jobs["job_ids"][0],
-            args.watchers,
-            args.fanout_seconds,
-            args.fanout_rate,
-        )
-        print("fanout", json.dumps(fanout), flush=True)
-        deployment = deploy_one(users[0])
+        jobs: dict[str, Any] = {}
+        if "jobs" in phases:
+            jobs = phase_jobs(stack, users, args.jobs)
+            print("jobs", json.dumps({k: v for k, v in jobs.items() if k != "job_ids"}), flush=True)
+        fanout: dict[str, Any] = {}
+        if "fanout" in phases:
+            watched = jobs["job_ids"][0] if jobs else cancelled_job(users[0])
+            fanout = phase_fanout(
+                stack,
+                tokens[0],
+                watched,
+                args.watchers,
+                args.fanout_seconds,
+                args.fanout_rate,
+                args.fanout_processes,
+            )
+            print("fanout", json.dumps(fanout), flush=True)
         soak: dict[str, Any] = {}
-        if "soak" not in skip:
-            soak = phase_soak(stack, users, tokens, deployment, args.soak_seconds)
-            print("soak", json.dumps(soak), flush=True)
         hostile: dict[str, Any] = {}
-        if "hostile" not in skip:
-            hostile = phase_hostile(stack, spare, users[0], deployment, args.hostile_rounds)
-            print("hostile", json.dumps(hostile), flush=True)
+        if phases & {"soak", "hostile"}:
+            deployment = deploy_one(users[0])
+            if "soak" in phases:
+                soak = phase_soak(stack, users, tokens, deployment, args.soak_seconds)
+                print("soak", json.dumps(soak), flush=True)
+            if "hostile" in phases:
+                hostile = phase_hostile(stack, spare, users[0], deployment, args.hostile_rounds)
+                print("hostile", json.dumps(hostile), flush=True)
         summary = {
-            "jobs_submitted": jobs["jobs_submitted"],
-            "jobs_completed": jobs["jobs_completed"],
-            "jobs_duplicated": jobs["jobs_duplicated"],
-            "api_p99_ms": jobs["api_p99_ms"],
+            "jobs_submitted": jobs.get("jobs_submitted"),
+            "jobs_completed": jobs.get("jobs_completed"),
+            "jobs_duplicated": jobs.get("jobs_duplicated"),
+            "api_p99_ms": jobs.get("api_p99_ms"),
             "soak_rss_growth_pct": soak.get("soak_rss_growth_pct"),
             "soak_5xx": soak.get("soak_5xx"),
             "live_p99_ms": soak.get("live_p99_ms"),
-            "fanout_missing_events": fanout["missing_events"],
+            "fanout_missing_events": fanout.get("missing_events"),
+            "fanout_out_of_order_clients": fanout.get("out_of_order_clients"),
+            "fanout_p50_ms": fanout.get("p50_ms"),
+            "fanout_p99_ms": fanout.get("p99_ms"),
             "hostile_max_rss_mb": hostile.get("hostile_max_rss_mb"),
             "hostile_5xx": hostile.get("hostile_5xx"),
             "wall_s": round(time.monotonic() - t0),

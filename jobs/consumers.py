@@ -7,6 +7,7 @@ from channels.db import database_sync_to_async
 
 from console.websocket_auth import CLOSE_FORBIDDEN, WatchingConsumer
 from jobs import selectors
+from jobs.fanout import Feed
 from jobs.services.events import dataset_group, job_group
 
 
@@ -16,52 +17,37 @@ def _history(user: Any, topic: str, object_id: int, after: int = 0) -> list[dict
 
 
 class ProgressConsumer(WatchingConsumer):
-    """Streams a job's or dataset's events to its owner: everything so far, then live."""
+    """Streams a job's or dataset's events to its owner: everything so far, then live
+    (jobs/fanout.py: the replay rule, and one frame for a burst of events)."""
 
     topic = "jobs"
     group_of: Callable[[int], str] = staticmethod(job_group)
 
     async def connect(self) -> None:
-        self.last_seq = 0
-        self.group: str | None = None
+        self.feed: Feed | None = None
         await super().connect()
 
     async def start(self, user: Any) -> None:
         object_id = int(self.scope["url_route"]["kwargs"]["object_id"])
-        self.user, self.object_id = user, object_id
-        # Join before reading history so nothing falls between the replay and the live feed.
-        self.group = self.group_of(object_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        history = await _history(user, self.topic, object_id)
-        if history is None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-            self.group = None
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
-        for event in history:
-            await self._forward(event)
+
+        async def read_store(after: int) -> list[dict[str, Any]] | None:
+            return await _history(user, self.topic, object_id, after)
+
+        self.feed = Feed(self.group_of(object_id), self._send_frame, read_store, self._refuse)
+        if not await self.feed.open():
+            self.feed = None
+            await self._refuse()
 
     async def disconnect(self, code: int) -> None:
         await super().disconnect(code)
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.feed is not None:
+            await self.feed.close()
 
-    async def progress_event(self, message: dict[str, Any]) -> None:
-        event = message["event"]
-        if event["seq"] > self.last_seq + 1:
-            # The live feed skipped some (it delivers at most once): read them from the store
-            # first, so the watcher gets every event, in order.
-            for missed in (
-                await _history(self.user, self.topic, self.object_id, self.last_seq) or []
-            ):
-                await self._forward(missed)
-        await self._forward(event)
+    async def _send_frame(self, frame: str) -> None:
+        await self.send(text_data=frame)
 
-    async def _forward(self, event: dict[str, Any]) -> None:
-        if event["seq"] <= self.last_seq:
-            return
-        self.last_seq = event["seq"]
-        await self.send_json(event)
+    async def _refuse(self) -> None:
+        await self.close(code=CLOSE_FORBIDDEN)
 
 
 class DatasetProgressConsumer(ProgressConsumer):

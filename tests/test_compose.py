@@ -246,6 +246,9 @@ def test_http_services_run_the_console_asgi_apps(
     if name == "web":
         # uploads read their bodies straight from the socket only under this protocol
         assert argv[argv.index("--http") + 1] == "console.http_protocol:BodySocketProtocol"
+        # no per-frame compression of the progress sockets, as runconsole starts it
+        for web in (argv, runconsole.web_argv("0.0.0.0", 8000)):  # noqa: S104
+            assert web[web.index("--ws-per-message-deflate") + 1] == "false"
     else:
         # TCP_NODELAY and one write per response, as runconsole starts it
         assert argv[argv.index("--http") + 1] == "console.predictor_protocol:NoDelayProtocol"

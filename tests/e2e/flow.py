@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import httpx
 import websockets
 
+from automl_cli.watch import frame_events
 from tests.stack import Stack
 
 
@@ -44,10 +44,10 @@ async def _watch(url: str, origin: str, timeout: float) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             raw = await asyncio.wait_for(socket.recv(), timeout=deadline - time.monotonic())
-            event = json.loads(raw)
-            events.append(event)
-            if event["kind"] == "job_finished":
-                return events
+            for event in frame_events(raw):
+                events.append(event)
+                if event["kind"] == "job_finished":
+                    return events
     raise AssertionError(f"no job_finished within {timeout}s: {events[-3:]}")
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import websockets
 
+from automl_cli.watch import frame_events
 from tests.conftest import breast_cancer_csv
 from tests.stack import ROOT, Stack
 
@@ -42,13 +43,13 @@ def _ok(result: subprocess.CompletedProcess[str]) -> Any:
 
 async def _script_watch(url: str, headers: dict[str, str]) -> list[dict[str, Any]]:
     """What websocat sends: no Origin, the header given with -H."""
-    events = []
+    events: list[dict[str, Any]] = []
     async with websockets.connect(url, additional_headers=headers) as socket:
         while True:
-            event = json.loads(await asyncio.wait_for(socket.recv(), timeout=30))
-            events.append(event)
-            if event["kind"] == "job_finished":
-                return events
+            for event in frame_events(await asyncio.wait_for(socket.recv(), timeout=30)):
+                events.append(event)
+                if event["kind"] == "job_finished":
+                    return events
 
 
 def test_the_cli_drives_upload_job_watch_deploy_predict(

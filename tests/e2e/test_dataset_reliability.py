@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import os
 import signal
 import time
@@ -17,6 +16,7 @@ import pytest
 import websockets
 from PIL import Image
 
+from automl_cli.watch import frame_events
 from tests.conftest import breast_cancer_csv
 from tests.e2e import flow
 from tests.stack import Stack, children, process_of, running_stack
@@ -62,10 +62,11 @@ async def _dataset_events(url: str, origin: str, timeout: float) -> list[dict[st
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             raw = await asyncio.wait_for(socket.recv(), timeout=deadline - time.monotonic())
-            events.append(json.loads(raw))
-            payload = events[-1]["payload"]
-            if events[-1]["kind"] == "dataset_status" and payload["status"] in ("READY", "FAILED"):
-                return events
+            for event in frame_events(raw):
+                events.append(event)
+                status = event["payload"].get("status")
+                if event["kind"] == "dataset_status" and status in ("READY", "FAILED"):
+                    return events
     raise AssertionError(f"the dataset did not finish within {timeout}s: {events[-3:]}")
 
 

@@ -31,7 +31,9 @@ async def main(args):
     async with websockets.connect(url, additional_headers=headers) as socket:
         async for message in socket:
             print(message, flush=True)
-            if json.loads(message)["kind"] == "job_finished":
+            frame = json.loads(message)  # one event, or an array of several
+            events = frame if isinstance(frame, list) else [frame]
+            if any(event["kind"] == "job_finished" for event in events):
                 return
 
 asyncio.run(main(sys.argv[1:]))

@@ -59,6 +59,15 @@ async def test_owner_gets_history_then_live_events(
     await socket.disconnect()
 
 
+async def receive_events(socket: WebsocketCommunicator, count: int) -> list[dict[str, Any]]:
+    """`count` events, whether each came in a frame of its own or several in one (an array)."""
+    events: list[dict[str, Any]] = []
+    while len(events) < count:
+        frame = await socket.receive_json_from(timeout=5)
+        events += frame if isinstance(frame, list) else [frame]
+    return events
+
+
 def _stored_unpushed(job: TrainingJob, seq: int) -> None:
     JobEvent.objects.create(job=job, seq=seq, kind="note", payload={"n": seq})
 
@@ -79,7 +88,7 @@ async def test_events_the_live_feed_missed_are_filled_in_from_the_store(
     await sync_to_async(services.job_claim)(job_id=job.pk, worker="w")
 
     # then the watcher gets all three, in order, each once
-    got = [(await socket.receive_json_from(timeout=5))["seq"] for _ in range(3)]
+    got = [event["seq"] for event in await receive_events(socket, 3)]
     assert got == [2, 3, 4]
     assert await socket.receive_nothing(timeout=0.3)
     await socket.disconnect()

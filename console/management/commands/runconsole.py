@@ -58,6 +58,9 @@ def web_argv(host: str, port: int) -> list[str]:
         "--http", "console.http_protocol:BodySocketProtocol",
         "--host", host, "--port", str(port), "--lifespan", "off",
         "--timeout-graceful-shutdown", str(SERVER_GRACE_SECONDS),
+        # Progress events are small: compressing each frame for each watcher took 40 % of the
+        # web's CPU at 500 watchers of one job (docs/benchmarks.md) and saved little.
+        "--ws-per-message-deflate", "false",
     ]  # fmt: skip
 
 
