@@ -239,7 +239,8 @@ def phase_jobs(stack: Stack, clients: list[httpx.Client], jobs: int) -> dict[str
         "first_start_max_s": round(max(first_start.values(), default=0.0), 1),
         "first_start_min_s": round(min(first_start.values(), default=0.0), 1),
         "users_never_started": len(clients) - len(first_start),
-        "job_ids": sorted(finished),
+        # The fan-out's watchers are the first user's: one of that user's jobs, not any one.
+        "first_user_job": min(pk for index, pk in submitted if index == 0),
     }
 
 
@@ -581,10 +582,10 @@ def main() -> None:
         jobs: dict[str, Any] = {}
         if "jobs" in phases:
             jobs = phase_jobs(stack, users, args.jobs)
-            print("jobs", json.dumps({k: v for k, v in jobs.items() if k != "job_ids"}), flush=True)
+            print("jobs", json.dumps(jobs), flush=True)
         fanout: dict[str, Any] = {}
         if "fanout" in phases:
-            watched = jobs["job_ids"][0] if jobs else cancelled_job(users[0])
+            watched = jobs["first_user_job"] if jobs else cancelled_job(users[0])
             fanout = phase_fanout(
                 stack,
                 tokens[0],
