@@ -87,9 +87,12 @@ def test_the_limit_holds_the_childs_whole_memory_with_what_it_inherited() -> Non
     assert total - 64 * MB < max(seen) <= total + 64 * MB
 
 
-def test_a_process_already_over_the_limit_says_so() -> None:
-    with pytest.raises(RuntimeError, match="already holds more than the 64 MB"):
-        run_limited(lambda report: {}, lambda f: None, memory_bytes=64 * MB, seconds=60)
+def test_a_process_already_over_the_limit_still_gives_a_reader_some_room() -> None:
+    def work(report: Any) -> dict[str, Any]:
+        held = bytearray(64 * MB)  # more than the whole limit asked for, within the least room
+        return {"held": len(held)}
+
+    assert run_limited(work, lambda f: None, memory_bytes=64 * MB, seconds=60) == {"held": 64 * MB}
 
 
 def test_a_reader_that_crashes_fails_with_a_reason_and_nothing_else() -> None:
@@ -129,5 +132,5 @@ def test_arrow_running_out_of_memory_is_a_memory_limit_not_a_damaged_file(
         return {"rows": sum(b.num_rows for b in parquet_batches(path, 65_536))}
 
     total = _over_this_process(64 * MB)
-    with pytest.raises(DataError, match=f"more than {total >> 20} MB of memory"):
+    with pytest.raises(DataError, match=r"needed more than \d+ MB of memory"):
         run_limited(work, lambda f: None, memory_bytes=total, seconds=60)
