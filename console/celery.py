@@ -2,6 +2,7 @@ import logging
 import os
 from typing import Any
 
+from billiard.process import current_process
 from celery import Celery
 from celery.signals import (
     task_prerun,
@@ -111,6 +112,26 @@ def _ignore_stop_notice(**_: Any) -> None:
     from jobs import worker_shutdown
 
     worker_shutdown.ignore_notice()
+
+
+def card_for(index: int, cards: list[str]) -> str | None:
+    """The GPU a pool process trains on: its pool index picks one of the worker's cards. A
+    child that replaces one (--max-tasks-per-child 1) takes the index it freed, so each card
+    keeps exactly one process."""
+    return cards[index % len(cards)] if cards else None
+
+
+@worker_process_init.connect
+def _pin_card(**_: Any) -> None:
+    # In the new child, before anything in it has initialised CUDA: the parent of a gpu
+    # worker imports no backend (_preload_engine), so the child's torch sees only this card.
+    from django.conf import settings
+
+    index = getattr(current_process(), "index", 0)
+    card = card_for(index, settings.GPU_DEVICES)
+    if card is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = card
+        logger.info("Pool process %d (pid %d) trains on GPU %s", index, os.getpid(), card)
 
 
 @worker_shutting_down.connect
