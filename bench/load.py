@@ -36,11 +36,9 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import contextlib
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import threading
@@ -55,8 +53,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.datasets import cmdline, cpu_seconds, rss_mb  # noqa: E402
+from bench.datasets import cpu_seconds, rss_mb  # noqa: E402
+from bench.load_api import Poller, Timer, manage, results, upload  # noqa: E402
 from bench.load_files import hostile_files, table_csv  # noqa: E402
+from bench.load_procs import PeakMemory, long_lived, redis_server, system_seconds  # noqa: E402
 from bench.load_ws import WatcherProcesses, Watchers, percentile, report, run_watchers  # noqa: E402
 from tests.e2e.flow import wait_dataset  # noqa: E402
 from tests.stack import Stack, process_of, running_stack  # noqa: E402
@@ -66,7 +66,7 @@ PHASES = ("jobs", "fanout", "soak", "hostile")
 MAX_TRIALS = 1
 JOB_BODY = {"target": "label", "max_trials": MAX_TRIALS, "max_epochs": 2, "tuner": "random"}
 
-_MAKE_USERS = """
+MAKE_USERS = """
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 for i in range({count}):
@@ -90,91 +90,6 @@ for i in range({count}):
         time.sleep(delay)
 print("SEQ", first, last, round(time.monotonic() - start, 2))
 """
-
-
-def manage(stack: Stack, code: str, timeout: float = 600) -> str:
-    out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=ROOT,
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if out.returncode:
-        raise RuntimeError(out.stderr[-3000:])
-    return out.stdout
-
-
-class Timer:
-    """Latencies and status codes of every timed API call, thread-safe."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.ms: list[float] = []
-        self.by_call: dict[str, list[float]] = {}  # "GET /api/v1/jobs/" -> latencies
-        self.codes: Counter[int] = Counter()
-        self.failures = 0
-
-    def call(
-        self, client: httpx.Client, method: str, path: str, **kw: Any
-    ) -> httpx.Response | None:
-        started = time.perf_counter()
-        try:
-            answer = client.request(method, path, **kw)
-        except httpx.HTTPError:
-            with self.lock:
-                self.failures += 1
-            return None
-        ms = (time.perf_counter() - started) * 1000
-        with self.lock:
-            self.ms.append(ms)
-            self.by_call.setdefault(f"{method} {path.split('?')[0]}", []).append(ms)
-            self.codes[answer.status_code] += 1
-        return answer
-
-    def breakdown(self) -> dict[str, dict[str, float | None]]:
-        """Each kind of call's count, p50 and p99: which one the overall p99 comes from."""
-        return {
-            call: {"calls": len(ms), "p50_ms": percentile(ms, 50), "p99_ms": percentile(ms, 99)}
-            for call, ms in sorted(self.by_call.items())
-        }
-
-    @property
-    def server_errors(self) -> int:
-        return sum(n for code, n in self.codes.items() if code >= 500)
-
-
-def results(answer: Any) -> list[dict[str, Any]]:
-    body = answer.json()
-    return list(body["results"] if isinstance(body, dict) else body)
-
-
-def upload(
-    client: httpx.Client, name: str, content: bytes, timer: Timer | None = None
-) -> httpx.Response | None:
-    files = {"file": (name, content, "application/octet-stream")}
-    if timer is None:
-        return client.post("/api/v1/datasets/", files=files)
-    return timer.call(client, "POST", "/api/v1/datasets/", files=files)
-
-
-class Poller(threading.Thread):
-    """Times the web API as the users see it, about ten calls a second."""
-
-    def __init__(self, clients: list[httpx.Client], timer: Timer) -> None:
-        super().__init__(daemon=True)
-        self.clients, self.timer = clients, timer
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        rng = random.Random(0)
-        while not self.stop.is_set():
-            client = rng.choice(self.clients)
-            path = rng.choice(["/api/v1/jobs/?limit=10", "/api/v1/datasets/?limit=10"])
-            self.timer.call(client, "GET", path)
-            self.stop.wait(0.1)
 
 
 def phase_jobs(stack: Stack, clients: list[httpx.Client], jobs: int) -> dict[str, Any]:
@@ -305,22 +220,6 @@ def phase_fanout(
     }
 
 
-def system_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return int(fields[12]) / os.sysconf("SC_CLK_TCK")
-
-
-def redis_server() -> int:
-    """The Redis server's pid (0 when it is not on this machine)."""
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and cmdline(int(entry.name)).startswith("redis-server"):
-            return int(entry.name)
-    return 0
-
-
 def cancelled_job(client: httpx.Client) -> int:
     """A job of the client's own for the fan-out alone: submitted and cancelled at once, so no
     worker trains it while the watchers are timed."""
@@ -337,60 +236,6 @@ def cancelled_job(client: httpx.Client) -> int:
         assert time.monotonic() < deadline, "the cancelled job did not end"
         time.sleep(0.5)
     return job_id
-
-
-def long_lived(root: int) -> dict[int, str]:
-    """runconsole and its direct children (web, predictor, worker parents), by pid: Celery's
-    pool children run one task each and are replaced, so they cannot grow over a soak."""
-    found = {root: "runconsole"}
-    for pid in Path(f"/proc/{root}/task/{root}/children").read_text().split():
-        found[int(pid)] = cmdline(int(pid))[:80]
-    return found
-
-
-class PeakMemory(threading.Thread):
-    """The largest resident memory of runconsole and everything under it, overall and by
-    place in the tree ("worker-short > pool > child": a short worker's pool process's forked
-    reader), so that a peak names its process."""
-
-    def __init__(self, root: int) -> None:
-        super().__init__(daemon=True)
-        self.root = root
-        self.peak = 0.0
-        self.by_process: dict[str, float] = {}
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            for pid, label in self._tree():
-                rss = rss_mb(pid)
-                self.peak = max(self.peak, rss)
-                self.by_process[label] = max(self.by_process.get(label, 0.0), rss)
-            self.stop.wait(0.05)
-
-    def _tree(self) -> list[tuple[int, str]]:
-        found, frontier = [(self.root, "runconsole")], [(self.root, "")]
-        while frontier:
-            parent, label = frontier.pop()
-            with contextlib.suppress(OSError):
-                for pid in Path(f"/proc/{parent}/task/{parent}/children").read_text().split():
-                    name = f"{label} > {_depth_name(label)}" if label else _program(int(pid))
-                    found.append((int(pid), name))
-                    frontier.append((int(pid), name))
-        return found
-
-
-def _program(pid: int) -> str:
-    line = cmdline(pid)
-    for name, mark in (("worker-short", " -n short-"), ("worker", " -n worker-"),
-                       ("predictor", "predictor_asgi"), ("web", "console.asgi")):  # fmt: skip
-        if mark in line:
-            return name
-    return line[:40]
-
-
-def _depth_name(label: str) -> str:
-    return "pool" if label.count(">") == 0 else "child"
 
 
 def deploy_one(client: httpx.Client) -> str:
@@ -476,7 +321,13 @@ def phase_soak(
         for pid in lived
         if before[pid] and after.get(pid)
     }
-    delays = [d for g in watchers for c in g.clients for d in c.delays_ms]
+    watched = [c for g in watchers for c in g.clients]
+    timed = [pair for c in watched for pair in zip(c.kinds, c.delays_ms, strict=False)]
+    # The workers' epoch events, as the issue times them. The rest include the job's first
+    # event, recorded before its watchers connect and replayed to them: how long connecting
+    # took, not how long an event took to arrive.
+    delays = [d for kind, d in timed if kind == "epoch_end"]
+    every = [d for _, d in timed]
     return {
         "soak_rss_growth_pct": max(growth.values(), default=None),
         "soak_growth_by_process": growth,
@@ -488,6 +339,8 @@ def phase_soak(
         "live_p99_ms": percentile(delays, 99),
         "live_p50_ms": percentile(delays, 50),
         "live_events": len(delays),
+        "live_all_kinds_p99_ms": percentile(every, 99),
+        "live_all_kinds_events": len(every),
     }
 
 
@@ -582,7 +435,7 @@ def main() -> None:
         tempfile.TemporaryDirectory(prefix="bench-load-") as tmp,
         running_stack("postgres", Path(tmp), extra_args=("--concurrency", "2")) as stack,
     ):
-        made = manage(stack, _MAKE_USERS.format(count=args.users + 2))
+        made = manage(stack, MAKE_USERS.format(count=args.users + 2))
         tokens = [line.split()[2] for line in made.splitlines() if line.startswith("TOKEN ")]
         clients = [
             httpx.Client(base_url=stack.url, timeout=120, headers={"Authorization": f"Token {t}"})

@@ -24,6 +24,8 @@ class Watcher:
     seqs: list[int] = field(default_factory=list)
     # Arrival minus the event's creation (clock of the same machine), for live events only.
     delays_ms: list[float] = field(default_factory=list)
+    # The kind of each event in delays_ms, in the same order.
+    kinds: list[str] = field(default_factory=list)
     connected: bool = False
     error: str = ""
     frames: int = 0
@@ -53,6 +55,7 @@ async def _watch(url: str, token: str, out: Watcher, live_after: list[int]) -> N
                     out.seqs.append(int(event["seq"]))
                     if live_after and event["seq"] > live_after[0]:
                         out.delays_ms.append(_delay_ms(event["created_at"]))
+                        out.kinds.append(event["kind"])
                 out.frames += 1
     except asyncio.CancelledError:
         return

@@ -67,6 +67,9 @@ class LimitsSerializer(serializers.Serializer):
 class MeSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
+    is_staff = serializers.BooleanField(
+        help_text="May open the Django admin (/admin/) to manage every user's models."
+    )
     limits = LimitsSerializer()
 
 
@@ -77,6 +80,7 @@ def me(request: Request) -> Response:
         {
             "id": request.user.pk,
             "username": request.user.get_username(),
+            "is_staff": request.user.is_staff,
             "limits": jobs_selectors.user_limits(user=request.user),
         }
     )

@@ -152,6 +152,10 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
+# `make dev-frontend`: the shell loads the app from Vite's dev server (modules served as they
+# are edited, reloaded on change) instead of the built bundle. Only with DEBUG: a production
+# page never runs scripts from another origin.
+VITE_DEV_SERVER = os.environ.get("VITE_DEV_SERVER", "").rstrip("/") if DEBUG else ""
 STATICFILES_DIRS = [("frontend", FRONTEND_DIST)] if FRONTEND_DIST.exists() else []
 WHITENOISE_USE_FINDERS = True
 
@@ -285,6 +289,8 @@ if not EMBEDDED:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_PREFIX", "console"),
+            # One pool a process, not one a request's thread (console/cache.py).
+            "OPTIONS": {"pool_class": "console.cache.SharedConnectionPool"},
         }
     }
 
@@ -296,6 +302,8 @@ if EMBEDDED:
         }
     }
     CELERY_BROKER_URL = "filesystem://"
+    # kombu's filesystem transport, with messages renamed into place whole (console/broker.py).
+    CELERY_BROKER_TRANSPORT = "console.broker:Transport"
     _broker_dir = DATA_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(_broker_dir),
@@ -348,6 +356,14 @@ CELERY_TASK_ROUTES = {
     "models_registry.tasks.run_batch_prediction": {"queue": CELERY_TASK_DEFAULT_QUEUE},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# A GPU worker runs one pool process per card it lists here ("0,1,2,3"): each pool process is
+# given its own card as CUDA_VISIBLE_DEVICES (console/celery.py), so N jobs or N trial runners
+# of one search train at once, one per card, and the worker's concurrency is the number of
+# cards. Empty (CPU workers, or a worker that sees one card): no pinning.
+GPU_DEVICES = [card.strip() for card in os.environ.get("GPU_DEVICES", "").split(",")]
+GPU_DEVICES = [card for card in GPU_DEVICES if card]
+if GPU_DEVICES:
+    CELERY_WORKER_CONCURRENCY = len(GPU_DEVICES)
 
 PREDICTOR_URL = os.environ.get("PREDICTOR_URL", "http://127.0.0.1:8001").rstrip("/")
 PREDICTOR_PUBLIC_URL = os.environ.get("PREDICTOR_PUBLIC_URL", PREDICTOR_URL).rstrip("/")

@@ -7,13 +7,9 @@ from rest_framework.routers import DefaultRouter
 from console import api, views
 from jobs.api import DatasetViewSet, UploadViewSet
 from jobs.training_api import JobTrialViewSet, JobViewSet
-from models_registry.api import (
-    AuditEventViewSet,
-    DeploymentViewSet,
-    ModelVersionViewSet,
-    RegisteredModelViewSet,
-)
+from models_registry.api import AuditEventViewSet, ModelVersionViewSet, RegisteredModelViewSet
 from models_registry.batch_api import BatchPredictionViewSet
+from models_registry.deployments_api import DeploymentViewSet
 from models_registry.keys_api import DeploymentKeysView, DeploymentKeyView
 from models_registry.workspaces import WorkspaceViewSet
 

@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from django.conf import settings
 
-ENTRY = "src/main.ts"
+ENTRY = "src/main.tsx"
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,11 @@ def _manifest(mtime: float) -> dict[str, dict[str, object]]:
 
 
 def entry_assets() -> Assets | None:
+    if settings.VITE_DEV_SERVER:
+        # The dev server serves the sources under the same base as the bundle; its client
+        # script reloads the page when a file changes, and styles come with the modules.
+        base = f"{settings.VITE_DEV_SERVER}{settings.STATIC_URL}frontend/"
+        return Assets(scripts=[base + "@vite/client", base + ENTRY], styles=[])
     path = settings.FRONTEND_DIST / "manifest.json"
     if not path.exists():
         return None

@@ -80,6 +80,8 @@ class DatasetViewSet(
     ordering_fields = ["created_at", "name", "n_rows", "size_bytes", "version"]
 
     def get_queryset(self) -> QuerySet[Dataset]:
+        if self.action == "list":
+            return selectors.dataset_summaries(user=self.request.user)
         return selectors.dataset_list(user=self.request.user)
 
     def get_serializer_class(self) -> type[BaseSerializer[Dataset]]:
@@ -146,7 +148,7 @@ class DatasetViewSet(
     def versions(self, request: Request, pk: str | None = None) -> Response:
         dataset = self.get_object()
         if request.method == "GET":
-            lineage = self.get_queryset().filter(
+            lineage = selectors.dataset_summaries(user=request.user).filter(
                 pk__in=[d.pk for d in selectors.dataset_lineage(dataset=dataset)]
             )
             return Response(DatasetListSerializer(lineage.order_by("version"), many=True).data)

@@ -22,6 +22,10 @@ class ProgressConsumer(WatchingConsumer):
 
     topic = "jobs"
     group_of: Callable[[int], str] = staticmethod(job_group)
+    # No channel of its own: the process's hub (jobs/fanout.py) holds the one subscription
+    # per job and hands each watcher its frames, so a channel per socket would only cost a
+    # receive loop per watcher that nothing ever sends to.
+    channel_layer_alias = None
 
     async def connect(self) -> None:
         self.feed: Feed | None = None

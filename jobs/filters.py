@@ -4,6 +4,7 @@ vocabulary of console.lists."""
 from __future__ import annotations
 
 import django_filters
+from django.db.models import Q, QuerySet
 
 from console.lists import ListFilter, MetricFilter, id_filter, owner_filter
 from jobs.models import Dataset, TrainingJob, Trial
@@ -24,10 +25,18 @@ class JobFilter(MetricFilter):
     owner = owner_filter()
     dataset = id_filter("dataset", "A dataset's id.")
     retry_of = id_filter("retry_of", "A job's id: the jobs that retry it.")
+    search = django_filters.CharFilter(
+        method="filter_search", help_text="Part of the dataset's name or of the target column."
+    )
 
     class Meta:
         model = TrainingJob
         fields = ["status", "task_type", "queue", "priority"]
+
+    def filter_search(
+        self, queryset: QuerySet[TrainingJob], name: str, value: str
+    ) -> QuerySet[TrainingJob]:
+        return queryset.filter(Q(dataset__name__icontains=value) | Q(target__icontains=value))
 
 
 class TrialFilter(django_filters.FilterSet):

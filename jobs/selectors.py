@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import QuerySet
+from django.db.models import F, Prefetch, QuerySet
 from django.utils import timezone
 
 from jobs.engine.io.formats import ReadOptions, TableSource, inspect_table, iter_batches, read_frame
@@ -33,6 +33,17 @@ AnyUser = User | AnonymousUser
 
 def dataset_list(*, user: AnyUser) -> QuerySet[Dataset]:
     return Dataset.objects.filter(owner_id=user.pk)
+
+
+def dataset_summaries(*, user: AnyUser) -> QuerySet[Dataset]:
+    """The user's datasets as lists show them (DatasetListSerializer): without the profile, a
+    JSON column that grows with the columns and that lists leave out, and with the ids of
+    their children in one query for the page rather than one per dataset."""
+    return (
+        dataset_list(user=user)
+        .defer("profile")
+        .prefetch_related(Prefetch("children", queryset=Dataset.objects.only("id", "parent_id")))
+    )
 
 
 def upload_list(*, user: AnyUser) -> QuerySet[Upload]:
@@ -109,9 +120,13 @@ def dataset_rows(*, dataset: Dataset, offset: int, limit: int) -> list[dict[str,
 
 
 def job_list(*, user: AnyUser) -> QuerySet[TrainingJob]:
+    """The user's jobs with their trials, and their model version's id (JobSerializer) read
+    in the same query: reached through the job, it was one query per job listed. The dataset
+    is not joined: the answer names it by id, and its profile (a JSON column that grows with
+    its columns) would be decoded again for every job."""
     return (
         TrainingJob.objects.filter(owner_id=user.pk)
-        .select_related("dataset")
+        .annotate(model_version_pk=F("model_version__id"))
         .prefetch_related("trials")
     )
 

@@ -276,6 +276,9 @@ class JobSerializer(serializers.ModelSerializer):
         return selectors.job_waiting_for(job=job, served=self.context["queues_served"])
 
     def get_model_version(self, job: TrainingJob) -> int | None:
+        # Read with the job by the lists' selector (jobs.selectors.job_list), else looked up.
+        if hasattr(job, "model_version_pk"):
+            return job.model_version_pk
         version = getattr(job, "model_version", None)
         return version.pk if version is not None else None
 

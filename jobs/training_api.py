@@ -103,6 +103,12 @@ class JobViewSet(
             # Errors about an option (horizon, say) name it; the rest are about the target.
             field = getattr(exc, "field", "") or "target"
             return Response({field: [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        # A job just made has no trials and no model version: answered without looking them
+        # up (two queries of every submission, which a burst of submissions waits behind).
+        # The two names are those jobs.selectors.job_list and Django's prefetch_related fill.
+        job.__dict__.update(
+            model_version_pk=None, _prefetched_objects_cache={"trials": job.trials.none()}
+        )
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=BudgetsSerializer)

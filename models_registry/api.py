@@ -1,12 +1,10 @@
-"""Thin REST views over the registry: models, aliases, versions, deployments, audit trail."""
+"""Thin REST views over the registry: models, aliases, versions, audit trail (deployments:
+models_registry/deployments_api.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-import httpx
-from django.conf import settings
 from django.db.models import QuerySet
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
@@ -17,9 +15,8 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -27,16 +24,15 @@ from rest_framework.response import Response
 
 from console.idempotency import idempotent
 from models_registry import exports, reports, selectors, services
+from models_registry.answers import answer, deployed, no_content
 from models_registry.downloads import artifact_response
 from models_registry.filters import (
     AuditEventFilter,
-    DeploymentFilter,
     ModelVersionFilter,
     RegisteredModelFilter,
 )
 from models_registry.models import (
     AuditEvent,
-    Deployment,
     ModelVersion,
     RegisteredModel,
     Workspace,
@@ -46,7 +42,6 @@ from models_registry.serializers import (
     AliasSerializer,
     ArchiveSerializer,
     AuditEventSerializer,
-    CanaryRequestSerializer,
     CardSerializer,
     CompareSerializer,
     DeploymentSerializer,
@@ -54,12 +49,7 @@ from models_registry.serializers import (
     ModelUpdateSerializer,
     ModelVersionSerializer,
     RegisteredModelSerializer,
-    SwapRequestSerializer,
 )
-from models_registry.signature_api import DeploymentSignatureMixin
-from models_registry.traffic_api import DeploymentTrafficSerializer, TrafficQuerySerializer
-
-T = TypeVar("T")
 
 
 class _JSONErrorsOnly(DefaultContentNegotiation):
@@ -71,39 +61,6 @@ class _JSONErrorsOnly(DefaultContentNegotiation):
     ) -> tuple[Any, str]:
         renderer = JSONRenderer()
         return renderer, renderer.media_type
-
-
-class _Ambiguous(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "More than one deployment matches."
-
-
-def _answer(write: Callable[[], T], ok: Callable[[T], Response]) -> Response:
-    """Run a service and say in HTTP what its refusal means."""
-    try:
-        result = write()
-    except services.DeploymentExists as exc:
-        return Response(
-            {"detail": str(exc), "existing": DeploymentSerializer(exc.existing).data},
-            status=status.HTTP_409_CONFLICT,
-        )
-    except services.DeploymentNameTaken as exc:
-        return Response({"name": [str(exc)]}, status=status.HTTP_409_CONFLICT)
-    except services.NotAllowed as exc:
-        return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
-    except services.Conflict as exc:
-        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-    except ValueError as exc:
-        return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-    return ok(result)
-
-
-def _deployed(deployment: Deployment) -> Response:
-    return Response(DeploymentSerializer(deployment).data, status=status.HTTP_201_CREATED)
-
-
-def _no_content(_: Any) -> Response:
-    return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class RegisteredModelViewSet(
@@ -131,7 +88,7 @@ class RegisteredModelViewSet(
                 workspace = Workspace.objects.filter(pk=data["workspace"]).first()
                 if workspace is None:
                     return Response({"workspace": ["No such workspace."]}, status=400)
-        return _answer(
+        return answer(
             lambda: services.model_update(
                 actor=request.user,
                 model=model,
@@ -171,15 +128,15 @@ class RegisteredModelViewSet(
             existing = model.aliases.filter(name=alias).select_related("model", "version").first()
             if existing is None:
                 raise NotFound(f"'{model.name}' has no alias '{alias}'.")
-            return _answer(
-                lambda: services.alias_delete(actor=request.user, alias=existing), _no_content
+            return answer(
+                lambda: services.alias_delete(actor=request.user, alias=existing), no_content
             )
         form = AliasMoveSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         version = model.versions.filter(pk=form.validated_data["version"]).first()
         if version is None:
             return Response({"version": [f"No version of '{model.name}' has that id."]}, 400)
-        return _answer(
+        return answer(
             lambda: services.alias_move(
                 actor=request.user, model=model, name=alias, version=version
             ),
@@ -196,11 +153,11 @@ class RegisteredModelViewSet(
             raise NotFound(f"'{model.name}' has no alias '{alias}'.")
         form = DeployRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        return _answer(
+        return answer(
             lambda: services.deployment_create(
                 owner=request.user, alias=target, name=form.validated_data.get("name", "")
             ),
-            _deployed,
+            deployed,
         )
 
 
@@ -220,8 +177,8 @@ class ModelVersionViewSet(
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Delete the version and its artifact (admins and the owner; not while in use)."""
         version = self.get_object()
-        return _answer(
-            lambda: services.version_delete(actor=request.user, version=version), _no_content
+        return answer(
+            lambda: services.version_delete(actor=request.user, version=version), no_content
         )
 
     @extend_schema(
@@ -235,13 +192,13 @@ class ModelVersionViewSet(
         version = self.get_object()
         form = DeployRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        return _answer(
+        return answer(
             lambda: services.deployment_create(
                 owner=request.user,
                 model_version=version,
                 name=form.validated_data.get("name", ""),
             ),
-            _deployed,
+            deployed,
         )
 
     @extend_schema(request=ArchiveSerializer, responses=ModelVersionSerializer)
@@ -251,7 +208,7 @@ class ModelVersionViewSet(
         version = self.get_object()
         form = ArchiveSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        return _answer(
+        return answer(
             lambda: services.version_archive(
                 actor=request.user, version=version, archived=form.validated_data["archived"]
             ),
@@ -273,7 +230,7 @@ class ModelVersionViewSet(
         if request.method == "PUT":
             form = CardSerializer(data=request.data)
             form.is_valid(raise_exception=True)
-            return _answer(
+            return answer(
                 lambda: services.version_card_update(
                     actor=request.user, version=version, text=form.validated_data["markdown"]
                 ),
@@ -347,177 +304,3 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet[AuditEvent]):
 
     def get_queryset(self) -> QuerySet[AuditEvent]:
         return selectors.audit_list(user=self.request.user)
-
-
-class DeploymentViewSet(
-    DeploymentSignatureMixin,
-    mixins.DestroyModelMixin,
-    viewsets.ReadOnlyModelViewSet[Deployment],
-):
-    serializer_class = DeploymentSerializer
-    lookup_field = "name"
-    filterset_class = DeploymentFilter
-    ordering_fields = ["created_at", "name", "status", "ready_at"]
-
-    def get_queryset(self) -> QuerySet[Deployment]:
-        return selectors.deployment_visible_list(user=self.request.user)
-
-    def get_object(self) -> Deployment:
-        """Names are unique per deployer: yours first, else the one teammate's of that name;
-        `?owner=<username>` (the list's filters) picks among teammates'."""
-        visible = self.filter_queryset(self.get_queryset())
-        name = self.kwargs["name"]
-        found = selectors.deployment_named(user=self.request.user, name=name, among=visible)
-        if not found:
-            raise NotFound("No deployment of that name that you can see.")
-        if len(found) > 1:
-            raise _Ambiguous(
-                {
-                    "detail": "Teammates have deployments of that name; add ?owner=<username>.",
-                    "owners": sorted(
-                        visible.filter(name=name).values_list("owner__username", flat=True)
-                    ),
-                }
-            )
-        self.check_object_permissions(self.request, found[0])
-        return found[0]
-
-    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """Stop serving and forget the deployment (its name is free again)."""
-        deployment = self.get_object()
-        return _answer(
-            lambda: services.deployment_delete(actor=request.user, deployment=deployment),
-            _no_content,
-        )
-
-    @extend_schema(request=None, responses=DeploymentSerializer)
-    @action(detail=True, methods=["post"])
-    def undeploy(self, request: Request, name: str | None = None) -> Response:
-        """Stop serving; the deployment stays listed, UNDEPLOYED."""
-        deployment = self.get_object()
-        return _answer(
-            lambda: services.deployment_undeploy(actor=request.user, deployment=deployment),
-            lambda d: Response(DeploymentSerializer(d).data),
-        )
-
-    def _version(self, request: Request, deployment: Deployment, wanted: int) -> ModelVersion:
-        """A version the user reads; another model's is the service's to refuse (a 400)."""
-        version = selectors.version_list(user=request.user).filter(pk=wanted).first()
-        if version is None:
-            raise serializers.ValidationError({"version": [f"No version {wanted} you can see."]})
-        return version
-
-    @extend_schema(request=SwapRequestSerializer, responses=DeploymentSerializer)
-    @action(detail=True, methods=["post"])
-    def swap(self, request: Request, name: str | None = None) -> Response:
-        """Serve another version of the same model; the predictor swaps once it is warm."""
-        deployment = self.get_object()
-        form = SwapRequestSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        version = self._version(request, deployment, form.validated_data["version"])
-        return _answer(
-            lambda: services.deployment_swap(
-                actor=request.user, deployment=deployment, version=version
-            ),
-            lambda d: Response(DeploymentSerializer(d).data),
-        )
-
-    @extend_schema(
-        methods=["POST"], request=CanaryRequestSerializer, responses=DeploymentSerializer
-    )
-    @extend_schema(methods=["DELETE"], request=None, responses=DeploymentSerializer)
-    @action(detail=True, methods=["post", "delete"])
-    def canary(self, request: Request, name: str | None = None) -> Response:
-        """`POST` lets a second version answer `percent` of the requests; `DELETE` drops it
-        (as rollback)."""
-        deployment = self.get_object()
-        if request.method == "DELETE":
-            return self._rollback(request, deployment)
-        form = CanaryRequestSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        version = self._version(request, deployment, form.validated_data["version"])
-        return _answer(
-            lambda: services.deployment_canary_set(
-                actor=request.user,
-                deployment=deployment,
-                version=version,
-                percent=form.validated_data["percent"],
-            ),
-            lambda d: Response(DeploymentSerializer(d).data),
-        )
-
-    @action(detail=True, methods=["post"])
-    def promote(self, request: Request, name: str | None = None) -> Response:
-        """The canary becomes the main version and answers every request."""
-        deployment = self.get_object()
-        return _answer(
-            lambda: services.deployment_canary_promote(actor=request.user, deployment=deployment),
-            lambda d: Response(DeploymentSerializer(d).data),
-        )
-
-    @action(detail=True, methods=["post"])
-    def rollback(self, request: Request, name: str | None = None) -> Response:
-        """Drop the canary; the main version answers every request again."""
-        return self._rollback(request, self.get_object())
-
-    def _rollback(self, request: Request, deployment: Deployment) -> Response:
-        return _answer(
-            lambda: services.deployment_canary_rollback(actor=request.user, deployment=deployment),
-            lambda d: Response(DeploymentSerializer(d).data),
-        )
-
-    @extend_schema(parameters=[TrafficQuerySerializer], responses=DeploymentTrafficSerializer)
-    @action(detail=True, methods=["get"])
-    def metrics(self, request: Request, name: str | None = None) -> Response:
-        """Requests, errors, rows and latency over time, summed across the predictor replicas
-        and apart per version (a canary's too); in the totals, model calls by batch size and
-        time per stage."""
-        deployment = self.get_object()
-        query = TrafficQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        traffic = selectors.deployment_traffic(deployment=deployment, **query.validated_data)
-        return Response(DeploymentTrafficSerializer(traffic).data)
-
-    @extend_schema(
-        request=inline_serializer(
-            "PredictRequest",
-            {"instances": serializers.ListField(child=serializers.DictField(), min_length=1)},
-        ),
-        responses=inline_serializer(
-            "PredictResponse",
-            {"predictions": serializers.ListField(child=serializers.JSONField())},
-        ),
-    )
-    @action(detail=True, methods=["post"])
-    def predict(self, request: Request, name: str | None = None) -> Response:
-        """Same-origin door to the predictor service, for the browser's session."""
-        # Whoever sees it predicts on it (a teammate's too); the predictor names it the same
-        # way from the user's token: the user's own first, else the one teammate's.
-        deployment = self.get_object()
-        token, _ = Token.objects.get_or_create(user=request.user)
-        url = f"{settings.PREDICTOR_URL}/v1/deployments/{deployment.name}/predict"
-        try:
-            answer = httpx.post(
-                url,
-                content=request.body,
-                headers={
-                    "Authorization": f"Token {token.key}",
-                    "Content-Type": request.content_type or "application/json",
-                },
-                timeout=30,
-            )
-        except httpx.HTTPError as exc:
-            return Response(
-                {"detail": f"The predictor service is unreachable: {exc}"},
-                status=status.HTTP_502_BAD_GATEWAY,
-            )
-        try:
-            body: Any = answer.json()
-        except ValueError:
-            body = {"detail": answer.text[:500]}
-        kept = ("X-Model-Version", "X-Model-Version-Id")
-        return Response(
-            body,
-            status=answer.status_code,
-            headers={h: answer.headers[h] for h in kept if h in answer.headers},
-        )

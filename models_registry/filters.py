@@ -58,6 +58,7 @@ class ModelVersionFilter(MetricFilter):
 
 
 class DeploymentFilter(ListFilter):
+    name = django_filters.CharFilter(lookup_expr="icontains", help_text="Part of the name.")
     owner = owner_filter()
     model = id_filter("model_version__model", "A registered model's id.")
     model_version = id_filter("model_version", "A model version's id.")

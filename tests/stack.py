@@ -212,6 +212,15 @@ def _copy_template(stack: Stack) -> None:
         stack.passwords[name] = f"{name}-Passw0rd!"
 
 
+def embedded_env(data_dir: Path, extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of one console process on the embedded default (SQLite, the filesystem
+    broker), its database a copy of the run's migrated template: for a test that starts a
+    single process of its own rather than a whole stack."""
+    env = _base_env(data_dir, extra_env)
+    _copy_template(Stack(mode="embedded", url="", predictor_url="", data_dir=data_dir, env=env))
+    return env
+
+
 def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         # A session of its own, so that the process and whatever it forks stop by group.

@@ -15,15 +15,20 @@ from jobs.engine.layers import THRESHOLD
 QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
 # Enough points for a plot, few enough that the stored metrics stay a few kilobytes.
 ROC_POINTS = 200
+# More than two classes: one curve per class against the rest, sharing a budget of points so
+# that many classes get coarser curves instead of larger metrics (100 classes: 1,000 points).
+ROC_CLASSES_POINTS = 600
+ROC_CLASS_POINTS = (10, 100)
 SAMPLE_PAIRS = 500
 
 
 def evaluate(
     task_type: TaskType, y_true: np.ndarray, outputs: np.ndarray, labels: list[str]
 ) -> dict[str, Any]:
-    """Classification: accuracy, balanced accuracy, macro F1, ROC AUC (and, for two classes, the
-    ROC curve), log loss, confusion matrix, per-class precision/recall. Regression: RMSE, MAE,
-    R², residual summary and a sample of (actual, predicted) pairs."""
+    """Classification: accuracy, balanced accuracy, macro F1, ROC AUC and ROC curves (for two
+    classes the positive one's, for more one per class against the rest), log loss, confusion
+    matrix, per-class precision/recall. Regression: RMSE, MAE, R², residual summary and a sample
+    of (actual, predicted) pairs."""
     if task_type == "regression":
         pred = outputs.reshape(-1)
         residuals = y_true - pred
@@ -65,7 +70,28 @@ def evaluate(
         result["roc_auc"] = float(
             skm.roc_auc_score(y, clipped, multi_class="ovr", average="macro", labels=classes)
         )
+        result["roc_curves"] = one_vs_rest_curves(y, clipped, labels)
     return result
+
+
+def one_vs_rest_curves(
+    y: np.ndarray, probabilities: np.ndarray, labels: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Each class's ROC curve against all the others, with its AUC (their mean is the macro
+    ROC AUC), each thinned to its share of `ROC_CLASSES_POINTS`. Every class must occur in y."""
+    low, high = ROC_CLASS_POINTS
+    limit = min(high, max(low, ROC_CLASSES_POINTS // len(labels)))
+    curves = []
+    for i, label in enumerate(labels):
+        truth = (y == i).astype(int)
+        curves.append(
+            {
+                "label": label,
+                "auc": float(skm.roc_auc_score(truth, probabilities[:, i])),
+                **roc_points(truth, probabilities[:, i], limit),
+            }
+        )
+    return curves
 
 
 def roc_points(y: np.ndarray, scores: np.ndarray, limit: int = ROC_POINTS) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from jobs import selectors
 from jobs.engine.data import DataError
 from jobs.engine.io.formats import ReadOptions, TableSource, inspect_table, iter_batches
 from jobs.models import Dataset
-from jobs.services.events import event_record
+from jobs.services.events import event_record_first
 from jobs.services.profiling import dataset_enqueue_on_commit
 from jobs.services.quotas import quota_check_stored
 from jobs.services.sandbox import resident_bytes, run_limited
@@ -210,8 +210,10 @@ def _store_and_queue(dataset: Dataset, path: Path, record: Callable[[Dataset], N
     path.unlink(missing_ok=True)
     try:
         with transaction.atomic():
-            dataset.save()
-            event_record(subject=dataset, kind="dataset_status", payload={"status": dataset.status})
+            dataset.save()  # a new row: nobody else writes its events before this commits
+            event_record_first(
+                subject=dataset, kind="dataset_status", payload={"status": dataset.status}
+            )
             record(dataset)
             dataset_enqueue_on_commit(dataset=dataset)
     except BaseException:

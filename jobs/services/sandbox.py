@@ -35,25 +35,26 @@ _PR_SET_PDEATHSIG = 1
 # child passes the limit by a few tens of MB at most before it is stopped.
 _WATCH_SECONDS = 0.02
 _OVER_THE_LIMIT: tuple[str, Any] = ("memory", "")  # as the child says of a MemoryError
-
-
-def _address_space() -> int:
-    with open("/proc/self/statm") as statm:
-        pages = int(statm.read().split()[0])
-    return pages * resource.getpagesize()
-
-
+# A process that already holds nearly its limit (one that grew over a long life, such as a
+# test run's) still gives a reader this much room over what it holds, rather than refusing
+# every file.
 MIN_ROOM_BYTES = 256 << 20
+
+
+def _statm(pid: int | str, field: int) -> int:
+    """One field of /proc/<pid>/statm in bytes (0: the address space, 1: resident); 0 once
+    the process is gone."""
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            pages = int(statm.read().split()[field])
+    except (OSError, IndexError):
+        return 0
+    return pages * resource.getpagesize()
 
 
 def resident_bytes(pid: int | str = "self") -> int:
     """A process's resident memory (0 once it is gone), as `ps` and the benchmarks count it."""
-    try:
-        with open(f"/proc/{pid}/statm") as statm:
-            pages = int(statm.read().split()[1])
-    except (OSError, IndexError):
-        return 0
-    return pages * resource.getpagesize()
+    return _statm(pid, 1)
 
 
 def _child(
@@ -69,7 +70,7 @@ def _child(
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     # Over what the process already maps (a worker may have imported Keras); the total is
     # the parent's watch (see the module's docstring).
-    limit = _address_space() + memory_bytes
+    limit = _statm("self", 0) + memory_bytes
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
     try:
@@ -100,8 +101,6 @@ def run_limited(
     once a second with the last one (it doubles as the caller's heartbeat); whatever it
     raises stops the child.
     """
-    # A process that already holds nearly the limit (one that grew over a long life, such as
-    # a test run's) still gives a reader this much room, rather than refusing every file.
     memory_bytes = max(memory_bytes, resident_bytes() + MIN_ROOM_BYTES)
     # os.fork, not multiprocessing: a Celery pool process counts as daemonic there, and
     # daemonic processes may not start children.

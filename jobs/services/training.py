@@ -31,7 +31,7 @@ from jobs.engine.io.images import check_image_target
 from jobs.models import Dataset, TrainingJob
 from jobs.services.claims import claim_fenced, stale
 from jobs.services.datasets import ConflictError
-from jobs.services.events import event_record
+from jobs.services.events import event_record, event_record_first
 from jobs.services.queueing import job_enqueue, job_hold, jobs_release_waiting, owner_at_limit
 from jobs.services.reporter import ClaimLost, JobReporter, job_fenced, job_hand_back, job_held
 from jobs.services.trial_pool import (
@@ -119,7 +119,7 @@ def job_create(
             parallel_trials=parallel_trials,
             retry_of=retry_of,
         )
-        event_record(subject=job, kind="job_status", payload={"status": job.status})
+        event_record_first(subject=job, kind="job_status", payload={"status": job.status})
         audit_object(
             actor=actor if actor is not None else owner,
             action=Action.JOB_CREATED,

@@ -80,6 +80,12 @@ def test_the_ui_shell_redirects_to_sign_in_and_serves_signed_in_users(
     assert "'unsafe-inline'" not in policy
     assert "connect-src 'self' ws://testserver wss://testserver;" in policy
     assert "frame-ancestors 'none'" in policy
+    # Inline styles only with this response's nonce, which the page hands to its widgets; a
+    # second page gets another one.
+    nonce = re.search(r"style-src 'self' 'nonce-([\w-]+)';", policy)
+    assert nonce, policy
+    assert f'<meta property="csp-nonce" nonce="{nonce[1]}">'.encode() in answer.content
+    assert nonce[1] not in client.get("/")["Content-Security-Policy"]
 
 
 def test_the_icon_is_served_to_anyone() -> None:
@@ -115,3 +121,10 @@ def test_token_endpoint_gives_a_token_for_good_credentials_only(personas: dict[s
     assert bad.status_code == 400
     me = client.get("/api/v1/auth/me/", HTTP_AUTHORIZATION=f"Token {good.json()['token']}")
     assert me.json()["username"] == "owner"
+
+
+def test_me_says_who_may_open_the_admin(personas: dict[str, Any], api_as: Any) -> None:
+    assert api_as("owner").get("/api/v1/auth/me/").json()["is_staff"] is False
+    personas["teammate"].is_staff = True
+    personas["teammate"].save(update_fields=["is_staff"])
+    assert api_as("teammate").get("/api/v1/auth/me/").json()["is_staff"] is True

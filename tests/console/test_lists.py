@@ -75,6 +75,10 @@ def test_jobs_filter_by_status_task_type_dataset_and_date(api_as: Any, personas:
     assert ids(f"created_after={since}") == [regression.pk]
     assert ids(f"created_before={since}") == [binary.pk]
     assert ids("ordering=created_at") == [binary.pk, regression.pk]
+    # a search matches the target or the dataset's name, whatever the case
+    assert ids("search=RADIUS") == [regression.pk]
+    assert ids(f"search={dataset.name[:4].upper()}") == [regression.pk, binary.pk]
+    assert ids("search=nowhere") == []
     refused = owner.get("/api/v1/jobs/?status=SOMETIMES")
     assert refused.status_code == 400
     assert "status" in refused.json()["fields"]
@@ -287,6 +291,7 @@ def test_registry_lists_filter_by_created_date_task_type_and_status(
     assert ids("model-versions/?task_type=binary") == [old.pk]
     assert ids("deployments/?task_type=regression") == [live.pk]
     assert ids("deployments/?status=UNDEPLOYED") == [gone.pk]
+    assert ids("deployments/?name=NE") == [live.pk]
     assert ids(f"deployments/?model={old.model_id}") == [gone.pk]
     assert ids("deployments/?ordering=name") == [live.pk, gone.pk]
     assert ids("model-versions/?ordering=created_at") == [old.pk, new.pk]

@@ -1,4 +1,5 @@
 """The plots' data stored with a version's test metrics: a thinned ROC curve for two classes,
+one per class against the rest for more,
 a bounded sample of (actual, predicted) pairs for regression."""
 
 from __future__ import annotations
@@ -9,7 +10,13 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from jobs.engine.evaluation import ROC_POINTS, SAMPLE_PAIRS, evaluate
+from jobs.engine.evaluation import (
+    ROC_CLASS_POINTS,
+    ROC_CLASSES_POINTS,
+    ROC_POINTS,
+    SAMPLE_PAIRS,
+    evaluate,
+)
 
 
 def _two_classes(n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -45,13 +52,59 @@ def test_a_large_test_split_stores_a_thinned_curve_that_keeps_its_area() -> None
     assert len(json.dumps(roc)) < 6_000
 
 
-def test_more_than_two_classes_have_no_roc_curve() -> None:
-    rng = np.random.default_rng(2)
-    y = np.tile([0, 1, 2], 20).astype(float)
-    outputs = rng.dirichlet([1, 1, 1], len(y))
+def _classes(n_classes: int, rows: int, seed: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = np.tile(np.arange(n_classes), rows // n_classes)
+    # Probabilities that lean towards the true class, more for the higher classes: each class
+    # gets its own curve and AUC.
+    raw = rng.uniform(0, 1, (len(y), n_classes))
+    raw[np.arange(len(y)), y] += np.linspace(0.1, 1.5, n_classes)[y]
+    return y.astype(float), raw / raw.sum(axis=1, keepdims=True)
+
+
+def test_more_than_two_classes_have_one_curve_per_class_against_the_rest() -> None:
+    y, outputs = _classes(3, 300)
     metrics = evaluate("multiclass", y, outputs, ["a", "b", "c"])
-    assert "roc_auc" in metrics
-    assert "roc_curve" not in metrics
+    assert "roc_curve" not in metrics  # the two-class format stays what it was
+    curves = metrics["roc_curves"]
+    assert [c["label"] for c in curves] == ["a", "b", "c"]
+    for i, c in enumerate(curves):
+        truth = (y == i).astype(int)
+        assert c["auc"] == pytest.approx(skm.roc_auc_score(truth, outputs[:, i]), abs=1e-6)
+        assert len(c["fpr"]) == len(c["tpr"]) <= ROC_CLASS_POINTS[1]
+        assert (c["fpr"][0], c["tpr"][0], c["fpr"][-1], c["tpr"][-1]) == (0, 0, 1, 1)
+        assert c["fpr"] == sorted(c["fpr"])
+        assert c["tpr"] == sorted(c["tpr"])
+        # the stored points are the curve whose area is that class's AUC
+        assert np.trapezoid(c["tpr"], c["fpr"]) == pytest.approx(c["auc"], abs=0.01)
+    # the better a class is told apart, the larger its AUC
+    assert curves[0]["auc"] < curves[1]["auc"] < curves[2]["auc"]
+    # and the macro ROC AUC is their mean
+    assert np.mean([c["auc"] for c in curves]) == pytest.approx(metrics["roc_auc"], abs=1e-6)
+
+
+def test_many_classes_share_a_bounded_number_of_points() -> None:
+    y, outputs = _classes(40, 8_000)
+    curves = evaluate("multiclass", y, outputs, [f"class {i}" for i in range(40)])["roc_curves"]
+    assert len(curves) == 40
+    share = max(ROC_CLASS_POINTS[0], ROC_CLASSES_POINTS // 40)
+    points = [len(c["fpr"]) for c in curves]
+    assert sum(points) <= ROC_CLASSES_POINTS
+    for i, n in enumerate(points):
+        # thinned to the class's share, or as many as the curve had
+        assert n == min(share, len(skm.roc_curve(y == i, outputs[:, i])[0]))
+    assert max(points) == share
+    assert len(json.dumps(curves)) < 20_000
+    for c in curves:
+        assert np.trapezoid(c["tpr"], c["fpr"]) == pytest.approx(c["auc"], abs=0.03)
+
+
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
+def test_a_class_missing_from_the_test_split_leaves_no_curves() -> None:
+    y = np.tile([0, 1], 30).astype(float)  # "c" never occurs: its curve is undefined
+    outputs = np.random.default_rng(3).dirichlet([1, 1, 1], len(y))
+    metrics = evaluate("multiclass", y, outputs, ["a", "b", "c"])
+    assert "roc_curves" not in metrics
 
 
 def test_a_small_regression_split_stores_every_pair_in_order() -> None:

@@ -1,0 +1,126 @@
+"""What the web process spends on the calls of the load bench's jobs phase (bench/load.py).
+
+    .venv/bin/python bench/api_cost.py [--calls 60] [--users 20] [--bursts 3]
+
+One `runconsole --concurrency 2` on PostgreSQL and Redis, as bench/load.py starts it. Then:
+1. cost: one user makes each kind of call `--calls` times, one at a time: the web process's
+   CPU milliseconds a call (from /proc, so the machine's other load counts less than in a
+   latency) and the p50. `GET /api/v1/jobs/budgets/` reads nothing but the token: the floor.
+2. burst: `--users` users each submit one job at once, `--bursts` times, while a poller lists
+   jobs and datasets as in the jobs phase: each kind of call's p50 and p99, without waiting for
+   the jobs to train (the jobs phase's burst, in minutes rather than the phase's hour).
+The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.datasets import cpu_seconds  # noqa: E402
+from bench.load import JOB_BODY, MAKE_USERS  # noqa: E402
+from bench.load_api import Poller, Timer, manage, upload  # noqa: E402
+from bench.load_files import table_csv  # noqa: E402
+from bench.load_ws import percentile  # noqa: E402
+from tests.e2e.flow import wait_dataset  # noqa: E402
+from tests.stack import process_of, running_stack  # noqa: E402
+
+
+def cost(web: int, calls: dict[str, Callable[[], httpx.Response]], n: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for label, call in calls.items():
+        call()
+        before = cpu_seconds([web])
+        ms = []
+        for _ in range(n):
+            started = time.perf_counter()
+            answer = call()
+            ms.append((time.perf_counter() - started) * 1000)
+            assert answer.status_code < 300, answer.text
+        out[label] = {
+            "web_cpu_ms": round((cpu_seconds([web]) - before) / n * 1000, 1),
+            "p50_ms": percentile(ms, 50),
+        }
+    return out
+
+
+def burst(clients: list[httpx.Client], datasets: list[int], bursts: int) -> dict[str, Any]:
+    timer = Timer()
+    poller = Poller(clients, timer)
+    poller.start()
+
+    def submit(index: int) -> None:
+        body = {**JOB_BODY, "dataset": datasets[index]}
+        timer.call(clients[index], "POST", "/api/v1/jobs/", json=body)
+
+    for _ in range(bursts):
+        with concurrent.futures.ThreadPoolExecutor(len(clients)) as pool:
+            list(pool.map(submit, range(len(clients))))
+        time.sleep(1.5)
+    poller.stop.set()
+    poller.join()
+    return {
+        "api_p99_ms": percentile(timer.ms, 99),
+        "api_p50_ms": percentile(timer.ms, 50),
+        "api_by_call": timer.breakdown(),
+        "api_5xx": timer.server_errors,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=60)
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--bursts", type=int, default=3)
+    args = parser.parse_args()
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-api-") as tmp,
+        running_stack("postgres", Path(tmp), extra_args=("--concurrency", "2")) as stack,
+    ):
+        made = manage(stack, MAKE_USERS.format(count=args.users))
+        tokens = [line.split()[2] for line in made.splitlines() if line.startswith("TOKEN ")]
+        clients = [
+            httpx.Client(base_url=stack.url, timeout=120, headers={"Authorization": f"Token {t}"})
+            for t in tokens
+        ]
+        datasets = []
+        for index, client in enumerate(clients):
+            sent = upload(client, f"table{index}.csv", table_csv(seed=index))
+            assert sent is not None
+            assert sent.status_code == 201, sent.text
+            datasets.append(int(sent.json()["id"]))
+        for client, pk in zip(clients, datasets, strict=True):
+            assert wait_dataset(client, pk)["status"] == "READY"
+        web = process_of(stack, b"console.asgi") or 0
+        first, dataset = clients[0], datasets[0]
+        calls = {
+            "GET /api/v1/jobs/budgets/": lambda: first.get("/api/v1/jobs/budgets/"),
+            "POST /api/v1/jobs/": lambda: first.post(
+                "/api/v1/jobs/", json={**JOB_BODY, "dataset": dataset}
+            ),
+            "GET /api/v1/jobs/": lambda: first.get("/api/v1/jobs/?limit=10"),
+            "GET /api/v1/datasets/": lambda: first.get("/api/v1/datasets/?limit=10"),
+        }
+        summary = {
+            "cost": cost(web, calls, args.calls),
+            "burst": burst(clients, datasets, args.bursts),
+            "load_average": [round(x, 2) for x in os.getloadavg()],
+        }
+        print(json.dumps(summary), flush=True)
+
+
+if __name__ == "__main__":
+    main()
