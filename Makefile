@@ -11,7 +11,7 @@ TEST_ENV := DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/tes
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15} \
 	CONSOLE_EMBEDDED=1 FAST_PASSWORD_HASHER=1 CONSOLE_DATA_DIR=$(CURDIR)/var/test
 
-.PHONY: run test lint typecheck frontend frontend-test chromium clean openapi
+.PHONY: run dev test lint typecheck frontend frontend-test chromium clean openapi
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,13 @@ frontend-test: frontend/node_modules/.package-lock.json
 
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+# The console with the frontend from Vite's dev server: edit frontend/src and the page reloads.
+VITE_PORT ?= 5173
+dev: $(VENV)/.installed frontend/node_modules/.package-lock.json
+	cd frontend && VITE_PORT=$(VITE_PORT) npx vite & vite=$$!; \
+	trap 'kill $$vite' EXIT INT TERM; \
+	DEBUG=1 VITE_DEV_SERVER=http://127.0.0.1:$(VITE_PORT) $(MAKE) run
 
 run: $(VENV)/.installed frontend
 	mkdir -p var

@@ -232,11 +232,27 @@ function listOf<T>() {
   ): Promise<T[]> => (await listAll(page)) as unknown as T[];
 }
 
+/** What a list page asks of its list, all optional: a part of the name (the dataset's name or
+ * the target, for jobs), one status, and the API's `ordering` ("-created_at", "name", …). */
+export interface ListQuery {
+  search?: string;
+  status?: string;
+  ordering?: string;
+}
+
+/** A list's status filter as the schema types it; the UI offers only the statuses it shows. */
+const status = <T extends { status: string }>(q: ListQuery) => (q.status || undefined) as T["status"] | undefined;
+
 export const api = {
   me: (signal?: AbortSignal) => read<Me>()(client.GET("/api/v1/auth/me/", { signal })),
 
-  datasets: (signal?: AbortSignal) =>
-    listOf<DatasetListItem>()((cursor?: string) => client.GET("/api/v1/datasets/", { params: { query: { cursor } }, signal })),
+  datasets: (signal?: AbortSignal, q: ListQuery = {}) =>
+    listOf<DatasetListItem>()((cursor?: string) =>
+      client.GET("/api/v1/datasets/", {
+        params: { query: { cursor, name: q.search || undefined, status: status<DatasetListItem>(q), ordering: q.ordering || undefined } },
+        signal,
+      }),
+    ),
   dataset: (id: Id, signal?: AbortSignal) =>
     read<Dataset>()(client.GET("/api/v1/datasets/{id}/", { params: { path: { id: pid(id) } }, signal })),
   /** Turns a finished resumable upload into a dataset (200 with `existing` for a known file). */
@@ -252,8 +268,14 @@ export const api = {
     read<DatasetCreated>()(client.POST("/api/v1/datasets/{id}/versions/", { params: { path: { id: pid(id) } }, body: changes, signal })),
   exportUrl: (id: Id) => href("/api/v1/datasets/{id}/export/", { id }),
 
-  jobs: (signal?: AbortSignal) =>
-    listOf<Job>()((cursor?: string) => client.GET("/api/v1/jobs/", { params: { query: { cursor } }, signal })),
+  /** `q.search` matches part of a job's dataset name or target. */
+  jobs: (signal?: AbortSignal, q: ListQuery = {}) =>
+    listOf<Job>()((cursor?: string) =>
+      client.GET("/api/v1/jobs/", {
+        params: { query: { cursor, search: q.search || undefined, status: status<Job>(q), ordering: q.ordering || undefined } },
+        signal,
+      }),
+    ),
   job: (id: Id, signal?: AbortSignal) =>
     read<Job>()(client.GET("/api/v1/jobs/{id}/", { params: { path: { id: pid(id) } }, signal })),
   createJob: (job: NewJob, signal?: AbortSignal) => read<Job>()(client.POST("/api/v1/jobs/", { body: job, signal })),
@@ -268,8 +290,13 @@ export const api = {
       }),
     ),
 
-  models: (signal?: AbortSignal) =>
-    listOf<RegisteredModel>()((cursor?: string) => client.GET("/api/v1/models/", { params: { query: { cursor } }, signal })),
+  models: (signal?: AbortSignal, q: ListQuery = {}) =>
+    listOf<RegisteredModel>()((cursor?: string) =>
+      client.GET("/api/v1/models/", {
+        params: { query: { cursor, name: q.search || undefined, ordering: q.ordering || undefined } },
+        signal,
+      }),
+    ),
   model: (id: Id, signal?: AbortSignal) =>
     read<RegisteredModel>()(client.GET("/api/v1/models/{id}/", { params: { path: { id: pid(id) } }, signal })),
   modelVersion: (id: Id, signal?: AbortSignal) =>
@@ -320,11 +347,34 @@ export const api = {
         params: { path: { name } },
         signal,
       })),
+  /** Serve `versionId` (a version of the same model) instead; the predictor swaps once warm. */
+  swapDeployment: (name: string, versionId: Id, signal?: AbortSignal) =>
+    read<Deployment>()(
+      client.POST("/api/v1/deployments/{name}/swap/", { params: { path: { name } }, body: { version: pid(versionId) }, signal }),
+    ),
+  /** Let `versionId` answer `percent` of the requests beside the main version. */
+  setCanary: (name: string, versionId: Id, percent: number, signal?: AbortSignal) =>
+    read<Deployment>()(
+      client.POST("/api/v1/deployments/{name}/canary/", {
+        params: { path: { name } },
+        body: { version: pid(versionId), percent },
+        signal,
+      }),
+    ),
+  promoteCanary: (name: string, signal?: AbortSignal) =>
+    read<Deployment>()(client.POST("/api/v1/deployments/{name}/promote/", { params: { path: { name } }, signal })),
+  rollbackCanary: (name: string, signal?: AbortSignal) =>
+    read<Deployment>()(client.POST("/api/v1/deployments/{name}/rollback/", { params: { path: { name } }, signal })),
   deleteDeployment: (name: string, signal?: AbortSignal) =>
     done(client.DELETE("/api/v1/deployments/{name}/", { params: { path: { name } }, signal })),
 
-  deployments: (signal?: AbortSignal) =>
-    listOf<Deployment>()((cursor?: string) => client.GET("/api/v1/deployments/", { params: { query: { cursor } }, signal })),
+  deployments: (signal?: AbortSignal, q: ListQuery = {}) =>
+    listOf<Deployment>()((cursor?: string) =>
+      client.GET("/api/v1/deployments/", {
+        params: { query: { cursor, name: q.search || undefined, status: status<Deployment>(q), ordering: q.ordering || undefined } },
+        signal,
+      }),
+    ),
   deployment: (name: string, signal?: AbortSignal) =>
     read<Deployment>()(client.GET("/api/v1/deployments/{name}/", { params: { path: { name } }, signal })),
   tokens: (signal?: AbortSignal) =>

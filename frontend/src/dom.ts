@@ -66,10 +66,14 @@ export function errorSlot(): ErrorSlot {
   };
 }
 
+/** Focusable, so a keyboard can scroll it: every table is its own scroll box on a phone. A table
+ * inside a focusable `.table-scroll` box passes `tabindex: null`. */
+export const SCROLLS = { tabindex: 0 } as const;
+
 export function table(attrs: Attrs, headers: string[], body: HTMLTableSectionElement): HTMLTableElement {
   return h(
     "table",
-    attrs,
+    { ...SCROLLS, ...attrs },
     h("thead", null, h("tr", null, headers.map((t) => h("th", null, t)))),
     body,
   );
@@ -119,4 +123,25 @@ export function formatBytes(n: number | null | undefined): string {
 /** A definition list of label/value pairs. */
 export function facts(pairs: Array<[string, Child]>, attrs: Attrs = {}): HTMLDListElement {
   return h("dl", { class: "facts", ...attrs }, pairs.map(([k, v]) => [h("dt", null, k), h("dd", null, v)]));
+}
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+/** An SVG element: `h` for drawings (classes, not style attributes: the CSP refuses those). */
+export function svg<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string | number>,
+  ...children: Node[]
+): SVGElementTagNameMap[K] {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  el.append(...children);
+  return el;
+}
+
+/** A title element, shown as a tooltip; its text is a Text node, never markup. */
+export function svgTitle(text: string): SVGTitleElement {
+  const t = svg("title", {});
+  t.textContent = text;
+  return t;
 }

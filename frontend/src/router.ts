@@ -16,6 +16,22 @@ interface Route {
 
 export const DEFAULT_ROUTE = "#/datasets";
 
+/** A view whose code is fetched the first time it is opened (its own chunk of the bundle), so
+ * the first page does not wait for every other page's code. */
+export function lazyView(load: () => Promise<View>): View {
+  let loading: Promise<View> | null = null;
+  return async (root, ctx) => {
+    // A failed fetch (a new deploy removed the old chunk, the network dropped) is tried again
+    // on the next visit rather than remembered.
+    loading ??= load().catch((err: unknown) => {
+      loading = null;
+      throw err;
+    });
+    const view = await loading;
+    if (!ctx.signal.aborted) await view(root, ctx);
+  };
+}
+
 export function navigate(hash: string): void {
   location.hash = hash;
 }

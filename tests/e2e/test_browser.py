@@ -169,9 +169,10 @@ def test_csv_to_prediction_in_the_browser(
 
     # then the wizard opens on its target step with the profile's suggestions filled in
     expect(page).to_have_url(re.compile(r"#/jobs/new/\d+/target$"))
-    expect(page.locator("#job-target")).to_have_value("diagnosis")
+    # (the choices are listbox widgets; each one's hidden native select holds its value)
+    expect(page.locator('select[name="target"]')).to_have_value("diagnosis")
     expect(page.locator("#job-target-type")).to_have_text("type: categorical, 2 distinct")
-    expect(page.locator("#job-task-type")).to_have_value("binary")
+    expect(page.locator('select[name="task_type"]')).to_have_value("binary")
     # (only the chosen task's own options are shown)
     expect(page.locator("#job-forecast-options")).to_be_hidden()
     expect(page.locator("#job-multilabel-options")).to_be_hidden()
@@ -180,8 +181,10 @@ def test_csv_to_prediction_in_the_browser(
     page.click("#wizard-next")
     expect(page.locator("#wizard-step-budget-heading")).to_be_focused()
     # (time is the main control: presets with their time; the seed waits under Advanced)
-    expect(page.locator("#job-budget")).to_have_value("standard")
-    expect(page.locator('#job-budget option[value="quick"]')).to_have_text("Quick — 1 min")
+    expect(page.locator('select[name="budget"]')).to_have_value("standard")
+    expect(page.locator('select[name="budget"] option[value="quick"]')).to_have_text(
+        "Quick — 1 min"
+    )
     expect(page.locator("#job-seed")).to_be_hidden()
     page.fill("#job-max-trials", "2")
     page.fill("#job-max-epochs", "3")
@@ -269,8 +272,10 @@ def test_csv_to_prediction_in_the_browser(
     # when they fill in the first CSV row's features and ask for a prediction
     for column in fields.evaluate_all("els => els.map(e => e.dataset.column)"):
         field = page.locator(f'#predict-form [data-column="{column}"]')
-        if field.evaluate("e => e.tagName") == "SELECT":
-            field.select_option(first_row[column])
+        if field.evaluate("e => e.tagName") == "BUTTON":
+            # a choice is a React Aria select: open it, pick the option
+            field.click()
+            page.get_by_role("option", name=first_row[column], exact=True).click()
         else:
             field.fill(first_row[column])
     with page.expect_response(re.compile(r"/predict/$")) as answer:

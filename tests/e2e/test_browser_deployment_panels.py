@@ -67,6 +67,10 @@ def test_keys_are_made_shown_once_and_revoked_and_traffic_is_counted(
     expect(page.locator("#deployment-status")).to_have_text("READY")
     expect(page.locator("#keys-table tbody")).to_contain_text("No keys yet.")
     expect(page.locator("#metrics-requests")).to_have_text("0")
+    # what it serves, with no other version to swap to, and the shell call that predicts
+    expect(page.locator("#serving-now")).to_have_text(re.compile(r"^v\d+ answers every request\.$"))
+    expect(page.locator("#serving-panel")).to_contain_text("No other version of this model")
+    expect(page.locator("#deployment-curl")).to_contain_text(f"/deployments/{NAME}/predict")
 
     # when they make a key, it is shown this once, with a copy button
     page.fill("#key-name", "app")
@@ -101,9 +105,12 @@ def test_keys_are_made_shown_once_and_revoked_and_traffic_is_counted(
     assert_charts_fit_a_phone(page)
     page.set_viewport_size({"width": 1280, "height": 900})
 
-    # when they revoke it, it says so, and the key stops working
-    page.once("dialog", lambda dialog: dialog.accept())
+    # when they revoke it (and confirm in the dialog), it says so, and the key stops working
     row.get_by_test_id("revoke-key").click()
+    confirm = page.get_by_role("alertdialog")
+    expect(confirm).to_contain_text("Clients using it stop within a second.")
+    confirm.get_by_role("button", name="Revoke key").click()
+    expect(confirm).to_have_count(0)
     expect(row.get_by_test_id("key-state")).to_have_text("revoked")
     expect(row.get_by_test_id("revoke-key")).to_have_count(0)
     # a reload shows the key nowhere: it was shown once

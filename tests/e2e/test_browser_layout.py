@@ -1,4 +1,5 @@
-"""Every main page is readable on a phone: nothing scrolls sideways at 390 px."""
+"""Every main page is readable on a phone (nothing scrolls sideways at 390 px) and passes axe's
+accessibility rules with no serious or critical violation."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import breast_cancer_csv
+from tests.e2e.accessibility import describe, serious_violations
 from tests.e2e.test_browser import page, watch_console  # noqa: F401 - the page fixture
 from tests.stack import Stack
 
@@ -34,7 +36,7 @@ def ready_dataset(stack: Stack, user: str = USER) -> int:
     return dataset_id
 
 
-def test_no_main_page_scrolls_sideways_on_a_phone(
+def test_every_main_page_fits_a_phone_and_passes_axe(
     embedded_stack: Stack,
     page: Page,  # noqa: F811
     artifacts_dir: Path,
@@ -53,12 +55,26 @@ def test_no_main_page_scrolls_sideways_on_a_phone(
     problems = watch_console(page)
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(stack.url + "/")
+    expect(page.locator("#id_username")).to_be_visible()
+    # every page's violations, gathered so that one run names them all
+    inaccessible = {"sign-in": serious_violations(page)}
     page.fill("#id_username", USER)
     page.fill("#id_password", stack.passwords[USER])
     page.click("#login-submit")
     expect(page.locator("#whoami")).to_have_text(USER)
 
     wide: dict[str, int] = {}
+
+    def measure(route: str) -> None:
+        page.wait_for_load_state("networkidle")
+        name = route.strip("#/").replace("/", "-")
+        page.screenshot(path=str(artifacts_dir / f"phone-{name}.png"), full_page=True)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > 390:
+            wide[route] = width
+        if found := serious_violations(page):
+            inaccessible[route] = found
+
     for route in (
         "#/datasets",
         f"#/datasets/{dataset_id}",
@@ -81,11 +97,20 @@ def test_no_main_page_scrolls_sideways_on_a_phone(
             # measured once its charts hold data: a legend and axis labels are at their widest
             expect(page.locator("#job-status")).to_have_text("SUCCEEDED", timeout=240_000)
             expect(page.locator("#best-so-far")).to_have_attribute("data-points", "1")
-        page.wait_for_load_state("networkidle")
-        name = route.strip("#/").replace("/", "-")
-        page.screenshot(path=str(artifacts_dir / f"phone-{name}.png"), full_page=True)
-        width = page.evaluate("document.documentElement.scrollWidth")
-        if width > 390:
-            wide[route] = width
+        measure(route)
+
+    # the version the job registered, and a deployment of it (measured as it loads)
+    with stack.client(USER) as api:
+        version = api.get(f"/api/v1/jobs/{job_id}/").json()["model_version"]
+        deployed = api.post(f"/api/v1/model-versions/{version}/deploy/", json={"name": "phone"})
+        assert deployed.status_code == 201, deployed.text
+    page.goto(f"{stack.url}/#/versions/{version}")
+    expect(page.locator("#roc-curve")).not_to_have_attribute("data-points", "0")
+    measure(f"#/versions/{version}")
+    page.goto(f"{stack.url}/#/deployments/phone")
+    expect(page.locator("#deployment-status")).to_be_visible()
+    measure("#/deployments/phone")
+
     assert wide == {}, f"pages wider than the 390 px screen: {wide}"
+    assert not any(inaccessible.values()), "axe violations:\n" + describe(inaccessible)
     assert problems == []

@@ -40,9 +40,12 @@ def test_a_tab_whose_session_ended_goes_to_sign_in_and_back(
     page: Page,  # noqa: F811
 ) -> None:
     stack = embedded_stack
-    page.goto(stack.url + "/")
+    # given a signed-in tab on a page that has finished loading and polls nothing (the landing
+    # page may still be fetching, or polling a profiling dataset, and would reach sign-in first)
+    page.goto(stack.url + "/#/tokens")
     _submit_sign_in(page, stack)
     expect(page.locator("#whoami")).to_have_text(USER)
+    expect(page.locator("#tokens-table tbody")).not_to_contain_text("Loading")
     # when the session ends while the tab stays open (expired, or signed out elsewhere)
     page.context.clear_cookies()
     page.click("#nav-jobs")

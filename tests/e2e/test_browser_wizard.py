@@ -18,6 +18,13 @@ USER = "wizard"  # its own user: the other browser and REST tests share the stac
 pytestmark = [pytest.mark.stack, pytest.mark.browser]
 
 
+def choose(tab: Page, label: str, option: str | re.Pattern[str]) -> None:
+    """Opens the listbox labelled `label` by its button and picks `option`, as a person would."""
+    tab.get_by_role("button", name=re.compile(re.escape(label))).click()
+    tab.get_by_role("option", name=option, exact=isinstance(option, str)).click()
+    expect(tab.get_by_role("listbox")).to_be_hidden()
+
+
 def test_wizard_suggests_keeps_values_and_puts_a_server_error_on_its_step(
     embedded_stack: Stack,
     page: Page,  # noqa: F811
@@ -42,30 +49,35 @@ def test_wizard_suggests_keeps_values_and_puts_a_server_error_on_its_step(
     expect(page.locator("#job-dataset")).to_have_attribute("aria-invalid", "true")
 
     # when they choose it, the next step holds the profile's target and task type
-    page.select_option("#job-dataset", str(dataset_id))
+    # (each choice is a listbox widget, opened and chosen from as a person would; its hidden
+    # native select, named as the API field, holds the value)
+    choose(page, "Dataset", re.compile(r"^a dataset with a rather long name.* \(v1\)$"))
+    expect(page.locator('select[name="dataset"]')).to_have_value(str(dataset_id))
     expect(page.locator("#job-dataset-facts")).to_contain_text("suggested target: diagnosis")
     page.click("#wizard-next")
     expect(page.locator("#wizard-step-target-heading")).to_be_focused()
     expect(page).to_have_url(re.compile(rf"#/jobs/new/{dataset_id}/target$"))
-    expect(page.locator("#job-target")).to_have_value("diagnosis")
-    expect(page.locator("#job-task-type")).to_have_value("binary")
-    expect(page.locator('#job-task-type option[value="binary"]')).to_contain_text("(suggested)")
+    expect(page.locator('select[name="target"]')).to_have_value("diagnosis")
+    expect(page.locator('select[name="task_type"]')).to_have_value("binary")
+    expect(page.locator('select[name="task_type"] option[value="binary"]')).to_contain_text(
+        "(suggested)"
+    )
     # (another target gets its own column's suggestion; forecasting shows its own options)
-    page.select_option("#job-target", "mean_radius")
-    expect(page.locator("#job-task-type")).to_have_value("regression")
-    page.select_option("#job-target", "diagnosis")
-    expect(page.locator("#job-task-type")).to_have_value("binary")
-    page.select_option("#job-task-type", "forecasting")
+    choose(page, "Target column", "mean_radius")
+    expect(page.locator('select[name="task_type"]')).to_have_value("regression")
+    choose(page, "Target column", "diagnosis (suggested)")
+    expect(page.locator('select[name="task_type"]')).to_have_value("binary")
+    choose(page, "Task type", "forecasting (time series)")
     expect(page.locator("#job-horizon")).to_be_visible()
-    page.select_option("#job-task-type", "binary")
+    choose(page, "Task type", "binary (two classes) (suggested)")
     expect(page.locator("#job-forecast-options")).to_be_hidden()
 
     # when they set a budget hyperband cannot run (parallel trials) and review it
     page.click("#wizard-next")
-    page.select_option("#job-budget", "quick")
+    choose(page, "Time budget", re.compile("^Quick"))
     page.fill("#job-max-trials", "3")
     page.click("#job-advanced summary")
-    page.select_option("#job-tuner", "hyperband")
+    choose(page, "Tuner", "Hyperband")
     page.fill("#job-parallel-trials", "2")
     page.click("#wizard-next")
     expect(page.locator("#wizard-step-review-heading")).to_be_focused()
@@ -73,15 +85,15 @@ def test_wizard_suggests_keeps_values_and_puts_a_server_error_on_its_step(
 
     # then Back keeps every value, and so does a reload
     page.click("#wizard-back")
-    expect(page.locator("#job-budget")).to_have_value("quick")
+    expect(page.locator('select[name="budget"]')).to_have_value("quick")
     expect(page.locator("#job-max-trials")).to_have_value("3")
     page.click("#wizard-back")
-    expect(page.locator("#job-target")).to_have_value("diagnosis")
+    expect(page.locator('select[name="target"]')).to_have_value("diagnosis")
     page.click("#wizard-next")
     page.reload()
     expect(page).to_have_url(re.compile(rf"#/jobs/new/{dataset_id}/budget$"))
     expect(page.locator("#job-max-trials")).to_have_value("3")
-    expect(page.locator("#job-tuner")).to_have_value("hyperband")
+    expect(page.locator('select[name="tuner"]')).to_have_value("hyperband")
     page.click("#wizard-next")
 
     # when they create it, the server's refusal lands beside its field, on the budget step

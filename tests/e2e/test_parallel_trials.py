@@ -96,10 +96,18 @@ def test_one_search_runs_its_trials_in_two_worker_processes(
     assert Counter(p["trial"] for p in started) == dict.fromkeys(range(1, TRIALS + 1), 1), started
     assert not any(p.get("rerun") for p in started)
     # and nothing was kept on a worker's disk; the trials' weights left the bucket at the end
-    for name in WORKERS:
-        assert _files(two_workers.data_dirs[name]) == [], name
-    listed = s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
-    assert not [o["Key"] for o in listed if "/trials/" in o["Key"]], listed
+    # (they are deleted after the job's final commit, so the API may show SUCCEEDED a moment
+    # before the last one is gone: wait a bounded while rather than read once)
+    deadline = time.monotonic() + 30
+    while True:
+        kept = {name: _files(two_workers.data_dirs[name]) for name in WORKERS}
+        listed = s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
+        weights = [o["Key"] for o in listed if "/trials/" in o["Key"]]
+        if (not any(kept.values()) and not weights) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert not any(kept.values()), kept
+    assert not weights, listed
 
 
 def test_a_runner_killed_mid_trial_loses_only_its_trial(two_workers: ScaleOut) -> None:

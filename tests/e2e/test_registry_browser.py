@@ -139,7 +139,9 @@ def test_version_page_deploy_question_and_compare(
 
     # when they compare the version with the other one
     page.goto(f"{stack.url}/#/versions/{first}")
-    page.select_option("#compare-with", str(second))
+    # (the other version is chosen from a listbox widget, opened and picked as a person would)
+    page.get_by_role("button", name=re.compile("Compare with")).click()
+    page.get_by_role("option").and_(page.locator(f'[data-value="{second}"]')).click()
     page.click("#compare-button")
 
     # then the metrics, hyperparameters and signatures stand side by side

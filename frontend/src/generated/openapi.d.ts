@@ -1361,13 +1361,6 @@ export interface components {
             /** @description The key itself, shown this once. */
             readonly key: string;
         };
-        DeploymentRequest: {
-            name: string;
-            status?: components["schemas"]["DeploymentStatusEnum"];
-            error?: string;
-            /** Format: date-time */
-            ready_at?: string | null;
-        };
         /**
          * @description * `PENDING` - Pending
          *     * `LOADING` - Loading
@@ -1525,6 +1518,8 @@ export interface components {
         Me: {
             id: number;
             username: string;
+            /** @description May open the Django admin (/admin/) to manage every user's models. */
+            is_staff: boolean;
             limits: components["schemas"]["Limits"];
         };
         MemberRequestRequest: {
@@ -3882,6 +3877,8 @@ export interface operations {
                 model?: number;
                 /** @description A model version's id. */
                 model_version?: number;
+                /** @description Part of the name. */
+                name?: string;
                 /** @description Comma-separated fields to order by, '-' first for descending: created_at, name, status, ready_at. Ties fall back to the id; rows without a value come last. Any other field is a 400. */
                 ordering?: string;
                 /** @description The owner's username; narrows what you may see, never widens it. */
@@ -4768,13 +4765,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["DeploymentRequest"];
-                "application/x-www-form-urlencoded": components["schemas"]["DeploymentRequest"];
-                "multipart/form-data": components["schemas"]["DeploymentRequest"];
-            };
-        };
+        requestBody?: never;
         responses: {
             200: {
                 headers: {
@@ -4849,13 +4840,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["DeploymentRequest"];
-                "application/x-www-form-urlencoded": components["schemas"]["DeploymentRequest"];
-                "multipart/form-data": components["schemas"]["DeploymentRequest"];
-            };
-        };
+        requestBody?: never;
         responses: {
             200: {
                 headers: {
@@ -5113,6 +5098,8 @@ export interface operations {
                 queue?: "cpu" | "gpu";
                 /** @description A job's id: the jobs that retry it. */
                 retry_of?: number;
+                /** @description Part of the dataset's name or of the target column. */
+                search?: string;
                 /**
                  * @description * `QUEUED` - Queued
                  *     * `RUNNING` - Running

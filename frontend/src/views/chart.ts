@@ -9,6 +9,8 @@ import { h } from "../dom";
 
 export const HEIGHT = 220;
 // Epochs and trial counts are whole numbers: no tick at epoch 1.5.
+/** Colours of a chart's lines, in order; the first is the app's accent. */
+export const PALETTE = ["#2f5bea", "#a15c00", "#157f3c", "#8e3bb3", "#c2185b", "#00838f"];
 export const WHOLE = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
 
 export interface Chart {

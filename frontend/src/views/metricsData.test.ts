@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { formatNumber, formatPairs } from "../dom";
-import { otherDetails, residualPlot, rocCurve, scalarMetrics } from "./metricsData";
+import { otherDetails, residualPlot, rocCurves, scalarMetrics } from "./metricsData";
 
 const binary = {
   accuracy: 0.95,
@@ -48,19 +48,47 @@ describe("formatNumber", () => {
   });
 });
 
-describe("rocCurve", () => {
-  it("sorts the stored points along the false positive rate and adds the chance line", () => {
-    const roc = rocCurve(binary)!;
+describe("rocCurves", () => {
+  it("sorts a two-class curve along the false positive rate and adds the chance line", () => {
+    const roc = rocCurves(binary)!;
     expect(roc.fpr).toEqual([0, 0, 0.25, 0.5, 1]);
-    expect(roc.tpr).toEqual([0, 0.5, 0.75, 0.9, 1]);
+    expect(roc.lines).toEqual([{ label: "malignant", auc: 0.9712, tpr: [0, 0.5, 0.75, 0.9, 1], points: 5 }]);
     expect(roc.chance).toEqual(roc.fpr);
-    expect(roc).toMatchObject({ auc: 0.9712, positive: "malignant", points: 5 });
+    expect(roc).toMatchObject({ auc: 0.9712, oneVsRest: false, points: 5 });
+  });
+
+  it("puts each class's curve against the rest on one axis, null where another curve's point is", () => {
+    const roc = rocCurves({
+      roc_auc: 0.8,
+      roc_curves: [
+        { label: "a", auc: 0.7, fpr: [0, 0.5, 1], tpr: [0, 0.6, 1] },
+        { label: "b", auc: 0.9, fpr: [1, 0, 0.2], tpr: [1, 0, 0.8] },
+        { label: "c", auc: 0.8, fpr: [0, 1], tpr: [0, "x"] }, // one usable point: no curve
+      ],
+    })!;
+    expect(roc.oneVsRest).toBe(true);
+    expect(roc.auc).toBe(0.8);
+    // every point once, ascending; ties in curve order
+    expect(roc.fpr).toEqual([0, 0, 0.2, 0.5, 1, 1]);
+    expect(roc.chance).toEqual(roc.fpr);
+    expect(roc.lines.map((l) => [l.label, l.auc, l.points])).toEqual([["a", 0.7, 3], ["b", 0.9, 3]]);
+    expect(roc.lines[0]!.tpr).toEqual([0, null, null, 0.6, 1, null]);
+    expect(roc.lines[1]!.tpr).toEqual([null, 0, 0.8, null, null, 1]);
+    expect(roc.points).toBe(6);
+    // each line holds exactly its own points, in the order it climbs
+    for (const line of roc.lines) {
+      const own = line.tpr.filter((v) => v !== null);
+      expect(own).toHaveLength(line.points);
+      expect(own).toEqual([...own].sort((x, y) => x - y));
+    }
   });
 
   it("is null without a usable curve", () => {
-    expect(rocCurve({ roc_auc: 0.9 })).toBeNull();
-    expect(rocCurve({ roc_curve: { fpr: [0, 1], tpr: [0] } })).toBeNull();
-    expect(rocCurve({ roc_curve: { fpr: [0, "x"], tpr: [0, 1] } })).toBeNull();
+    expect(rocCurves({ roc_auc: 0.9 })).toBeNull();
+    expect(rocCurves({ roc_curve: { fpr: [0, 1], tpr: [0] } })).toBeNull();
+    expect(rocCurves({ roc_curve: { fpr: [0, "x"], tpr: [0, 1] } })).toBeNull();
+    expect(rocCurves({ roc_curves: [] })).toBeNull();
+    expect(rocCurves({ roc_curves: [null, { label: "a" }] })).toBeNull();
   });
 });
 

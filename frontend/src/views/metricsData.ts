@@ -16,6 +16,7 @@ export const DRAWN = new Set([
   "feature_importance",
   "residuals",
   "roc_curve",
+  "roc_curves",
   "predictions_sample",
 ]);
 
@@ -59,31 +60,67 @@ function numberPairs(xs: unknown, ys: unknown): Array<readonly [number, number]>
   return pairs.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
 }
 
-export interface Roc {
-  /** False positive rate, ascending: the x axis. */
-  fpr: number[];
-  tpr: number[];
-  /** The chance line, y = x at each point. */
-  chance: number[];
+export interface RocLine {
+  /** The class the curve is for (the positive class of two), null when not stored. */
+  label: string | null;
   auc: number | null;
-  positive: string | null;
+  /** True positive rate at each of the chart's x values; null where this curve has no point. */
+  tpr: (number | null)[];
   points: number;
 }
 
-/** The stored ROC curve of a two-class version, or null when there is none to draw. */
-export function rocCurve(all: AnyMetrics): Roc | null {
-  const roc = all?.roc_curve as { fpr?: unknown; tpr?: unknown; positive?: unknown } | undefined;
-  // Ascending on both axes, as the curve climbs.
-  const pairs = numberPairs(roc?.fpr, roc?.tpr);
-  if (!roc || !pairs || pairs.length < 2) return null;
-  const fpr = pairs.map((p) => p[0]);
+export interface Roc {
+  /** False positive rate of every curve's points, merged and ascending: the x axis. */
+  fpr: number[];
+  /** Two classes: one line for the positive class; more: one per class against the rest. */
+  lines: RocLine[];
+  /** The chance line, y = x at each point. */
+  chance: number[];
+  /** The stored ROC AUC: the positive class's, or the classes' macro average. */
+  auc: number | null;
+  /** More than two classes, each a curve against all the others. */
+  oneVsRest: boolean;
+  points: number;
+}
+
+type StoredCurve = { fpr?: unknown; tpr?: unknown; positive?: unknown; label?: unknown; auc?: unknown };
+
+/**
+ * The stored ROC curves on one x axis: a two-class version's `roc_curve`, or the one-vs-rest
+ * `roc_curves` of more classes; null when there is none to draw. uPlot takes one x array for
+ * all its series, so each curve's points are merged into it and the other curves have null
+ * there (drawn with their gaps spanned).
+ */
+export function rocCurves(all: AnyMetrics): Roc | null {
+  const binary = all?.roc_curve as StoredCurve | undefined;
+  const stored: StoredCurve[] = Array.isArray(all?.roc_curves) ? (all.roc_curves as StoredCurve[]) : binary ? [binary] : [];
+  const curves = stored
+    .map((c) => ({
+      label: typeof c?.label === "string" ? c.label : typeof c?.positive === "string" ? c.positive : null,
+      auc: finite(c?.auc) ? c.auc : null,
+      // Ascending on both axes, as the curve climbs.
+      pairs: numberPairs(c?.fpr, c?.tpr),
+    }))
+    .filter((c): c is typeof c & { pairs: Array<readonly [number, number]> } => c.pairs !== null && c.pairs.length >= 2);
+  if (curves.length === 0) return null;
+  // Every point once, by false positive rate; a curve's own points keep their order.
+  const merged = curves
+    .flatMap((c, line) => c.pairs.map(([x, y], k) => ({ x, y, line, k })))
+    .sort((a, b) => a.x - b.x || a.line - b.line || a.k - b.k);
+  const fpr = merged.map((p) => p.x);
+  const storedAuc = finite(all?.roc_auc) ? all.roc_auc : null;
   return {
     fpr,
-    tpr: pairs.map((p) => p[1]),
+    lines: curves.map((c, line) => ({
+      label: c.label,
+      auc: curves.length === 1 && !Array.isArray(all?.roc_curves) ? storedAuc : c.auc,
+      tpr: merged.map((p) => (p.line === line ? p.y : null)),
+      points: c.pairs.length,
+    })),
     chance: [...fpr],
-    auc: finite(all?.roc_auc) ? all.roc_auc : null,
-    positive: typeof roc.positive === "string" ? roc.positive : null,
-    points: pairs.length,
+    auc: storedAuc,
+    oneVsRest: Array.isArray(all?.roc_curves),
+    points: merged.length,
   };
 }
 

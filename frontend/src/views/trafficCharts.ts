@@ -2,10 +2,8 @@
 // refresh of the traffic panel.
 import type { DeploymentTraffic } from "../types";
 import { formatNumber, h } from "../dom";
-import { chartShell, draw, followWidth, type Chart } from "./chart";
+import { chartShell, draw, followWidth, PALETTE, type Chart } from "./chart";
 import { latencyChart, requestsChart, type TrafficChart } from "./trafficChartData";
-
-const PALETTE = ["#2f5bea", "#a15c00", "#157f3c", "#8e3bb3", "#c2185b", "#00838f"];
 
 function plot(chart: Chart, c: TrafficChart, unit: string): void {
   draw(
