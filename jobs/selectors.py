@@ -16,7 +16,14 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import F, Prefetch, QuerySet
 from django.utils import timezone
 
-from jobs.engine.io.formats import ReadOptions, TableSource, inspect_table, iter_batches, read_frame
+from jobs.engine.io.formats import (
+    FORMATS,
+    ReadOptions,
+    TableSource,
+    inspect_table,
+    iter_batches,
+    read_frame,
+)
 from jobs.models import (
     Dataset,
     DatasetEvent,
@@ -86,7 +93,8 @@ def dataset_table(*, dataset: Dataset) -> Iterator[tuple[Path, TableSource]]:
     with dataset_local_path(dataset=dataset) as path:
         yield (
             path,
-            inspect_table(
+            _stored_source(dataset)
+            or inspect_table(
                 path,
                 dataset.original_filename if dataset.format != "parquet" else "data.parquet",
                 ReadOptions(
@@ -97,6 +105,22 @@ def dataset_table(*, dataset: Dataset) -> Iterator[tuple[Path, TableSource]]:
                 ),
             ),
         )
+
+
+def _stored_source(dataset: Dataset) -> TableSource | None:
+    """How the row says its file is written, as the upload's check found it: the file is
+    immutable, so it is read that way rather than detected again. None where the row lacks
+    something (a version not yet profiled, a delimited file without its delimiter)."""
+    names = [str(c["name"]) for c in dataset.columns]
+    if not names or len(names) != dataset.n_columns or dataset.format not in FORMATS:
+        return None
+    named = dataset.format in ("parquet", "jsonl")  # names are in the file: always a header
+    if not named and dataset.format != "xlsx" and not dataset.delimiter:
+        return None
+    header = named or dataset.has_header
+    return TableSource(
+        dataset.format, dataset.encoding or None, dataset.delimiter or None, header, names
+    )
 
 
 def dataset_frame(*, dataset: Dataset, max_rows: int | None = None) -> pd.DataFrame:

@@ -219,3 +219,37 @@ def test_a_dataset_used_by_a_model_version_cannot_be_deleted(
     answer = api_as("owner").delete(f"/api/v1/datasets/{dataset.pk}/")
     assert answer.status_code == 409
     assert "1 model version" in answer.json()["detail"]
+
+
+def test_a_stored_table_is_read_as_its_row_says_without_detecting_it_again(
+    api_as: Any, media_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a headerless, semicolon-delimited Latin-1 file, checked once at upload
+    api = api_as("owner")
+    text = "".join(f"café {i};{i * 1.5};{'oui' if i % 2 else 'non'}\n" for i in range(60))
+    answer = api.post(
+        "/api/v1/datasets/",
+        {"file": SimpleUploadedFile("plain.txt", text.encode("latin-1"), "text/plain"),
+         "encoding": "latin-1", "header": "false"},
+        format="multipart",
+    )  # fmt: skip
+    assert answer.status_code == 201, answer.content
+    dataset_id = answer.json()["id"]
+    profile_dataset(dataset_id)
+    stored = Dataset.objects.get(pk=dataset_id)
+    assert (stored.status, stored.delimiter, stored.encoding) == ("READY", ";", "latin-1")
+
+    # when its rows are read and a version is made, with detection unavailable
+    def detect_again(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the file was inspected again although its row says its format")
+
+    monkeypatch.setattr("jobs.selectors.inspect_table", detect_again)
+    rows = api.get(f"/api/v1/datasets/{dataset_id}/rows/?offset=59&limit=5").json()["rows"]
+    names = [c["name"] for c in stored.columns]
+    version = api.post(
+        f"/api/v1/datasets/{dataset_id}/versions/", {"drop_columns": [names[2]]}, format="json"
+    )
+
+    # then both read it as the upload's check found it
+    assert rows == [{names[0]: "café 59", names[1]: 88.5, names[2]: "oui"}]
+    assert version.status_code == 201, version.content
