@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import keras_tuner as kt
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +15,7 @@ from jobs.engine.data import DataError
 from jobs.engine.facts import FrameFacts
 from jobs.engine.search import SearchConfig, run_search
 from jobs.engine.task_data import check_forecast_target
+from jobs.engine.tasks import forecast
 from tests.conftest import RecordingReporter
 
 
@@ -150,3 +152,21 @@ def _windows(model: Any) -> list[Any]:
         elif hasattr(layer, "layers"):
             found += _windows(layer)
     return found
+
+
+@pytest.mark.parametrize(("lookback", "recurrent"), [(None, True), (128, False)])
+def test_recurrent_forecasters_are_drawn_on_a_cpu_only_over_short_windows(
+    lookback: int | None, recurrent: bool
+) -> None:
+    # A CPU worker (this machine): the searched windows (at most 64 rows) keep GRU/LSTM, a
+    # job's own 128-row window does not (ten times a CNN's epoch there).
+    config = SearchConfig(
+        target="sales", task_type="forecasting", timestamp_column="day", horizon=2,
+        lookback=lookback,
+    )  # fmt: skip
+    data = forecast.prepare(series(600), config)
+    hp = kt.HyperParameters()
+    forecast.hypermodel(data, config)(hp)
+    (architecture,) = [c for c in hp.get_config()["space"] if c["config"]["name"] == "architecture"]
+    assert ("rnn" in architecture["config"]["values"]) is recurrent
+    assert {"mlp", "cnn"} <= set(architecture["config"]["values"])

@@ -107,6 +107,32 @@ def test_regression_answers_in_the_targets_units(tmp_path: Path) -> None:
     assert 50 < float(np.mean(predictions)) < 300
 
 
+def test_a_skewed_target_is_learned_on_the_log_scale_and_answered_in_its_units(
+    tmp_path: Path,
+) -> None:
+    # given a positive target spread over three decades (prices, wages, counts)
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(600, 3))
+    frame = pd.DataFrame(x, columns=["a", "b", "c"])
+    frame["price"] = np.exp(2.0 + 1.2 * x[:, 0] - 0.5 * x[:, 1] + 0.1 * rng.normal(size=600))
+    config = SearchConfig(target="price", task_type="regression", max_trials=1, max_epochs=30)
+    # when one trial is searched and its file saved and loaded
+    result = run_search(frame, config, workdir=tmp_path, reporter=RecordingReporter())
+    path = tmp_path / "model.keras"
+    result.model.save(path)
+    loaded = engine_model.load(str(path))
+    rows = frame.drop(columns="price").iloc[:200].to_dict("records")
+    from_file = np.asarray(engine_model.predict(loaded, rows), dtype="float64").reshape(-1)
+    # then the first trial drew the log scale, and the file answers in the target's own units:
+    # positive, and close to the truth in ratio over the whole range (not in log units)
+    assert result.hyperparameters["target_transform"] == "log"
+    truth = frame["price"].to_numpy()[:200]
+    assert (from_file > 0).all()
+    assert float(np.median(np.abs(np.log(from_file / truth)))) < 0.5
+    in_memory = np.asarray(engine_model.predict(result.model, rows), dtype="float64").reshape(-1)
+    np.testing.assert_allclose(from_file, in_memory, rtol=1e-5)
+
+
 def test_classification_metrics_include_per_class_figures_and_importance(searched: Any) -> None:
     metrics = searched[0].test_metrics
     assert metrics["labels"] == ["benign", "malignant"]

@@ -35,6 +35,7 @@ from jobs.engine.data import (
 )
 from jobs.engine.ensemble import build_ensemble
 from jobs.engine.layers import RecordError, ServingInput, find_layer, refuse_binary
+from jobs.engine.results import gpu_names
 from jobs.engine.runner import predict_outputs
 from jobs.engine.task import Ensembling, Prepared, Task
 from jobs.engine.task_data import (
@@ -187,8 +188,20 @@ def encode_history_records(layer: ForecastWindow, records: Sequence[Any]) -> np.
     return out
 
 
-def _body(hp: kt.HyperParameters, x: Any) -> Any:
-    architecture = hp.Choice("architecture", ["mlp", "cnn", "rnn"])
+# Recurrent layers step through the window one row at a time. Measured on a 2-core CPU worker
+# (one epoch of 4,000 windows, 64 units; docs/search-spaces.md): at 48 rows a GRU took 1.6x a
+# CNN's time, at 168 rows 10x. Up to this window they stay in the search on a CPU; over it (a
+# job's own longer lookback) they are drawn only where a GPU trains.
+RECURRENT_CPU_LOOKBACK = 64
+
+
+def _architectures(longest_lookback: int) -> list[str]:
+    recurrent = bool(gpu_names()) or longest_lookback <= RECURRENT_CPU_LOOKBACK
+    return ["mlp", "cnn", "rnn"] if recurrent else ["mlp", "cnn"]
+
+
+def _body(hp: kt.HyperParameters, x: Any, architectures: list[str]) -> Any:
+    architecture = hp.Choice("architecture", architectures)
     dropout = hp.Float("dropout", 0.0, 0.3, step=0.1)
     if architecture == "mlp":
         with hp.conditional_scope("architecture", ["mlp"]):
@@ -286,8 +299,10 @@ def prepare(frame: pd.DataFrame, config: SearchConfig) -> Windows:
 
 
 def hypermodel(data: Windows, config: SearchConfig) -> Any:
-    """MLP, CNN and GRU/LSTM forecasters over a searched lookback."""
+    """MLP, CNN and GRU/LSTM forecasters over a searched lookback (recurrent ones on a CPU
+    only over short windows)."""
     choices, window, columns = data.lookbacks, data.window, data.columns
+    architectures = _architectures(max(choices))
     target_mean, target_std = columns[0]["mean"], columns[0]["std"]
 
     def build(hp: kt.HyperParameters) -> keras.Model:
@@ -299,7 +314,7 @@ def hypermodel(data: Windows, config: SearchConfig) -> Any:
             columns, config.target, lookback, window, config.horizon, config.timestamp_column,
             name="forecast_window",
         )(inputs)  # fmt: skip
-        x = keras.layers.Dense(config.horizon)(_body(hp, x))
+        x = keras.layers.Dense(config.horizon)(_body(hp, x, architectures))
         outputs = keras.layers.Rescaling(target_std, offset=target_mean, name="target_scale")(x)
         model = keras.Model(inputs, outputs)
         learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log")
