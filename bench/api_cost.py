@@ -1,15 +1,19 @@
 """What the web process spends on the calls of the load bench's jobs phase (bench/load.py).
 
-    .venv/bin/python bench/api_cost.py [--calls 60] [--users 20] [--bursts 3]
+    .venv/bin/python bench/api_cost.py [--calls 60] [--users 20] [--bursts 3] [--pools 0,8]
 
-One `runconsole --concurrency 2` on PostgreSQL and Redis, as bench/load.py starts it. Then:
+One `runconsole --concurrency 2` on PostgreSQL and Redis, as bench/load.py starts it, for
+each of `--pools` (the web's DB_POOL_SIZE: 0 opens a connection a request, as Django does by
+default; runconsole's default is 8). Then:
 1. cost: one user makes each kind of call `--calls` times, one at a time: the web process's
    CPU milliseconds a call (from /proc, so the machine's other load counts less than in a
-   latency) and the p50. `GET /api/v1/jobs/budgets/` reads nothing but the token: the floor.
+   latency), the whole machine's (every process's, PostgreSQL's backends included: best on a
+   quiet machine) and the p50. `GET /api/v1/jobs/budgets/` reads nothing but the token.
 2. burst: `--users` users each submit one job at once, `--bursts` times, while a poller lists
    jobs and datasets as in the jobs phase: each kind of call's p50 and p99, without waiting for
    the jobs to train (the jobs phase's burst, in minutes rather than the phase's hour).
-The last line is one JSON object.
+The last line is one JSON object: each pool size's figures, and the last size's burst p99
+and machine CPU a submission over the first's.
 """
 
 from __future__ import annotations
@@ -39,11 +43,37 @@ from tests.e2e.flow import wait_dataset  # noqa: E402
 from tests.stack import process_of, running_stack  # noqa: E402
 
 
+def machine_cpu_seconds() -> float:
+    """Busy CPU time of the whole machine so far (/proc/stat: all but idle and iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu() -> dict[str, float]:
+    """CPU seconds so far of every process, by a short name: its command line's first words
+    (a Celery worker, uvicorn's web, a PostgreSQL backend, this bench)."""
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        words = [w.decode(errors="replace").rsplit("/", 1)[-1] for w in argv if w][:4]
+        name = " ".join(w for w in words if not w.startswith("-"))[:60] or "?"
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
 def cost(web: int, calls: dict[str, Callable[[], httpx.Response]], n: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for label, call in calls.items():
         call()
-        before = cpu_seconds([web])
+        processes = process_cpu()
+        before, machine_before = cpu_seconds([web]), machine_cpu_seconds()
         ms = []
         for _ in range(n):
             started = time.perf_counter()
@@ -52,7 +82,18 @@ def cost(web: int, calls: dict[str, Callable[[], httpx.Response]], n: int) -> di
             assert answer.status_code < 300, answer.text
         out[label] = {
             "web_cpu_ms": round((cpu_seconds([web]) - before) / n * 1000, 1),
+            "machine_cpu_ms": round((machine_cpu_seconds() - machine_before) / n * 1000, 1),
             "p50_ms": percentile(ms, 50),
+            # Where the machine's CPU went: milliseconds a call, the busiest five.
+            "by_process_ms": dict(
+                sorted(
+                    (
+                        (name, round((seconds - processes.get(name, 0.0)) / n * 1000, 1))
+                        for name, seconds in process_cpu().items()
+                    ),
+                    key=lambda kv: -kv[1],
+                )[:5]
+            ),
         }
     return out
 
@@ -80,15 +121,15 @@ def burst(clients: list[httpx.Client], datasets: list[int], bursts: int) -> dict
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--calls", type=int, default=60)
-    parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--bursts", type=int, default=3)
-    args = parser.parse_args()
+def measure(args: argparse.Namespace, pool: int) -> dict[str, Any]:
     with (
         tempfile.TemporaryDirectory(prefix="bench-api-") as tmp,
-        running_stack("postgres", Path(tmp), extra_args=("--concurrency", "2")) as stack,
+        running_stack(
+            "postgres",
+            Path(tmp),
+            extra_env={"DB_POOL_SIZE": str(pool)},
+            extra_args=("--concurrency", "2"),
+        ) as stack,
     ):
         made = manage(stack, MAKE_USERS.format(count=args.users))
         tokens = [line.split()[2] for line in made.splitlines() if line.startswith("TOKEN ")]
@@ -115,11 +156,40 @@ def main() -> None:
             "GET /api/v1/datasets/": lambda: first.get("/api/v1/datasets/?limit=10"),
         }
         summary = {
+            "db_pool_size": pool,
             "cost": cost(web, calls, args.calls),
             "burst": burst(clients, datasets, args.bursts),
             "load_average": [round(x, 2) for x in os.getloadavg()],
         }
         print(json.dumps(summary), flush=True)
+        return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=60)
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--bursts", type=int, default=3)
+    parser.add_argument("--pools", default="0,8", help="the web's DB_POOL_SIZE values to run")
+    args = parser.parse_args()
+    runs = [measure(args, int(pool)) for pool in args.pools.split(",")]
+    first, last = runs[0], runs[-1]
+    post = "POST /api/v1/jobs/"
+    print(
+        json.dumps(
+            {
+                "runs": runs,
+                "burst_p99_ratio": round(
+                    last["burst"]["api_p99_ms"] / max(first["burst"]["api_p99_ms"], 1e-9), 3
+                ),
+                "post_machine_cpu_ratio": round(
+                    last["cost"][post]["machine_cpu_ms"]
+                    / max(first["cost"][post]["machine_cpu_ms"], 1e-9),
+                    3,
+                ),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -131,6 +131,27 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
         f"-c idle_in_transaction_session_timeout={_idle_s * 1000}"
     )
+    # The web runs each request in a thread of its own (Django's ASGI handler), so Django's
+    # persistent connections, kept per thread, never served a second request: every call
+    # opened a connection and PostgreSQL forked a backend for it, on the cores the burst needs
+    # (docs/benchmarks.md, the API's cost). With DB_POOL_SIZE set (runconsole and the compose
+    # file set it for the web only), requests borrow from a pool of that many connections,
+    # checked before each loan so that a restarted database costs no request. Workers keep one
+    # connection a process: a pool must not cross their pool's fork.
+    # Which process a connection serves, in pg_stat_activity (runconsole names each).
+    DATABASES["default"]["OPTIONS"]["application_name"] = os.environ.get(
+        "DB_APPLICATION_NAME", "automl-console"
+    )[:63]
+    _pool_size = int(os.environ.get("DB_POOL_SIZE", "0") or 0)
+    if _pool_size > 0:
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": 1,
+            "max_size": _pool_size,
+            # Requests over the pool's size wait for a connection rather than fail at once.
+            "timeout": float(os.environ.get("DB_POOL_TIMEOUT_S", "30")),
+            "max_idle": 120.0,
+        }
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -38,8 +38,15 @@ def two_workers(
     bucket: tuple[Any, dict[str, str]], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ScaleOut]:
     root = tmp_path_factory.mktemp("parallel")
-    # A runner silent for 5 s is lost (30 by default), so the kill below costs seconds.
-    env = {**bucket[1], "TRIAL_HEARTBEAT_STALE_SECONDS": "5"}
+    # A runner silent for 5 s is lost (30 by default), and a job whose owner is silent for 20 s
+    # (120) is taken up again, the reaper looking every second, so the kills below cost seconds.
+    # (Not less: a loaded owner saving or scoring a model may beat only every few seconds.)
+    env = {
+        **bucket[1],
+        "TRIAL_HEARTBEAT_STALE_SECONDS": "5",
+        "JOB_HEARTBEAT_STALE_SECONDS": "20",
+        "JOB_REAP_INTERVAL_SECONDS": "1",
+    }
     with running_scaleout(root, env, WORKERS, predictors=0) as out:
         yield out
 
@@ -110,36 +117,53 @@ def test_one_search_runs_its_trials_in_two_worker_processes(
     assert not weights, listed
 
 
-def test_a_runner_killed_mid_trial_loses_only_its_trial(two_workers: ScaleOut) -> None:
-    owner = two_workers.stack.client("owner")
-    # (another file than the first test's: the same bytes again would be refused as a copy)
-    dataset = flow.upload(owner, breast_cancer_csv(rows=560))
-    seen = {name: len(two_workers.logs[name].read_text()) for name in WORKERS}
-    # (trials as long as the first test's, for the same reason: with 4 epochs the owner ran all
-    # three before the runner had read the data, and there was no runner trial to kill)
+def _pid(trial: dict[str, Any]) -> int:
+    """The process a trial ran in, from its runner ("host:pid")."""
+    return int(trial["runner"].rsplit(":", 1)[1])
+
+
+def _parallel_job(out: ScaleOut, rows: int, trials: int) -> tuple[Any, str, dict[str, int]]:
+    """A job of `trials` trials on two runners over a new upload of `rows` rows: the owner's
+    client, the job's URL, and each worker's log length before it (see _running_trial_of)."""
+    owner = out.stack.client("owner")
+    dataset = flow.upload(owner, breast_cancer_csv(rows=rows))
+    seen = {name: len(out.logs[name].read_text()) for name in WORKERS}
+    # (trials as long as the first test's: with 4 epochs the owner ran all three before the
+    # runner had read the data, and there was no runner trial to kill)
     job = flow.create_job(
-        owner, dataset["id"], max_trials=3, max_epochs=12, max_seconds=900,
+        owner, dataset["id"], max_trials=trials, max_epochs=12, max_seconds=900,
         parallel_trials=2, tuner="random",
     )  # fmt: skip
-    url = f"/api/v1/jobs/{job['id']}/"
-    # The runner: the pool process of the worker that received this job's run_trials task.
+    return owner, f"/api/v1/jobs/{job['id']}/", seen
+
+
+def _running_trial_of(
+    out: ScaleOut, client: Any, url: str, seen: dict[str, int], task: str, *, after_one: bool
+) -> tuple[int, int, list[dict[str, Any]]]:
+    """(pid, trial number, the trials then) of a trial RUNNING in the pool process of the
+    worker that received the job's `task` since `seen` (its log's length): the owner for
+    run_training_job, the runner for run_trials; with `after_one`, once a trial has finished."""
     deadline = time.monotonic() + 180
-    victim: tuple[int, int] | None = None
-    while victim is None:
-        assert time.monotonic() < deadline, (
-            f"no runner trial seen running:\n{two_workers.log_tails()}"
-        )
+    while True:
+        assert time.monotonic() < deadline, f"no {task} trial seen running:\n{out.log_tails()}"
         time.sleep(0.1)
-        runners = [
-            pid
-            for name in WORKERS
-            if "Task jobs.tasks.run_trials[" in two_workers.logs[name].read_text()[seen[name] :]
-            for pid in children(two_workers.processes[name].pid)
-        ]
-        for trial in owner.get(url).json()["trials"]:
-            pid = int(trial["runner"].rsplit(":", 1)[1])
-            if trial["status"] == "RUNNING" and pid in runners:
-                victim = (pid, trial["number"])
+        marker = f"Task jobs.tasks.{task}["
+        got = [name for name in WORKERS if marker in out.logs[name].read_text()[seen[name] :]]
+        pids = {pid for name in got for pid in children(out.processes[name].pid)}
+        trials = client.get(url).json()["trials"]
+        if after_one and not any(t["status"] == "COMPLETED" for t in trials):
+            continue
+        for trial in trials:
+            if trial["status"] == "RUNNING" and _pid(trial) in pids:
+                return _pid(trial), trial["number"], trials
+
+
+def test_a_runner_killed_mid_trial_loses_only_its_trial(two_workers: ScaleOut) -> None:
+    # (another file than the first test's: the same bytes again would be refused as a copy)
+    owner, url, seen = _parallel_job(two_workers, rows=560, trials=3)
+    # The runner: the pool process of the worker that received this job's run_trials task.
+    pid, number, _ = _running_trial_of(two_workers, owner, url, seen, "run_trials", after_one=False)
+    victim = (pid, number)
 
     # when the runner's process is killed outright mid-trial
     os.kill(victim[0], signal.SIGKILL)
@@ -154,3 +178,31 @@ def test_a_runner_killed_mid_trial_loses_only_its_trial(two_workers: ScaleOut) -
     events = owner.get(f"{url}events/").json()
     started = Counter(e["payload"]["trial"] for e in events if e["kind"] == "trial_started")
     assert started == dict.fromkeys(range(1, 4), 1), started
+
+
+def test_the_owner_killed_mid_search_loses_only_its_running_trials(two_workers: ScaleOut) -> None:
+    owner, url, seen = _parallel_job(two_workers, rows=500, trials=4)
+    # The owner: the pool process of the worker that received this job's run_training_job,
+    # once a trial has finished and the owner is training one of its own.
+    victim, _, trials = _running_trial_of(
+        two_workers, owner, url, seen, "run_training_job", after_one=True
+    )
+    finished_before = {t["number"]: t["finished_at"] for t in trials if t["status"] == "COMPLETED"}
+
+    # when the owner's process is killed outright mid-trial
+    os.kill(victim, signal.SIGKILL)
+
+    # then the next attempt resumes the saved search and the job succeeds with every trial;
+    # the trials finished before the kill were neither run again nor changed
+    job = _ended(two_workers, owner, url)
+    assert job["status"] == "SUCCEEDED", f"{job['error']}\n{two_workers.log_tails()}"
+    events = owner.get(f"{url}events/").json()
+    resumed = [e["payload"] for e in events if e["kind"] == "search_resumed"]
+    assert resumed, [e["kind"] for e in events]
+    assert resumed[0]["attempt"] >= 2
+    started = Counter(e["payload"]["trial"] for e in events if e["kind"] == "trial_started")
+    assert all(started[number] == 1 for number in finished_before), (finished_before, started)
+    after = {t["number"]: t for t in job["trials"]}
+    for number, finished_at in finished_before.items():
+        assert (after[number]["status"], after[number]["finished_at"]) == ("COMPLETED", finished_at)
+    assert len([t for t in after.values() if t["status"] == "COMPLETED"]) >= TRIALS

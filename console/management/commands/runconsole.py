@@ -49,8 +49,16 @@ SERVER_GRACE_SECONDS = 10
 STOP_TIMEOUT_SECONDS = 30
 
 
+# Connections the web keeps for its request threads: about what two cores can keep busy; a
+# burst's other requests wait their turn for one (DB_POOL_TIMEOUT_S) rather than each opening
+# its own. Set DB_POOL_SIZE=0 to open one a request, as before.
+WEB_DB_POOL_SIZE = 8
+
+
 # The command lines are functions so that the scale-out test (tests/stack.py) starts each
 # process exactly as here, one at a time and each with its own environment.
+
+
 def web_argv(host: str, port: int) -> list[str]:
     """The web process: UI, REST API and websockets."""
     return [
@@ -129,11 +137,14 @@ class Command(BaseCommand):
             ),
         }
         envs = {
-            "web": env,
+            # Pooled database connections for the web's request threads (console/settings.py).
+            "web": {**env, "DB_POOL_SIZE": env.get("DB_POOL_SIZE") or str(WEB_DB_POOL_SIZE)},
             "worker": env,
             "worker-short": env,
             "predictor": {**env, "DJANGO_SETTINGS_MODULE": "console.predictor_settings"},
         }
+        for name, program_env in envs.items():
+            envs[name] = {**program_env, "DB_APPLICATION_NAME": f"console-{name}"}
         supervisor = Supervisor(
             [Program(name, cmd, envs[name]) for name, cmd in commands.items()],
             log=lambda line: self.stderr.write(line),
