@@ -4,6 +4,7 @@ run in both processes, each exactly once, and the search ends in a registered mo
 
 from __future__ import annotations
 
+import datetime
 import os
 import signal
 import time
@@ -117,6 +118,10 @@ def test_one_search_runs_its_trials_in_two_worker_processes(
     assert not weights, listed
 
 
+def _at(stamp: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(stamp)
+
+
 def _pid(trial: dict[str, Any]) -> int:
     """The process a trial ran in, from its runner ("host:pid")."""
     return int(trial["runner"].rsplit(":", 1)[1])
@@ -142,7 +147,10 @@ def _running_trial_of(
 ) -> tuple[int, int, list[dict[str, Any]]]:
     """(pid, trial number, the trials then) of a trial RUNNING in the pool process of the
     worker that received the job's `task` since `seen` (its log's length): the owner for
-    run_training_job, the runner for run_trials; with `after_one`, once a trial has finished."""
+    run_training_job, the runner for run_trials. With `after_one`, a trial started after a
+    trial finished and after every other one that had: the owner saves the search right after
+    reporting a trial's end, in the same thread, so every finished trial is then saved (a
+    death between the two re-runs that trial, by design: jobs/engine/tuning.py)."""
     deadline = time.monotonic() + 180
     while True:
         assert time.monotonic() < deadline, f"no {task} trial seen running:\n{out.log_tails()}"
@@ -151,10 +159,13 @@ def _running_trial_of(
         got = [name for name in WORKERS if marker in out.logs[name].read_text()[seen[name] :]]
         pids = {pid for name in got for pid in children(out.processes[name].pid)}
         trials = client.get(url).json()["trials"]
-        if after_one and not any(t["status"] == "COMPLETED" for t in trials):
+        ends = [_at(t["finished_at"]) for t in trials if t["status"] == "COMPLETED"]
+        if after_one and not ends:
             continue
         for trial in trials:
-            if trial["status"] == "RUNNING" and _pid(trial) in pids:
+            if trial["status"] != "RUNNING" or _pid(trial) not in pids:
+                continue
+            if not after_one or _at(trial["started_at"]) > max(ends):
                 return _pid(trial), trial["number"], trials
 
 
@@ -198,7 +209,8 @@ def test_the_owner_killed_mid_search_loses_only_its_running_trials(two_workers: 
     assert job["status"] == "SUCCEEDED", f"{job['error']}\n{two_workers.log_tails()}"
     events = owner.get(f"{url}events/").json()
     resumed = [e["payload"] for e in events if e["kind"] == "search_resumed"]
-    assert resumed, [e["kind"] for e in events]
+    kinds = [(e["kind"], e["payload"]) for e in events if e["kind"] != "epoch_end"]
+    assert resumed, "\n".join(map(str, kinds))
     assert resumed[0]["attempt"] >= 2
     started = Counter(e["payload"]["trial"] for e in events if e["kind"] == "trial_started")
     assert all(started[number] == 1 for number in finished_before), (finished_before, started)
