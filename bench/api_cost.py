@@ -53,18 +53,16 @@ def process_cpu() -> dict[str, float]:
     """CPU seconds so far of every process, by a short name: its command line's first words
     (a Celery worker, uvicorn's web, a PostgreSQL backend, this bench)."""
     out: dict[str, float] = {}
-    tick = os.sysconf("SC_CLK_TCK")
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
         words = [w.decode(errors="replace").rsplit("/", 1)[-1] for w in argv if w][:4]
         name = " ".join(w for w in words if not w.startswith("-"))[:60] or "?"
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        out[name] = out.get(name, 0.0) + cpu_seconds([int(entry.name)])
     return out
 
 

@@ -57,8 +57,6 @@ WEB_DB_POOL_SIZE = 8
 
 # The command lines are functions so that the scale-out test (tests/stack.py) starts each
 # process exactly as here, one at a time and each with its own environment.
-
-
 def web_argv(host: str, port: int) -> list[str]:
     """The web process: UI, REST API and websockets."""
     return [
