@@ -1,10 +1,13 @@
 """What the web process spends on the calls of the load bench's jobs phase (bench/load.py).
 
     .venv/bin/python bench/api_cost.py [--calls 60] [--users 20] [--bursts 3] [--pools 0,8]
+        [--handlers wsgi]
 
 One `runconsole --concurrency 2` on PostgreSQL and Redis, as bench/load.py starts it, for
 each of `--pools` (the web's DB_POOL_SIZE: 0 opens a connection a request, as Django does by
-default; runconsole's default is 8). Then:
+default; runconsole's default is 8) and each of `--handlers` (the web's WEB_HANDLER: "wsgi",
+Django's WSGI handler on a pool of threads, the default, or "asgi", Django's own ASGI
+handler). Then:
 1. cost: one user makes each kind of call `--calls` times, one at a time: the web process's
    CPU milliseconds a call (from /proc, so the machine's other load counts less than in a
    latency), the whole machine's (every process's, PostgreSQL's backends included: best on a
@@ -12,8 +15,8 @@ default; runconsole's default is 8). Then:
 2. burst: `--users` users each submit one job at once, `--bursts` times, while a poller lists
    jobs and datasets as in the jobs phase: each kind of call's p50 and p99, without waiting for
    the jobs to train (the jobs phase's burst, in minutes rather than the phase's hour).
-The last line is one JSON object: each pool size's figures, and the last size's burst p99
-and machine CPU a submission over the first's.
+The last line is one JSON object: each run's figures, and the last run's burst p99, machine
+CPU and web CPU a submission over the first's.
 """
 
 from __future__ import annotations
@@ -119,13 +122,13 @@ def burst(clients: list[httpx.Client], datasets: list[int], bursts: int) -> dict
     }
 
 
-def measure(args: argparse.Namespace, pool: int) -> dict[str, Any]:
+def measure(args: argparse.Namespace, pool: int, handler: str) -> dict[str, Any]:
     with (
         tempfile.TemporaryDirectory(prefix="bench-api-") as tmp,
         running_stack(
             "postgres",
             Path(tmp),
-            extra_env={"DB_POOL_SIZE": str(pool)},
+            extra_env={"DB_POOL_SIZE": str(pool), "WEB_HANDLER": handler},
             extra_args=("--concurrency", "2"),
         ) as stack,
     ):
@@ -155,6 +158,7 @@ def measure(args: argparse.Namespace, pool: int) -> dict[str, Any]:
         }
         summary = {
             "db_pool_size": pool,
+            "web_handler": handler,
             "cost": cost(web, calls, args.calls),
             "burst": burst(clients, datasets, args.bursts),
             "load_average": [round(x, 2) for x in os.getloadavg()],
@@ -169,8 +173,13 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--bursts", type=int, default=3)
     parser.add_argument("--pools", default="0,8", help="the web's DB_POOL_SIZE values to run")
+    parser.add_argument("--handlers", default="wsgi", help="the web's WEB_HANDLER values to run")
     args = parser.parse_args()
-    runs = [measure(args, int(pool)) for pool in args.pools.split(",")]
+    runs = [
+        measure(args, int(pool), handler)
+        for pool in args.pools.split(",")
+        for handler in args.handlers.split(",")
+    ]
     first, last = runs[0], runs[-1]
     post = "POST /api/v1/jobs/"
     print(
@@ -183,6 +192,10 @@ def main() -> None:
                 "post_machine_cpu_ratio": round(
                     last["cost"][post]["machine_cpu_ms"]
                     / max(first["cost"][post]["machine_cpu_ms"], 1e-9),
+                    3,
+                ),
+                "post_web_cpu_ratio": round(
+                    last["cost"][post]["web_cpu_ms"] / max(first["cost"][post]["web_cpu_ms"], 1e-9),
                     3,
                 ),
             }

@@ -2,11 +2,29 @@
 
 import gc
 import os
+from typing import Any, cast
 
+from a2wsgi import WSGIMiddleware
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
-django_app = get_asgi_application()
+asgi_app = get_asgi_application()  # sets Django up, before the imports below
+from django.conf import settings  # noqa: E402
+from django.core.wsgi import get_wsgi_application  # noqa: E402
+
+# Django's views run through its WSGI handler, on a fixed pool of threads (WEB_HANDLER=asgi:
+# Django's own ASGI handler). That one ran every request in a new thread and crossed between
+# the event loop and the thread at each middleware that is not async-ready: a job submission
+# cost the web 7.8 ms of CPU against 6.5, and a burst of 20 submissions had a p99 of 228 ms
+# against 196 (docs/benchmarks.md, the API's cost). Every view is synchronous; what must not
+# hold a thread (uploads streamed to staging, the prediction door, websockets) is answered
+# before Django, below.
+django_app: Any = (
+    asgi_app
+    if settings.WEB_HANDLER == "asgi"
+    # (Django's stubs type its response as a response, which is the iterable WSGI wants)
+    else WSGIMiddleware(cast(Any, get_wsgi_application()), workers=settings.WEB_THREADS)
+)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

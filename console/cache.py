@@ -1,10 +1,11 @@
 """The Redis cache's connections, shared by the whole process.
 
 Django makes a cache object for each thread, and its Redis client a connection pool for each
-cache object. The web runs each request in a thread of its own (Django's ASGI handler), so every
-request opened a new pool and a new Redis connection for its throttle check: about a tenth of
-the web's CPU during a burst of job submissions (redis-py also reads its own package metadata for
-each new connection). With `pool_class` pointing here, each process keeps one pool per server.
+cache object. Django's ASGI handler (WEB_HANDLER=asgi) runs each request in a thread of its
+own, so there every request opened a new pool and a new Redis connection for its throttle
+check: about a tenth of the web's CPU during a burst of job submissions (redis-py also reads
+its own package metadata for each new connection). With `pool_class` pointing here, each
+process keeps one pool per server.
 """
 
 from __future__ import annotations

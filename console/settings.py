@@ -131,8 +131,8 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
         f"-c idle_in_transaction_session_timeout={_idle_s * 1000}"
     )
-    # The web runs each request in a thread of its own (Django's ASGI handler), so Django's
-    # persistent connections, kept per thread, never served a second request: every call
+    # Under Django's ASGI handler (WEB_HANDLER=asgi) each request ran in a thread of its own,
+    # so persistent connections, kept per thread, never served a second request: every call
     # opened a connection and PostgreSQL forked a backend for it, on the cores the burst needs
     # (docs/benchmarks.md, the API's cost). With DB_POOL_SIZE set (runconsole and the compose
     # file set it for the web only), requests borrow from a pool of that many connections,
@@ -153,6 +153,13 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         }
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# How the web process runs Django's views (console/asgi.py): "wsgi", its WSGI handler on
+# WEB_THREADS threads (as many as runconsole's pool of database connections, so that no
+# request waits for one), or "asgi", Django's own ASGI handler (measured slower).
+WEB_HANDLER = os.environ.get("WEB_HANDLER", "wsgi")
+if WEB_HANDLER not in ("wsgi", "asgi"):
+    raise ImproperlyConfigured("WEB_HANDLER must be 'wsgi' or 'asgi'.")
+WEB_THREADS = int(os.environ.get("WEB_THREADS", "8"))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
