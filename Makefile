@@ -44,7 +44,7 @@ dev: $(VENV)/.installed frontend/node_modules/.package-lock.json
 	DEBUG=1 VITE_DEV_SERVER=http://127.0.0.1:$(VITE_PORT) $(MAKE) run
 
 run: $(VENV)/.installed frontend
-	mkdir -p var
+	mkdir -p var && chmod 700 var
 	CONSOLE_EMBEDDED=1 $(PY) manage.py migrate --noinput
 	CONSOLE_EMBEDDED=1 $(PY) manage.py bootstrap_user --credentials-file var/credentials.txt
 	@test ! -f var/credentials.txt || echo "Sign in as: $$(head -1 var/credentials.txt) / $$(tail -1 var/credentials.txt)"

@@ -65,6 +65,11 @@ def _kill_and_wait_for_restart(
 
 
 @pytest.mark.stack
+def test_the_data_directory_is_private_to_the_console(stack: Stack) -> None:
+    assert stack.data_dir.stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.stack
 def test_a_killed_predictor_is_restarted_while_the_web_keeps_serving(stack: Stack) -> None:
     _kill_and_wait_for_restart(stack, PREDICTOR, stack.predictor_url, [stack.url])
 

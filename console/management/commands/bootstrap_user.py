@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import secrets
 from typing import Any
 
@@ -23,6 +24,9 @@ class Command(BaseCommand):
         user_model.objects.create_superuser(options["username"], "", password)
         line = f"Sign in as {options['username']} / {password}"
         if options["credentials_file"]:
-            with open(options["credentials_file"], "w") as fh:
+            # Readable by its owner only, whatever the umask; an older file loses its mode too.
+            fd = os.open(options["credentials_file"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w") as fh:
                 fh.write(f"{options['username']}\n{password}\n")
         self.stdout.write(self.style.SUCCESS(line))

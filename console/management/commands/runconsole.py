@@ -119,6 +119,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         host = options["host"]
         (settings.DATA_DIR / "broker" / "processed").mkdir(parents=True, exist_ok=True)
+        # Its database, datasets, models and first sign-in are the console's alone: no other
+        # account on the machine may read or list them, whatever the umask made them.
+        settings.DATA_DIR.chmod(0o700)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.setdefault("PREDICTOR_URL", f"http://{host}:{options['predictor_port']}")
         commands = {
