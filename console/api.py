@@ -11,7 +11,7 @@ from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.decorators import api_view
+from rest_framework.decorators import action, api_view
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -153,6 +153,15 @@ class ApiTokenViewSet(
     def destroy(self, request: Request, pk: str | None = None) -> Response:
         tokens.token_revoke(token=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses={201: NewApiTokenSerializer})
+    @action(detail=True, methods=["post"])
+    def rotate(self, request: Request, pk: str | None = None) -> Response:
+        """A new secret for this token's name, scope and expiry, shown once; the old secret
+        stops working at once (the token gets a new id)."""
+        new = tokens.token_rotate(token=self.get_object())
+        body = {**ApiTokenSerializer(new.token).data, "token": new.raw}
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 # The API's documentation pages load their scripts from the installed sidecar package; this

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework import exceptions
@@ -68,6 +69,15 @@ def token_revoke(*, token: ApiToken) -> ApiToken:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
     return token
+
+
+def token_rotate(*, token: ApiToken) -> NewToken:
+    """A new secret for the same name, scope and expiry; the old one stops working at once."""
+    with transaction.atomic():
+        token_revoke(token=token)
+        return token_create(
+            user=token.user, name=token.name, scope=token.scope, expires_at=token.expires_at
+        )
 
 
 def token_list(*, user: Any) -> QuerySet[ApiToken]:

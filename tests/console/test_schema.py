@@ -65,10 +65,11 @@ def test_every_operation_documents_its_bodies_and_errors() -> None:
         for code in ("400", "401", "403", "404", "429"):
             ref = responses[code]["content"]["application/json"]["schema"]["$ref"]
             assert ref == "#/components/schemas/Error"
-        # A job's retry, an undeploy and a canary's promotion or rollback take no body: the
-        # object named is the whole request.
+        # A job's retry, an undeploy, a canary's promotion or rollback and a token's rotation
+        # take no body: the object named is the whole request.
         bodiless = (
             "/cancel/", "/predict/", "/jobs/{id}/retry/", "/undeploy/", "/promote/", "/rollback/",
+            "/rotate/",
         )  # fmt: skip
         if method == "post" and not path.endswith(bodiless):
             assert "requestBody" in op, (method, path)

@@ -66,6 +66,22 @@ def test_a_revoked_token_stops_working_at_once(api_as: Any) -> None:
     assert api_as("owner").get("/api/v1/auth/tokens/").json()["results"] == []
 
 
+def test_a_rotated_token_gets_a_new_secret_and_the_old_one_stops_at_once(api_as: Any) -> None:
+    old = _new(api_as, name="deploy-bot", scope="predict")
+    assert _as(old["token"]).get("/api/v1/auth/me/").status_code == 200
+    answer = api_as("owner").post(f"/api/v1/auth/tokens/{old['id']}/rotate/")
+    assert answer.status_code == 201, answer.content
+    new = answer.json()
+    assert new["token"] != old["token"]
+    assert (new["name"], new["scope"]) == ("deploy-bot", "predict")
+    assert _as(old["token"]).get("/api/v1/auth/me/").status_code in (401, 403)
+    assert _as(new["token"]).get("/api/v1/auth/me/").status_code == 200
+    listed = api_as("owner").get("/api/v1/auth/tokens/").json()["results"]
+    assert [t["id"] for t in listed] == [new["id"]]
+    # and nobody rotates another user's token
+    assert api_as("outsider").post(f"/api/v1/auth/tokens/{new['id']}/rotate/").status_code == 404
+
+
 def test_an_expired_token_is_refused(api_as: Any, personas: dict[str, Any]) -> None:
     made = tokens.token_create(user=personas["owner"], name="old")
     ApiToken.objects.filter(pk=made.token.pk).update(expires_at=timezone.now())
