@@ -105,6 +105,8 @@ export interface DatasetProfile {
   n_rows?: number | null;
   n_columns?: number | null;
   duplicate_rows?: number | null;
+  /** True when duplicate_rows is estimated (tables past millions of rows). */
+  duplicate_rows_approx?: boolean;
   memory_bytes?: number | null;
   columns?: ColumnProfile[];
   suggested_target?: string | null;

@@ -34,7 +34,11 @@ export function SummaryCard({ ds }: { ds: Dataset }): ReactNode {
   if (changes) pairs.push(["Changes", <span className="compact">{changes}</span>]);
   pairs.push(["Rows", count(p.n_rows ?? ds.n_rows)], ["Columns", count(p.n_columns ?? ds.n_columns)]);
   if (!p.images) {
-    pairs.push(["Duplicate rows", count(p.duplicate_rows)], ["Memory", formatBytes(p.memory_bytes ?? undefined)]);
+    const duplicates = count(p.duplicate_rows);
+    pairs.push(
+      ["Duplicate rows", p.duplicate_rows_approx ? `about ${duplicates}` : duplicates],
+      ["Memory", formatBytes(p.memory_bytes ?? undefined)],
+    );
   }
   pairs.push(["File", ds.original_filename || "—"], ["Size", formatBytes(ds.size_bytes)], ["Format", ds.format || "—"]);
   if (!p.images) {

@@ -5,14 +5,16 @@
 
 Counts, missing values, min/max/mean/std, text lengths, value counts (up to DISTINCT_CAP
 distinct values), datetime order and gaps and duplicate rows (by a 64-bit hash of each row,
-8 bytes a row held until the end) are exact over all rows.
+8 bytes a row held until the end, up to EXACT_ROW_HASHES rows; estimated past it) are exact
+over all rows.
 Histograms, the top values of columns past the cap, the text-and-image-path tests and the
 leakage tests use a uniform sample of SAMPLE_ROWS rows (all rows of smaller tables), chosen by
 a hash of the row number, so that the profile does not depend on how the rows were batched.
 Thresholds for types and warnings are in jobs.engine.io.profile_checks.
 
 The profile, JSON-serialisable:
-    {"n_rows", "n_columns", "duplicate_rows", "sample_rows",
+    {"n_rows", "n_columns", "duplicate_rows", "duplicate_rows_approx" (true when estimated),
+     "sample_rows",
      "memory_bytes": the Arrow in-memory size of the batches, summed,
      "columns": [{
         "name", "type" (the override, else inferred), "inferred_type",
@@ -68,7 +70,7 @@ from jobs.engine.io.profile_checks import (
     suggest_task_type,
     warnings_for,
 )
-from jobs.engine.io.profile_columns import ColumnStats, detect_datetime_mode, mix64
+from jobs.engine.io.profile_columns import ColumnStats, Sketch, detect_datetime_mode, mix64
 from jobs.engine.io.profile_stream import Progress, coalesced, prefetched, retained_memory
 
 SAMPLE_ROWS = 50_000
@@ -82,6 +84,10 @@ PROFILE_THREADS = min(4, os.cpu_count() or 1)
 TOP = 10
 _SAMPLE_SEED = np.uint64(0x5EED)
 _ROW_MULTIPLIER = np.uint64(0x100000001B3)
+# Rows whose hashes are kept for an exact count of duplicate rows (8 bytes each, 64 MB); past
+# it, a sketch of ROW_SKETCH_K hashes (512 KB) estimates it, to about 0.4 %.
+EXACT_ROW_HASHES = 8_000_000
+ROW_SKETCH_K = 65_536
 
 
 class _RowSample:
@@ -130,18 +136,34 @@ class _RowSample:
         return self.table
 
 
-class _RowHashes:
+class RowHashes:
     """Row hashes for counting duplicate rows, sorted and merged while the stream runs.
 
     Sorting each batch and merging runs of similar size (as timsort does) spreads the sort
-    over the reading, where the profiling thread has time to spare, instead of the end.
+    over the reading, where the profiling thread has time to spare, instead of the end. Past
+    EXACT_ROW_HASHES rows the hashes go into a distinct-count sketch instead, so that memory
+    stays bounded whatever the row count: the count is then an estimate, and one within
+    three standard errors of none counts as none.
     """
 
     def __init__(self) -> None:
         self.runs: list[np.ndarray] = []
         self.sorting = False
+        self.held = self.rows = 0
+        self.sketch: Sketch | None = None
 
     def add(self, hashes: np.ndarray, distinct_so_far: bool) -> None:
+        self.rows += hashes.size
+        if self.sketch is not None:
+            self.sketch.add(hashes)
+            return
+        self.held += hashes.size
+        if self.held > EXACT_ROW_HASHES:
+            self.sketch = Sketch(ROW_SKETCH_K)
+            for run in [*self.runs, hashes]:
+                self.sketch.add(run)
+            self.runs = []
+            return
         # While a column proves every row distinct, the hashes may never be needed.
         if not distinct_so_far and not self.sorting:
             self.sorting = True
@@ -155,7 +177,14 @@ class _RowHashes:
             last = self.runs.pop()
             self.runs[-1] = np.sort(np.concatenate([self.runs[-1], last]), kind="stable")
 
+    @property
+    def approximate(self) -> bool:
+        return self.sketch is not None
+
     def duplicates(self) -> int:
+        if self.sketch is not None:
+            repeated = self.rows - self.sketch.estimate()
+            return repeated if repeated > 3 * self.rows / math.sqrt(ROW_SKETCH_K) else 0
         if not self.runs:
             return 0
         ordered = np.sort(np.concatenate(self.runs), kind="stable")  # timsort merges runs
@@ -213,7 +242,7 @@ class _Profiler:
         self.columns: list[ColumnStats] = []
         self.head: list[pa.RecordBatch] | None = []
         self.head_rows = self.rows = self.memory = 0
-        self.row_hashes = _RowHashes()
+        self.row_hashes = RowHashes()
         self.sample = _RowSample(SAMPLE_ROWS)
         self.pool: ThreadPoolExecutor | None = None
         self.cost: list[float] = []  # seconds each column took on the last batch
@@ -315,6 +344,7 @@ class _Profiler:
             "n_rows": self.rows,
             "n_columns": len(self.names),
             "duplicate_rows": self._duplicates(counts),
+            "duplicate_rows_approx": self.row_hashes.approximate,
             "sample_rows": sample.num_rows,
             "memory_bytes": self.memory,
             "columns": columns,

@@ -260,28 +260,28 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
 
 
 class Sketch:
-    """The SKETCH_K smallest distinct hashes: an estimate of the distinct count."""
+    """The k smallest distinct hashes: an estimate of the distinct count (error ~1/sqrt(k))."""
 
-    def __init__(self) -> None:
-        self.smallest = np.empty(0, dtype=np.uint64)
+    def __init__(self, k: int = SKETCH_K) -> None:
+        self.smallest, self.k = np.empty(0, dtype=np.uint64), k
 
     def add(self, hashes: np.ndarray) -> None:
         hashes = mix64(hashes)  # uniform, so the K-th smallest measures the density
-        if len(self.smallest) >= SKETCH_K:
+        if len(self.smallest) >= self.k:
             hashes = hashes[hashes < self.smallest[-1]]
         if hashes.size == 0:
             return
         candidates = np.concatenate([self.smallest, hashes])
-        if candidates.size > 4 * SKETCH_K:
-            few = _sorted_unique(np.partition(candidates, 4 * SKETCH_K)[: 4 * SKETCH_K])
+        if candidates.size > 4 * self.k:
+            few = _sorted_unique(np.partition(candidates, 4 * self.k)[: 4 * self.k])
             # Repeats can leave fewer than K distinct among the 4K smallest: then sort them all.
-            candidates = few if few.size >= SKETCH_K else candidates
-        self.smallest = _sorted_unique(candidates)[:SKETCH_K]
+            candidates = few if few.size >= self.k else candidates
+        self.smallest = _sorted_unique(candidates)[: self.k]
 
     def estimate(self) -> int:
-        if len(self.smallest) < SKETCH_K:
+        if len(self.smallest) < self.k:
             return len(self.smallest)
-        return round((SKETCH_K - 1) * 2.0**64 / float(self.smallest[-1]))
+        return round((self.k - 1) * 2.0**64 / float(self.smallest[-1]))
 
 
 class ColumnStats:
