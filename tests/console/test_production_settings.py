@@ -44,3 +44,16 @@ def test_plain_http_is_an_explicit_choice_that_check_deploy_reports() -> None:
     done = _check_deploy(SECRET_KEY=secrets.token_urlsafe(50), SECURE_COOKIES="0")
     assert done.returncode != 0
     assert "SESSION_COOKIE_SECURE" in done.stderr
+
+
+def test_the_secret_key_is_read_from_a_file(tmp_path: Path) -> None:
+    secret = tmp_path / "secret_key"
+    secret.write_text(secrets.token_urlsafe(50) + "\n")
+    # (the file wins over a SECRET_KEY also set, here an empty one)
+    done = _check_deploy(SECRET_KEY="", SECRET_KEY_FILE=str(secret))
+    assert done.returncode == 0, done.stderr[-2000:]
+    # and a file that cannot be read stops the start, naming it
+    done = _check_deploy(SECRET_KEY="", SECRET_KEY_FILE=str(tmp_path / "missing"))
+    assert done.returncode != 0
+    assert "SECRET_KEY_FILE=" in done.stderr
+    assert "cannot be read" in done.stderr

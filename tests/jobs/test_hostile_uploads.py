@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from bench.load_files import xlsx_entity
 from jobs.services import datasets
 from jobs.tasks import profile_dataset
 
@@ -59,6 +60,20 @@ def test_a_gzip_bomb_fails_its_dataset_with_a_reason(api_as: Any, media_root: An
     dataset = api_as("owner").get(f"/api/v1/datasets/{answer.json()['id']}/").json()
     assert dataset["status"] == "FAILED"
     assert "compression bomb" in dataset["error"]
+
+
+def test_a_workbook_with_an_entity_is_refused_over_the_api_not_a_500(
+    api_as: Any, media_root: Any
+) -> None:
+    answer = _upload(api_as("owner"), xlsx_entity(), "entity.xlsx")
+    if answer.status_code == 201:  # only the whole file shows it: its profile fails
+        profile_dataset(answer.json()["id"])
+        dataset = api_as("owner").get(f"/api/v1/datasets/{answer.json()['id']}/").json()
+        assert dataset["status"] == "FAILED"
+        assert "DOCTYPE" in dataset["error"]
+    else:
+        assert answer.status_code == 400, answer.content
+        assert "DOCTYPE" in answer.json()["fields"]["file"][0]
 
 
 def test_a_reader_that_crashes_on_an_upload_fails_that_upload_not_the_web(

@@ -97,6 +97,8 @@ def test_a_bad_value_is_a_400_naming_its_field_and_row(
         ({"inputs": {}}, '"inputs" must be'),
         ('{"instances": [{"mean_radius": 1e999}]}', "not valid JSON"),
         ("[" * 5000 + "]" * 5000, "not valid JSON"),
+        ("[" * 100_000 + "]" * 100_000, "not valid JSON"),
+        ('{"instances": [{"mean_radius": 1' + "0" * 4000 + "}]}", "not valid JSON"),
     ],
 )
 def test_malformed_columns_and_json_are_400s(
