@@ -171,7 +171,10 @@ def _running_trial_of(
 
 def test_a_runner_killed_mid_trial_loses_only_its_trial(two_workers: ScaleOut) -> None:
     # (another file than the first test's: the same bytes again would be refused as a copy)
-    owner, url, seen = _parallel_job(two_workers, rows=560, trials=3)
+    # (five trials: with three, of about 3 s each on a quick machine, the owner had run them
+    # all by the time the runner had read the data, and the runner had none to lose)
+    trials = 5
+    owner, url, seen = _parallel_job(two_workers, rows=560, trials=trials)
     # The runner: the pool process of the worker that received this job's run_trials task.
     pid, number, _ = _running_trial_of(two_workers, owner, url, seen, "run_trials", after_one=False)
     victim = (pid, number)
@@ -188,7 +191,7 @@ def test_a_runner_killed_mid_trial_loses_only_its_trial(two_workers: ScaleOut) -
     assert [n for n, (status, _) in ends.items() if status != "COMPLETED"] == [victim[1]], ends
     events = owner.get(f"{url}events/").json()
     started = Counter(e["payload"]["trial"] for e in events if e["kind"] == "trial_started")
-    assert started == dict.fromkeys(range(1, 4), 1), started
+    assert started == dict.fromkeys(range(1, trials + 1), 1), started
 
 
 def test_the_owner_killed_mid_search_loses_only_its_running_trials(two_workers: ScaleOut) -> None:
