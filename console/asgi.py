@@ -4,12 +4,13 @@ import gc
 import os
 from typing import Any, cast
 
+import django
 from a2wsgi import WSGIMiddleware
-from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
-asgi_app = get_asgi_application()  # sets Django up, before the imports below
+django.setup(set_prefix=False)  # before the imports below; builds no handler left unused
 from django.conf import settings  # noqa: E402
+from django.core.asgi import get_asgi_application  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 
 # Django's views run through its WSGI handler, on a fixed pool of threads (WEB_HANDLER=asgi:
@@ -20,7 +21,7 @@ from django.core.wsgi import get_wsgi_application  # noqa: E402
 # hold a thread (uploads streamed to staging, the prediction door, websockets) is answered
 # before Django, below.
 django_app: Any = (
-    asgi_app
+    get_asgi_application()
     if settings.WEB_HANDLER == "asgi"
     # (Django's stubs type its response as a response, which is the iterable WSGI wants)
     else WSGIMiddleware(cast(Any, get_wsgi_application()), workers=settings.WEB_THREADS)
