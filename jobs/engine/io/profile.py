@@ -149,7 +149,7 @@ class RowHashes:
     def __init__(self) -> None:
         self.runs: list[np.ndarray] = []
         self.sorting = False
-        self.held = self.rows = 0
+        self.rows = 0
         self.sketch: Sketch | None = None
 
     def add(self, hashes: np.ndarray, distinct_so_far: bool) -> None:
@@ -157,8 +157,7 @@ class RowHashes:
         if self.sketch is not None:
             self.sketch.add(hashes)
             return
-        self.held += hashes.size
-        if self.held > EXACT_ROW_HASHES:
+        if self.rows > EXACT_ROW_HASHES:
             self.sketch = Sketch(ROW_SKETCH_K)
             for run in [*self.runs, hashes]:
                 self.sketch.add(run)
