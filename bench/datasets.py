@@ -107,9 +107,9 @@ def _console(workdir: Path) -> tuple[subprocess.Popen[bytes], str, str]:
     made = subprocess.run(
         [*manage, "shell", "-c",
          "from django.contrib.auth.models import User\n"
-         "from rest_framework.authtoken.models import Token\n"
+         "from console.tokens import token_create\n"
          "u = User.objects.create_user('bench', password='bench-Passw0rd!')\n"
-         "print('TOKEN', Token.objects.create(user=u).key)"],
+         "print('TOKEN', token_create(user=u, name='bench').raw)"],
         cwd=ROOT, env=env, check=True, capture_output=True, text=True,
     )  # fmt: skip
     token = next(line.split()[1] for line in made.stdout.splitlines() if line.startswith("TOKEN"))

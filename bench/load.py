@@ -68,10 +68,10 @@ JOB_BODY = {"target": "label", "max_trials": MAX_TRIALS, "max_epochs": 2, "tuner
 
 MAKE_USERS = """
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
+from console.tokens import token_create
 for i in range({count}):
     user = User.objects.create_user(f"load{{i}}", password=f"load{{i}}-Passw0rd!")
-    print("TOKEN", user.username, Token.objects.create(user=user).key)
+    print("TOKEN", user.username, token_create(user=user, name="load").raw)
 """
 
 _EMIT = """

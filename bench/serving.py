@@ -89,9 +89,9 @@ def start_console(workdir: Path) -> tuple[subprocess.Popen[bytes], str, str, str
     _manage(env, "migrate", "--noinput")
     made = _manage(env, "shell", "-c",
         "from django.contrib.auth.models import User\n"
-        "from rest_framework.authtoken.models import Token\n"
+        "from console.tokens import token_create\n"
         f"u = User.objects.create_user({USER!r})\n"
-        "print('TOKEN', Token.objects.get_or_create(user=u)[0].key)")  # fmt: skip
+        "print('TOKEN', token_create(user=u, name='bench').raw)")  # fmt: skip
     token = next(line.split()[1] for line in made.splitlines() if line.startswith("TOKEN"))
     port, predictor_port = free_port(), free_port()
     log = (workdir / "console.log").open("wb")

@@ -10,12 +10,12 @@ from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializ
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authtoken.serializers import AuthTokenSerializer
-from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action, api_view
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
 
 from console import tokens
 from console.filters import ApiTokenFilter, AuditFilter
@@ -31,12 +31,16 @@ class TokenThrottle(AnonRateThrottle):
     rate = "30/min"
 
 
-class ObtainToken(ObtainAuthToken):
-    """Deprecated: the one unnamed, unscoped token per user, for scripts written before
-    personal tokens. It keeps working; new scripts use `POST /api/v1/auth/tokens/`."""
+class ObtainToken(APIView):
+    """Deprecated: a full-scope token for a username and password, for scripts written before
+    personal tokens. Each call makes a new one (only hashes are stored, so an old one cannot be
+    handed out again), listed as "sign-in" among your tokens; the ten newest stay usable. New
+    scripts make a named, scoped token with `POST /api/v1/auth/tokens/`."""
 
+    authentication_classes: list[Any] = []
+    permission_classes: list[Any] = []
     throttle_classes = [TokenThrottle]
-    # DRF's view names its own parsers; ours answers a too-deep body with a 400.
+    # A too-deep JSON body gets a 400 from our parser, as everywhere.
     parser_classes = [FormParser, MultiPartParser, JSONParser]
 
     @extend_schema(
@@ -46,7 +50,10 @@ class ObtainToken(ObtainAuthToken):
         auth=[],
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        response = super().post(request, *args, **kwargs)
+        form = AuthTokenSerializer(data=request.data, context={"request": request})
+        form.is_valid(raise_exception=True)
+        new = tokens.token_signin(user=form.validated_data["user"])
+        response = Response({"token": new.raw})
         response["Deprecation"] = "true"
         response["Link"] = '</api/v1/auth/tokens/>; rel="successor-version"'
         return response

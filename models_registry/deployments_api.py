@@ -10,12 +10,12 @@ from django.conf import settings
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from console import tokens
 from models_registry import selectors, services
 from models_registry.answers import answer, no_content
 from models_registry.filters import DeploymentFilter
@@ -181,14 +181,14 @@ class DeploymentViewSet(
         # Whoever sees it predicts on it (a teammate's too); the predictor names it the same
         # way from the user's token: the user's own first, else the one teammate's.
         deployment = self.get_object()
-        token, _ = Token.objects.get_or_create(user=request.user)
+        credential = tokens.door_credential(user_id=request.user.pk)
         url = f"{settings.PREDICTOR_URL}/v1/deployments/{deployment.name}/predict"
         try:
             answer = httpx.post(
                 url,
                 content=request.body,
                 headers={
-                    "Authorization": f"Token {token.key}",
+                    "Authorization": f"Token {credential}",
                     "Content-Type": request.content_type or "application/json",
                 },
                 timeout=30,

@@ -20,6 +20,7 @@ import orjson
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from console import tokens
 from console.errors import shape
 from console.http_protocol import QUIET
 from models_registry.upstream import Upstream
@@ -37,19 +38,19 @@ FORWARDED = (
 
 
 def _session_token(session_key: str) -> str | None:
-    """The token of the session's user, checked as Django's auth does (hash and all)."""
+    """A door credential for the session's user (console.tokens), the user checked as Django's
+    auth does (hash and all); None when the session names no active user."""
     from importlib import import_module
 
     from django.contrib.auth import get_user
     from django.http import HttpRequest
-    from rest_framework.authtoken.models import Token
 
     request = HttpRequest()
     request.session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
     user = get_user(request)
     if not user.is_authenticated or not user.is_active:
         return None
-    return str(Token.objects.get_or_create(user=user)[0].key)
+    return tokens.door_credential(user_id=user.pk)
 
 
 def _csrf_refusal(scope: dict[str, Any]) -> str | None:

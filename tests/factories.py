@@ -9,6 +9,7 @@ import factory
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from console.tokens import token_create
 from jobs import services
 from jobs.models import Dataset, TrainingJob
 from tests.conftest import breast_cancer_csv
@@ -84,3 +85,8 @@ def failed_job(owner: Any, **settings: Any) -> TrainingJob:
     TrainingJob.objects.filter(pk=made.pk).update(status="FAILED", error="worker lost")
     made.refresh_from_db()
     return made
+
+
+def make_token(user: Any) -> str:
+    """A full-scope personal token's secret, for a test that calls as a script would."""
+    return token_create(user=user, name="tests").raw

@@ -87,19 +87,19 @@ def _manage(env: dict[str, str], *args: str) -> str:
 
 _MAKE_USERS = """
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
+from console.tokens import token_create
 User = get_user_model()
 for name in ("owner", "teammate", "outsider"):
     user = User.objects.create_user(name, password=name + "-Passw0rd!")
-    print("TOKEN", name, Token.objects.create(user=user).key)
+    print("TOKEN", name, token_create(user=user, name="tests").raw)
 """
 
 
 _MAKE_USER = """
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
+from console.tokens import token_create
 user = get_user_model().objects.create_user("{name}", password="{name}-Passw0rd!")
-print("TOKEN", Token.objects.create(user=user).key)
+print("TOKEN", token_create(user=user, name="tests").raw)
 """
 
 

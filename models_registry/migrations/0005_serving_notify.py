@@ -9,7 +9,9 @@ from typing import Any
 
 from django.db import migrations
 
-TABLES = ("models_registry_deployment", "models_registry_deploymentkey", "authtoken_token", "auth_user")
+# DRF's token table was here too, until its tokens moved to console_apitoken as hashes
+# (console's migration 0003, which drops that table and its trigger with it).
+TABLES = ("models_registry_deployment", "models_registry_deploymentkey", "auth_user")
 
 FUNCTION = """
 CREATE OR REPLACE FUNCTION console_predictor_notify() RETURNS trigger AS $$
@@ -44,7 +46,6 @@ def backwards(apps: Any, schema_editor: Any) -> None:
 class Migration(migrations.Migration):
     dependencies = [
         ("models_registry", "0004_serving_keys_and_loading"),
-        ("authtoken", "0004_alter_tokenproxy_options"),
         ("auth", "0012_alter_user_first_name_max_length"),
     ]
 

@@ -285,10 +285,10 @@ async def prometheus(scope: dict[str, Any], send: Send) -> None:
         credential, settings.PREDICTOR_METRICS_TOKEN
     )
     if not allowed:
-        user_id = predictor.snapshot.tokens.get(credential)
-        if user_id is None:
+        caller = identify(scope, predictor.snapshot)
+        if caller.user_id is None:  # a deployment's key
             raise UNAUTHORIZED
-        if user_id not in predictor.snapshot.staff:
+        if caller.user_id not in predictor.snapshot.staff:
             raise HttpError(403, {"detail": "Only staff may read the predictor's metrics."})
     await respond(
         send, 200, generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST.encode()

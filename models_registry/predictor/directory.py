@@ -20,7 +20,6 @@ from django.contrib.auth.models import User
 from django.db import close_old_connections, connections
 from django.db.models import Q
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from console.models import ApiToken
 from console.tokens import SCOPES
@@ -68,7 +67,7 @@ class PersonalEntry:
 
 @dataclass(frozen=True)
 class Snapshot:
-    tokens: dict[str, int] = field(default_factory=dict)  # token key -> active user's id
+    active: frozenset[int] = frozenset()  # users who may sign in (door credentials name them)
     deployments: dict[tuple[int, str], DeploymentEntry] = field(default_factory=dict)
     by_id: dict[int, DeploymentEntry] = field(default_factory=dict)
     keys: dict[str, KeyEntry] = field(default_factory=dict)  # key sha256 -> key
@@ -84,9 +83,7 @@ class Snapshot:
 
 
 def read_snapshot() -> Snapshot:
-    tokens = dict(
-        Token.objects.filter(user__is_active=True).values_list("key", "user_id").iterator()
-    )
+    active = frozenset(User.objects.filter(is_active=True).values_list("id", flat=True))
     deployments: dict[tuple[int, str], DeploymentEntry] = {}
     by_id: dict[int, DeploymentEntry] = {}
     rows = Deployment.objects.filter(owner__is_active=True).values_list(
@@ -131,7 +128,7 @@ def read_snapshot() -> Snapshot:
         .iterator()
     }
     return Snapshot(
-        tokens, deployments, by_id, keys, staff, loaded=True, personal=personal, shared=shared
+        active, deployments, by_id, keys, staff, loaded=True, personal=personal, shared=shared
     )
 
 

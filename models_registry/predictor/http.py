@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from console.tokens import DOOR_PREFIX, door_user_id
 from jobs.engine.model import RecordError
 from models_registry.predictor.bodies import BodyError
 from models_registry.predictor.directory import DeploymentEntry, KeyEntry, Snapshot
@@ -104,8 +105,10 @@ def identify(scope: dict[str, Any], snapshot: Snapshot) -> Caller:
     credential = credential_of(scope)
     if not credential:
         raise UNAUTHORIZED
-    user_id = snapshot.tokens.get(credential)
-    if user_id is not None:
+    if credential.startswith(DOOR_PREFIX):  # a browser session, from the web's door
+        user_id = door_user_id(credential)
+        if user_id is None or user_id not in snapshot.active:
+            raise UNAUTHORIZED
         return Caller(user_id)
     digest = key_sha256(credential)  # how personal tokens are stored too (console.tokens)
     personal = snapshot.personal.get(digest)

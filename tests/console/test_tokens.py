@@ -1,14 +1,19 @@
-"""Personal API tokens: hashed, named, scoped, expiring, revocable; the legacy token still works."""
+"""Personal API tokens: hashed, named, scoped, expiring, revocable; the legacy sign-in still
+works and stores only hashes too; tokens from before are moved to hashes by a migration."""
 
 from __future__ import annotations
 
+import importlib
+import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.apps import apps
+from django.core import signing
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from console import tokens
 from console.models import ApiToken
@@ -124,12 +129,12 @@ def test_a_predict_only_token_may_predict_and_read_but_not_create(
     assert client.post("/api/v1/uploads/", {"filename": "a", "size": 1}).status_code == 403
 
 
-def test_user_for_token_resolves_personal_and_legacy_tokens(personas: dict[str, Any]) -> None:
+def test_user_for_token_resolves_personal_tokens_only(personas: dict[str, Any]) -> None:
     owner = personas["owner"]
     raw = tokens.token_create(user=owner, name="p", scope="predict").raw
     assert tokens.user_for_token(raw) == (owner, frozenset({"read", "predict"}))
-    legacy = Token.objects.create(user=owner)
-    assert tokens.user_for_token(legacy.key) == (owner, frozenset({"read", "predict", "write"}))
+    # The predictor's door credential opens the predictor only, not the API.
+    assert tokens.user_for_token(tokens.door_credential(user_id=owner.pk)) is None
     for bad in ("", "aml_nope", "x" * 40, "x" * 500):
         assert tokens.user_for_token(bad) is None
 
@@ -141,4 +146,83 @@ def test_the_legacy_token_endpoint_still_works_and_says_it_is_deprecated(
     assert answer.status_code == 200
     assert answer["Deprecation"] == "true"
     assert "/api/v1/auth/tokens/" in answer["Link"]
-    assert _as(answer.json()["token"]).get("/api/v1/auth/me/").status_code == 200
+    raw = answer.json()["token"]
+    assert _as(raw).get("/api/v1/auth/me/").status_code == 200
+    # stored as a hash, listed among the owner's tokens, and revocable as any other
+    row = ApiToken.objects.get(user=personas["owner"])
+    assert row.key_hash == tokens.hash_key(raw)
+    assert row.name == tokens.SIGNIN_NAME
+    assert all(raw not in str(value) for value in ApiToken.objects.values().get().values())
+    assert _as(raw).delete(f"/api/v1/auth/tokens/{row.pk}/").status_code == 204
+    assert _as(raw).get("/api/v1/auth/me/").json()["code"] == "authentication_failed"
+
+
+def test_signing_in_again_and_again_keeps_only_the_newest_tokens_usable(
+    personas: dict[str, Any],
+) -> None:
+    made = []
+    for _ in range(tokens.SIGNIN_KEPT + 2):
+        answer = Client().post(
+            "/api/v1/auth/token/", {"username": "owner", "password": "Passw0rd!-x"}
+        )
+        made.append(answer.json()["token"])
+    assert len(set(made)) == len(made)
+    usable = [raw for raw in made if tokens.user_for_token(raw) is not None]
+    assert usable == made[2:]
+    # a personal token of the same user is left alone
+    other = tokens.token_create(user=personas["owner"], name="mine").raw
+    Client().post("/api/v1/auth/token/", {"username": "owner", "password": "Passw0rd!-x"})
+    assert tokens.user_for_token(other) is not None
+
+
+def test_door_credentials_are_signed_short_lived_and_name_one_user(
+    personas: dict[str, Any], settings: Any
+) -> None:
+    owner = personas["owner"]
+    credential = tokens.door_credential(user_id=owner.pk)
+    assert credential.startswith(tokens.DOOR_PREFIX)
+    assert tokens.door_user_id(credential) == owner.pk
+    # another user's id in the same envelope, or a credential signed with another key
+    _, _, rest = credential[len(tokens.DOOR_PREFIX) :].partition(":")
+    assert tokens.door_user_id(f"{tokens.DOOR_PREFIX}{personas['outsider'].pk}:{rest}") is None
+    assert tokens.door_user_id(credential[len(tokens.DOOR_PREFIX) :]) is None
+    settings.SECRET_KEY = "another-" + "k" * 60
+    assert tokens.door_user_id(credential) is None
+
+
+def test_door_credentials_expire(personas: dict[str, Any], monkeypatch: Any) -> None:
+    made = signing.b62_encode(int(time.time()) - tokens.DOOR_MAX_AGE - 2)
+    monkeypatch.setattr(signing.TimestampSigner, "timestamp", lambda self: made)
+    credential = tokens.door_credential(user_id=personas["owner"].pk)
+    monkeypatch.undo()
+    assert tokens.door_user_id(credential) is None
+    assert tokens.door_user_id(tokens.door_credential(user_id=personas["owner"].pk)) is not None
+
+
+def test_plain_text_tokens_from_before_become_hashes_and_their_table_goes(
+    personas: dict[str, Any],
+) -> None:
+    # given a database from before, with DRF's table of plain-text tokens
+    owner = personas["owner"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, "
+            "created timestamp with time zone NOT NULL, user_id integer NOT NULL UNIQUE)"
+        )
+        cursor.execute(
+            "INSERT INTO authtoken_token VALUES (%s, %s, %s)",
+            ["a" * 40, timezone.now() - timedelta(days=400), owner.pk],
+        )
+    # when the migration runs
+    migration = importlib.import_module("console.migrations.0003_hash_legacy_tokens")
+    with connection.schema_editor() as editor:
+        migration.forwards(apps, editor)
+    # then the same secret still signs in, with full scope, and only its hash is kept
+    assert tokens.user_for_token("a" * 40) == (owner, frozenset({"read", "predict", "write"}))
+    row = ApiToken.objects.get(key_hash=tokens.hash_key("a" * 40))
+    assert row.created_at < timezone.now() - timedelta(days=399)
+    assert "authtoken_token" not in connection.introspection.table_names()
+    # and running it again (a database made after this change) does nothing
+    with connection.schema_editor() as editor:
+        migration.forwards(apps, editor)
+    assert ApiToken.objects.count() == 1

@@ -29,7 +29,7 @@ NAME = "panels-cancer"
 _DEPLOY = """
 from pathlib import Path
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
+from console.tokens import token_create
 from jobs.models import TrainingJob
 from models_registry import services
 from tests.factories import make_dataset
@@ -40,7 +40,7 @@ job = TrainingJob.objects.create(
 )
 version = services.model_version_register(job=job, model_path=Path("{path}"))
 services.deployment_create(owner=owner, model_version=version, name="{name}")
-print("TOKEN", Token.objects.create(user=owner).key)
+print("TOKEN", token_create(user=owner, name="tests").raw)
 """
 
 

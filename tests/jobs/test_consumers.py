@@ -8,12 +8,11 @@ import pytest
 from channels.db import database_sync_to_async as sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
 
 from console.asgi import application
 from jobs import services
 from jobs.models import JobEvent, TrainingJob
-from tests.factories import make_dataset
+from tests.factories import make_dataset, make_token
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -38,10 +37,10 @@ async def test_owner_gets_history_then_live_events(
 ) -> None:
     # given a queued job and its owner's token
     job = await sync_to_async(_queued_job)(personas["owner"])
-    token = await sync_to_async(Token.objects.create)(user=personas["owner"])
+    token = await sync_to_async(make_token)(personas["owner"])
 
     # when the owner connects
-    socket = await _connect(f"/ws/jobs/{job.pk}/?token={token.key}")
+    socket = await _connect(f"/ws/jobs/{job.pk}/?token={token}")
 
     # then the history arrives first
     first = await socket.receive_json_from(timeout=5)
@@ -77,8 +76,8 @@ async def test_events_the_live_feed_missed_are_filled_in_from_the_store(
 ) -> None:
     # given a watcher that has had the job's history (seq 1)
     job = await sync_to_async(_queued_job)(personas["owner"])
-    token = await sync_to_async(Token.objects.create)(user=personas["owner"])
-    socket = await _connect(f"/ws/jobs/{job.pk}/?token={token.key}")
+    token = await sync_to_async(make_token)(personas["owner"])
+    socket = await _connect(f"/ws/jobs/{job.pk}/?token={token}")
     assert (await socket.receive_json_from(timeout=5))["seq"] == 1
 
     # when two events are stored without reaching the live feed (pub/sub delivers at most
@@ -99,8 +98,8 @@ async def test_outsider_and_teammate_are_closed_with_4403(
 ) -> None:
     job = await sync_to_async(_queued_job)(personas["owner"])
     for name in ("teammate", "outsider"):
-        token = await sync_to_async(Token.objects.create)(user=personas[name])
-        socket = await _connect(f"/ws/jobs/{job.pk}/?token={token.key}")
+        token = await sync_to_async(make_token)(personas[name])
+        socket = await _connect(f"/ws/jobs/{job.pk}/?token={token}")
         assert (await socket.receive_output(timeout=5))["code"] == 4403
 
 
@@ -115,10 +114,10 @@ async def test_anonymous_and_bad_tokens_are_closed_with_4401(
 
 async def test_a_foreign_origin_cannot_connect(personas: dict[str, Any], media_root: Any) -> None:
     job = await sync_to_async(_queued_job)(personas["owner"])
-    token = await sync_to_async(Token.objects.create)(user=personas["owner"])
+    token = await sync_to_async(make_token)(personas["owner"])
     communicator = WebsocketCommunicator(
         application,
-        f"/ws/jobs/{job.pk}/?token={token.key}",
+        f"/ws/jobs/{job.pk}/?token={token}",
         headers=[(b"origin", b"http://evil.example"), (b"host", b"localhost")],
     )
     connected, _ = await communicator.connect()
@@ -143,10 +142,10 @@ async def test_an_origin_on_another_port_cannot_connect(
     personas: dict[str, Any], media_root: Any, origin: bytes, host: bytes, allowed: bool
 ) -> None:
     job = await sync_to_async(_queued_job)(personas["owner"])
-    token = await sync_to_async(Token.objects.create)(user=personas["owner"])
+    token = await sync_to_async(make_token)(personas["owner"])
     communicator = WebsocketCommunicator(
         application,
-        f"/ws/jobs/{job.pk}/?token={token.key}",
+        f"/ws/jobs/{job.pk}/?token={token}",
         headers=[(b"origin", origin), (b"host", host)],
     )
     connected, _ = await communicator.connect()
@@ -192,9 +191,9 @@ async def test_a_script_signs_in_with_its_first_message(
     personas: dict[str, Any], media_root: Any
 ) -> None:
     job = await sync_to_async(_queued_job)(personas["owner"])
-    token = await sync_to_async(Token.objects.create)(user=personas["owner"])
+    token = await sync_to_async(make_token)(personas["owner"])
     socket = await _script_connect(f"/ws/jobs/{job.pk}/")
-    await socket.send_json_to({"token": token.key})
+    await socket.send_json_to({"token": token})
     assert (await socket.receive_json_from(timeout=5))["seq"] == 1
     await socket.disconnect()
     wrong = await _script_connect(f"/ws/jobs/{job.pk}/")

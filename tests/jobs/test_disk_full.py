@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from console.errors import NO_SPACE
@@ -25,7 +24,7 @@ from jobs.models import Dataset, TrainingJob
 from jobs.services import training
 from models_registry.models import ModelVersion
 from tests.conftest import breast_cancer_csv
-from tests.factories import make_dataset
+from tests.factories import make_dataset, make_token
 
 
 def _fill(volume: Path, leave: int) -> None:
@@ -90,7 +89,7 @@ def test_a_resumable_upload_that_fills_the_disk_gets_507_and_keeps_its_offset(
     data = os.urandom(300_000)
     upload = services.upload_create(owner=owner, filename="big.csv", size=len(data))
     _fill(full_storage, FREE)
-    token = Token.objects.create(user=owner).key
+    token = make_token(owner)
     chunks = [data[i : i + 50_000] for i in range(0, len(data), 50_000)]
     messages = [
         {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}

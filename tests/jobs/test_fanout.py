@@ -14,14 +14,13 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.db import connection
-from rest_framework.authtoken.models import Token
 
 from console.asgi import application
 from jobs import services
 from jobs.fanout import Feed, Hub
 from jobs.models import TrainingJob
 from jobs.services.events import event_record
-from tests.factories import make_dataset
+from tests.factories import make_dataset, make_token
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -74,8 +73,8 @@ async def test_every_watcher_gets_a_burst_whole_and_in_order_in_fewer_frames(
 ) -> None:
     # given many watchers of one job, each past the job's history (seq 1)
     job = await sync_to_async(_queued_job)(personas["owner"])
-    token = await sync_to_async(Token.objects.create)(user=personas["owner"])
-    path = f"/ws/jobs/{job.pk}/?token={token.key}"
+    token = await sync_to_async(make_token)(personas["owner"])
+    path = f"/ws/jobs/{job.pk}/?token={token}"
     sockets = [await _watch(path) for _ in range(WATCHERS)]
     for socket in sockets:
         assert (await socket.receive_json_from(timeout=5))["seq"] == 1
@@ -103,8 +102,8 @@ async def test_a_watcher_joining_during_a_burst_gets_every_event_once_in_order(
 ) -> None:
     # given a job recording a burst, and a watcher already on it (so the hub is live)
     job = await sync_to_async(_queued_job)(personas["owner"])
-    token = await sync_to_async(Token.objects.create)(user=personas["owner"])
-    path = f"/ws/jobs/{job.pk}/?token={token.key}"
+    token = await sync_to_async(make_token)(personas["owner"])
+    path = f"/ws/jobs/{job.pk}/?token={token}"
     first = await _watch(path)
     # In a thread of its own: the sockets' sign-in and replay use the shared one meanwhile.
     burst = asyncio.ensure_future(asyncio.to_thread(_burst, job, BURST))

@@ -15,10 +15,10 @@ from typing import Any, cast
 
 import httpx
 import uvicorn
-from rest_framework.authtoken.models import Token
 
 from models_registry.predictor.app import application, predictor
 from models_registry.predictor.directory import read_snapshot
+from tests.factories import make_token
 from tests.stack import free_port
 
 
@@ -64,11 +64,10 @@ class PredictorClient:
 def client_for(user: Any) -> PredictorClient:
     if user is None:
         return PredictorClient()
-    token, created = Token.objects.get_or_create(user=user)
-    if created:
-        # What the NOTIFY on the token table makes the watcher do.
-        predictor.snapshot = read_snapshot()
-    return PredictorClient(token.key)
+    token = make_token(user)
+    # What the NOTIFY on the token table makes the watcher do.
+    predictor.snapshot = read_snapshot()
+    return PredictorClient(token)
 
 
 def refresh() -> None:

@@ -11,11 +11,11 @@ from channels.db import database_sync_to_async as sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore
-from rest_framework.authtoken.models import Token
 
 from console.asgi import application
 from models_registry import services
 from models_registry.models import Deployment, Membership, ModelVersion, Workspace
+from tests.factories import make_token
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -31,8 +31,8 @@ async def _connect(path: str, *headers: tuple[bytes, bytes]) -> WebsocketCommuni
 
 
 async def _as(user: Any, path: str) -> WebsocketCommunicator:
-    token = await sync_to_async(Token.objects.get_or_create)(user=user)
-    return await _connect(f"{path}?token={token[0].key}")
+    token = await sync_to_async(make_token)(user)
+    return await _connect(f"{path}?token={token}")
 
 
 async def _closed_with(socket: WebsocketCommunicator) -> int:
@@ -157,8 +157,8 @@ async def test_a_name_teammates_share_needs_an_owner(
     # a third member sees two of that name: ambiguous, unless it names the owner
     ambiguous = await _as(outsider_of_both, "/ws/deployments/cancer/")
     assert await _closed_with(ambiguous) == 4409
-    token, _ = await sync_to_async(Token.objects.get_or_create)(user=outsider_of_both)
-    named = await _connect(f"/ws/deployments/cancer/?owner=owner&token={token.key}")
+    token = await sync_to_async(make_token)(outsider_of_both)
+    named = await _connect(f"/ws/deployments/cancer/?owner=owner&token={token}")
     assert (await named.receive_json_from(timeout=5))["deployment"]["owner"] == "owner"
     await named.disconnect()
 

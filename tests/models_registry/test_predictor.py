@@ -13,6 +13,7 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
+from console import tokens
 from jobs.engine import model as engine_model
 from models_registry import services
 from models_registry.models import Deployment, ModelVersion
@@ -20,6 +21,7 @@ from models_registry.predictor import metrics, tally
 from models_registry.predictor.app import predictor as state
 from models_registry.predictor.directory import Watcher, read_snapshot
 from models_registry.predictor.hosting import load_version
+from tests.factories import make_token
 from tests.models_registry.predictor_client import PredictorClient, client_for, refresh
 
 pytestmark = pytest.mark.django_db
@@ -215,9 +217,7 @@ def test_the_watcher_hears_a_change_within_a_second(personas: dict[str, Any]) ->
         assert heard, "the first read did not happen"
         time.sleep(0.2)
         changed = time.monotonic()
-        from rest_framework.authtoken.models import Token
-
-        Token.objects.create(user=personas["outsider"])
+        make_token(personas["outsider"])
         while len(heard) < 2 and time.monotonic() < changed + 5:
             time.sleep(0.01)
         assert len(heard) >= 2
@@ -246,6 +246,30 @@ def test_metrics_in_prometheus_format_for_staff_and_per_deployment_for_the_owner
     assert scraped.status_code == 200
     assert f'deployment_id="{deployed.pk}"' in scraped.text
     assert "predictor_batch_rows_bucket" in scraped.text
+
+
+def test_a_door_credential_opens_the_predictor_for_its_active_user_only(
+    personas: dict[str, Any], deployed: Deployment, cancer_frame: Any
+) -> None:
+    # The web's door forwards a browser session as a signed door credential, no stored token.
+    owner = personas["owner"]
+    state.snapshot = read_snapshot()
+    body = {"instances": _rows(cancer_frame, 1)}
+    credential = tokens.door_credential(user_id=owner.pk)
+    assert PredictorClient(credential).post(URL, body).status_code == 200
+    # another user's id under the owner's signature, or no prefix: unknown
+    _, _, rest = credential[len(tokens.DOOR_PREFIX) :].partition(":")
+    forged = f"{tokens.DOOR_PREFIX}{personas['outsider'].pk}:{rest}"
+    assert PredictorClient(forged).post(URL, body).status_code == 401
+    assert PredictorClient(credential[len(tokens.DOOR_PREFIX) :]).post(URL, body).status_code == 401
+    # the outsider's own credential finds no deployment of that name
+    outsider = tokens.door_credential(user_id=personas["outsider"].pk)
+    assert PredictorClient(outsider).post(URL, body).status_code == 404
+    # a deactivated user's credential stops working once the directory knows
+    owner.is_active = False
+    owner.save()
+    state.snapshot = read_snapshot()
+    assert PredictorClient(credential).post(URL, body).status_code == 401
 
 
 def test_deployment_keys_are_shown_once_revocable_expiring_and_rate_limited(

@@ -73,8 +73,10 @@ export interface paths {
         put?: never;
         /**
          * @deprecated
-         * @description Deprecated: the one unnamed, unscoped token per user, for scripts written before
-         *     personal tokens. It keeps working; new scripts use `POST /api/v1/auth/tokens/`.
+         * @description Deprecated: a full-scope token for a username and password, for scripts written before
+         *     personal tokens. Each call makes a new one (only hashes are stored, so an old one cannot be
+         *     handed out again), listed as "sign-in" among your tokens; the ten newest stay usable. New
+         *     scripts make a named, scoped token with `POST /api/v1/auth/tokens/`.
          */
         post: operations["auth_token_create"];
         delete?: never;
