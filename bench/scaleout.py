@@ -40,8 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import jobs.engine  # noqa: E402,F401  (selects the Keras backend)
-from jobs.engine.pool import Outcome, Ticket  # noqa: E402
 from jobs.engine.search import SearchConfig, run_search, serve_search_trials  # noqa: E402
+from jobs.engine.tickets import Outcome, Ticket  # noqa: E402
 
 
 def _frame(rows: int) -> pd.DataFrame:

@@ -21,11 +21,13 @@ from jobs.engine.data import TaskType
 from jobs.engine.ensemble import build_ensemble, choose
 from jobs.engine.evaluation import evaluate, evaluate_multilabel
 from jobs.engine.layers import MultiLabels, compiled_head
-from jobs.engine.pool import POLL_SECONDS, TrialPool, TrialSource, run_ticket
-from jobs.engine.results import Reporter, SearchResult
+from jobs.engine.pool import run_ticket
+from jobs.engine.reporting import Reporter
+from jobs.engine.results import SearchResult
 from jobs.engine.split import index_labels
 from jobs.engine.task import Prepared, Task
 from jobs.engine.task_data import detect_delimiter, label_matrix, parse_label_sets
+from jobs.engine.tickets import POLL_SECONDS, TrialPool, TrialSource
 from jobs.engine.tuning import (
     FINISH_SHARE,
     REFIT_SHARE,

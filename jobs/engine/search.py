@@ -11,10 +11,11 @@ from pathlib import Path
 import pandas as pd
 
 from jobs.engine.config import SearchConfig
-from jobs.engine.pool import TrialPool, TrialSource
-from jobs.engine.results import Reporter, SearchInterrupted, SearchResult, SearchStopped
+from jobs.engine.reporting import Reporter, SearchInterrupted, SearchStopped
+from jobs.engine.results import SearchResult
 from jobs.engine.runner import run_task, serve_trials
 from jobs.engine.tasks import task_for
+from jobs.engine.tickets import TrialPool, TrialSource
 
 __all__ = [
     "Reporter",

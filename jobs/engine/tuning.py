@@ -22,14 +22,10 @@ import pandas as pd
 
 from jobs.engine import checkpoint
 from jobs.engine.config import SearchConfig
-from jobs.engine.pool import Coordinator, Outcome, Ticket, TrialPool, reason, run_ticket
-from jobs.engine.results import (
-    Reporter,
-    SearchInterrupted,
-    SearchResult,
-    SearchStopped,
-    manifest,
-)
+from jobs.engine.pool import Coordinator, run_ticket
+from jobs.engine.reporting import Reporter, SearchInterrupted, SearchStopped
+from jobs.engine.results import SearchResult, manifest
+from jobs.engine.tickets import Outcome, Ticket, TrialPool, reason
 
 logger = logging.getLogger(__name__)
 

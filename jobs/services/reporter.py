@@ -21,7 +21,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from jobs import worker_shutdown
-from jobs.engine.results import SearchInterrupted
+from jobs.engine.reporting import SearchInterrupted
 from jobs.models import TrainingJob, Trial
 from jobs.services.events import event_record
 from jobs.services.queueing import job_enqueue

@@ -38,7 +38,7 @@ from jobs.engine.config import (
     MAX_TRIALS_CAP,
     SearchConfig,
 )
-from jobs.engine.pool import Outcome, Ticket
+from jobs.engine.tickets import Outcome, Ticket
 from jobs.models import Dataset, TrainingJob, TrialTicket
 from jobs.services.queueing import BROKER_PRIORITY
 from jobs.services.reporter import ClaimLost, JobReporter, job_fenced, job_held

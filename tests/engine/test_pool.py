@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from jobs.engine.pool import Outcome, Ticket
 from jobs.engine.search import SearchConfig, run_search, serve_search_trials
+from jobs.engine.tickets import Outcome, Ticket
 from tests.conftest import RecordingReporter
 
 
