@@ -55,6 +55,17 @@ def page() -> Iterator[Page]:
             browser.close()
 
 
+def sign_in(page: Page, stack: Stack, user: str, password: str | None = None) -> None:
+    """Opens the console and signs in through Django's form, as a person does; returns once
+    the app shows who is signed in. (`test_csv_to_prediction_in_the_browser` walks the
+    form itself, step by step.)"""
+    page.goto(stack.url + "/")
+    page.fill("#id_username", user)
+    page.fill("#id_password", password or stack.passwords[user])
+    page.click("#login-submit")
+    expect(page.locator("#whoami")).to_have_text(user)
+
+
 def watch_console(page: Page) -> list[str]:
     """Collects the page's console errors and uncaught exceptions (a missing icon included)."""
     problems: list[str] = []

@@ -18,6 +18,7 @@ from tests.e2e import flow
 from tests.e2e.test_browser import (  # noqa: F401 - the page fixture
     assert_charts_fit_a_phone,
     page,
+    sign_in,
     watch_console,
 )
 from tests.stack import Stack, _manage
@@ -58,11 +59,7 @@ def test_keys_are_made_shown_once_and_revoked_and_traffic_is_counted(
     assert flow.wait_ready(client, NAME)["status"] == "READY"
     problems = watch_console(page)
 
-    page.goto(stack.url + "/")
-    page.fill("#id_username", USER)
-    page.fill("#id_password", f"{USER}-Passw0rd!")
-    page.click("#login-submit")
-    expect(page.locator("#whoami")).to_have_text(USER)
+    sign_in(page, stack, USER, f"{USER}-Passw0rd!")
     page.goto(f"{stack.url}/#/deployments/{NAME}")
     expect(page.locator("#deployment-status")).to_have_text("READY")
     expect(page.locator("#keys-table tbody")).to_contain_text("No keys yet.")

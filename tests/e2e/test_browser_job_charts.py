@@ -19,6 +19,7 @@ from tests.e2e.test_browser import (  # noqa: F401 - the page fixture
     TRAINING_TIMEOUT_MS,
     assert_charts_fit_a_phone,
     page,
+    sign_in,
     watch_console,
 )
 from tests.stack import Stack
@@ -95,11 +96,7 @@ def test_charts_follow_a_running_job(
         dataset = flow.upload(client, breast_cancer_csv())
     problems = watch_console(page)
     page.add_init_script(RECORDER)
-    page.goto(stack.url + "/")
-    page.fill("#id_username", USER)
-    page.fill("#id_password", stack.passwords[USER])
-    page.click("#login-submit")
-    expect(page.locator("#whoami")).to_have_text(USER)
+    sign_in(page, stack, USER)
 
     # given a small job, followed from the moment it is made (the app is loaded: a hash change)
     with stack.client(USER) as client:
@@ -293,11 +290,7 @@ def test_a_job_is_cancelled_only_once_the_dialog_confirms_it(
         job = flow.create_job(client, dataset["id"], max_trials=30, max_epochs=100)
     problems = watch_console(page)
     page.add_init_script(RECORDER)
-    page.goto(stack.url + "/")
-    page.fill("#id_username", USER)
-    page.fill("#id_password", stack.passwords[USER])
-    page.click("#login-submit")
-    expect(page.locator("#whoami")).to_have_text(USER)
+    sign_in(page, stack, USER)
     page.evaluate("id => { location.hash = '#/jobs/' + id; }", job["id"])
     cancel = page.get_by_role("button", name="Cancel", exact=True)
 

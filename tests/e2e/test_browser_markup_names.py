@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_browser import page, watch_console  # noqa: F401 - the page fixture
+from tests.e2e.test_browser import page, sign_in, watch_console  # noqa: F401 - the page fixture
 from tests.stack import Stack
 
 USER = "markup"  # its own user: the other browser and REST tests share the stack
@@ -50,11 +50,7 @@ def test_markup_in_column_and_dataset_names_is_shown_as_text(
     stack.add_user(USER)
     dataset_id = _markup_dataset(stack)
     watch_console(page)
-    page.goto(stack.url + "/")
-    page.fill("#id_username", USER)
-    page.fill("#id_password", stack.passwords[USER])
-    page.click("#login-submit")
-    expect(page.locator("#whoami")).to_have_text(USER)
+    sign_in(page, stack, USER)
 
     # the list shows the dataset's name as typed
     page.goto(f"{stack.url}/#/datasets")

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_browser import page, watch_console  # noqa: F401 - the page fixture
+from tests.e2e.test_browser import page, sign_in, watch_console  # noqa: F401 - the page fixture
 from tests.stack import Stack
 
 USER = "outsider"  # its own user: the other browser and REST tests share the stack
@@ -16,18 +16,10 @@ USER = "outsider"  # its own user: the other browser and REST tests share the st
 pytestmark = [pytest.mark.stack, pytest.mark.browser]
 
 
-def _sign_in(tab: Page, stack: Stack) -> None:
-    tab.goto(stack.url + "/")
-    tab.fill("#id_username", USER)
-    tab.fill("#id_password", stack.passwords[USER])
-    tab.click("#login-submit")
-    expect(tab.locator("#whoami")).to_have_text(USER)
-
-
 def test_a_person_makes_uses_and_revokes_a_token(embedded_stack: Stack, page: Page) -> None:  # noqa: F811
     stack = embedded_stack
     problems = watch_console(page)
-    _sign_in(page, stack)
+    sign_in(page, stack, USER)
 
     # when they create a read-only token on the API tokens page
     page.click("#nav-tokens")
@@ -59,7 +51,7 @@ def test_a_person_makes_uses_and_revokes_a_token(embedded_stack: Stack, page: Pa
 
 def test_swagger_ui_and_redoc_render_offline(embedded_stack: Stack, page: Page) -> None:  # noqa: F811
     stack = embedded_stack
-    _sign_in(page, stack)
+    sign_in(page, stack, USER)
     # What the pages fetched from anywhere else (a request the page's policy blocks gets no
     # answer, so only answers count).
     outside: list[str] = []

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Error, Page, Request, Route, expect
 
 from tests.conftest import breast_cancer_csv
-from tests.e2e.test_browser import assert_tus_upload, page, watch_console  # noqa: F401
+from tests.e2e.test_browser import assert_tus_upload, page, sign_in, watch_console  # noqa: F401
 from tests.stack import Stack
 
 USER = "uploader"  # its own user: the other browser and REST tests share the stack
@@ -31,10 +31,7 @@ def test_a_cancelled_upload_is_terminated_and_the_file_can_go_up_again(
     content = breast_cancer_csv()
     csv_file = tmp_path / "held.csv"
     csv_file.write_bytes(content)
-    page.goto(stack.url + "/")
-    page.fill("#id_username", USER)
-    page.fill("#id_password", stack.passwords[USER])
-    page.click("#login-submit")
+    sign_in(page, stack, USER)
     expect(page.locator("#upload-form")).to_be_visible()
 
     # given an upload whose bytes never get through (the PATCH is held back in the browser)

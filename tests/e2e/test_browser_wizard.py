@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_browser import page, watch_console  # noqa: F401 - the page fixture
+from tests.e2e.test_browser import page, sign_in, watch_console  # noqa: F401 - the page fixture
 from tests.e2e.test_browser_layout import ready_dataset
 from tests.stack import Stack
 
@@ -34,11 +34,7 @@ def test_wizard_suggests_keeps_values_and_puts_a_server_error_on_its_step(
     stack.add_user(USER)
     dataset_id = ready_dataset(stack, USER)
     problems = watch_console(page)
-    page.goto(stack.url + "/")
-    page.fill("#id_username", USER)
-    page.fill("#id_password", stack.passwords[USER])
-    page.click("#login-submit")
-    expect(page.locator("#whoami")).to_have_text(USER)
+    sign_in(page, stack, USER)
     page.click("#nav-jobs")
     page.click("#new-job")
     expect(page.locator("#wizard-step-dataset")).to_be_visible()

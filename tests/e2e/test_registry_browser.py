@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import breast_cancer_csv
 from tests.e2e import flow
-from tests.e2e.test_browser import DEPLOY_TIMEOUT_MS, _shot, page, watch_console  # noqa: F401
+from tests.e2e.test_browser import DEPLOY_TIMEOUT_MS, _shot, page, sign_in, watch_console  # noqa: F401
 from tests.stack import Stack
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser]
@@ -58,11 +58,7 @@ def test_version_page_deploy_question_and_compare(
     problems = watch_console(page)
 
     # given the teammate signed in
-    page.goto(stack.url + "/")
-    page.fill("#id_username", USER)
-    page.fill("#id_password", stack.passwords[USER])
-    page.click("#login-submit")
-    expect(page.locator("#whoami")).to_have_text(USER)
+    sign_in(page, stack, USER)
 
     # when they open a version from the models list
     page.goto(f"{stack.url}/#/models")
