@@ -30,9 +30,6 @@ class Program:
     name: str
     argv: Sequence[str]
     env: Mapping[str, str]
-    # Added to the process's niceness: a training worker yields the CPU to the web and the
-    # predictor, whose users wait on each answer (a search waits on no one).
-    nice: int = 0
     proc: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     # Quick failures in a row; a run that lasted `stable_after` seconds resets it.
@@ -70,12 +67,6 @@ class Supervisor:
         # supervisor, which stops the children in order, and a child's leftovers (a Celery pool
         # whose parent died) can be found and ended by group.
         program.proc = subprocess.Popen(program.argv, env=dict(program.env), start_new_session=True)
-        if program.nice:
-            # Set at once, before the program has imported anything, so the pool children it
-            # forks later inherit it. A process may raise its own niceness, never lower it.
-            with contextlib.suppress(OSError):
-                current = os.getpriority(os.PRIO_PROCESS, program.proc.pid)
-                os.setpriority(os.PRIO_PROCESS, program.proc.pid, current + program.nice)
         program.started_at = time.monotonic()
         program.starts += 1
         if program.starts > 1:

@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from console.management.commands import runconsole
 from console.supervisor import restart_delay
 from tests.conftest import breast_cancer_csv
 from tests.e2e import flow
@@ -68,25 +67,6 @@ def _kill_and_wait_for_restart(
 @pytest.mark.stack
 def test_the_data_directory_is_private_to_the_console(stack: Stack) -> None:
     assert stack.data_dir.stat().st_mode & 0o777 == 0o700
-
-
-@pytest.mark.stack
-def test_training_yields_the_cpu_to_the_web_and_the_predictor(stack: Stack) -> None:
-    # The training worker and the pool children it forks run nicer than the serving processes.
-    worker, web, predictor = (process_of(stack, n) for n in (WORKER, WEB, PREDICTOR))
-    assert worker is not None
-    assert web is not None
-    assert predictor is not None
-    base = os.getpriority(os.PRIO_PROCESS, stack.pid)
-    assert os.getpriority(os.PRIO_PROCESS, web) == base
-    assert os.getpriority(os.PRIO_PROCESS, predictor) == base
-    assert os.getpriority(os.PRIO_PROCESS, worker) == base + runconsole.TRAINING_NICE
-    deadline = time.monotonic() + 60
-    while not children(worker) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert children(worker), "the training worker forked no pool child"
-    for child in children(worker):
-        assert os.getpriority(os.PRIO_PROCESS, child) == base + runconsole.TRAINING_NICE
 
 
 @pytest.mark.stack

@@ -55,12 +55,6 @@ STOP_TIMEOUT_SECONDS = 30
 WEB_DB_POOL_SIZE = 8
 
 
-# A training worker's niceness: under contention the web's and the predictor's requests (a
-# person or a client waits on each) go first; a search alone on the machine runs as fast.
-# Measured with bench/load.py (docs/benchmarks.md).
-TRAINING_NICE = 10
-
-
 # The command lines are functions so that the scale-out test (tests/stack.py) starts each
 # process exactly as here, one at a time and each with its own environment.
 def web_argv(host: str, port: int) -> list[str]:
@@ -116,13 +110,6 @@ class Command(BaseCommand):
             help="processes of the worker for short tasks (profiling), beside the training one",
         )
         parser.add_argument(
-            "--worker-nice",
-            type=int,
-            default=TRAINING_NICE,
-            help="niceness added to the training worker (0: none), so that training takes the "
-            "CPU only when the web and the predictor leave it",
-        )
-        parser.add_argument(
             "--restart-delay", type=float, default=1.0, help="first restart delay, seconds"
         )
         parser.add_argument(
@@ -160,12 +147,7 @@ class Command(BaseCommand):
         for name, program_env in envs.items():
             envs[name] = {**program_env, "DB_APPLICATION_NAME": f"console-{name}"}
         supervisor = Supervisor(
-            [
-                Program(
-                    name, cmd, envs[name], nice=options["worker_nice"] if name == "worker" else 0
-                )
-                for name, cmd in commands.items()
-            ],
+            [Program(name, cmd, envs[name]) for name, cmd in commands.items()],
             log=lambda line: self.stderr.write(line),
             base_delay=options["restart_delay"],
             max_delay=options["max_restart_delay"],
