@@ -222,6 +222,14 @@ def test_workers_consume_the_gpu_and_cpu_queues(services: dict[str, dict[str, An
         assert service_env(services[name]).get("CELERY_DEFAULT_QUEUE") == "cpu", name
 
 
+def test_cpu_training_yields_the_host_cpus_to_the_serving_services(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    # Niceness ranks processes within one container only: across containers, CPU shares do.
+    assert services["worker-cpu"]["cpu_shares"] < 1024
+    assert all("cpu_shares" not in services[name] for name in ("web", "predictor", "proxy"))
+
+
 def test_profiling_has_workers_that_never_train(services: dict[str, dict[str, Any]]) -> None:
     # Where the web process sends a profile (no CELERY_SHORT_QUEUE in the compose file).
     assert "CELERY_SHORT_QUEUE" not in service_env(services["web"])
