@@ -14,10 +14,7 @@ HEAVY = ("keras", "torch", "tensorflow", "keras_tuner", "sklearn")
 
 
 def test_the_web_application_loads_without_keras_or_torch(tmp_path: Path) -> None:
-    probe = (
-        "import sys, console.asgi\n"
-        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
-    )
+    probe = f"import sys, console.asgi\nprint(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "console.settings",
