@@ -179,7 +179,8 @@ class DeploymentViewSet(
     def predict(self, request: Request, name: str | None = None) -> Response:
         """Same-origin door to the predictor service, for the browser's session."""
         # Whoever sees it predicts on it (a teammate's too); the predictor names it the same
-        # way from the user's token: the user's own first, else the one teammate's.
+        # way from the user the door credential names: the user's own first, else the one
+        # teammate's.
         deployment = self.get_object()
         credential = tokens.door_credential(user_id=request.user.pk)
         url = f"{settings.PREDICTOR_URL}/v1/deployments/{deployment.name}/predict"

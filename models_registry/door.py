@@ -3,10 +3,11 @@
 `POST /api/v1/deployments/<name>/predict/` is forwarded to the predictor over kept-alive
 connections, without Django's request cycle: a token in `Authorization` goes through as it is
 (the predictor checks it and the deployment's owner); a session is checked here (its user,
-then CSRF, as DRF's SessionAuthentication does) and forwarded with the user's token. A
-session's user is remembered for SESSION_CACHE_SECONDS, so a sign-out takes up to that long
-to close the door. Anything else goes on to Django, where the DRF action of the same URL
-answers (the test client, which has no ASGI layer, reaches that one).
+then CSRF, as DRF's SessionAuthentication does) and forwarded as a door credential (signed,
+short-lived: console.tokens), so no stored token is made for it. A session's user is
+remembered for SESSION_CACHE_SECONDS, so a sign-out takes up to that long to close the door.
+Anything else goes on to Django, where the DRF action of the same URL answers (the test
+client, which has no ASGI layer, reaches that one).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ FORWARDED = (
 )
 
 
-def _session_token(session_key: str) -> str | None:
+def _session_credential(session_key: str) -> str | None:
     """A door credential for the session's user (console.tokens), the user checked as Django's
     auth does (hash and all); None when the session names no active user."""
     from importlib import import_module
@@ -98,18 +99,18 @@ class PredictDoor:
                 session_key = value
         if not session_key:
             return "Authentication credentials were not provided."
-        token, until = self._sessions.get(session_key, (None, 0.0))
+        credential, until = self._sessions.get(session_key, (None, 0.0))
         if until < time.monotonic():
-            token = await sync_to_async(_session_token)(session_key)
-            self._sessions[session_key] = (token, time.monotonic() + SESSION_CACHE_SECONDS)
+            credential = await sync_to_async(_session_credential)(session_key)
+            self._sessions[session_key] = (credential, time.monotonic() + SESSION_CACHE_SECONDS)
             if len(self._sessions) > 10_000:
                 self._sessions.clear()
-        if token is None:
+        if credential is None:
             return "Authentication credentials were not provided."
         refused = _csrf_refusal(scope)
         if refused:
             return refused
-        return b"Token " + token.encode()
+        return b"Token " + credential.encode()
 
     async def _forward(self, scope: dict[str, Any], receive: Any, send: Any, name: str) -> None:
         chunks, size, more = [], 0, True
