@@ -1,4 +1,5 @@
-"""A page of rows costs the web process a batch's memory, not the table's: `rows/` streams the
+"""A page of rows costs the web process the memory of the row groups being read, not the
+table's: `rows/` streams the
 stored file up to the page (jobs.selectors.dataset_rows). A READY Parquet file may unpack to
 250 times its stored size (jobs/engine/io/limits.py), so a small file can be a big table."""
 
@@ -23,21 +24,20 @@ ROWS = 1_000_000
 WIDTH = 120  # characters a cell: the decoded column is ROWS * WIDTH = 120 MB
 
 
-def _resident_bytes() -> int:
-    pages = int(Path("/proc/self/statm").read_text().split()[1])
-    return pages * 4096
+class PeakArrow(threading.Thread):
+    """The most bytes Arrow held at once while it runs. Arrow's live bytes, not the process's
+    resident size: the allocator keeps freed pages for a while, so the resident size measured
+    3 MB in one run and 49 MB in another for the same streamed read."""
 
-
-class PeakRss(threading.Thread):
     def __init__(self) -> None:
         super().__init__(daemon=True)
-        self.base = _resident_bytes()
+        self.base = pa.total_allocated_bytes()
         self.peak = self.base
         self.done = threading.Event()
 
     def run(self) -> None:
-        while not self.done.wait(0.002):
-            self.peak = max(self.peak, _resident_bytes())
+        while not self.done.wait(0.001):
+            self.peak = max(self.peak, pa.total_allocated_bytes())
 
 
 def _big_parquet() -> bytes:
@@ -65,7 +65,7 @@ def test_the_last_page_of_a_big_table_costs_a_batch_not_the_table(
     dataset = make_dataset(personas["owner"], content, filename="big.parquet")
     assert dataset.status == "READY", dataset.error
     api = api_as("owner")
-    watch = PeakRss()
+    watch = PeakArrow()
     watch.start()
     try:
         answer = api.get(f"/api/v1/datasets/{dataset.pk}/rows/?offset={ROWS - 5}&limit=50")
@@ -75,5 +75,7 @@ def test_the_last_page_of_a_big_table_costs_a_batch_not_the_table(
     assert answer.status_code == 200
     assert [row["n"] for row in answer.json()["rows"]] == list(range(ROWS - 5, ROWS))
     grew = (watch.peak - watch.base) >> 20
-    # a 65,536-row batch of this table is 8 MB decoded; the whole column is 120 MB
-    assert grew < 48, f"the web grew {grew} MB for one page"
+    # The whole column is 120 MB decoded (188 MB held when every batch is kept). Streamed,
+    # Arrow holds the row group being read and the ones its reader has fetched ahead (74 MB
+    # measured here), never the table.
+    assert grew < 100, f"the web grew {grew} MB for one page"
