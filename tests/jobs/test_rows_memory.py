@@ -1,7 +1,7 @@
 """A page of rows costs the web process the memory of the row groups being read, not the
-table's: `rows/` streams the
-stored file up to the page (jobs.selectors.dataset_rows). A READY Parquet file may unpack to
-250 times its stored size (jobs/engine/io/limits.py), so a small file can be a big table."""
+table's: `rows/` streams the stored file up to the page (jobs.selectors.dataset_rows). A READY
+Parquet file may unpack to 250 times its stored size (jobs/engine/io/limits.py), so a small
+file can be a big table."""
 
 from __future__ import annotations
 
