@@ -68,4 +68,4 @@ USER app
 EXPOSE 8000 8001
 
 # The web process by default; compose overrides it for the other services.
-CMD ["python", "-m", "uvicorn", "console.asgi:application", "--http", "console.http_protocol:BodySocketProtocol", "--host", "0.0.0.0", "--port", "8000", "--lifespan", "off", "--timeout-graceful-shutdown", "10", "--ws-per-message-deflate", "false"]
+CMD ["python", "-m", "console.webserver", "console.asgi:application", "--host", "0.0.0.0", "--port", "8000"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -30,6 +31,8 @@ class Program:
     name: str
     argv: Sequence[str]
     env: Mapping[str, str]
+    # Descriptors the process inherits (a listening socket its restarts serve as well).
+    pass_fds: tuple[int, ...] = ()
     proc: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     # Quick failures in a row; a run that lasted `stable_after` seconds resets it.
@@ -44,6 +47,7 @@ class Supervisor:
         programs: Sequence[Program],
         *,
         log: Callable[[str], None],
+        listeners: Sequence[socket.socket] = (),
         base_delay: float = 1.0,
         max_delay: float = 30.0,
         stable_after: float = 60.0,
@@ -52,6 +56,7 @@ class Supervisor:
     ) -> None:
         self.programs = list(programs)
         self.log = log
+        self.listeners = list(listeners)
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.stable_after = stable_after
@@ -66,7 +71,9 @@ class Supervisor:
         # A session (and process group) of its own: the terminal's Ctrl-C reaches only this
         # supervisor, which stops the children in order, and a child's leftovers (a Celery pool
         # whose parent died) can be found and ended by group.
-        program.proc = subprocess.Popen(program.argv, env=dict(program.env), start_new_session=True)
+        program.proc = subprocess.Popen(
+            program.argv, env=dict(program.env), start_new_session=True, pass_fds=program.pass_fds
+        )
         program.started_at = time.monotonic()
         program.starts += 1
         if program.starts > 1:
@@ -105,6 +112,8 @@ class Supervisor:
             self.stop_all()
 
     def stop_all(self) -> None:
+        for listener in self.listeners:
+            listener.close()
         running = [p.proc for p in self.programs if p.proc is not None and p.proc.poll() is None]
         for proc in running:
             with contextlib.suppress(ProcessLookupError, PermissionError):

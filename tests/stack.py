@@ -388,10 +388,16 @@ def children(pid: int) -> list[int]:
         return []
 
 
-def process_of(stack: Stack, needle: bytes) -> int | None:
-    """The pid of runconsole's child whose command line contains `needle`, if one runs now."""
+def processes_of(stack: Stack, needle: bytes) -> list[int]:
+    """The pids of runconsole's children whose command lines contain `needle`."""
+    found = []
     for pid in children(stack.pid):
         with contextlib.suppress(FileNotFoundError):
             if needle in Path(f"/proc/{pid}/cmdline").read_bytes():
-                return pid
-    return None
+                found.append(pid)
+    return found
+
+
+def process_of(stack: Stack, needle: bytes) -> int | None:
+    """The pid of runconsole's child whose command line contains `needle`, if one runs now."""
+    return next(iter(processes_of(stack, needle)), None)

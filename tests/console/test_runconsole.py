@@ -85,6 +85,25 @@ def test_a_killed_web_process_is_restarted_while_the_predictor_keeps_serving(
 
 
 @pytest.mark.stack
+def test_a_call_made_while_the_web_is_down_waits_for_its_restart(stack: Stack) -> None:
+    # given the web process killed, its restart a second away (runconsole's first delay)
+    old = process_of(stack, WEB)
+    assert old is not None
+    os.kill(old, signal.SIGKILL)
+    while process_of(stack, WEB) == old:
+        time.sleep(0.01)
+    # when a call comes before a web process is back
+    assert process_of(stack, WEB) is None
+    started = time.monotonic()
+    answer = stack.client("owner").get("/api/v1/datasets/", timeout=60)
+    # then runconsole's listening socket held it until the new web process took it: answered,
+    # not refused
+    assert answer.status_code == 200
+    assert process_of(stack, WEB) not in (None, old)
+    assert time.monotonic() - started < 60
+
+
+@pytest.mark.stack
 def test_a_killed_worker_is_restarted_and_takes_work_again(stack: Stack) -> None:
     _kill_and_wait_for_restart(stack, WORKER, None, [stack.url, stack.predictor_url])
     dataset = flow.upload(stack.client("owner"), breast_cancer_csv(rows=60))
@@ -102,3 +121,6 @@ def test_sigterm_still_stops_every_process(stack: Stack) -> None:
         # Gone, or a zombie nobody waits for: runconsole waited for each of its children.
         stat = Path(f"/proc/{pid}/stat")
         assert not stat.exists(), f"{pid} outlived runconsole: {stat.read_text()}"
+    # and its port is closed: a new connection is refused, not left waiting in a queue
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{stack.url}/healthz", timeout=5)

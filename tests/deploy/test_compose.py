@@ -16,6 +16,7 @@ import jsonschema
 import pytest
 from django.conf import settings
 
+from console import webserver
 from console.management.commands import runconsole
 from tests.deploy.compose_file import (
     APP_SERVICES,
@@ -150,38 +151,47 @@ def test_http_services_check_their_own_healthz_without_curl(
     assert "127.0.0.1" in allowed
 
 
-@pytest.mark.parametrize(
-    ("name", "module", "lifespan"),
-    [
-        ("web", "console.asgi:application", "off"),
-        ("predictor", "console.predictor_asgi:application", "on"),
-    ],
-)
-def test_http_services_run_the_console_asgi_apps(
-    services: dict[str, dict[str, Any]], name: str, module: str, lifespan: str
+def test_the_web_service_runs_the_web_server_as_runconsole_does(
+    services: dict[str, dict[str, Any]],
 ) -> None:
-    argv = command_argv(services[name]["command"])
+    argv = command_argv(services["web"]["command"])
+    # the one web server module (its protocol, grace and websocket settings), on all addresses
+    assert argv[:3] == ["python", "-m", "console.webserver"]
+    assert (ROOT / "console" / "webserver.py").is_file()
+    mine = runconsole.web_argv("0.0.0.0", 8000)  # noqa: S104
+    assert argv[3:] == mine[3:]
+    assert mine[1:3] == ["-m", "console.webserver"]
+    # Docker waits longer after SIGTERM than the server lets requests finish.
+    config = webserver.config("console.asgi:application")
+    assert config.timeout_graceful_shutdown == runconsole.SERVER_GRACE_SECONDS
+    assert int(services["web"]["stop_grace_period"].removesuffix("s")) > (
+        runconsole.SERVER_GRACE_SECONDS
+    )
+    # uploads read their bodies straight from the socket only under this protocol, and the
+    # progress sockets' frames are not compressed one by one
+    assert config.http == "console.http_protocol:BodySocketProtocol"
+    assert config.ws_per_message_deflate is False
+    assert config.lifespan == "off"
+
+
+def test_the_predictor_service_runs_the_predictor_app(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    argv = command_argv(services["predictor"]["command"])
     assert argv[:3] == ["python", "-m", "uvicorn"]
-    assert module in argv
-    assert (ROOT / (module.split(":")[0].replace(".", "/") + ".py")).is_file()
-    assert argv[argv.index("--lifespan") + 1] == lifespan
+    assert "console.predictor_asgi:application" in argv
+    assert (ROOT / "console" / "predictor_asgi.py").is_file()
+    assert argv[argv.index("--lifespan") + 1] == "on"
     assert argv[argv.index("--host") + 1] == "0.0.0.0"  # noqa: S104
     # SIGTERM lets in-flight requests finish, and Docker waits longer than the server does.
     grace = int(argv[argv.index("--timeout-graceful-shutdown") + 1])
     assert grace == runconsole.SERVER_GRACE_SECONDS
-    stop = services[name]["stop_grace_period"]
+    stop = services["predictor"]["stop_grace_period"]
     assert stop.endswith("s")
     assert int(stop[:-1]) > grace
-    if name == "web":
-        # uploads read their bodies straight from the socket only under this protocol
-        assert argv[argv.index("--http") + 1] == "console.http_protocol:BodySocketProtocol"
-        # no per-frame compression of the progress sockets, as runconsole starts it
-        for web in (argv, runconsole.web_argv("0.0.0.0", 8000)):  # noqa: S104
-            assert web[web.index("--ws-per-message-deflate") + 1] == "false"
-    else:
-        # TCP_NODELAY and one write per response, as runconsole starts it
-        assert argv[argv.index("--http") + 1] == "console.predictor_protocol:NoDelayProtocol"
-        assert "--no-access-log" in argv
+    # TCP_NODELAY and one write per response, as runconsole starts it
+    assert argv[argv.index("--http") + 1] == "console.predictor_protocol:NoDelayProtocol"
+    assert "--no-access-log" in argv
 
 
 def test_the_gpu_worker_reserves_the_cards_and_runs_one_process_per_card(

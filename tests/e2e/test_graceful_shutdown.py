@@ -4,12 +4,14 @@ under way finishes or is handed on, and nothing is lost.
 A training worker hands its job back at the next batch and exits within seconds; another
 worker resumes the saved search without running its finished trials again. The web and the
 predictor finish the request in flight (within their grace, runconsole.SERVER_GRACE_SECONDS)
-while refusing new connections. On the session's stack: each stopped process is started again
-by runconsole's supervisor, which the test waits for.
+while taking no new connection: the predictor refuses them; the web's are answered by its
+other process, which shares the listening socket. On the session's stack: each stopped
+process is started again by runconsole's supervisor, which the test waits for.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -26,7 +28,7 @@ import pytest
 from jobs.services.reporter import HANDED_BACK
 from tests.conftest import breast_cancer_csv
 from tests.e2e import flow
-from tests.stack import Stack, children, process_of
+from tests.stack import Stack, children, process_of, processes_of
 
 pytestmark = pytest.mark.stack
 
@@ -88,24 +90,74 @@ def _read_response(raw: socket.socket) -> tuple[int, dict[str, str], bytes]:
     return int(lines[0].split()[1]), headers, body
 
 
-def _through_sigterm(url: str, pid: int, head: str, body: bytes) -> tuple[int, dict[str, str]]:
+def _tcp_sockets() -> list[tuple[int, int, str, str]]:
+    """Every IPv4 TCP socket: (local port, remote port, state, inode), from /proc/net/tcp."""
+    out = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = (int(a.rsplit(":", 1)[1], 16) for a in fields[1:3])
+        out.append((local, remote, fields[3], fields[9]))
+    return out
+
+
+def _holds(pid: int, inodes: set[str]) -> bool:
+    """Whether the process has a descriptor on any of these sockets."""
+    with contextlib.suppress(FileNotFoundError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                if os.readlink(fd).removeprefix("socket:[").removesuffix("]") in inodes:
+                    return True
+    return False
+
+
+def _server_end(raw: socket.socket, pids: list[int]) -> int:
+    """Which of these processes accepted the connection `raw` is the client end of."""
+    mine, server = raw.getsockname()[1], raw.getpeername()[1]
+    inodes = {i for local, remote, _, i in _tcp_sockets() if (local, remote) == (server, mine)}
+    holders = [pid for pid in pids if _holds(pid, inodes)]
+    assert len(holders) == 1, (pids, holders)
+    return holders[0]
+
+
+def _answers_new_connections(url: str) -> bool:
+    """Five new connections in a row, each answered within a few seconds."""
+    for _ in range(5):
+        with httpx.Client(timeout=5) as fresh:
+            if fresh.get(f"{url}/healthz").status_code != 200:
+                return False
+    return True
+
+
+def _through_sigterm(
+    url: str, pids: list[int], head: str, body: bytes
+) -> tuple[int, dict[str, str]]:
     """Sends `head` with `Expect: 100-continue`; once the app asks for the body (the request
-    is in the app's hands), SIGTERM, check that the server takes no new connection, and only
-    then send the body. The answer's status and headers; the process has exited by then."""
+    is in the app's hands), SIGTERM the one of `pids` that holds the connection and check that
+    it takes no new connection: it lets go of its listening socket, and new connections are
+    refused, or, where other processes share that socket, answered by them at once. Only then
+    send the body. The answer's status and headers; the process has exited by then."""
     parsed = urlparse(url)
-    with socket.create_connection((parsed.hostname, parsed.port or 80), timeout=60) as raw:
+    port = parsed.port or 80
+    with socket.create_connection((parsed.hostname, port), timeout=60) as raw:
         raw.sendall(
             f"{head}Host: {parsed.netloc}\r\nContent-Length: {len(body)}\r\n"
             "Expect: 100-continue\r\n\r\n".encode()
         )
         status, _, _ = _read_response(raw)
         assert status == 100
+        pid = _server_end(raw, pids)
+        listening = {i for local, _, state, i in _tcp_sockets() if (local, state) == (port, "0A")}
+        assert _holds(pid, listening)
         stopped_at = time.monotonic()
         os.kill(pid, signal.SIGTERM)
         deadline = stopped_at + 10
-        while not _refuses_connections(url):
-            assert time.monotonic() < deadline, "the server still takes new connections"
+        while _holds(pid, listening):
+            assert time.monotonic() < deadline, "the stopping server still holds its socket"
             time.sleep(0.05)
+        if len(pids) == 1:
+            assert _refuses_connections(url), "the server still takes new connections"
+        else:
+            assert _answers_new_connections(url), "the other web process did not answer"
         raw.sendall(body)
         status, headers, answer = _read_response(raw)
     assert 200 <= status < 300, answer
@@ -166,7 +218,7 @@ def test_a_worker_and_predictor_stopped_mid_work_lose_nothing(postgres_stack: St
     )
 
     # then the prediction is answered before the process exits
-    _through_sigterm(stack.predictor_url, predictor, head, body)
+    _through_sigterm(stack.predictor_url, [predictor], head, body)
     _wait_back(stack.predictor_url)
 
 
@@ -177,8 +229,9 @@ def test_the_web_finishes_an_upload_in_flight_on_sigterm(postgres_stack: Stack) 
     content = breast_cancer_csv()
     upload = client.post("/api/v1/uploads/", json={"filename": "late.csv", "size": len(content)})
     assert upload.status_code == 201, upload.text
-    web = process_of(stack, b"console.asgi")
-    assert web is not None
+    # (two web processes by default on PostgreSQL and Redis, sharing one listening socket)
+    webs = processes_of(stack, b"console.asgi")
+    assert len(webs) == 2, webs
     head = (
         f"PATCH /api/v1/uploads/{upload.json()['id']}/ HTTP/1.1\r\n"
         f"Authorization: Token {stack.tokens['stopper']}\r\nUpload-Offset: 0\r\n"
@@ -186,10 +239,14 @@ def test_the_web_finishes_an_upload_in_flight_on_sigterm(postgres_stack: Stack) 
     )
 
     # when the web gets SIGTERM while the PATCH's body is still to come
-    _, headers = _through_sigterm(stack.url, web, head, content)
+    _, headers = _through_sigterm(stack.url, webs, head, content)
 
     # then every byte was stored, and the next web process goes on from there
     assert int(headers["upload-offset"]) == len(content)
     _wait_back(stack.url)
+    deadline = time.monotonic() + 120
+    while len(processes_of(stack, b"console.asgi")) < 2:  # the stopped one, restarted
+        assert time.monotonic() < deadline, "the stopped web process was not started again"
+        time.sleep(0.3)
     stored = client.get(f"/api/v1/uploads/{upload.json()['id']}/")
     assert int(stored.headers["Upload-Offset"]) == len(content)

@@ -2,15 +2,17 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from console.supervisor import Program, Supervisor
+from console.webserver import SERVER_GRACE_SECONDS
 
 
 def _gpu_present() -> bool:
@@ -38,11 +40,6 @@ def _worker_queues() -> list[str]:
     return list(queues)
 
 
-# How long a web or predictor process lets its in-flight requests finish after SIGTERM, while
-# it takes no new ones (uvicorn would otherwise wait for them without limit). A prediction or
-# an upload's PATCH of a few MiB ends well within it; a longer PATCH is cut there, and its
-# client resumes from the offset the server recorded (tus).
-SERVER_GRACE_SECONDS = 10
 # How long the supervisor waits for every process after SIGTERM before SIGKILL: the servers'
 # grace, and a training worker's next batch and hand-back of its job (jobs/worker_shutdown.py),
 # with room for a loaded machine.
@@ -57,17 +54,37 @@ WEB_DB_POOL_SIZE = 8
 
 # The command lines are functions so that the scale-out test (tests/stack.py) starts each
 # process exactly as here, one at a time and each with its own environment.
+_WEB = [sys.executable, "-m", "console.webserver", "console.asgi:application"]
+
+
 def web_argv(host: str, port: int) -> list[str]:
-    """The web process: UI, REST API and websockets."""
-    return [
-        sys.executable, "-m", "uvicorn", "console.asgi:application",
-        "--http", "console.http_protocol:BodySocketProtocol",
-        "--host", host, "--port", str(port), "--lifespan", "off",
-        "--timeout-graceful-shutdown", str(SERVER_GRACE_SECONDS),
-        # Progress events are small: compressing each frame for each watcher took 40 % of the
-        # web's CPU at 500 watchers of one job (docs/benchmarks.md) and saved little.
-        "--ws-per-message-deflate", "false",
-    ]  # fmt: skip
+    """The web process (UI, REST API and websockets) on a port of its own."""
+    return [*_WEB, "--host", host, "--port", str(port)]
+
+
+def web_fd_argv(fd: int) -> list[str]:
+    """A web process serving the listening socket it inherits as `fd` (listen() below)."""
+    return [*_WEB, "--fd", str(fd)]
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The web's listening socket, made once and handed to every web process (and to each
+    restart): connections wait in its queue for whichever process is free."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    return sock  # inherited only by the processes whose Program passes it (pass_fds)
+
+
+def web_processes(requested: int | None) -> int:
+    """Two web processes (a burst of API calls on two cores) where they share their sign-in
+    counts and throttles through Redis; one on the embedded default, whose cache is each
+    process's own memory (two would each allow the whole sign-in limit)."""
+    if requested:
+        return requested
+    return 1 if settings.EMBEDDED else min(2, os.cpu_count() or 1)
 
 
 def predictor_argv(host: str, port: int) -> list[str]:
@@ -104,6 +121,12 @@ class Command(BaseCommand):
         parser.add_argument("--predictor-port", type=int, default=8001)
         parser.add_argument("--concurrency", type=int, default=1)
         parser.add_argument(
+            "--web-processes",
+            type=int,
+            default=None,
+            help="web processes sharing the port (default: 2 with Redis, 1 embedded)",
+        )
+        parser.add_argument(
             "--short-concurrency",
             type=int,
             default=2,
@@ -124,8 +147,16 @@ class Command(BaseCommand):
         settings.DATA_DIR.chmod(0o700)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.setdefault("PREDICTOR_URL", f"http://{host}:{options['predictor_port']}")
+        try:
+            listener = listen(host, options["port"])
+        except OSError as exc:
+            raise CommandError(f"cannot listen on {host}:{options['port']}: {exc}") from exc
+        webs = web_processes(options["web_processes"])
         commands = {
-            "web": web_argv(host, options["port"]),
+            **{
+                "web" if webs == 1 else f"web-{n}": web_fd_argv(listener.fileno())
+                for n in range(1, webs + 1)
+            },
             "predictor": predictor_argv(host, options["predictor_port"]),
             "worker": celery_worker_argv(
                 ",".join(_worker_queues()), options["concurrency"], f"worker-{os.getpid()}@%h"
@@ -137,17 +168,35 @@ class Command(BaseCommand):
                 settings.SHORT_QUEUE, options["short_concurrency"], f"short-{os.getpid()}@%h"
             ),
         }
-        envs = {
+        web_env = {
+            **env,
             # Pooled database connections for the web's request threads (console/settings.py).
-            "web": {**env, "DB_POOL_SIZE": env.get("DB_POOL_SIZE") or str(WEB_DB_POOL_SIZE)},
-            "worker": env,
-            "worker-short": env,
-            "predictor": {**env, "DJANGO_SETTINGS_MODULE": "console.predictor_settings"},
+            "DB_POOL_SIZE": env.get("DB_POOL_SIZE") or str(WEB_DB_POOL_SIZE),
+            "DB_APPLICATION_NAME": "console-web",
         }
-        for name, program_env in envs.items():
-            envs[name] = {**program_env, "DB_APPLICATION_NAME": f"console-{name}"}
+        envs = {
+            "worker": {**env, "DB_APPLICATION_NAME": "console-worker"},
+            "worker-short": {**env, "DB_APPLICATION_NAME": "console-worker-short"},
+            "predictor": {
+                **env,
+                "DJANGO_SETTINGS_MODULE": "console.predictor_settings",
+                "DB_APPLICATION_NAME": "console-predictor",
+            },
+        }
+        programs = [
+            Program(
+                name,
+                cmd,
+                envs.get(name, web_env),
+                pass_fds=(listener.fileno(),) if name.startswith("web") else (),
+            )
+            for name, cmd in commands.items()
+        ]
         supervisor = Supervisor(
-            [Program(name, cmd, envs[name]) for name, cmd in commands.items()],
+            programs,
+            # Closed first when stopping: once the web processes have let go of it too, new
+            # connections are refused rather than left waiting for a server that is leaving.
+            listeners=[listener],
             log=lambda line: self.stderr.write(line),
             base_delay=options["restart_delay"],
             max_delay=options["max_restart_delay"],
