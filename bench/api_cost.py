@@ -129,7 +129,7 @@ def measure(args: argparse.Namespace, pool: int, handler: str) -> dict[str, Any]
             "postgres",
             Path(tmp),
             extra_env={"DB_POOL_SIZE": str(pool), "WEB_HANDLER": handler},
-            extra_args=("--concurrency", "2"),
+            extra_args=("--concurrency", "2", "--web-processes", str(args.web_processes)),
         ) as stack,
     ):
         made = manage(stack, MAKE_USERS.format(count=args.users))
@@ -174,6 +174,7 @@ def main() -> None:
     parser.add_argument("--bursts", type=int, default=3)
     parser.add_argument("--pools", default="0,8", help="the web's DB_POOL_SIZE values to run")
     parser.add_argument("--handlers", default="wsgi", help="the web's WEB_HANDLER values to run")
+    parser.add_argument("--web-processes", type=int, default=2, help="runconsole's web processes")
     args = parser.parse_args()
     runs = [
         measure(args, int(pool), handler)
