@@ -5,9 +5,9 @@ listening socket it was handed.
     python -m console.webserver console.asgi:application --fd 3
 
 `runconsole` makes one listening socket and hands it to each of its web processes (`--fd`):
-they take turns at its one queue of connections, so a burst of API calls is answered on every
-core, and a web process that stops or dies leaves its connections to the others (or to its
-restart) instead of refusing them. uvicorn's own `--fd` duplicates the descriptor and keeps
+they take turns at its one queue of connections, so a burst of API calls is answered on more
+than one core, and a web process that stops or dies leaves new connections to the others (or
+to its restart) instead of refusing them. uvicorn's own `--fd` duplicates the descriptor and keeps
 the original open, so a process told to stop would still hold the socket; here the socket is
 the descriptor itself, and closing it at shutdown lets go of the last reference this process
 has. uvicorn's `--workers` does not fit either: its parent keeps the socket while its workers
