@@ -94,13 +94,11 @@ def test_a_call_made_while_the_web_is_down_waits_for_its_restart(stack: Stack) -
         time.sleep(0.01)
     # when a call comes before a web process is back
     assert process_of(stack, WEB) is None
-    started = time.monotonic()
     answer = stack.client("owner").get("/api/v1/datasets/", timeout=60)
     # then runconsole's listening socket held it until the new web process took it: answered,
     # not refused
     assert answer.status_code == 200
     assert process_of(stack, WEB) not in (None, old)
-    assert time.monotonic() - started < 60
 
 
 @pytest.mark.stack

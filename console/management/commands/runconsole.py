@@ -124,7 +124,7 @@ class Command(BaseCommand):
             "--web-processes",
             type=int,
             default=None,
-            help="web processes sharing the port (default: 2 with Redis, 1 embedded)",
+            help="web processes sharing the port (default: 2 with Redis on 2+ cores, else 1)",
         )
         parser.add_argument(
             "--short-concurrency",
@@ -153,10 +153,6 @@ class Command(BaseCommand):
             raise CommandError(f"cannot listen on {host}:{options['port']}: {exc}") from exc
         webs = web_processes(options["web_processes"])
         commands = {
-            **{
-                "web" if webs == 1 else f"web-{n}": web_fd_argv(listener.fileno())
-                for n in range(1, webs + 1)
-            },
             "predictor": predictor_argv(host, options["predictor_port"]),
             "worker": celery_worker_argv(
                 ",".join(_worker_queues()), options["concurrency"], f"worker-{os.getpid()}@%h"
@@ -168,30 +164,26 @@ class Command(BaseCommand):
                 settings.SHORT_QUEUE, options["short_concurrency"], f"short-{os.getpid()}@%h"
             ),
         }
-        web_env = {
-            **env,
-            # Pooled database connections for the web's request threads (console/settings.py).
-            "DB_POOL_SIZE": env.get("DB_POOL_SIZE") or str(WEB_DB_POOL_SIZE),
-            "DB_APPLICATION_NAME": "console-web",
-        }
         envs = {
-            "worker": {**env, "DB_APPLICATION_NAME": "console-worker"},
-            "worker-short": {**env, "DB_APPLICATION_NAME": "console-worker-short"},
-            "predictor": {
-                **env,
-                "DJANGO_SETTINGS_MODULE": "console.predictor_settings",
-                "DB_APPLICATION_NAME": "console-predictor",
-            },
+            # Pooled database connections for the web's request threads (console/settings.py).
+            "web": {**env, "DB_POOL_SIZE": env.get("DB_POOL_SIZE") or str(WEB_DB_POOL_SIZE)},
+            "worker": env,
+            "worker-short": env,
+            "predictor": {**env, "DJANGO_SETTINGS_MODULE": "console.predictor_settings"},
         }
+        for name, program_env in envs.items():
+            envs[name] = {**program_env, "DB_APPLICATION_NAME": f"console-{name}"}
+        # Every web process serves the one listening socket, and so does each restart.
         programs = [
             Program(
-                name,
-                cmd,
-                envs.get(name, web_env),
-                pass_fds=(listener.fileno(),) if name.startswith("web") else (),
+                "web" if webs == 1 else f"web-{n}",
+                web_fd_argv(listener.fileno()),
+                envs["web"],
+                pass_fds=(listener.fileno(),),
             )
-            for name, cmd in commands.items()
+            for n in range(1, webs + 1)
         ]
+        programs += [Program(name, cmd, envs[name]) for name, cmd in commands.items()]
         supervisor = Supervisor(
             programs,
             # Closed first when stopping: once the web processes have let go of it too, new
