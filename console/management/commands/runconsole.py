@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from console.supervisor import Program, Supervisor
-from console.webserver import SERVER_GRACE_SECONDS
+from console.webserver import SERVER_GRACE_SECONDS, Loads
 
 
 def _gpu_present() -> bool:
@@ -62,9 +62,12 @@ def web_argv(host: str, port: int) -> list[str]:
     return [*_WEB, "--host", host, "--port", str(port)]
 
 
-def web_fd_argv(fd: int) -> list[str]:
-    """A web process serving the listening socket it inherits as `fd` (listen() below)."""
-    return [*_WEB, "--fd", str(fd)]
+def web_fd_argv(fd: int, loads: int | None = None, slot: int = 0) -> list[str]:
+    """A web process serving the listening socket it inherits as `fd` (listen() below); with
+    more than one, each has a `slot` in the table of their connections (`loads`), and the one
+    with the fewest takes a new connection (console/webserver.py)."""
+    shared = [] if loads is None else ["--loads", str(loads), "--slot", str(slot)]
+    return [*_WEB, "--fd", str(fd), *shared]
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -173,13 +176,15 @@ class Command(BaseCommand):
         }
         for name, program_env in envs.items():
             envs[name] = {**program_env, "DB_APPLICATION_NAME": f"console-{name}"}
-        # Every web process serves the one listening socket, and so does each restart.
+        # Every web process serves the one listening socket, and so does each restart, which
+        # takes the slot of the process it replaces.
+        loads = None if webs == 1 else Loads.create(webs)
         programs = [
             Program(
                 "web" if webs == 1 else f"web-{n}",
-                web_fd_argv(listener.fileno()),
+                web_fd_argv(listener.fileno(), loads, n - 1),
                 envs["web"],
-                pass_fds=(listener.fileno(),),
+                pass_fds=(listener.fileno(),) if loads is None else (listener.fileno(), loads),
             )
             for n in range(1, webs + 1)
         ]
