@@ -313,10 +313,11 @@ if not EMBEDDED:
     # Shared by every web replica: sign-in counts and throttles must not reset per process.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "console.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_PREFIX", "console"),
-            # One pool a process, not one a request's thread (console/cache.py).
+            # One pool and one client a process, not one a request's thread or a call each
+            # (console/cache.py).
             "OPTIONS": {"pool_class": "console.cache.SharedConnectionPool"},
         }
     }
