@@ -20,6 +20,7 @@ from django.db import NotSupportedError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F, FloatField, Func, OrderBy, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
@@ -162,6 +163,20 @@ def order_by(terms: Sequence[str]) -> list[OrderBy]:
         F(t[1:]).desc(nulls_last=True) if t.startswith("-") else F(t).asc(nulls_last=True)
         for t in terms
     ]
+
+
+class ListFilters(DjangoFilterBackend):
+    """django-filter's backend, skipped when the call names none of the list's filters: the
+    lists the UI and scripts poll most ask for none, and building the filter set's form for
+    nothing cost about a tenth of a list's CPU (a profile of the job list)."""
+
+    def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: Any) -> Any:
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is None or request.query_params.keys().isdisjoint(
+            filterset_class.base_filters
+        ):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
 
 
 class AllowListOrdering(OrderingFilter):

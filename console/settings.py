@@ -251,7 +251,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     # `?field=value` filters where a list declares them, `?ordering=-field` on every list.
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "console.lists.ListFilters",
         "console.lists.AllowListOrdering",
     ],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
