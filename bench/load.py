@@ -163,6 +163,7 @@ def phase_jobs(stack: Stack, clients: list[httpx.Client], jobs: int) -> dict[str
         "api_calls": len(timer.ms),
         "api_by_call": timer.breakdown(),
         "api_5xx": timer.server_errors,
+        "api_transport_failures": dict(timer.failure_kinds),  # no answer at all, by kind
         "jobs_wall_s": round(time.time() - started, 1),
         "first_start_max_s": round(max(first_start.values(), default=0.0), 1),
         "first_start_min_s": round(min(first_start.values(), default=0.0), 1),

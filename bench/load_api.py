@@ -44,6 +44,7 @@ class Timer:
         self.by_call: dict[str, list[float]] = {}  # "GET /api/v1/jobs/" -> latencies
         self.codes: Counter[int] = Counter()
         self.failures = 0
+        self.failure_kinds: Counter[str] = Counter()  # "POST /api/v1/jobs/ ReadTimeout" -> n
 
     def call(
         self, client: httpx.Client, method: str, path: str, **kw: Any
@@ -51,9 +52,10 @@ class Timer:
         started = time.perf_counter()
         try:
             answer = client.request(method, path, **kw)
-        except httpx.HTTPError:
+        except httpx.HTTPError as exc:
             with self.lock:
                 self.failures += 1
+                self.failure_kinds[f"{method} {path.split('?')[0]} {type(exc).__name__}"] += 1
             return None
         ms = (time.perf_counter() - started) * 1000
         with self.lock:
