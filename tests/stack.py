@@ -401,3 +401,24 @@ def processes_of(stack: Stack, needle: bytes) -> list[int]:
 def process_of(stack: Stack, needle: bytes) -> int | None:
     """The pid of runconsole's child whose command line contains `needle`, if one runs now."""
     return next(iter(processes_of(stack, needle)), None)
+
+
+def tcp_sockets() -> list[tuple[int, int, str, str]]:
+    """Every IPv4 TCP socket: (local port, remote port, state, inode), from /proc/net/tcp."""
+    out = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = (int(a.rsplit(":", 1)[1], 16) for a in fields[1:3])
+        out.append((local, remote, fields[3], fields[9]))
+    return out
+
+
+def sockets_held(pid: int, inodes: set[str]) -> int:
+    """How many of the process's descriptors are on these sockets (by inode)."""
+    held = 0
+    with contextlib.suppress(FileNotFoundError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                if os.readlink(fd).removeprefix("socket:[").removesuffix("]") in inodes:
+                    held += 1
+    return held

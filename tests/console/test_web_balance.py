@@ -9,31 +9,18 @@ import concurrent.futures
 import contextlib
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from console.webserver import Loads
-from tests.stack import Stack, processes_of
+from tests.stack import Stack, processes_of, sockets_held, tcp_sockets
 
 
 def _connections(port: int, pids: list[int]) -> dict[int, int]:
-    """How many established connections to `port` each process holds (/proc/net/tcp)."""
-    inodes = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
-            inodes.add(fields[9])
-    held = {}
-    for pid in pids:
-        count = 0
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            with contextlib.suppress(OSError):
-                if os.readlink(fd).removeprefix("socket:[").removesuffix("]") in inodes:
-                    count += 1
-        held[pid] = count
-    return held
+    """How many established connections to `port` each process holds."""
+    inodes = {i for local, _, state, i in tcp_sockets() if (local, state) == (port, "01")}
+    return {pid: sockets_held(pid, inodes) for pid in pids}
 
 
 @contextlib.contextmanager

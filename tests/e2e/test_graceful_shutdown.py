@@ -11,7 +11,6 @@ process is started again by runconsole's supervisor, which the test waits for.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
@@ -28,7 +27,14 @@ import pytest
 from jobs.services.reporter import HANDED_BACK
 from tests.conftest import breast_cancer_csv
 from tests.e2e import flow
-from tests.stack import Stack, children, process_of, processes_of
+from tests.stack import (
+    Stack,
+    children,
+    process_of,
+    processes_of,
+    sockets_held,
+    tcp_sockets,
+)
 
 pytestmark = pytest.mark.stack
 
@@ -90,31 +96,11 @@ def _read_response(raw: socket.socket) -> tuple[int, dict[str, str], bytes]:
     return int(lines[0].split()[1]), headers, body
 
 
-def _tcp_sockets() -> list[tuple[int, int, str, str]]:
-    """Every IPv4 TCP socket: (local port, remote port, state, inode), from /proc/net/tcp."""
-    out = []
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, remote = (int(a.rsplit(":", 1)[1], 16) for a in fields[1:3])
-        out.append((local, remote, fields[3], fields[9]))
-    return out
-
-
-def _holds(pid: int, inodes: set[str]) -> bool:
-    """Whether the process has a descriptor on any of these sockets."""
-    with contextlib.suppress(FileNotFoundError):
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            with contextlib.suppress(OSError):
-                if os.readlink(fd).removeprefix("socket:[").removesuffix("]") in inodes:
-                    return True
-    return False
-
-
 def _server_end(raw: socket.socket, pids: list[int]) -> int:
     """Which of these processes accepted the connection `raw` is the client end of."""
     mine, server = raw.getsockname()[1], raw.getpeername()[1]
-    inodes = {i for local, remote, _, i in _tcp_sockets() if (local, remote) == (server, mine)}
-    holders = [pid for pid in pids if _holds(pid, inodes)]
+    inodes = {i for local, remote, _, i in tcp_sockets() if (local, remote) == (server, mine)}
+    holders = [pid for pid in pids if sockets_held(pid, inodes)]
     assert len(holders) == 1, (pids, holders)
     return holders[0]
 
@@ -146,12 +132,12 @@ def _through_sigterm(
         status, _, _ = _read_response(raw)
         assert status == 100
         pid = _server_end(raw, pids)
-        listening = {i for local, _, state, i in _tcp_sockets() if (local, state) == (port, "0A")}
-        assert _holds(pid, listening)
+        listening = {i for local, _, state, i in tcp_sockets() if (local, state) == (port, "0A")}
+        assert sockets_held(pid, listening)
         stopped_at = time.monotonic()
         os.kill(pid, signal.SIGTERM)
         deadline = stopped_at + 10
-        while _holds(pid, listening):
+        while sockets_held(pid, listening):
             assert time.monotonic() < deadline, "the stopping server still holds its socket"
             time.sleep(0.05)
         if len(pids) == 1:
