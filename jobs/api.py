@@ -24,7 +24,8 @@ from console.idempotency import idempotent
 from console.parsers import JSONParser
 from jobs import selectors, services, tus
 from jobs.engine.data import DataError
-from jobs.engine.io.formats import ReadOptions, iter_batches, write_csv_export
+from jobs.engine.io.export import write_csv_export
+from jobs.engine.io.formats import ReadOptions, iter_batches
 from jobs.filters import DatasetFilter
 from jobs.models import Dataset, Upload
 from jobs.serializers import (

@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from jobs.engine.data import DataError
+from jobs.engine.io.export import write_csv_export
 from jobs.engine.io.formats import (
     SAMPLE_BYTES,
     ReadOptions,
@@ -25,7 +26,6 @@ from jobs.engine.io.formats import (
     inspect_table,
     iter_batches,
     read_frame,
-    write_csv_export,
 )
 
 ROWS: list[dict[str, Any]] = [

@@ -5,17 +5,13 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
-import datetime as dt
-import decimal
 import gzip
 import io
-import json
 import re
 import zipfile
 import zlib
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import IO, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -50,7 +46,6 @@ __all__ = [
     "iter_batches",
     "read_frame",
     "sniff_delimiter",
-    "write_csv_export",
 ]
 
 FORMATS = ("csv", "tsv", "csv.gz", "parquet", "jsonl", "xlsx")
@@ -77,7 +72,6 @@ _BINARY_MAGIC = (
     (b"\x7fELF", "a program"),
 )
 _CONTAINERS = ("csv.gz", "parquet", "xlsx")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 DETECT = ReadOptions()  # everything detected from the content
 _QUOTING = "Check the quoting: a field holding the delimiter needs quotes, closed again."
 
@@ -471,35 +465,3 @@ def _csv_error(
             "a quote that never closes."
         )
     return DataError(f"'{name}' could not be read after data row {rows}: {message}")
-
-
-def write_csv_export(
-    batches: Iterable[pa.RecordBatch], out: IO[str], *, header: bool = True
-) -> None:
-    """CSV for spreadsheets: text that a spreadsheet would run as a formula gets a leading '.
-
-    header=False leaves out the column names, for a stream written one batch at a time.
-    """
-    writer = csv.writer(out)
-    for batch in batches:
-        if header:
-            writer.writerow([_export_cell(name) for name in batch.schema.names])
-            header = False
-        columns = [column.to_pylist() for column in batch.columns]
-        writer.writerows([_export_cell(v) for v in row] for row in zip(*columns, strict=True))
-
-
-def _export_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float | decimal.Decimal):
-        return str(value)  # a number is never a formula, even a negative one
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", errors="replace")
-    elif isinstance(value, dt.date | dt.time):
-        value = value.isoformat()
-    elif not isinstance(value, str):
-        value = json.dumps(value, default=str)
-    return "'" + value if value.startswith(_FORMULA_START) else value
