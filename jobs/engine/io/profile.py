@@ -70,7 +70,8 @@ from jobs.engine.io.profile_checks import (
     suggest_task_type,
     warnings_for,
 )
-from jobs.engine.io.profile_columns import ColumnStats, Sketch, detect_datetime_mode, mix64
+from jobs.engine.io.profile_columns import ColumnStats, Sketch, detect_datetime_mode
+from jobs.engine.io.profile_hashing import mix64
 from jobs.engine.io.profile_stream import Progress, coalesced, prefetched, retained_memory
 
 SAMPLE_ROWS = 50_000

@@ -14,6 +14,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from jobs.engine.io.profile_hashing import (
+    NULL_HASH,
+    Kind,
+    fixed_width,
+    hash_values,
+    mix64,
+    valid_mask,
+    value_offsets,
+)
+
 # Exact value counts are kept up to this many distinct values; past it, a sketch estimates.
 DISTINCT_CAP = 100_000
 # Per-batch counts are merged once this many are pending (or twice as many as are held).
@@ -23,12 +33,6 @@ SKETCH_K = 4096
 # Positive time steps collected to fix the median step, the yardstick for gaps.
 MEDIAN_STEPS = 1_000_000
 GAP_FACTOR = 1.5
-NULL_HASH = np.uint64(2**64 - 1)
-
-_M1 = np.uint64(0xFF51AFD7ED558CCD)
-_M2 = np.uint64(0xC4CEB9FE1A85EC53)
-_P = np.uint64(0x9E3779B97F4A7C15)
-_MASKS = np.array([0, *((1 << (8 * i)) - 1 for i in range(1, 8)), 2**64 - 1], dtype=np.uint64)
 _TIMESTAMP = pa.timestamp("us")
 _DATETIME_FORMATS = (
     "%Y-%m-%d %H:%M:%S",
@@ -37,96 +41,6 @@ _DATETIME_FORMATS = (
     "%Y-%m-%dT%H:%M",
     "%Y-%m-%d %H:%M",
 )
-# Storage types for the kinds of column the profiler tells apart.
-Kind = str  # "null" | "numeric" | "boolean" | "string" | "datetime" | "other"
-
-
-def mix64(values: np.ndarray) -> np.ndarray:
-    """MurmurHash3's finaliser: a bijection on uint64 that spreads every input bit."""
-    x = values ^ (values >> np.uint64(33))
-    x *= _M1
-    x ^= x >> np.uint64(33)
-    x *= _M2
-    x ^= x >> np.uint64(33)
-    return x
-
-
-def _valid(arr: pa.Array) -> np.ndarray | None:
-    if arr.null_count == 0:
-        return None
-    return np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _fixed_width(arr: pa.Array, dtype: type[np.generic]) -> np.ndarray:
-    # The values buffer read in place; slots under nulls hold anything, callers mask them.
-    return np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr), offset=arr.offset * 8)
-
-
-def _offsets(arr: pa.Array) -> np.ndarray:
-    large = pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type)
-    width = 8 if large else 4
-    offsets = np.frombuffer(
-        arr.buffers()[1], np.int64 if large else np.int32, len(arr) + 1, arr.offset * width
-    )
-    return offsets.astype(np.int64)
-
-
-def _weak(bits: np.ndarray) -> np.ndarray:
-    """A cheap bijective scramble: enough to tell rows apart, not to look random."""
-    hashes = bits ^ (bits >> np.uint64(29))
-    hashes *= _M1
-    hashes ^= hashes >> np.uint64(32)
-    return hashes
-
-
-def _string_hashes(arr: pa.Array) -> np.ndarray:
-    """Hash each string eight bytes at a time, so the work is ~(bytes / 8) numpy elements."""
-    offsets = _offsets(arr)
-    low, high = int(offsets[0]), int(offsets[-1])
-    padded = np.zeros(high - low + 8, dtype=np.uint8)
-    if high > low:
-        padded[: high - low] = np.frombuffer(arr.buffers()[2], np.uint8, high - low, low)
-    # An unaligned view: element i is the eight bytes starting at byte i.
-    words = np.ndarray((high - low + 1,), dtype="<u8", buffer=padded, strides=(1,))
-    starts = offsets[:-1] - low
-    lengths = np.diff(offsets)
-    hashes = lengths.astype(np.uint64) * _P
-    hashes ^= words[starts] & _MASKS[np.minimum(lengths, 8)]
-    hashes *= _M1
-    # Most categorical values fit in one word; only longer strings go round again.
-    active = np.flatnonzero(lengths > 8)
-    position, remaining = starts[active] + 8, lengths[active] - 8
-    while active.size:
-        chunk = hashes[active]
-        chunk ^= chunk >> np.uint64(29)
-        chunk ^= words[position] & _MASKS[np.minimum(remaining, 8)]
-        chunk *= _M1
-        hashes[active] = chunk
-        more = remaining > 8
-        active, position, remaining = active[more], position[more] + 8, remaining[more] - 8
-    hashes ^= hashes >> np.uint64(32)
-    return hashes
-
-
-def hash_values(arr: pa.Array, kind: Kind) -> np.ndarray:
-    """One uint64 per row, equal for equal values of the same kind, NULL_HASH for nulls.
-
-    Row hashes only need equal values to collide and different ones not to; the distinct
-    sketch, which needs uniform hashes, mixes these further.
-    """
-    if kind == "null":
-        return np.full(len(arr), NULL_HASH)
-    if kind == "string" or kind == "other":
-        hashes = _string_hashes(arr)
-    elif kind == "boolean":
-        hashes = pc.fill_null(arr, False).to_numpy(zero_copy_only=False).astype(np.uint64)
-    elif pa.types.is_floating(arr.type):
-        # Adding 0.0 turns -0.0 into 0.0, which compare equal.
-        hashes = _weak((_fixed_width(arr, np.float64) + 0.0).view(np.uint64))
-    else:
-        hashes = _weak(_fixed_width(arr, np.int64).view(np.uint64))
-    valid = _valid(arr)
-    return hashes if valid is None else np.where(valid, hashes, NULL_HASH)
 
 
 def normalize(arr: pa.Array) -> tuple[pa.Array, Kind]:
@@ -358,7 +272,7 @@ class ColumnStats:
         else:
             self.increasing = False
         if self.increasing:
-            values = _fixed_width(arr, np.int64)
+            values = fixed_width(arr, np.int64)
             after_last = self.last is None or values[0] > self.last
             self.increasing = after_last and bool((values[1:] > values[:-1]).all())
             self.last = int(values[-1])
@@ -401,7 +315,7 @@ class ColumnStats:
         indices = np.frombuffer(
             encoded.indices.buffers()[1], np.int32, len(arr), encoded.indices.offset * 4
         )
-        valid = _valid(arr)
+        valid = valid_mask(arr)
         counts = np.bincount(
             indices if valid is None else indices[valid], minlength=len(dictionary)
         )
@@ -416,10 +330,10 @@ class ColumnStats:
         data = arr.buffers()[2]
         ascii_only = data is None or np.frombuffer(data, np.uint8).max(initial=0) < 128
         if ascii_only:
-            lengths = np.diff(_offsets(arr))
+            lengths = np.diff(value_offsets(arr))
         else:
             lengths = np.asarray(pc.fill_null(pc.utf8_length(arr), 0).to_numpy(), dtype=np.int64)
-        valid = _valid(arr)
+        valid = valid_mask(arr)
         self._length_stats(lengths if valid is None else lengths[valid], None)
 
     def _length_stats(self, lengths: np.ndarray, counts: np.ndarray | None) -> None:
@@ -441,8 +355,8 @@ class ColumnStats:
             self.high = high if self.high is None else max(self.high, high)
 
     def _numeric(self, arr: pa.Array, count: int) -> None:
-        values = _fixed_width(arr, np.float64 if self.is_float else np.int64)
-        valid = _valid(arr)
+        values = fixed_width(arr, np.float64 if self.is_float else np.int64)
+        valid = valid_mask(arr)
         values = values if valid is None else values[valid]
         low = values.min()
         if self.is_float and np.isnan(low):
@@ -473,7 +387,7 @@ class ColumnStats:
         self._extremes(*_min_max(arr))
         if not self.sorted:
             return
-        values = _fixed_width(pc.drop_null(arr), np.int64)
+        values = fixed_width(pc.drop_null(arr), np.int64)
         steps = np.diff(values, prepend=values[:1] if self.last_time is None else self.last_time)
         self.last_time = int(values[-1])
         if (steps < 0).any():
