@@ -1,0 +1,184 @@
+// The new-job wizard's budget step and its review (jobWizard.tsx holds the wizard itself).
+import type { ReactNode } from "react";
+import { Button } from "react-aria-components";
+import type { Budgets, Dataset } from "../api";
+import { Facts } from "../ui/common";
+import { formatLimit } from "./jobCancel";
+import { budgetOptions, ChoiceField, PRIORITIES, QUEUES, TUNERS, WholeNumberField } from "./jobWizardFields";
+import { requestBody, type StepId, type WizardState } from "./wizardRules";
+
+export function BudgetStep({
+  state,
+  set,
+  errors,
+  limits,
+  estimate,
+  advancedOpen,
+  setAdvancedOpen,
+}: {
+  state: WizardState;
+  set: (change: Partial<WizardState>) => void;
+  errors: Record<string, string>;
+  limits: Budgets;
+  estimate: string;
+  advancedOpen: boolean;
+  setAdvancedOpen: (open: boolean) => void;
+}): ReactNode {
+  return (
+    <>
+      <ChoiceField
+        id="job-budget"
+        name="budget"
+        label="Time budget"
+        hint="the search fits as many trials and epochs in it as it can"
+        error={errors.budget}
+        value={state.budget}
+        options={budgetOptions(limits)}
+        // Exact seconds replace the preset (the API refuses both).
+        isDisabled={state.maxSeconds.trim() !== ""}
+        onChange={(budget) => set({ budget })}
+      />
+      <div className="fields">
+        <WholeNumberField
+          id="job-max-seconds"
+          name="max_seconds"
+          label="Wall-clock seconds (replaces the preset)"
+          error={errors.max_seconds}
+          value={state.maxSeconds}
+          min={10}
+          max={604800}
+          placeholder="use the preset"
+          onChange={(maxSeconds) => set({ maxSeconds })}
+        />
+        <WholeNumberField
+          id="job-max-trials"
+          name="max_trials"
+          label="Max trials"
+          error={errors.max_trials}
+          value={state.maxTrials}
+          min={1}
+          max={limits.max_trials}
+          placeholder={`no cap (up to ${limits.max_trials})`}
+          onChange={(maxTrials) => set({ maxTrials })}
+        />
+        <WholeNumberField
+          id="job-max-epochs"
+          name="max_epochs"
+          label="Max epochs per trial"
+          error={errors.max_epochs}
+          value={state.maxEpochs}
+          min={1}
+          max={limits.max_epochs}
+          placeholder={`early stopping (up to ${limits.max_epochs})`}
+          onChange={(maxEpochs) => set({ maxEpochs })}
+        />
+        <ChoiceField
+          id="job-queue"
+          name="queue"
+          label="Hardware"
+          error={errors.queue}
+          value={state.queue}
+          options={QUEUES}
+          onChange={(queue) => set({ queue })}
+        />
+      </div>
+      <details id="job-advanced" open={advancedOpen} onToggle={(ev) => setAdvancedOpen(ev.currentTarget.open)}>
+        <summary>Advanced: search options (defaults shown)</summary>
+        <div className="fields">
+          <ChoiceField
+            id="job-tuner"
+            name="tuner"
+            label="Tuner"
+            hint="default: random search, bayesian for forecasting"
+            error={errors.tuner}
+            value={state.tuner}
+            options={TUNERS}
+            onChange={(tuner) => set({ tuner })}
+          />
+          <WholeNumberField
+            id="job-parallel-trials"
+            name="parallel_trials"
+            label="Trials at once"
+            hint="default 1; random and bayesian tuners only"
+            error={errors.parallel_trials}
+            value={state.parallelTrials}
+            min={1}
+            max={8}
+            placeholder="1"
+            onChange={(parallelTrials) => set({ parallelTrials })}
+          />
+          <ChoiceField
+            id="job-priority"
+            name="priority"
+            label="Priority in the queue"
+            hint="default: normal"
+            error={errors.priority}
+            value={state.priority}
+            options={PRIORITIES}
+            onChange={(priority) => set({ priority })}
+          />
+          <WholeNumberField
+            id="job-seed"
+            name="seed"
+            label="Seed"
+            hint="empty: drawn at random and recorded"
+            error={errors.seed}
+            value={state.seed}
+            min={0}
+            max={2147483647}
+            placeholder="random"
+            onChange={(seed) => set({ seed })}
+          />
+        </div>
+      </details>
+      <p id="job-estimate-live" className="note" aria-live="polite">
+        {estimate}
+      </p>
+    </>
+  );
+}
+
+export function Review({
+  ds,
+  state,
+  limits,
+  onEdit,
+}: {
+  ds: Dataset;
+  state: WizardState;
+  limits: Budgets;
+  onEdit: (to: StepId) => void;
+}): ReactNode {
+  const body = requestBody(state, ds);
+  const seconds = body.max_seconds ?? limits.presets[state.budget];
+  const optional = (value: unknown, none: string) => (value === undefined ? none : String(value));
+  const edit = (to: StepId, label: string) => (
+    <Button className="secondary small" data-edit={to} onPress={() => onEdit(to)}>
+      {`Change ${label}`}
+    </Button>
+  );
+  return (
+    <>
+      <Facts
+        id="job-review-facts"
+        pairs={[
+          ["Dataset", <span id="review-dataset">{`${ds.name} (v${ds.version ?? 1})`}</span>],
+          ["Target", <span id="review-target">{body.target || "—"}</span>],
+          ["Task type", <span id="review-task-type">{body.task_type ?? "decided by the server"}</span>],
+          ["Time budget", <span id="review-budget">{body.budget ? `${body.budget} (${formatLimit(seconds)})` : formatLimit(seconds)}</span>],
+          ["Max trials", <span id="review-max-trials">{optional(body.max_trials, "no cap: as many as the time allows")}</span>],
+          ["Max epochs per trial", optional(body.max_epochs, "no cap: early stopping decides")],
+          ["Tuner", body.tuner ?? "default for the task"],
+          ["Hardware", body.queue === "gpu" ? "GPU" : "CPU"],
+          ["Trials at once", optional(body.parallel_trials, "1")],
+          ["Seed", optional(body.seed, "random")],
+        ]}
+      />
+      <div className="actions wrap">
+        {edit("dataset", "dataset")}
+        {edit("target", "target")}
+        {edit("budget", "budget")}
+      </div>
+    </>
+  );
+}
