@@ -17,6 +17,7 @@ import {
   targetOptions,
   targetType,
   taskTypeOptions,
+  numberFieldBinder,
   WholeNumberField,
 } from "./jobWizardFields";
 import {
@@ -117,6 +118,7 @@ function Wizard({ ctx, datasets, limits }: PageProps & { datasets: DatasetListIt
   const form = useRef<HTMLFormElement>(null);
 
   const set = (change: Partial<WizardState>) => setState((s) => ({ ...s, ...change }));
+  const numberField = numberFieldBinder(state, errors, set);
 
   function show(to: StepId, how: Focus = "heading"): void {
     setStep(to);
@@ -330,27 +332,19 @@ function Wizard({ ctx, datasets, limits }: PageProps & { datasets: DatasetListIt
         </div>
         <div className="fields" id="job-forecast-options" hidden={state.taskType !== "forecasting"}>
           <WholeNumberField
-            id="job-horizon"
-            name="horizon"
+            {...numberField("horizon", "horizon")}
             label="Horizon (steps ahead)"
-            error={errors.horizon}
-            value={state.horizon}
             min={1}
             max={365}
             placeholder="1"
-            onChange={(horizon) => set({ horizon })}
           />
           <WholeNumberField
-            id="job-lookback"
-            name="lookback"
+            {...numberField("lookback", "lookback")}
             label="Lookback (rows)"
             hint="empty: searched"
-            error={errors.lookback}
-            value={state.lookback}
             min={1}
             max={512}
             placeholder="searched"
-            onChange={(lookback) => set({ lookback })}
           />
         </div>
       </>

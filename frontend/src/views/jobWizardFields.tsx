@@ -4,7 +4,7 @@ import { useLayoutEffect, useRef, type ReactNode } from "react";
 import { Button, Input, Label, ListBox, ListBoxItem, Popover, Select, SelectValue, TextField } from "react-aria-components";
 import type { BudgetPreset, Budgets, Dataset, Queue, TaskType, Tuner } from "../api";
 import { formatLimit } from "./jobCancel";
-import { suggestTaskType, suggestTarget, targetColumns, type Priority } from "./wizardRules";
+import { suggestTaskType, suggestTarget, targetColumns, type Priority, type WizardState } from "./wizardRules";
 
 export const TASK_TYPES: Array<[TaskType, string]> = [
   ["binary", "binary (two classes)"],
@@ -223,3 +223,21 @@ export function WholeNumberField({
   );
 }
 
+/** The wizard's number fields, kept as typed (text). */
+export type NumberKey = "horizon" | "lookback" | "maxSeconds" | "maxTrials" | "maxEpochs" | "parallelTrials" | "seed";
+
+/** What every number field of the wizard takes from its state: its id and name from the API
+ * field's name, its message, its value, and the update. */
+export function numberFieldBinder(
+  state: WizardState,
+  errors: Record<string, string>,
+  set: (change: Partial<WizardState>) => void,
+): (key: NumberKey, name: string) => { id: string; name: string; error: string | undefined; value: string; onChange: (value: string) => void } {
+  return (key, name) => ({
+    id: `job-${name.replaceAll("_", "-")}`,
+    name,
+    error: errors[name],
+    value: state[key],
+    onChange: (value) => set({ [key]: value }),
+  });
+}

@@ -4,7 +4,7 @@ import { Button } from "react-aria-components";
 import type { Budgets, Dataset } from "../api";
 import { Facts } from "../ui/common";
 import { formatLimit } from "./jobCancel";
-import { budgetOptions, ChoiceField, PRIORITIES, QUEUES, TUNERS, WholeNumberField } from "./jobWizardFields";
+import { budgetOptions, ChoiceField, numberFieldBinder, PRIORITIES, QUEUES, TUNERS, WholeNumberField } from "./jobWizardFields";
 import { requestBody, type StepId, type WizardState } from "./wizardRules";
 
 export function BudgetStep({
@@ -24,6 +24,7 @@ export function BudgetStep({
   advancedOpen: boolean;
   setAdvancedOpen: (open: boolean) => void;
 }): ReactNode {
+  const numberField = numberFieldBinder(state, errors, set);
   return (
     <>
       <ChoiceField
@@ -40,37 +41,25 @@ export function BudgetStep({
       />
       <div className="fields">
         <WholeNumberField
-          id="job-max-seconds"
-          name="max_seconds"
+          {...numberField("maxSeconds", "max_seconds")}
           label="Wall-clock seconds (replaces the preset)"
-          error={errors.max_seconds}
-          value={state.maxSeconds}
           min={10}
           max={604800}
           placeholder="use the preset"
-          onChange={(maxSeconds) => set({ maxSeconds })}
         />
         <WholeNumberField
-          id="job-max-trials"
-          name="max_trials"
+          {...numberField("maxTrials", "max_trials")}
           label="Max trials"
-          error={errors.max_trials}
-          value={state.maxTrials}
           min={1}
           max={limits.max_trials}
           placeholder={`no cap (up to ${limits.max_trials})`}
-          onChange={(maxTrials) => set({ maxTrials })}
         />
         <WholeNumberField
-          id="job-max-epochs"
-          name="max_epochs"
+          {...numberField("maxEpochs", "max_epochs")}
           label="Max epochs per trial"
-          error={errors.max_epochs}
-          value={state.maxEpochs}
           min={1}
           max={limits.max_epochs}
           placeholder={`early stopping (up to ${limits.max_epochs})`}
-          onChange={(maxEpochs) => set({ maxEpochs })}
         />
         <ChoiceField
           id="job-queue"
@@ -96,16 +85,12 @@ export function BudgetStep({
             onChange={(tuner) => set({ tuner })}
           />
           <WholeNumberField
-            id="job-parallel-trials"
-            name="parallel_trials"
+            {...numberField("parallelTrials", "parallel_trials")}
             label="Trials at once"
             hint="default 1; random and bayesian tuners only"
-            error={errors.parallel_trials}
-            value={state.parallelTrials}
             min={1}
             max={8}
             placeholder="1"
-            onChange={(parallelTrials) => set({ parallelTrials })}
           />
           <ChoiceField
             id="job-priority"
@@ -118,16 +103,12 @@ export function BudgetStep({
             onChange={(priority) => set({ priority })}
           />
           <WholeNumberField
-            id="job-seed"
-            name="seed"
+            {...numberField("seed", "seed")}
             label="Seed"
             hint="empty: drawn at random and recorded"
-            error={errors.seed}
-            value={state.seed}
             min={0}
             max={2147483647}
             placeholder="random"
-            onChange={(seed) => set({ seed })}
           />
         </div>
       </details>
