@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -24,91 +23,20 @@ import numpy as np
 import pandas as pd
 from keras import ops
 
+from jobs.engine.column_specs import WIDE_CATEGORICAL, ColumnSpec, embedding_size
 from jobs.engine.data import (
     FALSE_VALUES,
     FLOAT32_MAX,
     TRUE_VALUES,
-    ColumnType,
     column_to_float,
     finite_float,
 )
 from jobs.engine.layers import RecordError, ServingInput, refuse_binary
 
-MAX_VOCABULARY = 1000
-
-
-# Quantile edges kept per numeric column: the quantile transform interpolates between them
-# and the piecewise-linear encoding uses every other one as a bin edge.
-N_QUANTILES = 32
-# Above this many categories a column is embedded even when the search asks for one-hot, and
-# categories seen once in training fall into the unknown bucket.
-WIDE_CATEGORICAL = 64
+# How the search may read numeric columns; "log" only where a column is skewed (ColumnSpec).
 NUMERIC_ENCODINGS = ("quantile", "standard", "ple")
-# A numeric column of whole numbers that repeat (a month, a size code, a person's id in a panel)
-# may also be embedded level by level: what a tree learns by splitting at every value. Only
-# when each level has rows enough to learn from, on average.
-MAX_LEVELS = MAX_VOCABULARY
-MIN_ROWS_PER_LEVEL = 3
 LEVEL_ENCODINGS = ("none", "embedding")
-# Levels with few rows each (a person's id in a panel) get a narrow embedding: their effect is
-# close to one number (a wage premium), and a wide one memorises noise. Levels with many rows
-# (a month, with its own price level per configuration) get the usual width.
-NARROW_LEVEL_EMBEDDING = 4
-WIDE_LEVEL_ROWS = 16
 CATEGORICAL_ENCODINGS = ("embedding", "onehot")
-
-
-@dataclass(frozen=True)
-class ColumnSpec:
-    name: str
-    type: ColumnType
-    mean: float = 0.0
-    std: float = 1.0
-    vocabulary: tuple[str, ...] = ()
-    # Numeric columns: N_QUANTILES + 1 edges of the training values, and whether training
-    # had missing values (then the encoder adds a 0/1 indicator column).
-    quantiles: tuple[float, ...] = ()
-    missing: bool = False
-    # Numeric columns of repeating whole numbers: their training values, sorted.
-    levels: tuple[float, ...] = ()
-    level_width: int = 0
-
-    def to_config(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "type": self.type,
-            "mean": self.mean,
-            "std": self.std,
-            "vocabulary": list(self.vocabulary),
-            "quantiles": list(self.quantiles),
-            "missing": self.missing,
-            "levels": list(self.levels),
-            "level_width": self.level_width,
-        }
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> ColumnSpec:
-        # Files saved before quantiles and missing indicators existed have neither key.
-        return cls(
-            name=config["name"],
-            type=config["type"],
-            mean=float(config["mean"]),
-            std=float(config["std"]),
-            vocabulary=tuple(config["vocabulary"]),
-            quantiles=tuple(float(q) for q in config.get("quantiles", ())),
-            missing=bool(config.get("missing", False)),
-            levels=tuple(float(v) for v in config.get("levels", ())),
-            level_width=int(config.get("level_width", 0)),
-        )
-
-    @property
-    def median(self) -> float:
-        return self.quantiles[len(self.quantiles) // 2] if self.quantiles else self.mean
-
-
-def embedding_size(cardinality: int) -> int:
-    """fast.ai's rule of thumb, capped: wide enough to separate, small enough to learn."""
-    return int(min(32, max(2, round(1.6 * cardinality**0.56))))
 
 
 @keras.saving.register_keras_serializable(package="automl")
@@ -119,8 +47,10 @@ class TabularEncoder(keras.layers.Layer, ServingInput):
     indicator when training had any; then "standard" scales by mean and deviation, "quantile"
     maps through the training quantiles to a normal shape (robust to skew and outliers), and
     "ple" is the piecewise-linear encoding of Gorishniy et al. (2022), one value in [0, 1]
-    per quantile bin. Booleans are always 0/1 centred. Categorical indices are one-hot or
-    embedded (index 0 is the unknown bucket); wide columns are always embedded.
+    per quantile bin; "log" scales skewed columns' log1p by its mean and deviation (a price, a
+    wage: the quantile shape clips past the training range, a log keeps extrapolating) and
+    every other column as "standard". Booleans are always 0/1 centred. Categorical indices
+    are one-hot or embedded (index 0 is the unknown bucket); wide columns are always embedded.
     """
 
     def __init__(
@@ -139,17 +69,21 @@ class TabularEncoder(keras.layers.Layer, ServingInput):
         self._numeric = [i for i, c in enumerate(self.columns) if c.type != "categorical"]
         self._categorical = [i for i, c in enumerate(self.columns) if c.type == "categorical"]
         numeric_specs = [self.columns[i] for i in self._numeric]
-        self._mean = np.array([c.mean for c in numeric_specs], dtype="float32")
-        self._std = np.array([c.std for c in numeric_specs], dtype="float32")
+        # Standardised after log1p (the median fills a gap, as in the quantile encodings).
+        self._logged = np.array([numeric == "log" and c.skewed for c in numeric_specs], bool)
+        pairs = list(zip(numeric_specs, self._logged, strict=True))
+        self._mean = np.array([c.log_mean if lg else c.mean for c, lg in pairs], "float32")
+        self._std = np.array([c.log_std if lg else c.std for c, lg in pairs], "float32")
         # Transformed columns need quantiles; booleans and old files stay "standard".
         self._shaped = [
             j
             for j, c in enumerate(numeric_specs)
-            if numeric != "standard" and c.type == "numeric" and len(c.quantiles) > 1
+            if numeric in ("quantile", "ple") and c.type == "numeric" and len(c.quantiles) > 1
         ]
         self._plain = [j for j in range(len(numeric_specs)) if j not in self._shaped]
+        median = [j in self._shaped or self._logged[j] for j in range(len(numeric_specs))]
         self._fill = np.array(
-            [c.median if j in self._shaped else c.mean for j, c in enumerate(numeric_specs)],
+            [c.median if med else c.mean for c, med in zip(numeric_specs, median, strict=True)],
             dtype="float32",
         )
         edges = np.array([numeric_specs[j].quantiles for j in self._shaped], dtype="float32")
@@ -199,6 +133,9 @@ class TabularEncoder(keras.layers.Layer, ServingInput):
         parts = []
         if self._plain:
             plain = ops.take(values, self._plain, axis=1)
+            if self._logged.any():
+                logged = ops.convert_to_tensor(self._logged[self._plain])
+                plain = ops.where(logged, ops.log1p(ops.maximum(plain, 0.0)), plain)
             mean = ops.convert_to_tensor(self._mean[self._plain])
             std = ops.convert_to_tensor(self._std[self._plain])
             parts.append(ops.clip((plain - mean) / std, -10.0, 10.0))
@@ -280,58 +217,6 @@ class TabularEncoder(keras.layers.Layer, ServingInput):
 
     def record_warnings(self, records: Sequence[Any], encoded: np.ndarray) -> list[dict[str, Any]]:
         return unknown_categories(self.columns, self._categorical, records, encoded)
-
-
-def fit_column_specs(frame: pd.DataFrame, types: Mapping[str, ColumnType]) -> list[ColumnSpec]:
-    """Statistics of the training split only, so validation and test stay unseen."""
-    specs = []
-    for name, kind in types.items():
-        series = frame[name]
-        if kind == "categorical":
-            counts = series.dropna().astype(str).value_counts()
-            if len(counts) > WIDE_CATEGORICAL:
-                # A category seen once teaches an embedding nothing but noise.
-                counts = counts[counts >= 2]
-            vocabulary = tuple(sorted(counts.index[:MAX_VOCABULARY]))
-            specs.append(ColumnSpec(name=name, type=kind, vocabulary=vocabulary))
-            continue
-        values = column_to_float(series, kind)
-        finite = values[np.isfinite(values)]
-        mean = float(finite.mean()) if len(finite) else 0.0
-        std = float(finite.std()) if len(finite) else 1.0
-        quantiles: tuple[float, ...] = ()
-        levels: tuple[float, ...] = ()
-        if kind == "numeric" and len(finite):
-            grid = np.linspace(0.0, 1.0, N_QUANTILES + 1)
-            quantiles = tuple(float(q) for q in np.quantile(finite.astype("float64"), grid))
-            levels = _levels(finite)
-        level_width = 0
-        if levels:
-            level_width = embedding_size(len(levels) + 1)
-            if len(finite) < WIDE_LEVEL_ROWS * len(levels):
-                level_width = min(NARROW_LEVEL_EMBEDDING, level_width)
-        specs.append(
-            ColumnSpec(
-                name=name,
-                type=kind,
-                mean=mean,
-                std=std if std > 1e-12 else 1.0,
-                quantiles=quantiles,
-                missing=bool(len(finite) < len(values)),
-                levels=levels,
-                level_width=level_width,
-            )
-        )
-    return specs
-
-
-def _levels(finite: np.ndarray) -> tuple[float, ...]:
-    if not np.all(np.mod(finite, 1.0) == 0.0):
-        return ()
-    distinct = np.unique(finite)
-    if not 3 <= len(distinct) <= MAX_LEVELS or len(finite) < MIN_ROWS_PER_LEVEL * len(distinct):
-        return ()
-    return tuple(float(v) for v in distinct)
 
 
 def encode_frame(specs: Sequence[ColumnSpec], frame: pd.DataFrame) -> np.ndarray:
@@ -458,9 +343,12 @@ def tabular_body(hp: kt.HyperParameters, encoder_config: list[dict[str, Any]]) -
     """The tabular input and its network: shared by every head that reads a table."""
     inputs = keras.Input(shape=(len(encoder_config),), name="features")
     has_categorical = any(c["type"] == "categorical" for c in encoder_config)
+    numeric_encodings = list(NUMERIC_ENCODINGS)
+    if any(ColumnSpec.from_config(c).skewed for c in encoder_config):
+        numeric_encodings.append("log")
     encoder = TabularEncoder(
         encoder_config,
-        numeric=hp.Choice("numeric_encoding", list(NUMERIC_ENCODINGS)),
+        numeric=hp.Choice("numeric_encoding", list(numeric_encodings)),
         categorical=hp.Choice("categorical_encoding", list(CATEGORICAL_ENCODINGS))
         if has_categorical
         else "onehot",

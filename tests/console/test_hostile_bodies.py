@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from jobs.engine.encoding import ColumnSpec, encode_records
+from jobs.engine.column_specs import ColumnSpec
+from jobs.engine.encoding import encode_records
 from jobs.engine.layers import RecordError
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,8 @@ import keras
 import numpy as np
 import pandas as pd
 
-from jobs.engine.encoding import TabularEncoder, encode_frame, fit_column_specs
+from jobs.engine.column_specs import fit_column_specs
+from jobs.engine.encoding import TabularEncoder, encode_frame
 from jobs.engine.tasks.tabular import TargetStats
 
 

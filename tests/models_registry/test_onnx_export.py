@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from jobs.engine.column_specs import fit_column_specs
 from jobs.engine.data import ColumnType
-from jobs.engine.encoding import TabularEncoder, encode_frame, fit_column_specs
+from jobs.engine.encoding import TabularEncoder, encode_frame
 from models_registry import onnx_export
 
 
@@ -65,6 +66,7 @@ def _model(
         ("quantile", "embedding", "none", 3),
         ("ple", "onehot", "embedding", 1),
         ("quantile", "onehot", "embedding", 1),
+        ("log", "embedding", "none", 1),
     ],
 )
 def test_tabular_export_matches_keras(

@@ -12,15 +12,10 @@ import keras_tuner as kt
 import numpy as np
 import pandas as pd
 
+from jobs.engine.column_specs import ColumnSpec, fit_column_specs
 from jobs.engine.config import SearchConfig
 from jobs.engine.data import infer_column_type
-from jobs.engine.encoding import (
-    ColumnSpec,
-    TabularEncoder,
-    encode_frame,
-    fit_column_specs,
-    tabular_body,
-)
+from jobs.engine.encoding import TabularEncoder, encode_frame, tabular_body
 from jobs.engine.ensemble import build_ensemble
 from jobs.engine.layers import MultiLabels
 from jobs.engine.runner import Targets, add_head, evaluate_outputs, predict_outputs, prepare_targets

@@ -12,15 +12,16 @@ import keras_tuner as kt
 import numpy as np
 import pandas as pd
 
+from jobs.engine.column_specs import (
+    SKEW_LIMIT,
+    ColumnSpec,
+    fit_column_specs,
+    log_stats,
+    skewness,
+)
 from jobs.engine.config import SearchConfig
 from jobs.engine.data import infer_column_type
-from jobs.engine.encoding import (
-    ColumnSpec,
-    TabularEncoder,
-    encode_frame,
-    fit_column_specs,
-    tabular_body,
-)
+from jobs.engine.encoding import TabularEncoder, encode_frame, tabular_body
 from jobs.engine.evaluation import evaluate as evaluate_metrics
 from jobs.engine.evaluation import permutation_importance
 from jobs.engine.layers import compiled_head
@@ -60,10 +61,9 @@ class TargetStats:
         mean, std = float(y.mean()), float(y.std() or 1.0)
         if len(y) < 3 or y.min() < 0:
             return cls(mean, std)
-        skew = float(np.mean(((y - mean) / std) ** 3))
-        logged = np.log1p(y)
-        log_mean, log_std = float(logged.mean()), float(logged.std() or 1.0)
-        return cls(mean, std, log_mean, log_std, skewed=skew > 1.0, positive=True)
+        log_mean, log_std = log_stats(y)
+        skewed = skewness(y) > SKEW_LIMIT
+        return cls(mean, std, log_mean, log_std, skewed=skewed, positive=True)
 
     def stats(self, transform: str) -> tuple[float, float]:
         return (self.log_mean, self.log_std) if transform == "log" else (self.mean, self.std)
