@@ -20,6 +20,7 @@ from jobs.engine.config import SearchConfig
 from jobs.engine.data import TaskType
 from jobs.engine.ensemble import build_ensemble, choose
 from jobs.engine.evaluation import evaluate, evaluate_multilabel
+from jobs.engine.guard import Guard, median_warmup
 from jobs.engine.layers import MultiLabels, compiled_head
 from jobs.engine.pool import run_ticket
 from jobs.engine.reporting import Reporter
@@ -31,7 +32,6 @@ from jobs.engine.tickets import POLL_SECONDS, TrialPool, TrialSource
 from jobs.engine.tuning import (
     FINISH_SHARE,
     REFIT_SHARE,
-    Guard,
     Searched,
     fit_options,
     trial_callbacks,
@@ -173,8 +173,9 @@ def serve_trials(
     keras.utils.set_random_seed(config.seed)
     prepared = task.prepare(data, config)
     hypermodel = task.hypermodel(prepared, config)
-    guard = Guard(reporter, None)
-    callbacks = trial_callbacks(guard, len(prepared.train[1]))
+    n_train = len(prepared.train[1])
+    guard = Guard(reporter, None, objective=task.objective(config), warmup=median_warmup(n_train))
+    callbacks = trial_callbacks(guard, n_train)
     ran = 0
     while not source.closed():
         ticket = source.claim()

@@ -22,92 +22,13 @@ import pandas as pd
 
 from jobs.engine import checkpoint
 from jobs.engine.config import SearchConfig
+from jobs.engine.guard import Guard, median_warmup, patience
 from jobs.engine.pool import Coordinator, run_ticket
 from jobs.engine.reporting import Reporter, SearchInterrupted, SearchStopped
 from jobs.engine.results import SearchResult, manifest
 from jobs.engine.tickets import Outcome, Ticket, TrialPool, reason
 
 logger = logging.getLogger(__name__)
-
-
-class Guard(keras.callbacks.Callback):
-    """Reports epochs and enforces the time budget and cancellation inside `fit`.
-
-    Checked between batches (about once a second), not only at epoch ends: one epoch of a
-    slow model on a large set can take minutes. A trial whose first epoch alone would not fit
-    in what is left of the budget is cut short once another trial has finished, so the budget
-    goes to models that can finish. A trial is not otherwise capped: cut at a share of the
-    budget, trials on a busy machine stopped before they converged and none was worth keeping
-    (Computers: trees' RMSE / ours 0.76 with a third of the budget per trial, 1.01 without).
-    """
-
-    # Keras Tuner deep-copies callbacks for every trial; the reporter must stay shared.
-    def __init__(self, reporter: Reporter, deadline: float | None, *, report: bool = True) -> None:
-        super().__init__()
-        self.reporter = reporter
-        self.deadline = deadline
-        # False for a refit: the budget and cancel still apply, but its epochs are no trial's.
-        self.report = report
-        self.trial_number = 0
-        self.stopped = ""
-        # Set when the process is stopping (SearchInterrupted from the reporter): Keras Tuner
-        # would count an exception raised inside `fit` as a failed trial, so the trial is only
-        # stopped here, and the tuner raises once `fit` has returned (on_trial_end).
-        self.interrupted = False
-        self.any_finished = False
-        # Per trial number: epochs run and seconds spent, to price a refit of it.
-        self.epochs: dict[int, int] = {}
-        self.seconds: dict[int, float] = {}
-        self._next_cancel_check = 0.0
-        self._epoch = 0
-        self._epoch_started = 0.0
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Guard:
-        return self
-
-    def remaining(self) -> float:
-        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
-
-    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self._epoch = epoch
-        self._epoch_started = time.monotonic()
-
-    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        now = time.monotonic()
-        if now < self._next_cancel_check:
-            return
-        self._next_cancel_check = now + 1.0
-        try:
-            cancelled = self.reporter.cancelled()
-        except SearchInterrupted:
-            if not self.report:
-                raise  # a refit runs outside the tuner: nothing there would count it a failure
-            self.interrupted = True
-            self.model.stop_training = True
-            return
-        if cancelled:
-            self.stopped = "cancelled"
-        elif self.deadline is not None and now >= self.deadline:
-            self.stopped = "time_limit"
-        elif self._epoch == 0 and self.any_finished and self.deadline is not None:
-            steps = (self.params or {}).get("steps") or 0
-            estimate = (now - self._epoch_started) / (batch + 1) * steps
-            if estimate > self.deadline - now:
-                self.model.stop_training = True
-        if self.stopped:
-            self.model.stop_training = True
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if self.interrupted:
-            return  # the trial is given up: its epochs are run again on resume
-        if self.report:
-            values = {k: float(np.asarray(v)) for k, v in (logs or {}).items() if np.isscalar(v)}
-            self.epochs[self.trial_number] = epoch + 1
-            self.reporter.epoch_end(self.trial_number, epoch + 1, values)
-        if self.deadline is not None and time.monotonic() >= self.deadline:
-            self.stopped = self.stopped or "time_limit"
-        if self.stopped:
-            self.model.stop_training = True
 
 
 class _Stop(Exception):
@@ -245,12 +166,6 @@ def _with_portfolio(oracle: Any, portfolio: Sequence[dict[str, Any]]) -> Any:
     return populate_space
 
 
-def patience(n_train: int) -> int:
-    """Epochs without improvement before a trial stops: small sets have noisy validation
-    losses and cheap epochs, large ones take many steps an epoch."""
-    return int(np.clip(round(40 / np.log10(max(n_train, 10))), 5, 20))
-
-
 def make_tuner(
     config: SearchConfig,
     hypermodel: Any,
@@ -352,7 +267,7 @@ def tune(
     deadline = None
     if config.max_seconds is not None:
         deadline = started + config.max_seconds * (1 - reserve)
-    guard = Guard(reporter, deadline)
+    guard = Guard(reporter, deadline, objective=objective, warmup=median_warmup(len(train[1])))
     tuner = make_tuner(
         config, hypermodel, workdir=workdir, reporter=reporter, guard=guard, objective=objective
     )

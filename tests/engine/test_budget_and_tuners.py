@@ -171,7 +171,8 @@ def test_a_rerun_with_the_same_manifest_gives_the_same_trials(
 def test_bayesian_optimisation_starts_modelling_within_a_console_budget(tmp_path: Path) -> None:
     import keras
 
-    from jobs.engine.tuning import Guard, make_tuner
+    from jobs.engine.guard import Guard
+    from jobs.engine.tuning import make_tuner
 
     def build(hp: Any) -> keras.Model:
         inputs = keras.Input((2,))
