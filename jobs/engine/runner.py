@@ -175,7 +175,7 @@ def serve_trials(
     hypermodel = task.hypermodel(prepared, config)
     n_train = len(prepared.train[1])
     guard = Guard(reporter, None, objective=task.objective(config), warmup=median_warmup(n_train))
-    callbacks = trial_callbacks(guard, n_train)
+    callbacks = trial_callbacks(guard, prepared.train)
     ran = 0
     while not source.closed():
         ticket = source.claim()

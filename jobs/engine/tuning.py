@@ -23,6 +23,7 @@ import pandas as pd
 from jobs.engine import checkpoint
 from jobs.engine.config import SearchConfig
 from jobs.engine.guard import Guard, median_warmup, patience
+from jobs.engine.layers import Smearing
 from jobs.engine.pool import Coordinator, run_ticket
 from jobs.engine.reporting import Reporter, SearchInterrupted, SearchStopped
 from jobs.engine.results import SearchResult, manifest
@@ -213,12 +214,14 @@ def make_tuner(
     return tuner_class(**common)
 
 
-def trial_callbacks(guard: Guard, n_train: int) -> list[keras.callbacks.Callback]:
-    """A trial's callbacks: the guard, early stopping and cutting the learning rate on
-    plateaus (Keras Tuner copies them for every trial; the guard stays shared)."""
-    wait = patience(n_train)
+def trial_callbacks(guard: Guard, train: tuple[Any, np.ndarray]) -> list[keras.callbacks.Callback]:
+    """A trial's callbacks: the guard, a log-scale target's smearing factor, early stopping
+    and cutting the learning rate on plateaus (Keras Tuner copies them for every trial; the
+    guard stays shared)."""
+    wait = patience(len(train[1]))
     return [
         guard,
+        Smearing(*train),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=wait),
         keras.callbacks.ReduceLROnPlateau(
             monitor="val_loss", factor=0.3, patience=max(2, wait // 3), min_lr=1e-6
@@ -271,7 +274,7 @@ def tune(
     tuner = make_tuner(
         config, hypermodel, workdir=workdir, reporter=reporter, guard=guard, objective=objective
     )
-    callbacks = trial_callbacks(guard, len(train[1]))
+    callbacks = trial_callbacks(guard, train)
     fit_kwargs = fit_options(hypermodel, config)
     if pool is not None and pool.size > 1:
 
@@ -358,7 +361,7 @@ class Searched:
                 epochs=trial.best_step + 1,
                 batch_size=hp.values.get("batch_size", self.config.batch_size),
                 class_weight=class_weight,
-                callbacks=[refit],
+                callbacks=[refit, Smearing(*fit)],
                 verbose=0,
             )
             if refit.stopped:
