@@ -13,6 +13,7 @@ import pytest
 from jobs.engine.column_specs import fit_column_specs
 from jobs.engine.data import ColumnType
 from jobs.engine.encoding import TabularEncoder, encode_frame
+from jobs.engine.layers import Smearing, compiled_head
 from models_registry import onnx_export
 
 
@@ -77,6 +78,28 @@ def test_tabular_export_matches_keras(
     assert onnx_export.export_onnx(model, path) <= onnx_export.PARITY_TOLERANCE
     difference = onnx_export.check_parity(model, path, rows)
     assert difference <= onnx_export.PARITY_TOLERANCE, difference
+
+
+def test_a_log_scale_target_exports_with_its_smearing_factor(tmp_path: Path) -> None:
+    # given a regression model on a log scale whose factor training moved off 1
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 2)).astype("float32")
+    y = np.exp(3 + x[:, 0] + rng.normal(0, 0.5, 500)).astype("float32")
+    logged = np.log1p(y)
+    inputs = keras.Input((2,))
+    hidden = keras.layers.Dense(4, activation="relu")(inputs)
+    model = compiled_head(
+        inputs, hidden, "regression", [], 0.01, float(logged.mean()), float(logged.std()),
+        target_transform="log",
+    )  # fmt: skip
+    model.fit(x, y, epochs=3, verbose=0, callbacks=[Smearing(x, y)])
+    factor = float(keras.ops.convert_to_numpy(model.get_layer("target_scale").smear))
+    assert abs(factor - 1.0) > 0.01
+    # then the ONNX file answers as the .keras file does, the factor included
+    path = tmp_path / "model.onnx"
+    assert onnx_export.export_onnx(model, path) <= onnx_export.PARITY_TOLERANCE
+    assert onnx_export.check_parity(model, path, x) <= onnx_export.PARITY_TOLERANCE
 
 
 def test_erfinv_translation_agrees_with_torch(tmp_path: Path) -> None:
