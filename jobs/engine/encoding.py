@@ -348,7 +348,7 @@ def tabular_body(hp: kt.HyperParameters, encoder_config: list[dict[str, Any]]) -
         numeric_encodings.append("log")
     encoder = TabularEncoder(
         encoder_config,
-        numeric=hp.Choice("numeric_encoding", list(numeric_encodings)),
+        numeric=hp.Choice("numeric_encoding", numeric_encodings),
         categorical=hp.Choice("categorical_encoding", list(CATEGORICAL_ENCODINGS))
         if has_categorical
         else "onehot",
