@@ -56,9 +56,12 @@ class Guard(keras.callbacks.Callback):
         # stopped here, and the tuner raises once `fit` has returned (on_trial_end).
         self.interrupted = False
         self.any_finished = False
-        # Per trial number: epochs run and seconds spent, to price a refit of it.
+        # Per trial number: epochs run and seconds spent, to price a refit of it; and of those
+        # seconds, the ones its epochs spent training (not validating, not saving): a refit
+        # does only that. A trial run in another process has only its total.
         self.epochs: dict[int, int] = {}
         self.seconds: dict[int, float] = {}
+        self.training_seconds: dict[int, float] = {}
         # Per trial number: its objective after each epoch, for the median rule.
         self.objective = objective
         self.warmup = warmup
@@ -67,6 +70,7 @@ class Guard(keras.callbacks.Callback):
         self._next_cancel_check = 0.0
         self._epoch = 0
         self._epoch_started = 0.0
+        self._training = False
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Guard:
         return self
@@ -77,6 +81,18 @@ class Guard(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch = epoch
         self._epoch_started = time.monotonic()
+        self._training = True
+
+    def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._end_training_part()
+
+    def _end_training_part(self) -> None:
+        """The epoch's batches are done (its validation starts, or the epoch ends)."""
+        if self._training and self.report:
+            spent = time.monotonic() - self._epoch_started
+            number = self.trial_number
+            self.training_seconds[number] = self.training_seconds.get(number, 0.0) + spent
+        self._training = False
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         now = time.monotonic()
@@ -104,6 +120,7 @@ class Guard(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._end_training_part()
         if self.interrupted:
             return  # the trial is given up: its epochs are run again on resume
         if self.report:

@@ -128,7 +128,7 @@ def run_task(
         class_weight=prepared.class_weight,
         keep=config.ensemble_size if ensembling is not None else 1,
         objective=task.objective(config),
-        reserve=FINISH_SHARE + (REFIT_SHARE if task.refit else 0.0),
+        refit_share=REFIT_SHARE if task.refit else 0.0,
         pool=pool,
     )
     members = searched.models()

@@ -59,6 +59,7 @@ def _tuner_class(name: str) -> type[Any]:
             guard: Guard,
             max_trials_started: int,
             state: checkpoint.TunerState | None = None,
+            plan: SearchEnd | None = None,
             **kwargs: Any,
         ):
             # Before the base class, which reloads a saved project (and so these numbers).
@@ -67,6 +68,7 @@ def _tuner_class(name: str) -> type[Any]:
             self._reporter = reporter
             self._guard = guard
             self._state = state
+            self._plan = plan
             # Hyperband sizes its own brackets; max_trials still caps what a job may start.
             self._max_started = max_trials_started
             portfolio = getattr(self.hypermodel, "portfolio", ())
@@ -94,6 +96,7 @@ def _tuner_class(name: str) -> type[Any]:
             self._guard.seconds[number] = seconds
             self._guard.epochs[number] = epochs
             super().on_trial_end(trial)
+            self._replan()
             self._report_end(trial)
 
         def on_trial_begin(self, trial: Any) -> None:
@@ -121,12 +124,22 @@ def _tuner_class(name: str) -> type[Any]:
             self._guard.any_finished = True
             number = self._numbers[trial.trial_id]
             self._guard.seconds[number] = time.monotonic() - self._trial_started
+            self._replan()
             # Freeing between trials keeps memory flat across a long search, and lets the
             # next trial run after one that ran out of memory.
             keras.backend.clear_session()
             gc.collect()
             _empty_device_cache()
             self._report_end(trial)
+
+        def _replan(self) -> None:
+            """Move the search's end now that another trial's cost is known."""
+            if self._plan is None:
+                return
+            self._guard.deadline = self._plan.deadline(self, self._guard)
+            # A trial cut at the old end leaves the search stopped; the new end reopens it.
+            if self._guard.stopped == "time_limit" and time.monotonic() < self._guard.deadline:
+                self._guard.stopped = ""
 
         def _report_end(self, trial: Any) -> None:
             failed = str(trial.status) in ("FAILED", "INVALID")
@@ -175,8 +188,10 @@ def make_tuner(
     reporter: Reporter,
     guard: Guard,
     objective: str = "val_loss",
+    plan: SearchEnd | None = None,
 ) -> Any:
-    """The configured Keras Tuner, reporting trials and epochs, for any hypermodel.
+    """The configured Keras Tuner, reporting trials and epochs, for any hypermodel. With a
+    `plan`, the guard's deadline moves after each trial (SearchEnd).
 
     When the reporter keeps tuner state (`checkpoint.TunerState`), the search is saved after
     every trial and resumes from what an earlier attempt saved.
@@ -193,6 +208,7 @@ def make_tuner(
         "guard": guard,
         "max_trials_started": config.max_trials,
         "state": state,
+        "plan": plan,
     }
     tuner_class = _tuner_class(config.tuner)
     if config.tuner == "hyperband":
@@ -243,6 +259,69 @@ FINISH_SHARE = 0.1
 # rows (Searched.refit); unused when the refit would not fit, and then lost to the search.
 REFIT_SHARE = 0.15
 
+# What the search keeps for a refit once it can price one: this many times the estimate (a
+# busier machine), and this share of the budget for loading and choosing the ensemble first.
+REFIT_MARGIN = 1.5
+REFIT_FLOOR_SHARE = 0.03
+
+
+def refit_seconds(tuner: Any, guard: Guard, trials: Sequence[Any], share: float) -> float | None:
+    """Seconds to train `trials` again on `share` times their training rows, each up to its
+    best epoch, priced from their own runs (their epochs' training time where known, else
+    their whole time); None when a trial's time is unknown."""
+    numbers = [tuner._numbers.get(t.trial_id, 0) for t in trials]
+    if any(n not in guard.seconds for n in numbers):
+        return None
+    return sum(
+        guard.training_seconds.get(n, guard.seconds[n])
+        * (t.best_step + 1)
+        / max(1, guard.epochs.get(n, 1))
+        * share
+        for t, n in zip(trials, numbers, strict=True)
+    )
+
+
+@dataclass
+class SearchEnd:
+    """When a search under a time budget stops starting trials: at `end` (the budget less
+    FINISH_SHARE), less what it keeps for the refit of its best `keep` trials.
+
+    A fixed refit share (REFIT_SHARE) was idle whenever the refit did not need it all, and
+    wholly idle when the refit could not fit in it: CPS1988's best three trials needed 65 s
+    to train again, so the refit was skipped and the job ended 36 s before its 180. So that
+    share is the most kept; once trials have finished, the search prices the refit of its
+    current best `keep` trials from their own epochs (refit_seconds: within 1% of the real
+    time on HMDA), recomputed after each trial, and keeps REFIT_MARGIN times that plus
+    REFIT_FLOOR_SHARE of the budget, up to the share; when even the share could not hold
+    it, half the share goes to the search instead.
+    """
+
+    end: float
+    budget: float
+    refit_share: float
+    keep: int
+    share: float  # rows the refit trains on, over the trials' training rows
+
+    @property
+    def refit_most(self) -> float:
+        return self.budget * self.refit_share
+
+    def deadline(self, tuner: Any, guard: Guard) -> float:
+        completed = [t for t in tuner.oracle.trials.values() if t.score is not None]
+        if not self.refit_share or not completed:
+            return self.end - self.refit_most
+        best = tuner.oracle.get_best_trials(min(self.keep, len(completed)))
+        needed = refit_seconds(tuner, guard, best, self.share)
+        if needed is None:
+            return self.end - self.refit_most
+        if needed > self.refit_most:
+            # Half still kept: the finish of a larger table can outgrow FINISH_SHARE of a
+            # short budget (CPS1988 at the quick 60 s: 7.5 s to choose, score and rank its
+            # columns, against 6 s), and the refit's unused share used to absorb that.
+            return self.end - self.refit_most / 2
+        kept = REFIT_MARGIN * needed + REFIT_FLOOR_SHARE * self.budget
+        return self.end - min(self.refit_most, kept)
+
 
 def tune(
     config: SearchConfig,
@@ -256,7 +335,7 @@ def tune(
     class_weight: dict[int, float] | None = None,
     keep: int = 1,
     objective: str = "val_loss",
-    reserve: float = FINISH_SHARE,
+    refit_share: float = 0.0,
     pool: TrialPool | None = None,
 ) -> Searched:
     """Search within the job's time budget; keep the best `keep` completed trials (best first).
@@ -266,14 +345,28 @@ def tune(
     SearchStopped when no trial completed: cancelled early, or every trial failed.
     pool: with room for more than one trial at once, the trials run in several processes
     (jobs.engine.pool), this one owning the search.
+    refit_share: at most this share of the budget is kept for training the chosen trials
+    again (Searched.refit); less once the best trials' own times say the refit needs less.
     """
-    deadline = None
+    plan = None
     if config.max_seconds is not None:
-        deadline = started + config.max_seconds * (1 - reserve)
-    guard = Guard(reporter, deadline, objective=objective, warmup=median_warmup(len(train[1])))
-    tuner = make_tuner(
-        config, hypermodel, workdir=workdir, reporter=reporter, guard=guard, objective=objective
+        plan = SearchEnd(
+            end=started + config.max_seconds * (1 - FINISH_SHARE),
+            budget=config.max_seconds,
+            refit_share=refit_share,
+            keep=keep,
+            share=(len(train[1]) + len(validation[1])) / max(1, len(train[1])),
+        )
+    guard = Guard(
+        reporter,
+        None if plan is None else plan.end - plan.refit_most,
+        objective=objective,
+        warmup=median_warmup(len(train[1])),
     )
+    tuner = make_tuner(
+        config, hypermodel, workdir=workdir, reporter=reporter, guard=guard, objective=objective,
+        plan=plan,
+    )  # fmt: skip
     callbacks = trial_callbacks(guard, train)
     fit_kwargs = fit_options(hypermodel, config)
     if pool is not None and pool.size > 1:
@@ -340,16 +433,8 @@ class Searched:
         (monotonic seconds) or the job was cancelled meanwhile.
         """
         trials = self.ranked[:count]
-        numbers = [self.tuner._numbers.get(t.trial_id, 0) for t in trials]
-        share = len(fit[1]) / max(1, self.n_train)
-        needed = sum(
-            self.guard.seconds.get(n, 0.0)
-            * (t.best_step + 1)
-            / max(1, self.guard.epochs.get(n, 1))
-            * share
-            for t, n in zip(trials, numbers, strict=True)
-        )
-        if any(n not in self.guard.seconds for n in numbers) or time.monotonic() + needed > until:
+        needed = refit_seconds(self.tuner, self.guard, trials, len(fit[1]) / max(1, self.n_train))
+        if needed is None or time.monotonic() + needed > until:
             return None
         refit = Guard(self.guard.reporter, until, report=False)
         models = []
