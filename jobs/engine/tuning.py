@@ -255,8 +255,8 @@ def fit_options(hypermodel: Any, config: SearchConfig) -> dict[str, Any]:
 FINISH_SHARE = 0.1
 
 
-# What the tabular search also keeps for training its chosen trials again on the validation
-# rows (Searched.refit); unused when the refit would not fit, and then lost to the search.
+# The most the tabular search also keeps for training its chosen trials again on the
+# validation rows (Searched.refit); SearchEnd keeps less once the refit can be priced.
 REFIT_SHARE = 0.15
 
 # What the search keeps for a refit once it can price one: this many times the estimate (a
