@@ -205,12 +205,15 @@ def _refit(
 ) -> tuple[keras.Model, bool]:
     """The chosen trials trained on training and validation rows, if that ends in time."""
     count = report["size"] if report["chosen"] else 1
-    until = float("inf")
+    until = stop = float("inf")
     if config.max_seconds is not None:
         until = started + config.max_seconds * (1 - FINISH_SHARE)
+        # A refit that runs past its price may take half the finish's share (which the
+        # finish of a table leaves mostly unused) before it is cut and thrown away.
+        stop = started + config.max_seconds * (1 - FINISH_SHARE / 2)
     (x_train, y_train), (x_val, y_val) = prepared.train, prepared.validation
     both = (np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val]))
-    refit = searched.refit(count, both, until=until, class_weight=prepared.class_weight)
+    refit = searched.refit(count, both, until=until, stop=stop, class_weight=prepared.class_weight)
     if refit is None:
         return model, False
     if count == 1:

@@ -292,8 +292,11 @@ class SearchEnd:
     share is the most kept; once trials have finished, the search prices the refit of its
     current best `keep` trials from their own epochs (refit_seconds: within 1% of the real
     time on HMDA), recomputed after each trial, and keeps REFIT_MARGIN times that plus
-    REFIT_FLOOR_SHARE of the budget, up to the share; when even the share could not hold
-    it, half the share goes to the search instead.
+    REFIT_FLOOR_SHARE of the budget. When that is more than the share, no refit is planned
+    and the search keeps only the floor, for loading and choosing its ensemble: keeping just
+    the share for a refit priced at 26 s of its 27 left CPS1988's refit 1.4 s short once the
+    trials were loaded, so it was skipped and the job ended 40 s early (or, started, was cut
+    at its limit and thrown away).
     """
 
     end: float
@@ -306,21 +309,22 @@ class SearchEnd:
     def refit_most(self) -> float:
         return self.budget * self.refit_share
 
+    @property
+    def unpriced(self) -> float:
+        """The end before any trial has priced the refit: the most is kept for it."""
+        return self.end - self.refit_most
+
     def deadline(self, tuner: Any, guard: Guard) -> float:
         completed = [t for t in tuner.oracle.trials.values() if t.score is not None]
         if not self.refit_share or not completed:
-            return self.end - self.refit_most
+            return self.unpriced
         best = tuner.oracle.get_best_trials(min(self.keep, len(completed)))
         needed = refit_seconds(tuner, guard, best, self.share)
         if needed is None:
-            return self.end - self.refit_most
-        if needed > self.refit_most:
-            # Half still kept: the finish of a larger table can outgrow FINISH_SHARE of a
-            # short budget (CPS1988 at the quick 60 s: 7.5 s to choose, score and rank its
-            # columns, against 6 s), and the refit's unused share used to absorb that.
-            return self.end - self.refit_most / 2
-        kept = REFIT_MARGIN * needed + REFIT_FLOOR_SHARE * self.budget
-        return self.end - min(self.refit_most, kept)
+            return self.unpriced
+        floor = REFIT_FLOOR_SHARE * self.budget
+        kept = REFIT_MARGIN * needed + floor
+        return self.end - (floor if kept > self.refit_most else kept)
 
 
 def tune(
@@ -359,7 +363,7 @@ def tune(
         )
     guard = Guard(
         reporter,
-        None if plan is None else plan.end - plan.refit_most,
+        None if plan is None else plan.unpriced,
         objective=objective,
         warmup=median_warmup(len(train[1])),
     )
@@ -423,20 +427,22 @@ class Searched:
         fit: tuple[Any, np.ndarray],
         *,
         until: float,
+        stop: float | None = None,
         class_weight: dict[int, float] | None = None,
     ) -> list[keras.Model] | None:
         """The best `count` trials trained again on `fit` (training and validation rows) for
         as many epochs as each needed to reach its best validation score.
 
         A model chosen on validation rows never learned from them: on a small table that is
-        a quarter of what it could learn from. None when the refits would not end by `until`
-        (monotonic seconds) or the job was cancelled meanwhile.
+        a quarter of what it could learn from. None when the refits are priced to end after
+        `until` (monotonic seconds), or run past `stop` (default `until`: the price is an
+        estimate, and a refit cut short is thrown away whole), or the job was cancelled.
         """
         trials = self.ranked[:count]
         needed = refit_seconds(self.tuner, self.guard, trials, len(fit[1]) / max(1, self.n_train))
         if needed is None or time.monotonic() + needed > until:
             return None
-        refit = Guard(self.guard.reporter, until, report=False)
+        refit = Guard(self.guard.reporter, until if stop is None else stop, report=False)
         models = []
         for trial in trials:
             hp = trial.hyperparameters

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -21,6 +22,7 @@ from jobs.engine.tuning import (
     REFIT_SHARE,
     SearchEnd,
     refit_seconds,
+    tune,
 )
 from tests.conftest import RecordingReporter
 
@@ -94,12 +96,13 @@ def test_a_costly_trial_taking_the_lead_moves_the_end_earlier_again() -> None:
     tuner, guard = _Tuner(), Guard(RecordingReporter(), None)
     _finish(tuner, guard, score=0.5, seconds=2.0, epochs=10, best=9)
     early = PLAN.deadline(tuner, guard)
-    _finish(tuner, guard, score=0.3, seconds=10.0, epochs=10, best=9)
+    _finish(tuner, guard, score=0.3, seconds=6.0, epochs=10, best=9)
     later = PLAN.deadline(tuner, guard)
     assert later < early
-    # and never more than the fixed share is kept
-    _finish(tuner, guard, score=0.2, seconds=8.0, epochs=10, best=9)
-    assert PLAN.deadline(tuner, guard) == 1000.0 - 180.0 * REFIT_SHARE
+    assert later == pytest.approx(1000.0 - REFIT_MARGIN * 8.0 * 1.25 - REFIT_FLOOR_SHARE * 180.0)
+
+
+NO_REFIT_END = 1000.0 - REFIT_FLOOR_SHARE * 180.0  # only loading and choosing the ensemble
 
 
 def test_a_refit_the_share_cannot_hold_gives_its_time_to_the_search() -> None:
@@ -107,8 +110,22 @@ def test_a_refit_the_share_cannot_hold_gives_its_time_to_the_search() -> None:
     tuner, guard = _Tuner(), Guard(RecordingReporter(), None)
     _finish(tuner, guard, score=0.3, seconds=40.0, epochs=10, best=9)
     _finish(tuner, guard, score=0.2, seconds=40.0, epochs=10, best=9)
-    # then half the share goes to the search (the refit is skipped either way)
-    assert PLAN.deadline(tuner, guard) == 1000.0 - 180.0 * REFIT_SHARE / 2
+    # then no refit is planned: the search keeps only the floor
+    assert PLAN.deadline(tuner, guard) == pytest.approx(NO_REFIT_END)
+
+
+def test_a_refit_the_share_holds_without_its_margin_is_not_planned_either() -> None:
+    # given best trials priced at 26 s of the share's 27: CPS1988's, whose refit then did
+    # not fit once the trials were loaded, and the job ended 40 s early
+    tuner, guard = _Tuner(), Guard(RecordingReporter(), None)
+    _finish(tuner, guard, score=0.3, seconds=10.4, epochs=10, best=9)
+    _finish(tuner, guard, score=0.2, seconds=10.4, epochs=10, best=9)
+    needed = refit_seconds(tuner, guard, tuner.oracle.get_best_trials(2), 1.25)
+    assert needed == pytest.approx(26.0)
+    assert needed is not None
+    assert needed < 180.0 * REFIT_SHARE
+    # then the search does not stop at the share for it, but at the floor
+    assert PLAN.deadline(tuner, guard) == pytest.approx(NO_REFIT_END)
 
 
 def test_the_refit_is_priced_from_the_epochs_training_time_where_known() -> None:
@@ -175,7 +192,7 @@ def test_a_search_whose_refit_cannot_fit_trains_past_the_old_fixed_end(
     result = run_search(frame, config, workdir=tmp_path, reporter=reporter)
     elapsed = time.monotonic() - started
 
-    # then its trials trained past where the fixed share stopped them (at 30 s), up to 33 s
+    # then its trials trained past where the fixed share stopped them (at 30 s), up to 34.8 s
     fixed_end = 40 * (1 - FINISH_SHARE - REFIT_SHARE)
     # (`started` is before the engine's own start, so the offsets are, if anything, high)
     epochs = [at - started for at in reporter.epoch_at]
@@ -183,3 +200,38 @@ def test_a_search_whose_refit_cannot_fit_trains_past_the_old_fixed_end(
     # and the job kept to its budget, skipping the refit it had no time for
     assert result.ensemble["refit"] is False
     assert elapsed < 40 + 3.0  # + loading the data
+
+
+def _small_regressor(hp: Any) -> keras.Model:
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(hp.Int("units", 4, 8)), keras.layers.Dense(1)]
+    )
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
+
+def test_a_refit_running_past_its_price_is_kept_when_it_ends_before_its_stop(
+    tmp_path: Path,
+) -> None:
+    # given a finished search whose best trial's refit is priced far below what it takes
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 4)).astype("float32")
+    y = x.sum(axis=1)
+    config = SearchConfig(
+        target="y", task_type="regression", max_trials=1, max_epochs=2, max_seconds=None,
+        batch_size=8,
+    )  # fmt: skip
+    searched = tune(
+        config, _small_regressor, (x[:1500], y[:1500]), (x[1500:], y[1500:]),
+        workdir=tmp_path, reporter=RecordingReporter(), started=time.monotonic(),
+    )  # fmt: skip
+    searched.guard.seconds[1] = searched.guard.training_seconds[1] = 1e-4
+
+    # when it is trained again with its price's end as its only limit, it is cut and dropped
+    assert searched.refit(1, (x, y), until=time.monotonic() + 0.05) is None
+    # and when it may run on to a later stop, the refit is kept
+    now = time.monotonic()
+    kept = searched.refit(1, (x, y), until=now + 0.05, stop=now + 120)
+    assert kept is not None
+    assert len(kept) == 1
+    assert time.monotonic() - now > 0.05  # it did run past its price
