@@ -30,9 +30,9 @@ from jobs.engine.task import Prepared, Task
 from jobs.engine.task_data import detect_delimiter, label_matrix, parse_label_sets
 from jobs.engine.tickets import POLL_SECONDS, TrialPool, TrialSource
 from jobs.engine.tuning import (
-    FINISH_SHARE,
     REFIT_SHARE,
     Searched,
+    finish_seconds,
     fit_options,
     trial_callbacks,
     tune,
@@ -207,10 +207,11 @@ def _refit(
     count = report["size"] if report["chosen"] else 1
     until = stop = float("inf")
     if config.max_seconds is not None:
-        until = started + config.max_seconds * (1 - FINISH_SHARE)
-        # A refit that runs past its price may take half the finish's share (which the
+        finish = finish_seconds(config.max_seconds)
+        until = started + config.max_seconds - finish
+        # A refit that runs past its price may take half the finish's time (which the
         # finish of a table leaves mostly unused) before it is cut and thrown away.
-        stop = started + config.max_seconds * (1 - FINISH_SHARE / 2)
+        stop = until + finish / 2
     (x_train, y_train), (x_val, y_val) = prepared.train, prepared.validation
     both = (np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val]))
     refit = searched.refit(count, both, until=until, stop=stop, class_weight=prepared.class_weight)

@@ -5,17 +5,20 @@ a bounded sample of (actual, predicted) pairs for regression."""
 from __future__ import annotations
 
 import json
+from typing import Any, cast
 
 import numpy as np
 import pytest
 from sklearn import metrics as skm
 
 from jobs.engine.evaluation import (
+    IMPORTANCE_ROWS_SHUFFLED,
     ROC_CLASS_POINTS,
     ROC_CLASSES_POINTS,
     ROC_POINTS,
     SAMPLE_PAIRS,
     evaluate,
+    permutation_importance,
 )
 
 
@@ -129,3 +132,40 @@ def test_a_large_regression_split_stores_a_bounded_repeatable_sample() -> None:
     for a, p in zip(first["actual"], first["predicted"], strict=True):
         assert p == pytest.approx(0.5 * a + 7, rel=1e-5)
     assert len(json.dumps(first)) < 12_000
+
+
+class _FirstColumn:
+    """A regression model that answers column 0, counting the rows it is asked about."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def predict(self, x: np.ndarray, verbose: int = 0, batch_size: int = 32) -> np.ndarray:
+        self.rows += len(x)
+        return x[:, :1]
+
+
+def test_permutation_importance_on_a_wide_table_predicts_a_bounded_number_of_rows() -> None:
+    # given 5,000 test rows of 80 columns, of which only the first matters
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(5000, 80)).astype("float32")
+    model = _FirstColumn()
+    names = [f"c{i}" for i in range(80)]
+
+    # when their importance is measured
+    ranked = permutation_importance(cast(Any, model), x, x[:, 0], "regression", names)
+
+    # then the first column still comes first, and the others count for nothing
+    assert ranked[0]["feature"] == "c0"
+    assert ranked[0]["importance"] > 0.5
+    assert all(r["importance"] == 0.0 for r in ranked[1:])
+    # and the model predicted a bounded sample, not 241 passes over all 5,000 rows
+    assert model.rows <= IMPORTANCE_ROWS_SHUFFLED + 1000
+
+
+def test_permutation_importance_on_a_narrow_table_uses_every_test_row() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(3000, 4)).astype("float32")
+    model = _FirstColumn()
+    permutation_importance(cast(Any, model), x, x[:, 0], "regression", list("abcd"))
+    assert model.rows == 3000 * (1 + 4 * 3)

@@ -16,11 +16,11 @@ import pytest
 from jobs.engine.guard import Guard
 from jobs.engine.search import SearchConfig, run_search
 from jobs.engine.tuning import (
-    FINISH_SHARE,
     REFIT_FLOOR_SHARE,
     REFIT_MARGIN,
     REFIT_SHARE,
     SearchEnd,
+    finish_seconds,
     refit_seconds,
     tune,
 )
@@ -71,6 +71,14 @@ class _TimedReporter(RecordingReporter):
 
 
 PLAN = SearchEnd(end=1000.0, budget=180.0, refit_share=REFIT_SHARE, keep=2, share=1.25)
+
+
+def test_the_finish_keeps_a_tenth_of_a_short_budget_and_a_twentieth_of_a_long_one() -> None:
+    assert finish_seconds(40.0) == pytest.approx(4.0)
+    assert finish_seconds(60.0) == pytest.approx(6.0)
+    assert finish_seconds(120.0) == pytest.approx(8.0)
+    assert finish_seconds(180.0) == pytest.approx(9.0)
+    assert finish_seconds(600.0) == pytest.approx(30.0)
 
 
 def test_before_any_trial_ends_the_whole_refit_share_is_kept() -> None:
@@ -193,7 +201,7 @@ def test_a_search_whose_refit_cannot_fit_trains_past_the_old_fixed_end(
     elapsed = time.monotonic() - started
 
     # then its trials trained past where the fixed share stopped them (at 30 s), up to 34.8 s
-    fixed_end = 40 * (1 - FINISH_SHARE - REFIT_SHARE)
+    fixed_end = 40 * (1 - 0.1 - REFIT_SHARE)  # the finish's fixed 10% and the refit's 15%
     # (`started` is before the engine's own start, so the offsets are, if anything, high)
     epochs = [at - started for at in reporter.epoch_at]
     assert max(epochs) > fixed_end + 1.5, (max(epochs), len(epochs))
