@@ -33,6 +33,7 @@ from jobs.engine.tuning import (
     REFIT_SHARE,
     Searched,
     finish_seconds,
+    finish_starts,
     fit_options,
     trial_callbacks,
     tune,
@@ -207,11 +208,10 @@ def _refit(
     count = report["size"] if report["chosen"] else 1
     until = stop = float("inf")
     if config.max_seconds is not None:
-        finish = finish_seconds(config.max_seconds)
-        until = started + config.max_seconds - finish
+        until = finish_starts(started, config.max_seconds)
         # A refit that runs past its price may take half the finish's time (which the
         # finish of a table leaves mostly unused) before it is cut and thrown away.
-        stop = until + finish / 2
+        stop = until + finish_seconds(config.max_seconds) / 2
     (x_train, y_train), (x_val, y_val) = prepared.train, prepared.validation
     both = (np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val]))
     refit = searched.refit(count, both, until=until, stop=stop, class_weight=prepared.class_weight)

@@ -266,6 +266,12 @@ def finish_seconds(budget: float) -> float:
     return max(FINISH_SHARE * budget, min(FINISH_MOST_SHARE * budget, FINISH_SECONDS))
 
 
+def finish_starts(started: float, budget: float) -> float:
+    """When a search of `budget` seconds from `started` must leave the rest to its finish:
+    the end of its trials and of its refit alike."""
+    return started + budget - finish_seconds(budget)
+
+
 # The most the tabular search also keeps for training its chosen trials again on the
 # validation rows (Searched.refit); SearchEnd keeps less once the refit can be priced.
 REFIT_SHARE = 0.15
@@ -366,7 +372,7 @@ def tune(
     plan = None
     if config.max_seconds is not None:
         plan = SearchEnd(
-            end=started + config.max_seconds - finish_seconds(config.max_seconds),
+            end=finish_starts(started, config.max_seconds),
             budget=config.max_seconds,
             refit_share=refit_share,
             keep=keep,

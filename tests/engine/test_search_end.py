@@ -129,8 +129,8 @@ def test_a_refit_the_share_holds_without_its_margin_is_not_planned_either() -> N
     _finish(tuner, guard, score=0.3, seconds=10.4, epochs=10, best=9)
     _finish(tuner, guard, score=0.2, seconds=10.4, epochs=10, best=9)
     needed = refit_seconds(tuner, guard, tuner.oracle.get_best_trials(2), 1.25)
-    assert needed == pytest.approx(26.0)
     assert needed is not None
+    assert needed == pytest.approx(26.0)
     assert needed < 180.0 * REFIT_SHARE
     # then the search does not stop at the share for it, but at the floor
     assert PLAN.deadline(tuner, guard) == pytest.approx(NO_REFIT_END)

@@ -25,6 +25,7 @@ from jobs.engine.encoding import TabularEncoder, encode_frame, tabular_body
 from jobs.engine.evaluation import evaluate as evaluate_metrics
 from jobs.engine.evaluation import permutation_importance
 from jobs.engine.layers import compiled_head
+from jobs.engine.runner import predict_outputs
 from jobs.engine.space import SearchSpace, batch_sizes
 from jobs.engine.split import class_weights, index_labels, split_by_target
 from jobs.engine.task import Ensembling, Prepared, Task
@@ -139,9 +140,9 @@ def hypermodel(data: TableData, config: SearchConfig) -> SearchSpace:
 def evaluate(data: TableData, config: SearchConfig, model: keras.Model) -> dict[str, Any]:
     """Test metrics, and how much each column matters to them (permutation importance)."""
     x_test, y_test = data.test
-    # In batches of 1024, as permutation_importance predicts: Keras' default of 32 took
-    # 1.3 s of the finish on CPS1988's 5,600 test rows, and the finish is kept from the search.
-    outputs = keras.ops.convert_to_numpy(model.predict(x_test, verbose=0, batch_size=1024))
+    # In batches of 1024 (predict_outputs), as permutation_importance predicts: Keras' default
+    # of 32 took 1.3 s of the finish on CPS1988's 5,600 test rows, kept from the search.
+    outputs = predict_outputs(model, x_test)
     metrics = evaluate_metrics(config.task_type, y_test, outputs, data.labels)
     metrics["feature_importance"] = permutation_importance(
         model, x_test, y_test, config.task_type, [s.name for s in data.specs], seed=config.seed
