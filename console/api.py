@@ -21,6 +21,7 @@ from console import tokens
 from console.filters import ApiTokenFilter, AuditFilter
 from console.models import ApiToken
 from console.parsers import JSONParser
+from console.serializers import ModelSerializer
 from jobs import selectors as jobs_selectors
 from models_registry import selectors as registry_selectors
 from models_registry.models import AuditEvent
@@ -93,7 +94,7 @@ def me(request: Request) -> Response:
     )
 
 
-class ApiTokenSerializer(serializers.ModelSerializer):
+class ApiTokenSerializer(ModelSerializer):
     class Meta:
         model = ApiToken
         fields = ["id", "name", "prefix", "scope", "created_at", "expires_at", "last_used_at"]

@@ -5,6 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from console.serializers import ModelSerializer
 from jobs import selectors
 from jobs.engine.config import (
     BUDGET_PRESETS,
@@ -73,7 +74,7 @@ class DatasetUploadSerializer(DatasetOptionsSerializer):
         return attrs
 
 
-class DatasetSerializer(serializers.ModelSerializer):
+class DatasetSerializer(ModelSerializer):
     children: serializers.PrimaryKeyRelatedField[Dataset] = serializers.PrimaryKeyRelatedField(
         many=True, read_only=True
     )
@@ -137,7 +138,7 @@ class UploadCreateSerializer(serializers.Serializer):
     size = serializers.IntegerField(min_value=0)
 
 
-class UploadSerializer(serializers.ModelSerializer):
+class UploadSerializer(ModelSerializer):
     class Meta:
         model = Upload
         fields = ["id", "filename", "size", "offset", "complete", "created_at", "updated_at"]
@@ -207,7 +208,7 @@ class JobCancelSerializer(serializers.Serializer):
     keep_best = serializers.BooleanField(required=False, default=False)
 
 
-class TrialSerializer(serializers.ModelSerializer):
+class TrialSerializer(ModelSerializer):
     class Meta:
         model = Trial
         fields = [
@@ -224,7 +225,7 @@ class TrialSerializer(serializers.ModelSerializer):
         ]
 
 
-class JobSerializer(serializers.ModelSerializer):
+class JobSerializer(ModelSerializer):
     trials = TrialSerializer(many=True, read_only=True)
     model_version = serializers.SerializerMethodField()
     waiting_for = serializers.SerializerMethodField()

@@ -12,11 +12,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from console.serializers import ModelSerializer
 from models_registry import selectors, services
 from models_registry.models import DeploymentKey
 
 
-class DeploymentKeySerializer(serializers.ModelSerializer[DeploymentKey]):
+class DeploymentKeySerializer(ModelSerializer[DeploymentKey]):
     active = serializers.SerializerMethodField()
 
     class Meta:

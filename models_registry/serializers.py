@@ -5,6 +5,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
+from console.serializers import ModelSerializer
 from jobs.serializers import OwnDatasetField
 from models_registry import reports, selectors, signature
 from models_registry.models import (
@@ -17,7 +18,7 @@ from models_registry.models import (
 )
 
 
-class ModelVersionSerializer(serializers.ModelSerializer):
+class ModelVersionSerializer(ModelSerializer):
     model_name = serializers.CharField(source="model.name", read_only=True)
     created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="username", read_only=True
@@ -60,7 +61,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         return reports.output_signature(version)
 
 
-class AliasSerializer(serializers.ModelSerializer):
+class AliasSerializer(ModelSerializer):
     version = serializers.IntegerField(source="version.version", read_only=True)
     version_id = serializers.IntegerField(read_only=True)
     updated_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
@@ -72,7 +73,7 @@ class AliasSerializer(serializers.ModelSerializer):
         fields = ["name", "version", "version_id", "updated_by", "updated_at"]
 
 
-class RegisteredModelSerializer(serializers.ModelSerializer):
+class RegisteredModelSerializer(ModelSerializer):
     versions = ModelVersionSerializer(many=True, read_only=True)
     aliases = AliasSerializer(many=True, read_only=True)
     owner: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
@@ -132,7 +133,7 @@ class CompareSerializer(serializers.Serializer):
     b = serializers.IntegerField()
 
 
-class AuditEventSerializer(serializers.ModelSerializer):
+class AuditEventSerializer(ModelSerializer):
     actor = serializers.CharField(source="actor_name", read_only=True)
     model_name = serializers.CharField(source="model.name", read_only=True, default=None)
 
@@ -170,7 +171,7 @@ class CanaryRequestSerializer(serializers.Serializer):
     )
 
 
-class DeploymentSerializer(serializers.ModelSerializer):
+class DeploymentSerializer(ModelSerializer):
     endpoint_url = serializers.SerializerMethodField()
     curl_example = serializers.SerializerMethodField(
         help_text="A shell command that predicts one example instance; set $TOKEN first."
@@ -236,7 +237,7 @@ class BatchPredictionCreateSerializer(serializers.Serializer):
         return data
 
 
-class BatchPredictionSerializer(serializers.ModelSerializer):
+class BatchPredictionSerializer(ModelSerializer):
     model_name = serializers.CharField(
         source="model_version.model.name", read_only=True, default=None
     )

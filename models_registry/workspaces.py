@@ -18,6 +18,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from console.serializers import ModelSerializer
 from models_registry.filters import WorkspaceFilter
 from models_registry.lifecycle import AnyUser, NotAllowed
 from models_registry.models import Membership, Workspace
@@ -67,7 +68,7 @@ def membership_set(
         return membership
 
 
-class MembershipSerializer(serializers.ModelSerializer):
+class MembershipSerializer(ModelSerializer):
     username = serializers.CharField(source="user.username", read_only=True)
 
     class Meta:
@@ -75,7 +76,7 @@ class MembershipSerializer(serializers.ModelSerializer):
         fields = ["username", "role"]
 
 
-class WorkspaceSerializer(serializers.ModelSerializer):
+class WorkspaceSerializer(ModelSerializer):
     members = MembershipSerializer(source="memberships", many=True, read_only=True)
 
     class Meta:
